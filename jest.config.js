@@ -1,0 +1,11 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/spec'],
+  testMatch: ['**/*.spec.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }] },
+  globalSetup: '<rootDir>/spec/support/global-setup.ts',
+  testTimeout: 60000,
+  // Postgres suites share one server; two workers keep the machine responsive.
+  maxWorkers: 2,
+};

@@ -1,0 +1,327 @@
+import { lastValueFrom, Observable, type Subscriber } from 'rxjs';
+import type { DataSource, EntityManager, ObjectLiteral } from 'typeorm';
+import type { ConnectionStats } from '../dialect';
+import { BrokerClosedError, DatabaseError, TransactionError } from '../errors';
+import type { ColumnSpec } from '../schema/column';
+import { ensureTable } from '../schema/create-table';
+import { checkTableSpec, type TableInfo, type TableOptions } from '../schema/table-spec';
+import { resolveTarget, type DatabaseTarget, type ResolvedTarget } from '../target';
+import { currentContext, outerContext } from './context';
+import { checkTransactOptions, mergeOptions, type TransactOptions } from './options';
+import { acquireDatabase, type SharedDatabase } from './registry';
+import { cancellation } from './cancellation';
+import { runJoined, runSavepoint, runTransaction, type TransactionSpec, type Work } from './transaction-runner';
+
+/** What transaction work may return: a value, a Promise of one, or an Observable of several. */
+export type WorkResult<R> = Observable<R> | PromiseLike<R> | R;
+
+/** A callable transaction method made by `broker.transaction()`. */
+export interface TransactionMethod<A extends unknown[], R> {
+  (...args: A): Observable<R>;
+  /** The same method with per-call options (merged over the method's own). */
+  with(options: TransactOptions): (...args: A) => Observable<R>;
+}
+
+/** Options of a broker. */
+export interface BrokerOptions {
+  /** A name for messages; defaults to the class name. */
+  readonly name?: string;
+}
+
+/** @internal Used by the `@transact` decorator to pass the method's name. */
+export const transactNamed = Symbol('sasync.transactNamed');
+
+let globalTarget: ResolvedTarget | undefined;
+
+/**
+ * Asynchronous access to a database: subclass it, set up tables in
+ * `startup()`, and write transaction methods. Every transaction is a cold
+ * Observable queued on a priority scheduler shared by all brokers on the same
+ * target. See the README for a tour.
+ */
+export class AccessBroker {
+  readonly #db: SharedDatabase;
+  readonly #name: string;
+  readonly #started: Promise<void>;
+  readonly #tables: Record<string, TableInfo> = {};
+  #running = false;
+  #closing = false;
+  #pending = 0;
+  #idle: (() => void)[] = [];
+  #shutdown: Promise<void> | undefined;
+
+  /**
+   * Sets the target that brokers (and stores) made without one use.
+   * @throws DatabaseError for a malformed target.
+   */
+  static setup(target: DatabaseTarget): void {
+    globalTarget = resolveTarget(target);
+  }
+
+  /**
+   * @param target where the database is; without one, the target given to
+   *   {@link AccessBroker.setup}.
+   * @throws DatabaseError for a malformed target, or none at all.
+   */
+  constructor(target?: DatabaseTarget, options: BrokerOptions = {}) {
+    const resolved = target === undefined ? globalTarget : resolveTarget(target);
+    if (!resolved) {
+      throw new DatabaseError(
+        'no database target: pass one to the constructor or call AccessBroker.setup(target) first',
+      );
+    }
+    this.#name = options.name ?? new.target.name;
+    this.#db = acquireDatabase(resolved);
+    // Starts after the constructor returns, when subclass fields exist.
+    this.#started = Promise.resolve().then(() => this.#start());
+    this.#started.catch(() => undefined);
+  }
+
+  /**
+   * Runs once, before the first transaction: create tables here with
+   * {@link table}. Work submitted meanwhile waits.
+   */
+  protected startup(): Promise<void> | void {}
+
+  /** Runs as the first transaction, right after {@link startup}. */
+  protected first(tx: EntityManager): Promise<void> | void {
+    void tx;
+  }
+
+  /** True once startup and the first transaction are done, until shutdown. */
+  get running(): boolean {
+    return this.#running && !this.#closing;
+  }
+
+  /** Resolves when the broker is running; rejects if start-up failed. */
+  waitUntilRunning(): Promise<void> {
+    return this.#started;
+  }
+
+  /** Which database this broker talks to. */
+  get dialect(): 'sqlite' | 'postgres' {
+    return this.#db.dialect.name;
+  }
+
+  /** The shared TypeORM DataSource (initialized once the broker runs). */
+  get dataSource(): DataSource {
+    return this.#db.dataSource;
+  }
+
+  /** How the DataSource's connections are being used. */
+  connectionStats(): ConnectionStats {
+    return this.#db.dialect.connectionStats(this.#db.dataSource);
+  }
+
+  /** Tables this broker made or checked with {@link table}, by name. */
+  get tables(): Readonly<Record<string, TableInfo>> {
+    return this.#tables;
+  }
+
+  /**
+   * The current transaction's EntityManager, inside transaction work.
+   * @throws TransactionError outside a transaction.
+   */
+  get tx(): EntityManager {
+    const ctx = currentContext(this.#db);
+    if (!ctx) {
+      throw new TransactionError(
+        'this.tx is only available inside a transaction: use it in a @transact method or transact() work',
+      );
+    }
+    return ctx.manager;
+  }
+
+  /**
+   * A cold Observable that runs `work` in a transaction on each subscription
+   * and emits what it produced after COMMIT. Inside another transaction on the
+   * same database it joins that one (or, with `savepoint`, runs in a
+   * SAVEPOINT). Unsubscribing removes queued work or rolls running work back.
+   * @throws RangeError at once for bad options.
+   */
+  transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Observable<R> {
+    checkTransactOptions(options);
+    return this.#transaction(work, options ?? {}, undefined, false) as Observable<R>;
+  }
+
+  /**
+   * Makes a transaction method: each call returns a cold Observable, as
+   * {@link transact} does; `.with(options)` overrides options for one call.
+   */
+  transaction<A extends unknown[], R>(
+    work: (tx: EntityManager, ...args: A) => WorkResult<R>,
+    options?: TransactOptions,
+  ): TransactionMethod<A, R> {
+    checkTransactOptions(options);
+    const make =
+      (opts: TransactOptions | undefined) =>
+      (...args: A): Observable<R> =>
+        this.#transaction((tx) => work(tx, ...args), opts ?? {}, work.name || undefined, false) as Observable<R>;
+    const method = make(options) as TransactionMethod<A, R>;
+    method.with = (extra: TransactOptions) => {
+      checkTransactOptions(extra);
+      return make(mergeOptions(options, extra));
+    };
+    return method;
+  }
+
+  /** @internal The `@transact` decorator's entry, with the method's name. */
+  [transactNamed](work: Work, options: TransactOptions | undefined, method: string): Observable<unknown> {
+    return this.#transaction(work, options ?? {}, method, false);
+  }
+
+  /**
+   * Creates a table and its indexes if missing; concurrent calls for one name
+   * share one creation. Names are validated and types mapped per dialect.
+   * Resolves with the table's description, also kept in {@link tables}.
+   */
+  async table(name: string, columns: readonly ColumnSpec[], options?: TableOptions): Promise<TableInfo> {
+    const info = checkTableSpec(name, columns, options);
+    if (this.#closing) throw new BrokerClosedError(this.#name, `table(${name})`);
+    await this.#db.ready;
+    let creation = this.#db.tables.get(name);
+    if (!creation) {
+      const create = this.#transaction(
+        (tx) => ensureTable(tx.queryRunner!, this.#db.dialect, info),
+        { doNext: true },
+        `table(${name})`,
+        true,
+      );
+      creation = lastValueFrom(create).then(() => info);
+      this.#db.tables.set(name, creation);
+      creation.catch(() => this.#db.tables.delete(name));
+    }
+    this.#tables[name] = await creation;
+    return this.#tables[name];
+  }
+
+  /**
+   * Runs `fn` through the queue without a transaction (sAsync's
+   * deferToQueue); cold, like a transaction.
+   */
+  run<R>(fn: () => WorkResult<R>, options?: TransactOptions): Observable<R> {
+    checkTransactOptions(options);
+    return new Observable<R>((subscriber) =>
+      this.#queue(subscriber as Subscriber<unknown>, options ?? {}, false, () =>
+        Promise.resolve(fn()).then((value) => [value]),
+      ),
+    );
+  }
+
+  /**
+   * Runs one SQL statement in a transaction (or in the current one) and emits
+   * its rows as one array. Use the driver's placeholders: `$1` on postgres,
+   * `?` on sqlite. Values are always bound, never spliced into the SQL.
+   */
+  query<T = ObjectLiteral>(sql: string, parameters?: readonly unknown[], options?: TransactOptions): Observable<T[]> {
+    checkTransactOptions(options);
+    return this.#transaction(
+      (tx) => tx.query(sql, parameters ? [...parameters] : undefined) as Promise<T[]>,
+      options ?? {},
+      'query',
+      false,
+    ) as Observable<T[]>;
+  }
+
+  /** Resolves when this broker's work is done and its queue is idle. */
+  async drain(): Promise<void> {
+    await this.#started.catch(() => undefined);
+    while (this.#pending > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
+    await this.#db.scheduler.drain();
+  }
+
+  /**
+   * Stops taking work, waits for work already submitted, then gives up this
+   * broker's share of the DataSource (the last broker closes it). Calling it
+   * again returns the same Promise.
+   */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#close();
+    return this.#shutdown;
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true;
+    await this.drain();
+    this.#running = false;
+    await this.#db.release();
+  }
+
+  async #start(): Promise<void> {
+    await this.#db.ready;
+    await this.startup();
+    if (this.first !== AccessBroker.prototype.first) {
+      await lastValueFrom(
+        this.#transaction((tx) => this.first(tx), { doNext: true }, 'first', true),
+        {
+          defaultValue: undefined,
+        },
+      );
+    }
+    this.#running = true;
+  }
+
+  #transaction(
+    work: Work,
+    options: TransactOptions,
+    method: string | undefined,
+    internal: boolean,
+  ): Observable<unknown> {
+    return new Observable<unknown>((subscriber) => {
+      const spec: TransactionSpec = { db: this.#db, work, options, method, parent: outerContext() };
+      const outer = currentContext(this.#db);
+      if (!outer) {
+        return this.#queue(subscriber, options, internal, (signal) => runTransaction(spec, signal));
+      }
+      const controller = new AbortController();
+      const result = options.savepoint ? runSavepoint(spec, outer, controller.signal) : runJoined(spec, outer);
+      deliver(result, subscriber);
+      return () => controller.abort();
+    });
+  }
+
+  /** Queues a job for this broker: after start-up, unless `internal`, and never after shutdown. */
+  #queue(
+    subscriber: Subscriber<unknown>,
+    options: TransactOptions,
+    internal: boolean,
+    job: (signal: AbortSignal) => Promise<unknown[]>,
+  ): () => void {
+    if (this.#closing && !internal) {
+      subscriber.error(new BrokerClosedError(this.#name));
+      return () => undefined;
+    }
+    this.#pending++;
+    const cancel = cancellation(options, (reason) => subscriber.error(reason));
+    let unsubscribe: (() => void) | undefined;
+    const enqueue = () => {
+      if (subscriber.closed) return;
+      const sub = this.#db.scheduler
+        .schedule((slot) => job(cancel.link(slot)), options)
+        .subscribe({
+          next: (values) => values.forEach((v) => subscriber.next(v)),
+          error: (err: unknown) => subscriber.error(err),
+          complete: () => subscriber.complete(),
+        });
+      cancel.onQueuedAbort(() => sub.unsubscribe());
+      unsubscribe = () => sub.unsubscribe();
+    };
+    if (internal || this.#running) enqueue();
+    else this.#started.then(enqueue, (err: unknown) => subscriber.error(err));
+    return () => {
+      unsubscribe?.();
+      cancel.dispose();
+      if (--this.#pending === 0) this.#idle.splice(0).forEach((resolve) => resolve());
+    };
+  }
+}
+
+function deliver(result: Promise<unknown[]>, subscriber: Subscriber<unknown>): void {
+  result.then(
+    (values) => {
+      values.forEach((v) => subscriber.next(v));
+      subscriber.complete();
+    },
+    (err: unknown) => subscriber.error(err),
+  );
+}

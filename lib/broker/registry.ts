@@ -1,0 +1,91 @@
+import { DataSource } from 'typeorm';
+import { dialectFor, type Dialect } from '../dialect';
+import { DatabaseError } from '../errors';
+import { PriorityScheduler } from '../scheduler/priority-scheduler';
+import type { ResolvedTarget } from '../target';
+import type { TableInfo } from '../schema/table-spec';
+
+/**
+ * One DataSource and its queue, shared by every broker with the same target
+ * (sAsync's queue Factory). It is opened by the first broker and destroyed
+ * when the last one shuts down.
+ */
+export class SharedDatabase {
+  readonly dataSource: DataSource;
+  readonly dialect: Dialect;
+  readonly scheduler: PriorityScheduler;
+  readonly label: string;
+  /** Table creations under way or done, so that concurrent calls share one. */
+  readonly tables = new Map<string, Promise<TableInfo>>();
+  readonly ready: Promise<void>;
+  #refs = 0;
+  #closed: Promise<void> | undefined;
+
+  constructor(
+    readonly key: ResolvedTarget['key'],
+    target: ResolvedTarget,
+  ) {
+    this.label = target.label;
+    this.dialect = dialectFor(target.options);
+    this.dataSource = new DataSource({ ...target.options, logging: target.options.logging ?? false });
+    this.scheduler = new PriorityScheduler(this.dialect.transactionSlots(this.dataSource));
+    this.ready = this.dataSource.initialize().then(
+      () => undefined,
+      (cause: unknown) => {
+        if (registry.get(this.key) === this) registry.delete(this.key);
+        const reason = cause instanceof Error ? cause.message : String(cause);
+        throw new DatabaseError(
+          `cannot open ${this.label}: ${reason}. Check that the server is running and the target is right.`,
+          { cause, target: this.label },
+        );
+      },
+    );
+    // Brokers report a failed start themselves; this copy must not count as unhandled.
+    this.ready.catch(() => undefined);
+  }
+
+  get refs(): number {
+    return this.#refs;
+  }
+
+  /** Drops one broker's share; the last one drains the queue and closes the DataSource. */
+  release(): Promise<void> {
+    if (--this.#refs > 0) return Promise.resolve();
+    if (registry.get(this.key) === this) registry.delete(this.key);
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    await this.scheduler.drain();
+    try {
+      await this.ready;
+    } catch {
+      return; // never opened: nothing to close
+    }
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+
+  /** @internal */
+  addRef(): this {
+    this.#refs++;
+    return this;
+  }
+}
+
+const registry = new Map<ResolvedTarget['key'], SharedDatabase>();
+
+/** The shared database for a target, opened if no broker has it open. */
+export function acquireDatabase(target: ResolvedTarget): SharedDatabase {
+  let db = registry.get(target.key);
+  if (!db) {
+    db = new SharedDatabase(target.key, target);
+    registry.set(target.key, db);
+  }
+  return db.addRef();
+}
+
+/** How many shared databases are open (for tests and diagnostics). */
+export function openDatabaseCount(): number {
+  return registry.size;
+}

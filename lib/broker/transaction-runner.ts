@@ -1,0 +1,178 @@
+import { isObservable, lastValueFrom, toArray } from 'rxjs';
+import type { EntityManager, QueryRunner } from 'typeorm';
+import { TransactionError } from '../errors';
+import { control, guardRunner, TransactionContext } from './context';
+import type { TransactOptions } from './options';
+import type { SharedDatabase } from './registry';
+
+/** What a transaction runs: it may return a value, a Promise or an Observable. */
+export type Work = (tx: EntityManager) => unknown;
+
+/** One transaction to run, as the broker hands it over. */
+export interface TransactionSpec {
+  readonly db: SharedDatabase;
+  readonly work: Work;
+  readonly options: TransactOptions;
+  /** The transaction method's name, for error messages. */
+  readonly method: string | undefined;
+  /** The context of whoever subscribed, so that nesting across databases chains. */
+  readonly parent: TransactionContext | undefined;
+}
+
+/**
+ * Runs a whole transaction: BEGIN on a fresh connection, the work, COMMIT;
+ * on failure ROLLBACK, and with `retry`, again from the start after a
+ * serialization failure. Resolves with every value the work produced, only
+ * after COMMIT; rejects with a {@link TransactionError} once rolled back.
+ * Whatever happens, the connection is released before it settles.
+ */
+export async function runTransaction(spec: TransactionSpec, signal: AbortSignal): Promise<unknown[]> {
+  const attempts = 1 + (spec.options.retry ?? 0);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runOnce(spec, signal);
+    } catch (err) {
+      if (signal.aborted) throw cancelled(spec, signal, attempt);
+      if (attempt < attempts && spec.db.dialect.isRetryable(err)) {
+        await pause(backoff(attempt), signal).catch(() => undefined);
+        if (signal.aborted) throw cancelled(spec, signal, attempt);
+        continue;
+      }
+      throw failed(spec, err, attempt);
+    }
+  }
+}
+
+async function runOnce(spec: TransactionSpec, signal: AbortSignal): Promise<unknown[]> {
+  const { db } = spec;
+  if (signal.aborted) throw signal.reason;
+  const runner = db.dataSource.createQueryRunner();
+  guardRunner(runner);
+  const ctx = new TransactionContext(db, runner, spec.parent);
+  try {
+    await control(() => runner.startTransaction(db.dialect.isolation(spec.options.isolation)));
+    const values = await untilAborted(
+      ctx.run(() => collect(spec.work(ctx.manager))),
+      signal,
+    );
+    ctx.close();
+    await control(() => runner.commitTransaction());
+    return values;
+  } catch (err) {
+    ctx.close();
+    if (runner.isTransactionActive) await rollback(db, runner);
+    throw err;
+  } finally {
+    await control(() => runner.release());
+  }
+}
+
+/**
+ * Runs work inside an open transaction, in a SAVEPOINT: a failure rolls back
+ * only this part and the outer transaction goes on.
+ */
+export function runSavepoint(
+  spec: TransactionSpec,
+  outer: TransactionContext,
+  signal: AbortSignal,
+): Promise<unknown[]> {
+  return outer.serializeSavepoint(async () => {
+    const { runner } = outer;
+    const ctx = new TransactionContext(outer.db, runner, spec.parent);
+    await control(() => runner.startTransaction());
+    try {
+      const values = await untilAborted(
+        ctx.run(() => collect(spec.work(ctx.manager))),
+        signal,
+      );
+      ctx.close();
+      await control(() => runner.commitTransaction());
+      return values;
+    } catch (err) {
+      ctx.close();
+      await control(() => runner.rollbackTransaction());
+      throw signal.aborted ? cancelled(spec, signal, 1) : failed(spec, err, 1);
+    }
+  });
+}
+
+/** Runs work in the outer transaction as part of it (sAsync's nesting). */
+export function runJoined(spec: TransactionSpec, outer: TransactionContext): Promise<unknown[]> {
+  return collect(spec.work(outer.manager)).catch((err: unknown) => {
+    throw err instanceof TransactionError ? err : failed(spec, err, 1);
+  });
+}
+
+async function rollback(db: SharedDatabase, runner: QueryRunner): Promise<void> {
+  try {
+    await control(() => runner.rollbackTransaction());
+  } catch (err) {
+    await control(() => db.dialect.discard(runner, err));
+  }
+}
+
+/** The values work produced: one for a value or Promise, each for an Observable. */
+function collect(result: unknown): Promise<unknown[]> {
+  if (isObservable(result)) return lastValueFrom(result.pipe(toArray()));
+  return Promise.resolve(result).then((value) => [value]);
+}
+
+/** `promise`, unless the signal aborts first; then the signal's reason. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason as Error);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => (signal.removeEventListener('abort', onAbort), resolve(value)),
+      (err: unknown) => (signal.removeEventListener('abort', onAbort), reject(err as Error)),
+    );
+  });
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => (clearTimeout(timer), reject(signal.reason as Error));
+    const timer = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Randomized, growing pauses, so that two conflicting transactions stop colliding. */
+function backoff(attempt: number): number {
+  return Math.random() * Math.min(100, 2 ** attempt);
+}
+
+function label(spec: TransactionSpec): string {
+  return spec.method ? `transaction ${spec.method}` : 'transaction';
+}
+
+function failed(spec: TransactionSpec, err: unknown, attempts: number): TransactionError {
+  if (err instanceof TransactionError && attempts === 1) return err;
+  const reason = err instanceof Error ? err.message : String(err);
+  const retryable = spec.db.dialect.isRetryable(err);
+  const hint = retryable
+    ? attempts > 1
+      ? ` (still failing after ${attempts} attempts: raise retry or reduce contention)`
+      : ' (it may succeed if re-run: pass { retry: 3 })'
+    : '';
+  return new TransactionError(`${label(spec)} failed and was rolled back: ${reason}${hint}`, {
+    cause: err,
+    method: spec.method,
+    dialect: spec.db.dialect.name,
+    attempts,
+  });
+}
+
+function cancelled(spec: TransactionSpec, signal: AbortSignal, attempts: number): TransactionError {
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
+  return new TransactionError(`${label(spec)} was cancelled and rolled back: ${reason}`, {
+    cause: signal.reason,
+    method: spec.method,
+    dialect: spec.db.dialect.name,
+    attempts,
+  });
+}

@@ -1,0 +1,53 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel';
+import type { ColumnSpec, ConcreteType } from '../schema/column';
+
+/** How a DataSource's connections are being used. */
+export interface ConnectionStats {
+  /** Connections that exist (open). */
+  readonly open: number;
+  /** Of those, how many are idle. */
+  readonly idle: number;
+  /** Callers waiting for a connection. */
+  readonly waiting: number;
+  /** The most connections there may be. */
+  readonly max: number;
+}
+
+/**
+ * What sasync needs to know about a database. Shared code asks these
+ * questions; only the files under `lib/dialect/` know the answers.
+ */
+export interface Dialect {
+  readonly name: 'sqlite' | 'postgres';
+  /**
+   * True when every transaction runs on the one connection the DataSource
+   * has (sqlite): transactions must then never overlap.
+   */
+  readonly sharedConnection: boolean;
+  /** How many transactions may run at once; the rest of the pool is kept for streams. */
+  transactionSlots(ds: DataSource): number;
+  /** The concrete type of a portable column type. */
+  columnType(column: ColumnSpec): ConcreteType;
+  /** Whether re-running the transaction may succeed (serialization failure, deadlock, busy). */
+  isRetryable(error: unknown): boolean;
+  /** The isolation level to ask TypeORM for, given the one the user asked for. */
+  isolation(level: IsolationLevel | undefined): IsolationLevel | undefined;
+  connectionStats(ds: DataSource): ConnectionStats;
+  /** Index names on a table, read from the database catalog. */
+  indexNames(runner: QueryRunner, table: string): Promise<string[]>;
+  /**
+   * Gives up a runner whose ROLLBACK failed, so that the connection is never
+   * reused in an unknown transaction state.
+   */
+  discard(runner: QueryRunner, error: unknown): Promise<void>;
+}
+
+/** The driver's error code (postgres SQLSTATE, sqlite `SQLITE_*`), wherever TypeORM put it. */
+export function driverErrorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { code?: unknown; driverError?: { code?: unknown }; cause?: unknown };
+  const code = e.driverError?.code ?? e.code;
+  if (typeof code === 'string') return code;
+  return e.cause === undefined || e.cause === error ? undefined : driverErrorCode(e.cause);
+}

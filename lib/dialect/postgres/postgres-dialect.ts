@@ -1,0 +1,82 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import type { ColumnSpec, ConcreteType, PortableType } from '../../schema/column';
+import { driverErrorCode, type ConnectionStats, type Dialect } from '../dialect';
+
+const TYPES: Record<PortableType, string> = {
+  integer: 'integer',
+  smallint: 'smallint',
+  bigint: 'bigint',
+  float: 'double precision',
+  decimal: 'numeric',
+  string: 'varchar',
+  text: 'text',
+  boolean: 'boolean',
+  // JavaScript Dates are instants: keep the zone so they read back unchanged.
+  datetime: 'timestamptz',
+  date: 'date',
+  blob: 'bytea',
+  json: 'jsonb',
+};
+
+/** serialization_failure and deadlock_detected: the transaction may succeed if re-run. */
+const RETRYABLE = new Set(['40001', '40P01']);
+
+/** TypeORM's default pool size when neither `poolSize` nor `extra.max` is set. */
+const DEFAULT_POOL = 10;
+
+interface PgPool {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+}
+
+export const postgresDialect: Dialect = {
+  name: 'postgres',
+  sharedConnection: false,
+
+  transactionSlots(ds: DataSource): number {
+    const pool = poolSize(ds);
+    // Keep a fifth of the pool (at least one connection) for row streams, so
+    // that open streams can never starve transactions or the other way round.
+    return pool - Math.max(1, Math.floor(pool / 5));
+  },
+
+  columnType(column: ColumnSpec): ConcreteType {
+    const type = TYPES[column.type];
+    if (column.type === 'string') return { type, length: String(column.length ?? 255) };
+    if (column.type === 'decimal') return { type, precision: column.precision ?? 18, scale: column.scale ?? 6 };
+    return { type };
+  },
+
+  isRetryable: (error) => RETRYABLE.has(driverErrorCode(error) ?? ''),
+
+  isolation: (level) => level,
+
+  connectionStats(ds: DataSource): ConnectionStats {
+    const pool = (ds.driver as PostgresDriver).master as PgPool;
+    return { open: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize(ds) };
+  },
+
+  async indexNames(runner: QueryRunner, table: string): Promise<string[]> {
+    const rows: { indexname: string }[] = await runner.query(
+      'SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1',
+      [table],
+    );
+    return rows.map((r) => r.indexname);
+  },
+
+  // Releasing with an error makes pg-pool destroy the client instead of
+  // handing a connection in an unknown transaction state to the next caller.
+  discard: (runner, error) =>
+    (runner as unknown as PgRunner).releasePostgresConnection(error ?? new Error('discarded')),
+};
+
+interface PgRunner {
+  releasePostgresConnection(err?: unknown): Promise<void>;
+}
+
+function poolSize(ds: DataSource): number {
+  const options = ds.options as { poolSize?: number; extra?: { max?: number } };
+  return options.extra?.max ?? options.poolSize ?? DEFAULT_POOL;
+}

@@ -1,0 +1,72 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import type { ColumnSpec, ConcreteType, PortableType } from '../../schema/column';
+import { driverErrorCode, type ConnectionStats, type Dialect } from '../dialect';
+
+const TYPES: Record<PortableType, string> = {
+  integer: 'integer',
+  smallint: 'smallint',
+  bigint: 'bigint',
+  float: 'double',
+  decimal: 'decimal',
+  string: 'varchar',
+  text: 'text',
+  boolean: 'boolean',
+  datetime: 'datetime',
+  date: 'date',
+  blob: 'blob',
+  json: 'text',
+};
+
+/** Another connection (another process) holds the lock: re-running may succeed. */
+const RETRYABLE = new Set(['SQLITE_BUSY']);
+
+export const sqliteDialect: Dialect = {
+  name: 'sqlite',
+  // TypeORM's sqlite driver has one connection and one shared QueryRunner.
+  // Two overlapping TypeORM transactions on it silently nest as a SAVEPOINT,
+  // so a later failure rolls back an earlier, already resolved transaction:
+  // sasync runs sqlite transactions one at a time instead.
+  sharedConnection: true,
+
+  transactionSlots: () => 1,
+
+  columnType(column: ColumnSpec): ConcreteType {
+    const type = TYPES[column.type];
+    if (column.type === 'string') return { type, length: String(column.length ?? 255) };
+    if (column.type === 'decimal') return { type, precision: column.precision ?? 18, scale: column.scale ?? 6 };
+    return { type };
+  },
+
+  isRetryable: (error) => RETRYABLE.has(driverErrorCode(error) ?? ''),
+
+  // sqlite transactions are always serializable, which satisfies any level a
+  // caller asks for; TypeORM would reject every level but two.
+  isolation: () => undefined,
+
+  connectionStats(ds: DataSource): ConnectionStats {
+    const busy = ds.isInitialized && ds.createQueryRunner().isTransactionActive;
+    return { open: ds.isInitialized ? 1 : 0, idle: ds.isInitialized && !busy ? 1 : 0, waiting: 0, max: 1 };
+  },
+
+  async indexNames(runner: QueryRunner, table: string): Promise<string[]> {
+    const rows: { name: string }[] = await runner.query(
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+      [table],
+    );
+    return rows.map((r) => r.name);
+  },
+
+  async discard(runner: QueryRunner): Promise<void> {
+    // The one shared runner must be usable by the next transaction: if sqlite
+    // already ended the transaction itself, TypeORM's bookkeeping still says
+    // it is open and would turn the next BEGIN into a SAVEPOINT.
+    const state = runner as unknown as { isTransactionActive: boolean; transactionDepth: number };
+    try {
+      await runner.query('ROLLBACK');
+    } catch {
+      // no transaction was active: exactly the state we want
+    }
+    state.isTransactionActive = false;
+    state.transactionDepth = 0;
+  },
+};

@@ -1,0 +1,156 @@
+/**
+ * The errors sasync raises. Every one is a {@link SasyncError}: `name` is the
+ * class name, `cause` keeps the underlying error, and the remaining fields are
+ * read-only context. Messages say what happened and what to do about it.
+ */
+
+/** Options every sasync error accepts. */
+export interface SasyncErrorOptions {
+  readonly cause?: unknown;
+}
+
+/** The base of every error sasync raises. */
+export class SasyncError extends Error {
+  constructor(message: string, options: SasyncErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+  }
+}
+
+/** Context a {@link TransactionError} carries. */
+export interface TransactionErrorContext extends SasyncErrorOptions {
+  /** The transaction method's name, when it has one. */
+  readonly method?: string;
+  /** The SQL that failed, when known. */
+  readonly sql?: string;
+  /** The bound parameters, redacted to their types (values may be secrets). */
+  readonly parameters?: readonly unknown[];
+  /** The dialect the transaction ran on. */
+  readonly dialect?: string;
+  /** How many times the transaction was attempted (more than 1 with `retry`). */
+  readonly attempts?: number;
+}
+
+/**
+ * A transaction failed and was rolled back. `cause` is the original error; for
+ * a database error, `code` is the driver's code (postgres SQLSTATE such as
+ * `40001`, or sqlite's `SQLITE_BUSY`) and `sql` the statement.
+ */
+export class TransactionError extends SasyncError {
+  readonly method: string | undefined;
+  readonly sql: string | undefined;
+  readonly parameters: readonly string[] | undefined;
+  readonly dialect: string | undefined;
+  readonly attempts: number;
+  readonly code: string | undefined;
+  readonly detail: string | undefined;
+
+  constructor(message: string, context: TransactionErrorContext = {}) {
+    super(message, context);
+    const driver = driverFields(context.cause);
+    this.method = context.method;
+    this.sql = context.sql ?? driver.sql;
+    this.parameters = redact(context.parameters ?? driver.parameters);
+    this.dialect = context.dialect;
+    this.attempts = context.attempts ?? 1;
+    this.code = driver.code;
+    this.detail = driver.detail;
+  }
+}
+
+/** Work was submitted to a broker after `shutdown()`. */
+export class BrokerClosedError extends SasyncError {
+  readonly broker: string;
+  constructor(broker: string, what = 'work') {
+    super(
+      `${broker} is shut down: cannot run ${what}. ` +
+        'Create a new broker for the target, or submit work before calling shutdown().',
+    );
+    this.broker = broker;
+  }
+}
+
+/** The database could not be reached or configured, or a target is malformed. */
+export class DatabaseError extends SasyncError {
+  readonly target: string | undefined;
+  constructor(message: string, context: SasyncErrorOptions & { target?: string } = {}) {
+    super(message, context);
+    this.target = context.target;
+  }
+}
+
+/** Synchronous access was attempted on a store that must be used asynchronously. */
+export class AsyncError extends SasyncError {}
+
+/** A key is not in a persistent store. */
+export class MissingKeyError extends SasyncError {
+  readonly key: unknown;
+  constructor(key: unknown, group?: string) {
+    super(
+      `no item ${JSON.stringify(key)}${group === undefined ? '' : ` in group ${group}`}; ` +
+        'use get(key, default) to get a default instead.',
+    );
+    this.key = key;
+  }
+}
+
+/** A value cannot be stored (or a stored value cannot be read back). */
+export class SerializationError extends SasyncError {
+  readonly path: string | undefined;
+  constructor(message: string, context: SasyncErrorOptions & { path?: string } = {}) {
+    super(message, context);
+    this.path = context.path;
+  }
+}
+
+/** What an {@link InvalidIdentifierError} is about. */
+export type IdentifierKind = 'table' | 'column' | 'index' | 'type';
+
+/** A table, column or index name (or a column type) is not acceptable. */
+export class InvalidIdentifierError extends SasyncError {
+  readonly kind: IdentifierKind;
+  readonly identifier: string;
+  constructor(kind: IdentifierKind, identifier: string, reason: string) {
+    super(`invalid ${kind} ${JSON.stringify(identifier)}: ${reason}`);
+    this.kind = kind;
+    this.identifier = identifier;
+  }
+}
+
+/** A row stream was iterated in a way it does not support (twice at once, say). */
+export class TransactIterationError extends SasyncError {}
+
+interface DriverFields {
+  code?: string;
+  detail?: string;
+  sql?: string;
+  parameters?: readonly unknown[];
+}
+
+/** Reads the fields TypeORM's QueryFailedError and the drivers put on errors. */
+function driverFields(cause: unknown): DriverFields {
+  if (typeof cause !== 'object' || cause === null) return {};
+  const c = cause as Record<string, unknown>;
+  const driver = (typeof c.driverError === 'object' && c.driverError) || c;
+  const d = driver as Record<string, unknown>;
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  return {
+    code: str(d.code) ?? str(c.code),
+    detail: str(d.detail),
+    sql: str(c.query),
+    parameters: Array.isArray(c.parameters) ? c.parameters : undefined,
+  };
+}
+
+function redact(parameters: readonly unknown[] | undefined): readonly string[] | undefined {
+  if (parameters === undefined) return undefined;
+  return Object.freeze(
+    parameters.map((p) => {
+      if (p === null) return 'null';
+      if (typeof p === 'string') return `<string(${p.length})>`;
+      if (p instanceof Uint8Array) return `<bytes(${p.length})>`;
+      if (p instanceof Date) return '<date>';
+      return `<${typeof p}>`;
+    }),
+  );
+}

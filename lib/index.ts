@@ -1,0 +1,35 @@
+import 'reflect-metadata';
+
+// Brokers and transactions
+export { AccessBroker } from './broker/access-broker';
+export type { BrokerOptions, TransactionMethod, WorkResult } from './broker/access-broker';
+export { transact } from './broker/transact-decorator';
+export type { TransactOptions } from './broker/options';
+
+// Scheduling
+export { PriorityScheduler } from './scheduler/priority-scheduler';
+export type { Job } from './scheduler/priority-scheduler';
+export type { PriorityOptions } from './scheduler/priority';
+export { MAX_NICENESS, MIN_NICENESS } from './scheduler/priority';
+
+// Targets and tables
+export { resolveTarget } from './target';
+export type { DatabaseTarget } from './target';
+export { PORTABLE_TYPES } from './schema/column';
+export type { ColumnSpec, PortableType } from './schema/column';
+export type { IndexInfo, TableInfo, TableOptions } from './schema/table-spec';
+export type { ConnectionStats } from './dialect';
+
+// Errors
+export {
+  AsyncError,
+  BrokerClosedError,
+  DatabaseError,
+  InvalidIdentifierError,
+  MissingKeyError,
+  SasyncError,
+  SerializationError,
+  TransactionError,
+  TransactIterationError,
+} from './errors';
+export type { IdentifierKind, SasyncErrorOptions, TransactionErrorContext } from './errors';

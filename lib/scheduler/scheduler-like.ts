@@ -1,0 +1,73 @@
+import { EMPTY, Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import type { PriorityScheduler } from './priority-scheduler';
+import type { PriorityOptions } from './priority';
+
+type Work<T> = (this: SchedulerAction<T>, state?: T) => void;
+
+/**
+ * An RxJS `SchedulerLike` whose actions wait their turn in a
+ * {@link PriorityScheduler}, so `observeOn(q.withNiceness(10))` delivers
+ * behind more urgent database work.
+ */
+export class QueueSchedulerLike implements SchedulerLike {
+  readonly #queue: PriorityScheduler;
+  readonly #priority: PriorityOptions;
+
+  constructor(queue: PriorityScheduler, priority: PriorityOptions) {
+    this.#queue = queue;
+    this.#priority = priority;
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  schedule<T>(work: Work<T>, delay = 0, state?: T): Subscription {
+    return new QueueAction(this.#queue, this.#priority, work).schedule(state, delay);
+  }
+}
+
+class QueueAction<T> extends Subscription implements SchedulerAction<T> {
+  #pending: Subscription | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly queue: PriorityScheduler,
+    private readonly priority: PriorityOptions,
+    private readonly work: Work<T>,
+  ) {
+    super(() => this.#cancel());
+  }
+
+  schedule(state?: T, delay = 0): Subscription {
+    if (this.closed) return this;
+    this.#cancel();
+    if (delay > 0) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#enqueue(state);
+      }, delay);
+    } else {
+      this.#enqueue(state);
+    }
+    return this;
+  }
+
+  #enqueue(state: T | undefined): void {
+    const job = () => {
+      this.#pending = undefined;
+      if (!this.closed) this.work.call(this, state);
+      return EMPTY;
+    };
+    const pending = this.queue.schedule(job, this.priority).subscribe();
+    // The job may already have run (and rescheduled) synchronously.
+    if (!pending.closed) this.#pending = pending;
+  }
+
+  #cancel(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#pending?.unsubscribe();
+    this.#pending = undefined;
+  }
+}

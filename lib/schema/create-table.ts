@@ -1,0 +1,37 @@
+import { Table, TableIndex, type QueryRunner } from 'typeorm';
+import type { Dialect } from '../dialect';
+import type { TableInfo } from './table-spec';
+
+/**
+ * Creates the table and each of its indexes that the catalog does not show
+ * yet (checking first, never creating and catching the failure), inside the
+ * caller's transaction.
+ */
+export async function ensureTable(runner: QueryRunner, dialect: Dialect, info: TableInfo): Promise<void> {
+  if (!(await runner.hasTable(info.name))) await runner.createTable(toTable(dialect, info), false, false, false);
+  const existing = new Set(await dialect.indexNames(runner, info.name));
+  for (const index of Object.values(info.indexes)) {
+    if (existing.has(index.dbName)) continue;
+    await runner.createIndex(
+      info.name,
+      new TableIndex({ name: index.dbName, columnNames: [...index.columns], isUnique: index.unique }),
+    );
+  }
+}
+
+function toTable(dialect: Dialect, info: TableInfo): Table {
+  return new Table({
+    name: info.name,
+    columns: info.columns.map((c) => {
+      const concrete = dialect.columnType(c);
+      return {
+        name: c.name,
+        ...concrete,
+        isPrimary: c.primary ?? false,
+        isGenerated: c.generated ?? false,
+        ...(c.generated ? { generationStrategy: 'increment' as const } : {}),
+        isNullable: c.nullable ?? !c.primary,
+      };
+    }),
+  });
+}
