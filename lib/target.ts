@@ -84,13 +84,23 @@ function fromPostgres(target: string): ResolvedTarget {
     }
     url.searchParams.delete('max');
   }
-  const label = redactPassword(url.toString()) + (poolSize ? `?max=${poolSize}` : '');
+  const shown = new URL(url.toString());
+  if (poolSize) shown.searchParams.set('max', String(poolSize));
+  const label = redactPassword(shown.toString());
   const options: DataSourceOptions = { type: 'postgres', url: url.toString(), ...(poolSize ? { poolSize } : {}) };
   return { key: `${url.toString()}#max=${poolSize ?? ''}`, label, options };
 }
 
+/** The target with its password replaced by ***, whether or not it parses as a URL. */
 function redactPassword(target: string): string {
-  return target.replace(/(\/\/[^:/@]*:)[^@/]*@/, '$1***@');
+  try {
+    const url = new URL(target);
+    if (url.password !== '') url.password = '***';
+    return url.toString();
+  } catch {
+    // Up to the LAST @ before the path: a password may itself contain @.
+    return target.replace(/(\/\/[^:/@]*:)[^/]*@/, '$1***@');
+  }
 }
 
 function bad(target: string, reason: string, cause?: unknown): DatabaseError {

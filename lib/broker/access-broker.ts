@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { lastValueFrom, Observable, type Subscriber } from 'rxjs';
 import type { DataSource, EntityManager, ObjectLiteral } from 'typeorm';
 import type { ConnectionStats } from '../dialect';
@@ -32,6 +33,9 @@ export interface BrokerOptions {
 export const transactNamed = Symbol('sasync.transactNamed');
 
 let globalTarget: ResolvedTarget | undefined;
+
+/** The broker whose startup() or first() is running around the caller. */
+const starting = new AsyncLocalStorage<AccessBroker>();
 
 /**
  * Asynchronous access to a database: subclass it, set up tables in
@@ -141,7 +145,7 @@ export class AccessBroker {
    */
   transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Observable<R> {
     checkTransactOptions(options);
-    return this.#transaction(work, options ?? {}, undefined, false) as Observable<R>;
+    return this.#transaction(work, options ?? {}, options?.name, false) as Observable<R>;
   }
 
   /**
@@ -156,7 +160,12 @@ export class AccessBroker {
     const make =
       (opts: TransactOptions | undefined) =>
       (...args: A): Observable<R> =>
-        this.#transaction((tx) => work(tx, ...args), opts ?? {}, work.name || undefined, false) as Observable<R>;
+        this.#transaction(
+          (tx) => work(tx, ...args),
+          opts ?? {},
+          opts?.name ?? (work.name || undefined),
+          false,
+        ) as Observable<R>;
     const method = make(options) as TransactionMethod<A, R>;
     method.with = (extra: TransactOptions) => {
       checkTransactOptions(extra);
@@ -167,7 +176,7 @@ export class AccessBroker {
 
   /** @internal The `@transact` decorator's entry, with the method's name. */
   [transactNamed](work: Work, options: TransactOptions | undefined, method: string): Observable<unknown> {
-    return this.#transaction(work, options ?? {}, method, false);
+    return this.#transaction(work, options ?? {}, options?.name ?? method, false);
   }
 
   /**
@@ -218,7 +227,7 @@ export class AccessBroker {
     return this.#transaction(
       (tx) => tx.query(sql, parameters ? [...parameters] : undefined) as Promise<T[]>,
       options ?? {},
-      'query',
+      options?.name ?? 'query',
       false,
     ) as Observable<T[]>;
   }
@@ -249,15 +258,14 @@ export class AccessBroker {
 
   async #start(): Promise<void> {
     await this.#db.ready;
-    await this.startup();
-    if (this.first !== AccessBroker.prototype.first) {
-      await lastValueFrom(
-        this.#transaction((tx) => this.first(tx), { doNext: true }, 'first', true),
-        {
-          defaultValue: undefined,
-        },
-      );
-    }
+    // Work that startup() and first() submit is part of start-up: it must not
+    // wait for the start-up to finish, or neither ever would.
+    await starting.run(this, async () => {
+      await this.startup();
+      if (this.first === AccessBroker.prototype.first) return;
+      const first = this.#transaction((tx) => this.first(tx), { doNext: true }, 'first', true);
+      await lastValueFrom(first, { defaultValue: undefined });
+    });
     this.#running = true;
   }
 
@@ -306,7 +314,7 @@ export class AccessBroker {
       cancel.onQueuedAbort(() => sub.unsubscribe());
       unsubscribe = () => sub.unsubscribe();
     };
-    if (internal || this.#running) enqueue();
+    if (internal || this.#running || starting.getStore() === this) enqueue();
     else this.#started.then(enqueue, (err: unknown) => subscriber.error(err));
     return () => {
       unsubscribe?.();

@@ -16,6 +16,8 @@ export interface TransactOptions extends PriorityOptions {
   readonly timeout?: number;
   /** Inside another transaction: run in a SAVEPOINT, so a failure rolls back only this part. */
   readonly savepoint?: boolean;
+  /** A name for error messages (`@transact` methods are named after themselves). */
+  readonly name?: string;
 }
 
 const ISOLATION_LEVELS = new Set(['READ UNCOMMITTED', 'READ COMMITTED', 'REPEATABLE READ', 'SERIALIZABLE']);
@@ -35,6 +37,9 @@ export function checkTransactOptions(options: TransactOptions | undefined): void
   }
   if (isolation !== undefined && !ISOLATION_LEVELS.has(isolation)) {
     throw new RangeError(`isolation must be one of ${[...ISOLATION_LEVELS].join(', ')}, not ${String(isolation)}`);
+  }
+  if (options.name !== undefined && typeof options.name !== 'string') {
+    throw new TypeError(`name must be a string, not ${typeof options.name}`);
   }
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError('signal must be an AbortSignal');

@@ -1,4 +1,4 @@
-import { from, Observable, type ObservableInput, type SchedulerLike } from 'rxjs';
+import { from, Observable, type ObservableInput, type SchedulerLike, type Subscription } from 'rxjs';
 import { Heap, type HeapEntry } from './heap';
 import { checkPriority, compareKeys, queueKey, type PriorityOptions, type QueueKey } from './priority';
 import { QueueSchedulerLike } from './scheduler-like';
@@ -94,12 +94,17 @@ export class PriorityScheduler {
             );
             return;
           }
-          const inner = from(input).subscribe({
+          // The subscriber may unsubscribe while the job is still being
+          // subscribed (take(1) on a synchronous value): cancelInner must
+          // exist before subscribing, and catch up once subscribe returns.
+          let inner: Subscription | undefined = undefined;
+          cancelInner = () => settle(() => inner?.unsubscribe());
+          inner = from(input).subscribe({
             next: (value) => subscriber.next(value),
             error: (err: unknown) => settle(() => subscriber.error(err)),
             complete: () => settle(() => subscriber.complete()),
           });
-          cancelInner = () => settle(() => inner.unsubscribe());
+          if ((state as TaskState) === 'done') inner.unsubscribe();
         },
       };
       this.#queue.push(task);

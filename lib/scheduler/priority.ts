@@ -52,10 +52,11 @@ export function checkPriority(options: PriorityOptions | undefined): void {
 }
 
 /**
- * AsynQueue's priority: `serial × (1 + ((niceness + 20) / 10)²)`. A task of
- * niceness 20 is worth 25 submissions of niceness -20, so nice work waits
- * longer but never forever: once the serial count passes 25 times its own,
- * everything submitted later sorts after it. Equal niceness is FIFO.
+ * AsynQueue's priority: `serial × (1 + ((niceness + 20) / 10)²)`. The factor
+ * runs from 1 (niceness -20) through 5 (0) to 17 (20): a task of niceness 20
+ * waits as long as 17 submissions of niceness -20 do, but never forever: once
+ * the serial count passes 17 times its own, everything submitted later sorts
+ * after it. Equal niceness is FIFO.
  */
 export function queueKey(serial: number, options: PriorityOptions = {}): QueueKey {
   if (options.doNext) return { lane: Lane.Next, priority: serial, serial };

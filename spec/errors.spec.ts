@@ -1,0 +1,292 @@
+import { QueryFailedError } from 'typeorm';
+import {
+  AsyncError,
+  BrokerClosedError,
+  DatabaseError,
+  InvalidIdentifierError,
+  MissingKeyError,
+  SasyncError,
+  SerializationError,
+  TransactIterationError,
+  TransactionError,
+} from '../lib/errors';
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/** Every error class, with an example instance and the message it must carry. */
+const examples: [ErrorClass, () => SasyncError][] = [
+  [SasyncError, () => new SasyncError('something failed')],
+  [TransactionError, () => new TransactionError('transaction failed')],
+  [BrokerClosedError, () => new BrokerClosedError('LogBroker')],
+  [DatabaseError, () => new DatabaseError('cannot connect')],
+  [AsyncError, () => new AsyncError('use await')],
+  [MissingKeyError, () => new MissingKeyError('k')],
+  [SerializationError, () => new SerializationError('cannot store a function')],
+  [InvalidIdentifierError, () => new InvalidIdentifierError('table', 'x y', 'spaces are not allowed')],
+  [TransactIterationError, () => new TransactIterationError('already iterating')],
+];
+
+describe.each(examples.map(([Class, make]) => [Class.name, Class, make] as const))('%s', (_name, Class, make) => {
+  it('has the class name as its name', () => {
+    expect(make().name).toBe(Class.name);
+  });
+
+  it('is an instance of its class, SasyncError and Error', () => {
+    const err = make();
+    expect(err).toBeInstanceOf(Class);
+    expect(err).toBeInstanceOf(SasyncError);
+    expect(err).toBeInstanceOf(Error);
+  });
+
+  it('has a stack trace and a toString() that starts with its name', () => {
+    const err = make();
+    expect(err.stack).toContain(Class.name);
+    expect(String(err)).toMatch(new RegExp(`^${Class.name}: .+`));
+  });
+});
+
+describe('error classes are distinct', () => {
+  it('is not an instance of a sibling class', () => {
+    expect(new DatabaseError('x')).not.toBeInstanceOf(TransactionError);
+    expect(new TransactionError('x')).not.toBeInstanceOf(DatabaseError);
+    expect(new AsyncError('x')).not.toBeInstanceOf(TransactIterationError);
+  });
+});
+
+describe('SasyncError', () => {
+  it('keeps its message and cause', () => {
+    const cause = new Error('root');
+    const err = new SasyncError('wrapped', { cause });
+    expect(err.message).toBe('wrapped');
+    expect(err.cause).toBe(cause);
+  });
+
+  it('has no cause when none is given', () => {
+    const err = new SasyncError('alone');
+    expect(err.cause).toBeUndefined();
+    expect('cause' in err).toBe(false);
+  });
+
+  it('takes its name from a subclass defined outside sasync', () => {
+    class AppError extends SasyncError {}
+    expect(new AppError('x').name).toBe('AppError');
+  });
+});
+
+describe('TransactionError', () => {
+  it('keeps message, cause and every context field', () => {
+    const cause = new Error('boom');
+    const err = new TransactionError('setNameValue failed and was rolled back', {
+      cause,
+      method: 'setNameValue',
+      sql: 'INSERT INTO entries VALUES ($1)',
+      parameters: ['secret', 42],
+      dialect: 'postgres',
+      attempts: 3,
+    });
+    expect(err.message).toBe('setNameValue failed and was rolled back');
+    expect(err.cause).toBe(cause);
+    expect(err.method).toBe('setNameValue');
+    expect(err.sql).toBe('INSERT INTO entries VALUES ($1)');
+    expect(err.parameters).toEqual(['<string(6)>', '<number>']);
+    expect(err.dialect).toBe('postgres');
+    expect(err.attempts).toBe(3);
+  });
+
+  it('defaults attempts to 1 and leaves unknown context undefined', () => {
+    const err = new TransactionError('failed');
+    expect(err.attempts).toBe(1);
+    expect(err.method).toBeUndefined();
+    expect(err.sql).toBeUndefined();
+    expect(err.parameters).toBeUndefined();
+    expect(err.dialect).toBeUndefined();
+    expect(err.code).toBeUndefined();
+    expect(err.detail).toBeUndefined();
+  });
+
+  it("reads code, detail, SQL and parameters from a cause shaped like TypeORM's QueryFailedError", () => {
+    const cause = {
+      name: 'QueryFailedError',
+      message: 'could not serialize access due to concurrent update',
+      query: 'UPDATE accounts SET balance = $1 WHERE owner = $2',
+      parameters: [100, 'alice1'],
+      driverError: { code: '40001', detail: 'Reason code: Canceled on identification as a pivot.' },
+    };
+    const err = new TransactionError('transfer failed', { cause, method: 'transfer' });
+    expect(err.cause).toBe(cause);
+    expect(err.code).toBe('40001');
+    expect(err.detail).toBe('Reason code: Canceled on identification as a pivot.');
+    expect(err.sql).toBe('UPDATE accounts SET balance = $1 WHERE owner = $2');
+    expect(err.parameters).toEqual(['<number>', '<string(6)>']);
+    expect(err.attempts).toBe(1);
+  });
+
+  it('reads the fields from a real TypeORM QueryFailedError, redacting the parameters', () => {
+    const driverError = Object.assign(new Error('deadlock detected'), {
+      code: '40P01',
+      detail: 'Process 1 waits for ShareLock on transaction 2',
+    });
+    const cause = new QueryFailedError('DELETE FROM t WHERE pw = $1', ['hunter2'], driverError);
+    const err = new TransactionError('cleanup failed', { cause });
+    expect(err.code).toBe('40P01');
+    expect(err.detail).toBe('Process 1 waits for ShareLock on transaction 2');
+    expect(err.sql).toBe('DELETE FROM t WHERE pw = $1');
+    expect(err.parameters).toEqual(['<string(7)>']);
+    expect(JSON.stringify(err.parameters)).not.toContain('hunter2');
+  });
+
+  it('reads a code put directly on the driver error (sqlite: SQLITE_BUSY)', () => {
+    const cause = Object.assign(new Error('SQLITE_BUSY: database is locked'), { errno: 5, code: 'SQLITE_BUSY' });
+    const err = new TransactionError('write failed', { cause });
+    expect(err.code).toBe('SQLITE_BUSY');
+    expect(err.detail).toBeUndefined();
+    expect(err.sql).toBeUndefined();
+  });
+
+  it('prefers the SQL and parameters given in the context over those of the cause', () => {
+    const cause = { query: 'SELECT 1', parameters: ['a'], driverError: { code: '23505' } };
+    const err = new TransactionError('failed', { cause, sql: 'SELECT 2', parameters: [true] });
+    expect(err.sql).toBe('SELECT 2');
+    expect(err.parameters).toEqual(['<boolean>']);
+    expect(err.code).toBe('23505');
+  });
+
+  it('redacts every kind of parameter to its type, never its value', () => {
+    const err = new TransactionError('failed', {
+      parameters: [
+        'password',
+        '',
+        12.5,
+        true,
+        null,
+        undefined,
+        10n,
+        new Date(0),
+        Buffer.from('abc'),
+        new Uint8Array(4),
+        { card: '4111' },
+      ],
+    });
+    expect(err.parameters).toEqual([
+      '<string(8)>',
+      '<string(0)>',
+      '<number>',
+      '<boolean>',
+      'null',
+      '<undefined>',
+      '<bigint>',
+      '<date>',
+      '<bytes(3)>',
+      '<bytes(4)>',
+      '<object>',
+    ]);
+    const shown = JSON.stringify(err.parameters);
+    for (const secret of ['password', '12.5', '4111', 'abc']) expect(shown).not.toContain(secret);
+  });
+
+  it('keeps the redacted parameters read-only', () => {
+    const err = new TransactionError('failed', { parameters: ['x'] });
+    expect(Object.isFrozen(err.parameters)).toBe(true);
+  });
+
+  it('ignores a cause that is not an object', () => {
+    const err = new TransactionError('failed', { cause: 'just a string' });
+    expect(err.cause).toBe('just a string');
+    expect(err.code).toBeUndefined();
+    expect(err.sql).toBeUndefined();
+  });
+});
+
+describe('BrokerClosedError', () => {
+  it('names the broker, says what could not run and what to do instead', () => {
+    const err = new BrokerClosedError('LogBroker(sqlite::memory:)', 'transaction setNameValue');
+    expect(err.broker).toBe('LogBroker(sqlite::memory:)');
+    expect(err.message).toContain('LogBroker(sqlite::memory:) is shut down');
+    expect(err.message).toContain('cannot run transaction setNameValue');
+    expect(err.message).toMatch(/Create a new broker|before calling shutdown\(\)/);
+  });
+
+  it("says 'work' when not told what was submitted", () => {
+    expect(new BrokerClosedError('B').message).toContain('cannot run work');
+  });
+});
+
+describe('DatabaseError', () => {
+  it('keeps message, cause and target', () => {
+    const cause = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const err = new DatabaseError('cannot reach postgres: start it or set SASYNC_PG_URL', {
+      cause,
+      target: 'postgres://u:***@h/db',
+    });
+    expect(err.message).toBe('cannot reach postgres: start it or set SASYNC_PG_URL');
+    expect(err.cause).toBe(cause);
+    expect(err.target).toBe('postgres://u:***@h/db');
+  });
+
+  it('leaves target undefined when not given', () => {
+    expect(new DatabaseError('x').target).toBeUndefined();
+  });
+});
+
+describe('AsyncError', () => {
+  it('keeps message and cause', () => {
+    const cause = new Error('not loaded');
+    const err = new AsyncError('get() needs await here: call preload() first for synchronous access', { cause });
+    expect(err.message).toBe('get() needs await here: call preload() first for synchronous access');
+    expect(err.cause).toBe(cause);
+  });
+});
+
+describe('MissingKeyError', () => {
+  it('names the key and the group and tells the caller about get(key, default)', () => {
+    const err = new MissingKeyError('colour', 'prefs');
+    expect(err.key).toBe('colour');
+    expect(err.message).toContain('no item "colour" in group prefs');
+    expect(err.message).toContain('get(key, default)');
+  });
+
+  it('keeps a non-string key as it was', () => {
+    const key = { x: 1 };
+    const err = new MissingKeyError(key);
+    expect(err.key).toBe(key);
+    expect(err.message).toContain('no item {"x":1}');
+    expect(err.message).not.toContain('in group');
+  });
+});
+
+describe('SerializationError', () => {
+  it('keeps message, cause and path', () => {
+    const cause = new TypeError('Converting circular structure to JSON');
+    const err = new SerializationError('cannot store a cyclic value: break the cycle or use a Map', {
+      cause,
+      path: 'value.child.parent',
+    });
+    expect(err.message).toBe('cannot store a cyclic value: break the cycle or use a Map');
+    expect(err.cause).toBe(cause);
+    expect(err.path).toBe('value.child.parent');
+  });
+
+  it('leaves path undefined when not given', () => {
+    expect(new SerializationError('x').path).toBeUndefined();
+  });
+});
+
+describe('InvalidIdentifierError', () => {
+  it.each(['table', 'column', 'index', 'type'] as const)('names the %s, the identifier and the reason', (kind) => {
+    const err = new InvalidIdentifierError(kind, 'drop table;', 'only letters, digits and _ are allowed');
+    expect(err.kind).toBe(kind);
+    expect(err.identifier).toBe('drop table;');
+    expect(err.message).toBe(`invalid ${kind} "drop table;": only letters, digits and _ are allowed`);
+  });
+});
+
+describe('TransactIterationError', () => {
+  it('keeps message and cause', () => {
+    const cause = new Error('first iteration');
+    const err = new TransactIterationError('this RowStream is already being iterated: subscribe again instead', {
+      cause,
+    });
+    expect(err.message).toBe('this RowStream is already being iterated: subscribe again instead');
+    expect(err.cause).toBe(cause);
+  });
+});
