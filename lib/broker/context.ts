@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { TransactionError } from '../errors';
+import type { Dialect } from '../dialect';
 import type { SharedDatabase } from './registry';
 
 /**
@@ -76,8 +77,9 @@ const GUARDED = Symbol('sasync.guarded');
  * Without this, work that keeps going after it was cancelled (or that left a
  * query un-awaited) would run its SQL outside any transaction, or, on
  * sqlite's one shared connection, inside the next caller's transaction.
+ * Parameters go through the dialect's `bindParameters` on the way.
  */
-export function guardRunner(runner: QueryRunner): void {
+export function guardRunner(runner: QueryRunner, dialect: Dialect): void {
   const r = runner as QueryRunner & { [GUARDED]?: true };
   if (r[GUARDED]) return;
   r[GUARDED] = true;
@@ -96,6 +98,7 @@ export function guardRunner(runner: QueryRunner): void {
       }
       break;
     }
+    if (Array.isArray(args[1])) args[1] = dialect.bindParameters(args[1]);
     return query.apply(this, args);
   } as QueryRunner['query'];
 }

@@ -47,7 +47,7 @@ async function runOnce(spec: TransactionSpec, signal: AbortSignal): Promise<unkn
   const { db } = spec;
   if (signal.aborted) throw signal.reason;
   const runner = db.dataSource.createQueryRunner();
-  guardRunner(runner);
+  guardRunner(runner, db.dialect);
   const ctx = new TransactionContext(db, runner, spec.parent);
   try {
     await control(() => runner.startTransaction(db.dialect.isolation(spec.options.isolation)));
@@ -60,7 +60,9 @@ async function runOnce(spec: TransactionSpec, signal: AbortSignal): Promise<unkn
     return values;
   } catch (err) {
     ctx.close();
+    const interrupted = signal.aborted && (await control(() => db.dialect.interrupt(runner)).catch(() => false));
     if (runner.isTransactionActive) await rollback(db, runner);
+    if (interrupted) await control(() => db.dialect.discard(runner, signal.reason)).catch(() => undefined);
     throw err;
   } finally {
     await control(() => runner.release());

@@ -37,6 +37,19 @@ export interface Dialect {
   /** Index names on a table, read from the database catalog. */
   indexNames(runner: QueryRunner, table: string): Promise<string[]>;
   /**
+   * Bound parameters as the driver should get them (sqlite: Dates as ISO-8601
+   * UTC strings, which sort, work with sqlite's date functions and read back
+   * with `new Date(value)`); returns the same array when nothing changes.
+   */
+  bindParameters(parameters: unknown[]): unknown[];
+  /**
+   * Interrupts the statement the runner is running, if any, so that a
+   * cancelled transaction rolls back now rather than after a long query.
+   * Resolves true when it interrupted something: the caller must then
+   * {@link discard} the runner after rolling back.
+   */
+  interrupt(runner: QueryRunner): Promise<boolean>;
+  /**
    * Gives up a runner whose ROLLBACK failed, so that the connection is never
    * reused in an unknown transaction state.
    */

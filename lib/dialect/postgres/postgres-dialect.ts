@@ -53,6 +53,9 @@ export const postgresDialect: Dialect = {
 
   isolation: (level) => level,
 
+  // node-postgres binds Dates, Buffers and bigints itself.
+  bindParameters: (parameters) => parameters,
+
   connectionStats(ds: DataSource): ConnectionStats {
     const pool = (ds.driver as PostgresDriver).master as PgPool;
     return { open: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize(ds) };
@@ -66,11 +69,28 @@ export const postgresDialect: Dialect = {
     return rows.map((r) => r.indexname);
   },
 
+  async interrupt(runner: QueryRunner): Promise<boolean> {
+    const client = (runner as unknown as { databaseConnection?: PgClient }).databaseConnection;
+    if (!client?.activeQuery) return false;
+    // A CancelRequest travels on a short-lived socket of its own (not a pooled
+    // session). It may arrive after the statement ended, so the caller
+    // discards this connection instead of handing it to someone else.
+    const Canceller = client.constructor as new (params: unknown) => PgClient;
+    new Canceller(client.connectionParameters).cancel(client, client.activeQuery);
+    return true;
+  },
+
   // Releasing with an error makes pg-pool destroy the client instead of
   // handing a connection in an unknown transaction state to the next caller.
   discard: (runner, error) =>
     (runner as unknown as PgRunner).releasePostgresConnection(error ?? new Error('discarded')),
 };
+
+interface PgClient {
+  activeQuery?: unknown;
+  connectionParameters: unknown;
+  cancel(client: PgClient, query: unknown): void;
+}
 
 interface PgRunner {
   releasePostgresConnection(err?: unknown): Promise<void>;

@@ -43,6 +43,11 @@ export const sqliteDialect: Dialect = {
   // caller asks for; TypeORM would reject every level but two.
   isolation: () => undefined,
 
+  bindParameters(parameters: unknown[]): unknown[] {
+    if (!parameters.some(isDate)) return parameters;
+    return parameters.map((p) => (isDate(p) ? p.toISOString() : p));
+  },
+
   connectionStats(ds: DataSource): ConnectionStats {
     const busy = ds.isInitialized && ds.createQueryRunner().isTransactionActive;
     return { open: ds.isInitialized ? 1 : 0, idle: ds.isInitialized && !busy ? 1 : 0, waiting: 0, max: 1 };
@@ -54,6 +59,15 @@ export const sqliteDialect: Dialect = {
       [table],
     );
     return rows.map((r) => r.name);
+  },
+
+  async interrupt(runner: QueryRunner): Promise<boolean> {
+    // Only this transaction uses the connection (sasync serializes them), so
+    // interrupting whatever runs on it interrupts this transaction's statement.
+    const db = (runner.connection.driver as unknown as { databaseConnection?: { interrupt(): void } })
+      .databaseConnection;
+    db?.interrupt();
+    return db !== undefined;
   },
 
   async discard(runner: QueryRunner): Promise<void> {
@@ -70,3 +84,8 @@ export const sqliteDialect: Dialect = {
     state.transactionDepth = 0;
   },
 };
+
+/** A Date from any realm (a Date made in a vm context, as in Jest, fails instanceof). */
+function isDate(value: unknown): value is Date {
+  return Object.prototype.toString.call(value) === '[object Date]';
+}
