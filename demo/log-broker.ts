@@ -69,22 +69,25 @@ export class LogBroker extends AccessBroker {
       return Number(row!.id);
     },
     // Urgent: other work waits on these ids.
-    { niceness: -15 },
+    { niceness: -15, name: 'setNameValue' },
   );
 
   /** Stores one log record (statalysis's setRecord); returns the URL's id. */
-  readonly setRecord = this.transaction(async (tx, record: LogRecord): Promise<number> => {
-    // Called inside this transaction, setNameValue joins it instead of
-    // queueing: if the entry cannot be written, the new URL goes too.
-    const idUrl = await lastValueFrom(this.setNameValue('url', record.url));
-    await tx
-      .createQueryBuilder()
-      .insert()
-      .into('entries')
-      .values({ dt: record.dt, ip: record.ip, http: record.http, id_url: idUrl })
-      .execute();
-    return idUrl;
-  });
+  readonly setRecord = this.transaction(
+    async (tx, record: LogRecord): Promise<number> => {
+      // Called inside this transaction, setNameValue joins it instead of
+      // queueing: if the entry cannot be written, the new URL goes too.
+      const idUrl = await lastValueFrom(this.setNameValue('url', record.url));
+      await tx
+        .createQueryBuilder()
+        .insert()
+        .into('entries')
+        .values({ dt: record.dt, ip: record.ip, http: record.http, id_url: idUrl })
+        .execute();
+      return idUrl;
+    },
+    { name: 'setRecord' },
+  );
 
   /** How many entries there are: a decorated method whose body returns an Observable. */
   @transact({ niceness: 5 })

@@ -1,0 +1,88 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import ts from 'typescript';
+import * as sasync from '../lib';
+import { scratchDir } from './support/targets';
+
+const ROOT = path.resolve(__dirname, '..');
+const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+const blocks = [...README.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+
+/** A README block as a module: its imports on top, the rest in `main()` (top-level await is not CommonJS). */
+function asModule(block: string): string {
+  const lines = block.split('\n');
+  let end = 0;
+  for (let i = 0; i < lines.length; i++) if (/^import /.test(lines[i]!)) end = i + 1;
+  return [...lines.slice(0, end), 'export async function main(): Promise<void> {', ...lines.slice(end), '}'].join('\n');
+}
+
+const OPTIONS: ts.CompilerOptions = {
+  target: ts.ScriptTarget.ES2022,
+  module: ts.ModuleKind.CommonJS,
+  strict: true,
+  experimentalDecorators: true,
+  emitDecoratorMetadata: true,
+  esModuleInterop: true,
+  skipLibCheck: true,
+  types: ['node'],
+  paths: { sasync: [path.join(ROOT, 'lib/index.ts')] },
+};
+
+/** What each example must print (a fragment of the joined console.log output), by a line it contains. */
+const EXPECTED: [string, RegExp][] = [
+  ["new LogBroker('sqlite:stats.db')", /id 1\nentries 1\nix_entries_dt/],
+  ["label.with({ doNext: true })('next')", /\[ 'next', 'urgent', 'bulk 1', 'bulk 2' \]/],
+  [
+    '{ timeout: 100 }',
+    /true transaction was cancelled and rolled back: timed out after 100 ms[^\n]*\n\[ \{ rows: 2 \} \]/,
+  ],
+  ['counter.three()', /^3\n\[ \{ n: 1 \} \]/],
+  ["broker.query('SELEC 1')", /true invalid table[^\n]*\ntrue SQLITE_ERROR SELEC 1\n\[ \{ ok: 1 \} \]\ntrue/],
+  ['a.dataSource === b.dataSource', /true\nran in the queue\n\[ 1, 2, 3 \]/],
+];
+
+describe('README examples', () => {
+  it('has the examples this spec expects', () => {
+    expect(blocks.length).toBe(EXPECTED.length);
+    EXPECTED.forEach(([marker], i) => expect(blocks[i]).toContain(marker));
+  });
+
+  it('compiles every example against the library', () => {
+    const files = new Map(blocks.map((b, i) => [path.join(ROOT, `readme-example-${i}.ts`), asModule(b)]));
+    const host = ts.createCompilerHost(OPTIONS);
+    const { getSourceFile, fileExists, readFile } = host;
+    host.getSourceFile = (name, lang, ...rest) =>
+      files.has(name) ? ts.createSourceFile(name, files.get(name)!, lang) : getSourceFile(name, lang, ...rest);
+    host.fileExists = (name) => files.has(name) || fileExists(name);
+    host.readFile = (name) => files.get(name) ?? readFile(name);
+    const program = ts.createProgram([...files.keys()], OPTIONS, host);
+    const diagnostics = ts
+      .getPreEmitDiagnostics(program)
+      .filter((d) => d.file && files.has(d.file.fileName))
+      .map((d) => `${path.basename(d.file!.fileName)}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+    expect(diagnostics).toEqual([]);
+  });
+
+  it.each(EXPECTED.map(([marker, output], i) => [i, marker, output] as const))(
+    'runs example %i (%s) and prints what the README says',
+    async (i, _marker, output) => {
+      const js = ts.transpileModule(asModule(blocks[i]!), { compilerOptions: OPTIONS }).outputText;
+      const module = { exports: {} as { main: () => Promise<void> } };
+      const load = (id: string) => (id === 'sasync' ? sasync : require(id));
+      new Function('require', 'module', 'exports', js)(load, module, module.exports);
+      const logged: string[] = [];
+      const log = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
+        logged.push(args.map((a) => (typeof a === 'string' ? a : require('node:util').inspect(a))).join(' '));
+      });
+      const cwd = process.cwd();
+      process.chdir(scratchDir());
+      try {
+        await module.exports.main();
+      } finally {
+        process.chdir(cwd);
+        log.mockRestore();
+      }
+      expect(logged.join('\n')).toMatch(output);
+    },
+  );
+});
