@@ -1,10 +1,13 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { inspect } from 'node:util';
 import ts from 'typescript';
 import * as sasync from '../lib';
 import { scratchDir } from './support/targets';
 
 const ROOT = path.resolve(__dirname, '..');
+const requireHere = createRequire(__filename);
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 const blocks = [...README.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
 
@@ -68,11 +71,12 @@ describe('README examples', () => {
     async (i, _marker, output) => {
       const js = ts.transpileModule(asModule(blocks[i]!), { compilerOptions: OPTIONS }).outputText;
       const module = { exports: {} as { main: () => Promise<void> } };
-      const load = (id: string) => (id === 'sasync' ? sasync : require(id));
+      // The examples' own imports: 'sasync' is this library, the rest come from node_modules.
+      const load = (id: string) => (id === 'sasync' ? sasync : requireHere(id));
       new Function('require', 'module', 'exports', js)(load, module, module.exports);
       const logged: string[] = [];
       const log = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
-        logged.push(args.map((a) => (typeof a === 'string' ? a : require('node:util').inspect(a))).join(' '));
+        logged.push(args.map((a) => (typeof a === 'string' ? a : inspect(a))).join(' '));
       });
       const cwd = process.cwd();
       process.chdir(scratchDir());
