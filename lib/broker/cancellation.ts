@@ -26,42 +26,42 @@ const NONE: Cancellation = {
 export function cancellation(options: TransactOptions, fail: (error: TransactionError) => void): Cancellation {
   const { signal, timeout } = options;
   if (signal === undefined && timeout === undefined) return NONE;
-  const external = new AbortController();
-  let started = false;
-  let drop: (() => void) | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const onAbort = () => external.abort(signal?.reason);
-  const onExternalAbort = () => {
-    if (started) return;
-    drop?.();
-    const reason = external.signal.reason as unknown;
-    const text = reason instanceof Error ? reason.message : String(reason);
-    fail(new TransactionError(`transaction was cancelled before it ran: ${text}`, { cause: reason }));
-  };
-  external.signal.addEventListener('abort', onExternalAbort, { once: true });
-  if (timeout !== undefined) {
-    timer = setTimeout(() => {
+  const timer = timeout === undefined ? undefined : new AbortController();
+  const timeoutId =
+    timer &&
+    setTimeout(() => {
       const error = new Error(
         `timed out after ${timeout} ms (waiting in the queue and running); raise timeout if that is too short`,
       );
       error.name = 'TimeoutError';
-      external.abort(error);
+      timer.abort(error);
     }, timeout);
-  }
-  if (signal?.aborted) onAbort();
-  else signal?.addEventListener('abort', onAbort, { once: true });
+  // AbortSignal.any follows its sources without adding listeners to them: a
+  // caller may share one signal among any number of transactions.
+  const external = AbortSignal.any([signal, timer?.signal].filter((s): s is AbortSignal => s !== undefined));
+  let started = false;
+  let drop: (() => void) | undefined;
+  const onAbort = () => {
+    if (started) return;
+    drop?.();
+    const reason = external.reason as unknown;
+    const text = reason instanceof Error ? reason.message : String(reason);
+    fail(new TransactionError(`transaction was cancelled before it ran: ${text}`, { cause: reason }));
+  };
+  const dispose = () => {
+    if (timeoutId !== undefined) clearTimeout(timeoutId);
+    external.removeEventListener('abort', onAbort);
+  };
+  if (external.aborted) onAbort();
+  else external.addEventListener('abort', onAbort, { once: true });
   return {
     link(slot) {
       started = true;
-      return AbortSignal.any([slot, external.signal]);
+      return AbortSignal.any([slot, external]);
     },
     onQueuedAbort(fn) {
       drop = fn;
     },
-    dispose() {
-      if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      external.signal.removeEventListener('abort', onExternalAbort);
-    },
+    dispose,
   };
 }

@@ -4,13 +4,21 @@ import { AccessBroker, DatabaseError, InvalidIdentifierError, TransactionError, 
 import { ItemsBroker } from '../support/brokers';
 import { allTargets } from '../support/targets';
 
-/** Table names in the database, from its catalog. */
+/**
+ * Table names in the database, from its catalog, leaving out the tables of
+ * other test processes (named `<prefix>_<pid>_<random>`) that share the
+ * postgres database and come and go meanwhile.
+ */
 async function tableNames(b: AccessBroker): Promise<string[]> {
   const sql =
     b.dialect === 'postgres'
       ? 'SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()'
       : "SELECT name FROM sqlite_master WHERE type = 'table'";
-  return (await lastValueFrom(b.query<{ name: string }>(sql))).map((r) => r.name);
+  const names = (await lastValueFrom(b.query<{ name: string }>(sql))).map((r) => r.name);
+  return names.filter((n) => {
+    const owner = /_(\d+)_[a-z0-9]{6}$/.exec(n)?.[1];
+    return owner === undefined || Number(owner) === process.pid;
+  });
 }
 
 const INJECTIONS = [

@@ -71,12 +71,19 @@ export const postgresDialect: Dialect = {
 
   async interrupt(runner: QueryRunner): Promise<boolean> {
     const client = (runner as unknown as { databaseConnection?: PgClient }).databaseConnection;
-    if (!client?.activeQuery) return false;
-    // A CancelRequest travels on a short-lived socket of its own (not a pooled
-    // session). It may arrive after the statement ended, so the caller
-    // discards this connection instead of handing it to someone else.
-    const Canceller = client.constructor as new (params: unknown) => PgClient;
-    new Canceller(client.connectionParameters).cancel(client, client.activeQuery);
+    if (!client?.processID) return false;
+    // pg_cancel_backend from a short-lived session of its own (never a pooled
+    // one: the pool may be exhausted). The cancel may reach the backend after
+    // its statement ended, so the caller discards this connection afterwards
+    // rather than hand it to someone whose query the cancel could hit.
+    const Client = client.constructor as new (params: unknown) => PgClient;
+    const canceller = new Client(client.connectionParameters);
+    try {
+      await canceller.connect();
+      await canceller.query('SELECT pg_cancel_backend($1)', [client.processID]);
+    } finally {
+      await canceller.end().catch(() => undefined);
+    }
     return true;
   },
 
@@ -87,9 +94,11 @@ export const postgresDialect: Dialect = {
 };
 
 interface PgClient {
-  activeQuery?: unknown;
+  processID: number | null;
   connectionParameters: unknown;
-  cancel(client: PgClient, query: unknown): void;
+  connect(): Promise<void>;
+  query(sql: string, values: unknown[]): Promise<unknown>;
+  end(): Promise<void>;
 }
 
 interface PgRunner {
