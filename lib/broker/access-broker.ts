@@ -1,17 +1,24 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { lastValueFrom, Observable, type Subscriber } from 'rxjs';
 import type { DataSource, EntityManager, ObjectLiteral } from 'typeorm';
 import type { ConnectionStats } from '../dialect';
-import { BrokerClosedError, DatabaseError, TransactionError } from '../errors';
+import { BrokerClosedError, DatabaseError, SasyncError, TransactionError } from '../errors';
 import type { ColumnSpec } from '../schema/column';
 import { ensureTable } from '../schema/create-table';
 import { checkTableSpec, type TableInfo, type TableOptions } from '../schema/table-spec';
 import { resolveTarget, type DatabaseTarget, type ResolvedTarget } from '../target';
-import { currentContext, outerContext } from './context';
+import { currentContext, endedError, outerContext } from './context';
 import { checkTransactOptions, mergeOptions, type TransactOptions } from './options';
 import { acquireDatabase, type SharedDatabase } from './registry';
 import { cancellation } from './cancellation';
-import { runJoined, runSavepoint, runTransaction, type TransactionSpec, type Work } from './transaction-runner';
+import {
+  collect,
+  runJoined,
+  runSavepoint,
+  runTransaction,
+  type TransactionSpec,
+  type Work,
+} from './transaction-runner';
 
 /** What transaction work may return: a value, a Promise of one, or an Observable of several. */
 export type WorkResult<R> = Observable<R> | PromiseLike<R> | R;
@@ -50,7 +57,7 @@ export class AccessBroker {
   readonly #tables: Record<string, TableInfo> = {};
   #running = false;
   #closing = false;
-  #pending = 0;
+  #inflight = 0;
   #idle: (() => void)[] = [];
   #shutdown: Promise<void> | undefined;
 
@@ -186,22 +193,30 @@ export class AccessBroker {
    */
   async table(name: string, columns: readonly ColumnSpec[], options?: TableOptions): Promise<TableInfo> {
     const info = checkTableSpec(name, columns, options);
-    if (this.#closing) throw new BrokerClosedError(this.#name, `table(${name})`);
+    if (this.#closing && starting.getStore() !== this) throw new BrokerClosedError(this.#name, `table(${name})`);
     await this.#db.ready;
-    let creation = this.#db.tables.get(name);
-    if (!creation) {
-      const create = this.#transaction(
-        (tx) => ensureTable(tx.queryRunner!, this.#db.dialect, info),
-        { doNext: true },
-        `table(${name})`,
-        true,
-      );
-      creation = lastValueFrom(create).then(() => info);
-      this.#db.tables.set(name, creation);
-      creation.catch(() => this.#db.tables.delete(name));
+    // Only creations under way are shared: a later call checks the catalog
+    // again (the table may have been dropped, or a creation rolled back).
+    const pending = this.#db.tables.get(name);
+    if (pending && sameSpec(pending.info, info)) return (this.#tables[name] = await pending.done);
+    const create = () =>
+      lastValueFrom(
+        this.#transaction(
+          (tx) => ensureTable(tx.queryRunner!, this.#db.dialect, info),
+          { doNext: true },
+          `table(${name})`,
+          true,
+        ),
+        { defaultValue: undefined },
+      ).then(() => info);
+    const entry = { info, done: pending ? pending.done.catch(() => undefined).then(create) : create() };
+    this.#db.tables.set(name, entry);
+    try {
+      this.#tables[name] = await entry.done;
+      return info;
+    } finally {
+      if (this.#db.tables.get(name) === entry) this.#db.tables.delete(name);
     }
-    this.#tables[name] = await creation;
-    return this.#tables[name];
   }
 
   /**
@@ -210,11 +225,13 @@ export class AccessBroker {
    */
   run<R>(fn: () => WorkResult<R>, options?: TransactOptions): Observable<R> {
     checkTransactOptions(options);
-    return new Observable<R>((subscriber) =>
-      this.#queue(subscriber as Subscriber<unknown>, options ?? {}, false, () =>
-        Promise.resolve(fn()).then((value) => [value]),
-      ),
-    );
+    return new Observable<unknown>((subscriber) => {
+      const outer = currentContext(this.#db);
+      // Inside a transaction the queue slot is already this caller's: queuing
+      // again would wait for itself on sqlite.
+      if (outer) return void deliver(outer.open ? collect(fn()) : Promise.reject(endedError()), subscriber);
+      return this.#queue(subscriber, options ?? {}, false, () => collect(fn()));
+    }) as Observable<R>;
   }
 
   /**
@@ -232,11 +249,13 @@ export class AccessBroker {
     ) as Observable<T[]>;
   }
 
-  /** Resolves when this broker's work is done and its queue is idle. */
+  /**
+   * Resolves when the work this broker took has finished, including the
+   * rollback of work that was cancelled (other brokers' work does not count).
+   */
   async drain(): Promise<void> {
     await this.#started.catch(() => undefined);
-    while (this.#pending > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
-    await this.#db.scheduler.drain();
+    while (this.#inflight > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
   }
 
   /**
@@ -258,6 +277,20 @@ export class AccessBroker {
 
   async #start(): Promise<void> {
     await this.#db.ready;
+    try {
+      await this.#startUp();
+    } catch (cause) {
+      if (cause instanceof SasyncError) throw cause;
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new DatabaseError(
+        `${this.#name} could not start: ${reason}. Fix its startup() or first(); until then it runs nothing`,
+        { cause, target: this.#db.label },
+      );
+    }
+    this.#running = true;
+  }
+
+  async #startUp(): Promise<void> {
     // Work that startup() and first() submit is part of start-up: it must not
     // wait for the start-up to finish, or neither ever would.
     await starting.run(this, async () => {
@@ -266,7 +299,6 @@ export class AccessBroker {
       const first = this.#transaction((tx) => this.first(tx), { doNext: true }, 'first', true);
       await lastValueFrom(first, { defaultValue: undefined });
     });
-    this.#running = true;
   }
 
   #transaction(
@@ -281,6 +313,8 @@ export class AccessBroker {
       if (!outer) {
         return this.#queue(subscriber, options, internal, (signal) => runTransaction(spec, signal));
       }
+      // Work that outlived its transaction must not start a new one in its place.
+      if (!outer.open) return void subscriber.error(endedError());
       const controller = new AbortController();
       const result = options.savepoint ? runSavepoint(spec, outer, controller.signal) : runJoined(spec, outer);
       deliver(result, subscriber);
@@ -288,39 +322,53 @@ export class AccessBroker {
     });
   }
 
-  /** Queues a job for this broker: after start-up, unless `internal`, and never after shutdown. */
+  /**
+   * Queues a job for this broker: after start-up unless `internal` (or
+   * submitted by start-up itself), and never after shutdown. Results reach
+   * the subscriber in the async context it subscribed from, never in that of
+   * whatever transaction happened to start the job.
+   */
   #queue(
     subscriber: Subscriber<unknown>,
     options: TransactOptions,
     internal: boolean,
     job: (signal: AbortSignal) => Promise<unknown[]>,
   ): () => void {
-    if (this.#closing && !internal) {
+    const startupWork = internal || starting.getStore() === this;
+    if (this.#closing && !startupWork) {
       subscriber.error(new BrokerClosedError(this.#name));
       return () => undefined;
     }
-    this.#pending++;
+    const scope = new AsyncResource('sasync.work');
+    const inScope = (fn: () => void) => scope.runInAsyncScope(fn);
     const cancel = cancellation(options, (reason) => subscriber.error(reason));
     let unsubscribe: (() => void) | undefined;
+    const tracked = (slot: AbortSignal) => {
+      this.#inflight++;
+      return scope.runInAsyncScope(() => job(cancel.link(slot))).finally(() => this.#settled());
+    };
     const enqueue = () => {
       if (subscriber.closed) return;
-      const sub = this.#db.scheduler
-        .schedule((slot) => job(cancel.link(slot)), options)
-        .subscribe({
-          next: (values) => values.forEach((v) => subscriber.next(v)),
-          error: (err: unknown) => subscriber.error(err),
-          complete: () => subscriber.complete(),
-        });
+      const sub = this.#db.scheduler.schedule(tracked, options).subscribe({
+        next: (values) => inScope(() => values.forEach((v) => subscriber.next(v))),
+        error: (err: unknown) => inScope(() => subscriber.error(err)),
+        complete: () => inScope(() => subscriber.complete()),
+      });
       cancel.onQueuedAbort(() => sub.unsubscribe());
       unsubscribe = () => sub.unsubscribe();
     };
-    if (internal || this.#running || starting.getStore() === this) enqueue();
-    else this.#started.then(enqueue, (err: unknown) => subscriber.error(err));
+    this.#inflight++;
+    if (startupWork || this.#running) enqueue();
+    else this.#started.then(enqueue, (err: unknown) => inScope(() => subscriber.error(err)));
     return () => {
       unsubscribe?.();
       cancel.dispose();
-      if (--this.#pending === 0) this.#idle.splice(0).forEach((resolve) => resolve());
+      this.#settled();
     };
+  }
+
+  #settled(): void {
+    if (--this.#inflight === 0) this.#idle.splice(0).forEach((resolve) => resolve());
   }
 }
 
@@ -332,4 +380,8 @@ function deliver(result: Promise<unknown[]>, subscriber: Subscriber<unknown>): v
     },
     (err: unknown) => subscriber.error(err),
   );
+}
+
+function sameSpec(a: TableInfo, b: TableInfo): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

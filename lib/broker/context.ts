@@ -12,19 +12,31 @@ import type { SharedDatabase } from './registry';
 export class TransactionContext {
   #open = true;
   #savepoints: Promise<unknown> = Promise.resolve();
+  #openSavepoints = 0;
 
+  /**
+   * @param outer for a savepoint, the transaction it runs in: when that one
+   *   ends, so does the savepoint, whatever it is doing.
+   */
   constructor(
     readonly db: SharedDatabase,
     readonly runner: QueryRunner,
     readonly parent: TransactionContext | undefined,
+    readonly outer?: TransactionContext,
   ) {}
 
   get manager(): EntityManager {
     return this.runner.manager;
   }
 
+  /** Still running: neither it nor the transaction it is part of has ended. */
   get open(): boolean {
-    return this.#open;
+    return this.#open && (this.outer?.open ?? true);
+  }
+
+  /** Savepoints started in this transaction that have not finished. */
+  get openSavepoints(): number {
+    return this.#openSavepoints;
   }
 
   /** Refuses any further query from work that ran in this context. */
@@ -38,11 +50,13 @@ export class TransactionContext {
   }
 
   /**
-   * Runs `fn` after the savepoints queued before it: two savepoints on one
-   * connection must not interleave, or one would roll back the other.
+   * Runs a savepoint after those queued before it (two savepoints on one
+   * connection must not interleave, or one would roll back the other), and
+   * counts it as open until it finishes.
    */
-  serializeSavepoint<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#savepoints.then(fn, fn);
+  withSavepoint<T>(fn: () => Promise<T>): Promise<T> {
+    this.#openSavepoints++;
+    const next = this.#savepoints.then(fn, fn).finally(() => this.#openSavepoints--);
     this.#savepoints = next.catch(() => undefined);
     return next;
   }
@@ -50,10 +64,22 @@ export class TransactionContext {
 
 const storage = new AsyncLocalStorage<TransactionContext>();
 
-/** The innermost open transaction on `db` around the caller, if any. */
+/**
+ * The innermost transaction on `db` around the caller, if any. It may have
+ * ended (work that outlived its transaction): callers check `open`.
+ */
 export function currentContext(db: SharedDatabase): TransactionContext | undefined {
-  for (let c = storage.getStore(); c; c = c.parent) if (c.db === db) return c.open ? c : undefined;
+  for (let c = storage.getStore(); c; c = c.parent) if (c.db === db) return c;
   return undefined;
+}
+
+/** The error for work that goes on after its transaction ended. */
+export function endedError(sql?: string): TransactionError {
+  return new TransactionError(
+    'this transaction has already ended (committed, rolled back or cancelled): ' +
+      'await every query and nested transaction inside the work, and do not keep the manager after it returns',
+    { sql },
+  );
 }
 
 /** The innermost transaction context of any database, to chain a new one to. */
@@ -87,15 +113,7 @@ export function guardRunner(runner: QueryRunner, dialect: Dialect): void {
   runner.query = function guardedQuery(this: QueryRunner, ...args: Parameters<QueryRunner['query']>) {
     for (let c = storage.getStore(); c; c = c.parent) {
       if (c.runner !== runner) continue;
-      if (!c.open) {
-        return Promise.reject(
-          new TransactionError(
-            'this transaction has already ended (committed, rolled back or cancelled): ' +
-              'await every query inside the work function, and do not keep the manager after it returns',
-            { sql: typeof args[0] === 'string' ? args[0] : undefined },
-          ),
-        );
-      }
+      if (!c.open) return Promise.reject(endedError(typeof args[0] === 'string' ? args[0] : undefined));
       break;
     }
     if (Array.isArray(args[1])) args[1] = dialect.bindParameters(args[1]);

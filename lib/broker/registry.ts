@@ -15,8 +15,8 @@ export class SharedDatabase {
   readonly dialect: Dialect;
   readonly scheduler: PriorityScheduler;
   readonly label: string;
-  /** Table creations under way or done, so that concurrent calls share one. */
-  readonly tables = new Map<string, Promise<TableInfo>>();
+  /** Table creations under way, so that concurrent calls for one name share one. */
+  readonly tables = new Map<string, { readonly info: TableInfo; readonly done: Promise<TableInfo> }>();
   readonly ready: Promise<void>;
   #refs = 0;
   #closed: Promise<void> | undefined;

@@ -1,7 +1,7 @@
 import { isObservable, lastValueFrom, toArray } from 'rxjs';
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { TransactionError } from '../errors';
-import { control, guardRunner, TransactionContext } from './context';
+import { control, endedError, guardRunner, TransactionContext } from './context';
 import type { TransactOptions } from './options';
 import type { SharedDatabase } from './registry';
 
@@ -48,21 +48,29 @@ async function runOnce(spec: TransactionSpec, signal: AbortSignal): Promise<unkn
   if (signal.aborted) throw signal.reason;
   const runner = db.dataSource.createQueryRunner();
   guardRunner(runner, db.dialect);
+  // sqlite's one runner must not carry an earlier transaction's state into this one.
+  if (runner.isTransactionActive) await control(() => db.dialect.discard(runner, undefined));
   const ctx = new TransactionContext(db, runner, spec.parent);
   try {
     await control(() => runner.startTransaction(db.dialect.isolation(spec.options.isolation)));
+    // Cancelled while waiting for the connection or BEGIN: the work never starts.
+    if (signal.aborted) throw signal.reason;
     const values = await untilAborted(
       ctx.run(() => collect(spec.work(ctx.manager))),
       signal,
     );
+    if (ctx.openSavepoints > 0) throw savepointStillOpen(spec);
     ctx.close();
     await control(() => runner.commitTransaction());
     return values;
   } catch (err) {
     ctx.close();
     const interrupted = signal.aborted && (await control(() => db.dialect.interrupt(runner)).catch(() => false));
-    if (runner.isTransactionActive) await rollback(db, runner);
-    if (interrupted) await control(() => db.dialect.discard(runner, signal.reason)).catch(() => undefined);
+    // With a savepoint still open, TypeORM's ROLLBACK would only roll back to
+    // the savepoint: discarding the connection ends the whole transaction.
+    const nested = ctx.openSavepoints > 0;
+    if (!nested && runner.isTransactionActive) await rollback(db, runner);
+    if (interrupted || nested) await control(() => db.dialect.discard(runner, err)).catch(() => undefined);
     throw err;
   } finally {
     await control(() => runner.release());
@@ -71,16 +79,18 @@ async function runOnce(spec: TransactionSpec, signal: AbortSignal): Promise<unkn
 
 /**
  * Runs work inside an open transaction, in a SAVEPOINT: a failure rolls back
- * only this part and the outer transaction goes on.
+ * only this part and the outer transaction goes on. If the outer transaction
+ * ends first, the savepoint leaves the connection alone and fails.
  */
 export function runSavepoint(
   spec: TransactionSpec,
   outer: TransactionContext,
   signal: AbortSignal,
 ): Promise<unknown[]> {
-  return outer.serializeSavepoint(async () => {
+  return outer.withSavepoint(async () => {
+    if (!outer.open) throw endedError();
     const { runner } = outer;
-    const ctx = new TransactionContext(outer.db, runner, spec.parent);
+    const ctx = new TransactionContext(outer.db, runner, spec.parent, outer);
     await control(() => runner.startTransaction());
     try {
       const values = await untilAborted(
@@ -88,11 +98,12 @@ export function runSavepoint(
         signal,
       );
       ctx.close();
+      if (!outer.open) throw endedError();
       await control(() => runner.commitTransaction());
       return values;
     } catch (err) {
       ctx.close();
-      await control(() => runner.rollbackTransaction());
+      if (outer.open) await control(() => runner.rollbackTransaction());
       throw signal.aborted ? cancelled(spec, signal, 1) : failed(spec, err, 1);
     }
   });
@@ -113,8 +124,16 @@ async function rollback(db: SharedDatabase, runner: QueryRunner): Promise<void> 
   }
 }
 
+function savepointStillOpen(spec: TransactionSpec): TransactionError {
+  return new TransactionError(
+    `${label(spec)} returned while a nested { savepoint: true } part was still running; ` +
+      'it was rolled back: await every nested transaction inside the work',
+    { method: spec.method, dialect: spec.db.dialect.name },
+  );
+}
+
 /** The values work produced: one for a value or Promise, each for an Observable. */
-function collect(result: unknown): Promise<unknown[]> {
+export function collect(result: unknown): Promise<unknown[]> {
   if (isObservable(result)) return lastValueFrom(result.pipe(toArray()));
   return Promise.resolve(result).then((value) => [value]);
 }

@@ -114,3 +114,16 @@ describe.each(allTargets)('cancelling transactions with signal and timeout [$nam
       expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
     }));
 });
+
+describe.each(allTargets)('cancellation at the start of a transaction [$name]', (t) => {
+  it('never calls the work of a transaction unsubscribed while it was beginning', () =>
+    withItems(t, async (b) => {
+      const work = jest.fn();
+      // Subscribed on an idle queue, the job starts at once (BEGIN is under way)
+      // and is unsubscribed before BEGIN completes.
+      b.transact(work).subscribe().unsubscribe();
+      await b.drain();
+      expect(work).not.toHaveBeenCalled();
+      expectPoolWhole(b);
+    }));
+});

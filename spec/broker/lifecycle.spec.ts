@@ -133,6 +133,37 @@ describe.each(allTargets)('sharing and shutdown [$name]', (t) => {
   });
 });
 
+describe.each(allTargets)('shutdown meets start-up and other brokers [$name]', (t) => {
+  it('finishes start-up and work submitted earlier when shutdown() comes right after construction', async () => {
+    const b = new RecordingBroker(t.target());
+    const early = lastValueFrom(b.record('early'));
+    const closed = b.shutdown();
+    await expect(b.waitUntilRunning()).resolves.toBeUndefined();
+    await expect(early).resolves.toEqual(expect.anything());
+    await closed;
+    expect(b.events).toEqual(['startup', 'startup query 1', 'first', 'early']);
+    const cleaner = new AccessBroker(t.target());
+    await lastValueFrom(cleaner.query(`DROP TABLE IF EXISTS ${b.table_}`));
+    await cleaner.shutdown();
+  });
+
+  it('shuts one broker down while another sharing its queue is still busy', async () => {
+    const target = t.target();
+    const idle = new AccessBroker(target);
+    const busy = new AccessBroker(target);
+    await Promise.all([idle.waitUntilRunning(), busy.waitUntilRunning()]);
+    const gate = latch();
+    const running = latch();
+    const busyWork = lastValueFrom(busy.transact(async () => (running.resolve(), gate.promise)));
+    await running.promise;
+    // The idle broker has nothing of its own to wait for.
+    await idle.shutdown();
+    gate.resolve();
+    await busyWork;
+    await busy.shutdown();
+  });
+});
+
 describe('targets given to the broker', () => {
   it.each(['mysql://root@localhost/db', 'postgres://', 'sqlite://host/x.db', 'nonsense'])(
     'rejects %s with a DatabaseError naming the accepted forms',

@@ -100,6 +100,37 @@ describe.each(allTargets)('table() [$name]', (t) => {
   });
 });
 
+describe.each(allTargets)('table() checks the catalog each time [$name]', (t) => {
+  it('creates the table again after it was dropped', async () => {
+    const b = new AccessBroker(t.target());
+    const name = uniqueName('again');
+    await b.table(name, [{ name: 'n', type: 'integer' }]);
+    await lastValueFrom(b.query(`DROP TABLE ${name}`));
+    await b.table(name, [{ name: 'n', type: 'integer' }]);
+    await expect(lastValueFrom(b.query(`SELECT count(*) AS c FROM ${name}`))).resolves.toHaveLength(1);
+    await lastValueFrom(b.query(`DROP TABLE ${name}`));
+    await b.shutdown();
+  });
+
+  it('gives concurrent calls with different specs for one name their own indexes', async () => {
+    const b = new AccessBroker(t.target());
+    const name = uniqueName('specs');
+    const cols = [
+      { name: 'a', type: 'integer' },
+      { name: 'b', type: 'integer' },
+    ] as const;
+    const [first, second] = await Promise.all([
+      b.table(name, [...cols]),
+      b.table(name, [...cols], { index: { b: ['b'] } }),
+    ]);
+    expect(Object.keys(first.indexes)).toEqual([]);
+    expect(Object.keys(second.indexes)).toEqual(['b']);
+    expect(await catalogIndexes(b, name)).toEqual(expect.objectContaining({ [`ix_${name}_b`]: false }));
+    await lastValueFrom(b.query(`DROP TABLE ${name}`));
+    await b.shutdown();
+  });
+});
+
 describe.each(fileAndPg)('table() across DataSources [$name]', (t) => {
   it('lets a second broker on the same database see the table without creating it again', async () => {
     const target = t.target();
