@@ -120,26 +120,37 @@ export class InvalidIdentifierError extends SasyncError {
 /** A row stream was iterated in a way it does not support (twice at once, say). */
 export class TransactIterationError extends SasyncError {}
 
-interface DriverFields {
-  code?: string;
-  detail?: string;
-  sql?: string;
-  parameters?: readonly unknown[];
+/** What the drivers and TypeORM's QueryFailedError say about a failed statement. */
+export interface DriverFields {
+  /** postgres SQLSTATE (`40001`) or sqlite code (`SQLITE_BUSY`). */
+  readonly code?: string;
+  readonly detail?: string;
+  readonly sql?: string;
+  readonly parameters?: readonly unknown[];
 }
 
-/** Reads the fields TypeORM's QueryFailedError and the drivers put on errors. */
-function driverFields(cause: unknown): DriverFields {
-  if (typeof cause !== 'object' || cause === null) return {};
-  const c = cause as Record<string, unknown>;
-  const driver = (typeof c.driverError === 'object' && c.driverError) || c;
-  const d = driver as Record<string, unknown>;
+/**
+ * Reads the driver's fields from an error, wherever TypeORM put them (on the
+ * error, on its `driverError`, or further down its `cause` chain).
+ */
+export function driverFields(error: unknown, seen = new Set<unknown>()): DriverFields {
+  if (typeof error !== 'object' || error === null || seen.has(error)) return {};
+  seen.add(error);
+  const e = error as Record<string, unknown>;
+  const d = ((typeof e.driverError === 'object' && e.driverError) || e) as Record<string, unknown>;
   const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-  return {
-    code: str(d.code) ?? str(c.code),
+  const code = str(d.code) ?? str(e.code);
+  const own: DriverFields = {
+    code,
     detail: str(d.detail),
-    sql: str(c.query),
-    parameters: Array.isArray(c.parameters) ? c.parameters : undefined,
+    sql: str(e.query),
+    parameters: Array.isArray(e.parameters) ? e.parameters : undefined,
   };
+  return code === undefined ? { ...driverFields(e.cause, seen), ...defined(own) } : own;
+}
+
+function defined(fields: DriverFields): DriverFields {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }
 
 function redact(parameters: readonly unknown[] | undefined): readonly string[] | undefined {

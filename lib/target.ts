@@ -88,7 +88,9 @@ function fromPostgres(target: string): ResolvedTarget {
   if (poolSize) shown.searchParams.set('max', String(poolSize));
   const label = redactPassword(shown.toString());
   const options: DataSourceOptions = { type: 'postgres', url: url.toString(), ...(poolSize ? { poolSize } : {}) };
-  return { key: `${url.toString()}#max=${poolSize ?? ''}`, label, options };
+  // postgresql:// and postgres:// name the same database: one DataSource for both.
+  const key = `${url.toString().replace(/^postgresql:/, 'postgres:')}#max=${poolSize ?? ''}`;
+  return { key, label, options };
 }
 
 /** The target with its password replaced by ***, whether or not it parses as a URL. */

@@ -230,7 +230,7 @@ export class AccessBroker {
       // Inside a transaction the queue slot is already this caller's: queuing
       // again would wait for itself on sqlite.
       if (outer) return void deliver(outer.open ? collect(fn()) : Promise.reject(endedError()), subscriber);
-      return this.#queue(subscriber, options ?? {}, false, () => collect(fn()));
+      return this.#queue(subscriber, options ?? {}, 'run', false, () => collect(fn()));
     }) as Observable<R>;
   }
 
@@ -311,7 +311,7 @@ export class AccessBroker {
       const spec: TransactionSpec = { db: this.#db, work, options, method, parent: outerContext() };
       const outer = currentContext(this.#db);
       if (!outer) {
-        return this.#queue(subscriber, options, internal, (signal) => runTransaction(spec, signal));
+        return this.#queue(subscriber, options, method, internal, (signal) => runTransaction(spec, signal));
       }
       // Work that outlived its transaction must not start a new one in its place.
       if (!outer.open) return void subscriber.error(endedError());
@@ -331,6 +331,7 @@ export class AccessBroker {
   #queue(
     subscriber: Subscriber<unknown>,
     options: TransactOptions,
+    method: string | undefined,
     internal: boolean,
     job: (signal: AbortSignal) => Promise<unknown[]>,
   ): () => void {
@@ -341,7 +342,7 @@ export class AccessBroker {
     }
     const scope = new AsyncResource('sasync.work');
     const inScope = (fn: () => void) => scope.runInAsyncScope(fn);
-    const cancel = cancellation(options, (reason) => subscriber.error(reason));
+    const cancel = cancellation(options, options.name ?? method, (reason) => subscriber.error(reason));
     let unsubscribe: (() => void) | undefined;
     const tracked = (slot: AbortSignal) => {
       this.#inflight++;

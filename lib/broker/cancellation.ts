@@ -23,7 +23,11 @@ const NONE: Cancellation = {
  * dropped and `fail` is called at once; work cancelled while running sees its
  * linked signal abort and reports the cancellation after rolling back.
  */
-export function cancellation(options: TransactOptions, fail: (error: TransactionError) => void): Cancellation {
+export function cancellation(
+  options: TransactOptions,
+  method: string | undefined,
+  fail: (error: TransactionError) => void,
+): Cancellation {
   const { signal, timeout } = options;
   if (signal === undefined && timeout === undefined) return NONE;
   const timer = timeout === undefined ? undefined : new AbortController();
@@ -46,7 +50,8 @@ export function cancellation(options: TransactOptions, fail: (error: Transaction
     drop?.();
     const reason = external.reason as unknown;
     const text = reason instanceof Error ? reason.message : String(reason);
-    fail(new TransactionError(`transaction was cancelled before it ran: ${text}`, { cause: reason }));
+    const what = method ? `transaction ${method}` : 'transaction';
+    fail(new TransactionError(`${what} was cancelled before it ran: ${text}`, { cause: reason, method }));
   };
   const dispose = () => {
     if (timeoutId !== undefined) clearTimeout(timeoutId);

@@ -1,7 +1,12 @@
 import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel';
 import { checkPriority, type PriorityOptions } from '../scheduler/priority';
 
-/** Options of one transaction. */
+/**
+ * Options of one transaction. A transaction that joins an outer one (called
+ * inside its work) runs as part of it: the outer transaction's priority,
+ * isolation, retry, timeout and signal apply, not these; only `savepoint`
+ * (and `name`) mean something there.
+ */
 export interface TransactOptions extends PriorityOptions {
   /** The isolation level (postgres; sqlite is always serializable). */
   readonly isolation?: IsolationLevel;

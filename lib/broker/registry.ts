@@ -44,10 +44,6 @@ export class SharedDatabase {
     this.ready.catch(() => undefined);
   }
 
-  get refs(): number {
-    return this.#refs;
-  }
-
   /** Drops one broker's share; the last one drains the queue and closes the DataSource. */
   release(): Promise<void> {
     if (--this.#refs > 0) return Promise.resolve();
@@ -83,9 +79,4 @@ export function acquireDatabase(target: ResolvedTarget): SharedDatabase {
     registry.set(target.key, db);
   }
   return db.addRef();
-}
-
-/** How many shared databases are open (for tests and diagnostics). */
-export function openDatabaseCount(): number {
-  return registry.size;
 }

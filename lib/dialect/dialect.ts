@@ -1,5 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel';
+import { driverFields } from '../errors';
 import type { ColumnSpec, ConcreteType } from '../schema/column';
 
 /** How a DataSource's connections are being used. */
@@ -20,11 +21,6 @@ export interface ConnectionStats {
  */
 export interface Dialect {
   readonly name: 'sqlite' | 'postgres';
-  /**
-   * True when every transaction runs on the one connection the DataSource
-   * has (sqlite): transactions must then never overlap.
-   */
-  readonly sharedConnection: boolean;
   /** How many transactions may run at once; the rest of the pool is kept for streams. */
   transactionSlots(ds: DataSource): number;
   /** The concrete type of a portable column type. */
@@ -37,9 +33,9 @@ export interface Dialect {
   /** Index names on a table, read from the database catalog. */
   indexNames(runner: QueryRunner, table: string): Promise<string[]>;
   /**
-   * Bound parameters as the driver should get them (sqlite: Dates as ISO-8601
-   * UTC strings, which sort, work with sqlite's date functions and read back
-   * with `new Date(value)`); returns the same array when nothing changes.
+   * Bound parameters as the driver should get them (sqlite: Dates as UTC text
+   * in TypeORM's format, which sorts and works with sqlite's date functions);
+   * returns the same array when nothing changes.
    */
   bindParameters(parameters: unknown[]): unknown[];
   /**
@@ -58,9 +54,5 @@ export interface Dialect {
 
 /** The driver's error code (postgres SQLSTATE, sqlite `SQLITE_*`), wherever TypeORM put it. */
 export function driverErrorCode(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const e = error as { code?: unknown; driverError?: { code?: unknown }; cause?: unknown };
-  const code = e.driverError?.code ?? e.code;
-  if (typeof code === 'string') return code;
-  return e.cause === undefined || e.cause === error ? undefined : driverErrorCode(e.cause);
+  return driverFields(error).code;
 }

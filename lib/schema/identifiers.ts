@@ -6,21 +6,27 @@ export const MAX_IDENTIFIER_LENGTH = 63;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
- * Words reserved in postgres or sqlite (or in standard SQL where both follow
- * it). A table named `order` works only while every query quotes it; sasync
- * refuses such names so raw SQL written against its tables stays simple.
+ * Words postgres reserves (including those it allows only as function or type
+ * names) and words sqlite refuses as bare identifiers. A table named `order`
+ * works only while every query quotes it; sasync refuses such names so raw
+ * SQL written against its tables stays simple. Words either database accepts
+ * unquoted (`key`, `value`, `name`, `action`, `query`…) are fine.
  */
 const RESERVED = new Set(
+  // postgres: reserved (system_user from version 16)
   (
-    'abort action add after all alter analyze and any array as asc attach autoincrement before begin between both by ' +
-    'cascade case cast check collate column commit conflict constraint create cross current current_date ' +
-    'current_time current_timestamp current_user database default deferrable deferred delete desc detach distinct do ' +
-    'drop each else end escape except exclusive exists explain fail false fetch for foreign from full glob grant ' +
-    'group having if ignore immediate in index indexed initially inner insert instead intersect into is isnull join ' +
-    'key lateral leading left like limit match natural no not nothing notnull null of offset on only or order outer ' +
-    'over plan pragma primary query raise recursive references regexp reindex release rename replace restrict ' +
-    'returning right rollback row savepoint select session_user set some symmetric table temp temporary then to ' +
-    'trailing transaction trigger true union unique update user using vacuum values view virtual when where window with without'
+    'all analyse analyze and any array as asc asymmetric both case cast check collate column constraint create ' +
+    'current_catalog current_date current_role current_time current_timestamp current_user default deferrable desc ' +
+    'distinct do else end except false fetch for foreign from grant group having in initially intersect into lateral ' +
+    'leading limit localtime localtimestamp not null offset on only or order placing primary references returning ' +
+    'select session_user some symmetric system_user table then to trailing true union unique user using variadic ' +
+    'when where window with ' +
+    // postgres: reserved, but allowed as function or type names
+    'authorization binary collation concurrently cross current_schema freeze full ilike inner is isnull join left ' +
+    'like natural notnull outer overlaps right similar tablesample verbose ' +
+    // sqlite: not usable as bare identifiers
+    'add alter autoincrement between commit delete drop escape exists index insert nothing set ' +
+    'transaction update values'
   ).split(' '),
 );
 

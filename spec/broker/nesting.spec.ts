@@ -1,5 +1,6 @@
 import { lastValueFrom, of, toArray } from 'rxjs';
-import { TransactionError } from '../../lib';
+import type { DataSourceOptions } from 'typeorm';
+import { resolveTarget, TransactionError } from '../../lib';
 import { expectPoolWhole, ItemsBroker, latch, withItems } from '../support/brokers';
 import { allTargets, type TestTarget } from '../support/targets';
 
@@ -103,48 +104,64 @@ describe.each(allTargets)('nested transactions [$name]', (t) => {
 });
 
 describe.each(allTargets)('nested work that outlives its transaction [$name]', (t) => {
+  // On postgres, this test's connections carry their own application_name, so
+  // that the check below sees only them, not other test processes' sessions.
+  const appName = `sasync-spec-${process.pid}`;
+  const named =
+    t.dialect === 'postgres'
+      ? ({ ...resolveTarget(t.target()).options, applicationName: appName } as DataSourceOptions)
+      : t.target();
   it('rolls back the whole transaction when it fails while a savepoint part is still running', () =>
-    withItems(t, async (b) => {
-      const savepointWaiting = latch();
-      const releaseSavepoint = latch();
-      const savepointResult = latch<unknown>();
-      const outer = lastValueFrom(
-        b.transact(async (tx) => {
-          await tx.query(b.insertSql(), ['outer']);
-          const slow = lastValueFrom(
-            b.transact(
-              async (inner) => {
-                await inner.query(b.insertSql(), ['savepoint']);
-                savepointWaiting.resolve();
-                await releaseSavepoint.promise;
-                await inner.query(b.insertSql(), ['savepoint after']);
-              },
-              { savepoint: true },
-            ),
-          ).then(savepointResult.resolve, savepointResult.resolve);
-          const failing = savepointWaiting.promise.then(() => Promise.reject(new Error('sibling fails')));
-          await Promise.all([slow, failing]);
-        }),
-      );
-      await expect(outer).rejects.toBeInstanceOf(TransactionError);
-      releaseSavepoint.resolve();
-      expect(await savepointResult.promise).toBeInstanceOf(TransactionError);
-      await b.drain();
-      expect(await b.names()).toEqual([]);
-      // The connection was not left inside the dead transaction: later work commits normally.
-      await lastValueFrom(b.query(b.insertSql(), ['later']));
-      await expect(lastValueFrom(b.transact(() => Promise.reject(new Error('x'))))).rejects.toThrow();
-      expect(await b.names()).toEqual(['later']);
-      expectPoolWhole(b);
-      if (t.dialect === 'postgres') {
-        const stuck = await lastValueFrom(
-          b.query(
-            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction' AND pid <> pg_backend_pid()",
-          ),
+    withItems(
+      t,
+      async (b) => {
+        const savepointWaiting = latch();
+        const releaseSavepoint = latch();
+        const savepointResult = latch<unknown>();
+        const outer = lastValueFrom(
+          b.transact(async (tx) => {
+            await tx.query(b.insertSql(), ['outer']);
+            const slow = lastValueFrom(
+              b.transact(
+                async (inner) => {
+                  await inner.query(b.insertSql(), ['savepoint']);
+                  savepointWaiting.resolve();
+                  await releaseSavepoint.promise;
+                  await inner.query(b.insertSql(), ['savepoint after']);
+                },
+                { savepoint: true },
+              ),
+            ).then(savepointResult.resolve, savepointResult.resolve);
+            const failing = savepointWaiting.promise.then(() => Promise.reject(new Error('sibling fails')));
+            await Promise.all([slow, failing]);
+          }),
         );
-        expect(stuck).toEqual([{ n: 0 }]);
-      }
-    }));
+        await expect(outer).rejects.toBeInstanceOf(TransactionError);
+        releaseSavepoint.resolve();
+        expect(await savepointResult.promise).toBeInstanceOf(TransactionError);
+        await b.drain();
+        expect(await b.names()).toEqual([]);
+        // The connection was not left inside the dead transaction: later work commits normally.
+        await lastValueFrom(b.query(b.insertSql(), ['later']));
+        await expect(lastValueFrom(b.transact(() => Promise.reject(new Error('x'))))).rejects.toThrow();
+        expect(await b.names()).toEqual(['later']);
+        expectPoolWhole(b);
+        if (t.dialect === 'postgres') {
+          const stuck = await lastValueFrom(
+            b.query(
+              "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction' AND application_name = $1",
+              [appName],
+            ),
+          );
+          expect(stuck).toEqual([{ n: 0 }]);
+          const mine = await lastValueFrom(
+            b.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [appName]),
+          );
+          expect(mine[0]!.n).toBeGreaterThanOrEqual(1);
+        }
+      },
+      named,
+    ));
 
   it('fails a transaction whose work returns before its savepoint part finished, committing nothing', () =>
     withItems(t, async (b) => {

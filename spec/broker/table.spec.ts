@@ -93,7 +93,19 @@ describe.each(allTargets)('table() [$name]', (t) => {
     expect(Number(row!.d)).toBe(12.34);
     expect(row!.str).toBe('abcde');
     expect(Boolean(row!.b)).toBe(true);
-    expect(new Date(row!.dt as string).getTime()).toBe(when.getTime());
+    // postgres returns a Date; sqlite returns TypeORM's UTC text, 2026-11-21 01:02:03.000.
+    const dt = row!.dt instanceof Date ? row!.dt : new Date(`${String(row!.dt).replace(' ', 'T')}Z`);
+    expect(dt.getTime()).toBe(when.getTime());
+    // Bound Dates compare correctly with other bound Dates and with the database's own time values.
+    const later = new Date(when.getTime() + 3600_000);
+    const count = async (sql: string, params: unknown[]) =>
+      Number((await lastValueFrom(b.query<{ n: number }>(sql, params)))[0]!.n);
+    expect(await count(`SELECT count(*) AS n FROM ${name} WHERE dt < ${p(1)}`, [later])).toBe(1);
+    expect(await count(`SELECT count(*) AS n FROM ${name} WHERE dt > ${p(1)}`, [later])).toBe(0);
+    const dbTime =
+      b.dialect === 'postgres' ? `'2026-11-21 02:00:00+00'::timestamptz` : `datetime('2026-11-21 02:00:00')`;
+    expect(await count(`SELECT count(*) AS n FROM ${name} WHERE dt > ${dbTime}`, [])).toBe(0);
+    expect(await count(`SELECT count(*) AS n FROM ${name} WHERE dt < ${dbTime}`, [])).toBe(1);
     expect(Buffer.from(row!.bin as Uint8Array)).toEqual(Buffer.from([1, 2, 3]));
     await lastValueFrom(b.query(`DROP TABLE ${name}`));
     await b.shutdown();

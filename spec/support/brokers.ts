@@ -1,6 +1,6 @@
 import { lastValueFrom } from 'rxjs';
 import type { DataSourceOptions, Logger } from 'typeorm';
-import { AccessBroker, resolveTarget } from '../../lib';
+import { AccessBroker, resolveTarget, type DatabaseTarget } from '../../lib';
 import { ph, uniqueName, type TestTarget } from './targets';
 
 /** Every SQL statement a DataSource ran, recorded by a real TypeORM logger. */
@@ -54,9 +54,16 @@ export class ItemsBroker extends AccessBroker {
   }
 }
 
-/** Runs `fn` with a fresh ItemsBroker, then drops its table and shuts it down. */
-export async function withItems<T>(t: TestTarget, fn: (b: ItemsBroker) => Promise<T>): Promise<T> {
-  const broker = new ItemsBroker(t.target());
+/**
+ * Runs `fn` with a fresh ItemsBroker, then drops its table and shuts it down.
+ * `target` overrides the test target's (e.g. options naming the connections).
+ */
+export async function withItems<T>(
+  t: TestTarget,
+  fn: (b: ItemsBroker) => Promise<T>,
+  target: DatabaseTarget = t.target(),
+): Promise<T> {
+  const broker = new ItemsBroker(target);
   await broker.waitUntilRunning();
   try {
     return await fn(broker);

@@ -1,6 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import type { ColumnSpec, ConcreteType, PortableType } from '../../schema/column';
+import { DatabaseError } from '../../errors';
 import { driverErrorCode, type ConnectionStats, type Dialect } from '../dialect';
 
 const TYPES: Record<PortableType, string> = {
@@ -33,10 +34,15 @@ interface PgPool {
 
 export const postgresDialect: Dialect = {
   name: 'postgres',
-  sharedConnection: false,
 
   transactionSlots(ds: DataSource): number {
     const pool = poolSize(ds);
+    if (!(Number.isInteger(pool) && pool >= 2)) {
+      throw new DatabaseError(
+        `a postgres pool of ${pool} connection(s) is too small: sasync keeps one for row streams; ` +
+          'use at least 2 (?max=2 in the URL, or poolSize / extra.max in DataSourceOptions)',
+      );
+    }
     // Keep a fifth of the pool (at least one connection) for row streams, so
     // that open streams can never starve transactions or the other way round.
     return pool - Math.max(1, Math.floor(pool / 5));

@@ -26,8 +26,6 @@ export const sqliteDialect: Dialect = {
   // Two overlapping TypeORM transactions on it silently nest as a SAVEPOINT,
   // so a later failure rolls back an earlier, already resolved transaction:
   // sasync runs sqlite transactions one at a time instead.
-  sharedConnection: true,
-
   transactionSlots: () => 1,
 
   columnType(column: ColumnSpec): ConcreteType {
@@ -45,7 +43,7 @@ export const sqliteDialect: Dialect = {
 
   bindParameters(parameters: unknown[]): unknown[] {
     if (!parameters.some(isDate)) return parameters;
-    return parameters.map((p) => (isDate(p) ? p.toISOString() : p));
+    return parameters.map((p) => (isDate(p) ? utcDatetime(p) : p));
   },
 
   connectionStats(ds: DataSource): ConnectionStats {
@@ -88,4 +86,13 @@ export const sqliteDialect: Dialect = {
 /** A Date from any realm (a Date made in a vm context, as in Jest, fails instanceof). */
 function isDate(value: unknown): value is Date {
   return Object.prototype.toString.call(value) === '[object Date]';
+}
+
+/**
+ * TypeORM's own sqlite format for dates (`2026-11-21 01:02:03.000`, UTC): the
+ * same text its QueryBuilder and entities write and that sqlite's datetime()
+ * produces, so stored dates compare and sort consistently.
+ */
+function utcDatetime(date: Date): string {
+  return date.toISOString().replace('T', ' ').replace('Z', '');
 }
