@@ -1,0 +1,27 @@
+import type { RunOne } from './timing';
+import type { DbKind, Workload } from './workload';
+
+/** The implementations compared, in the order the tables show them. */
+export const SUBJECTS = ['sasync', 'typeorm', 'raw'] as const;
+export type SubjectName = (typeof SUBJECTS)[number];
+
+/** One implementation of the workload, open on its own fresh table. */
+export interface Subject {
+  readonly name: SubjectName;
+  /** Runs the insert-then-select transaction for `i`. */
+  readonly run: RunOne;
+  /** Drops its table and closes its connections. */
+  close(): Promise<void>;
+}
+
+/** Which subject to open where (plain data: it is sent to the subject's own process). */
+export interface SubjectSpec {
+  readonly name: SubjectName;
+  readonly kind: DbKind;
+  /** sasync's target; the baselines use the DataSourceOptions sasync resolves it to. */
+  readonly target: string;
+  readonly table: string;
+}
+
+/** Opens a subject on `target`, running `workload` on a fresh `table`. */
+export type OpenSubject = (where: { target: string; workload: Workload; table: string }) => Promise<Subject>;
