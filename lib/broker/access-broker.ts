@@ -10,6 +10,7 @@ import { resolveTarget, type DatabaseTarget, type ResolvedTarget } from '../targ
 import { currentContext, endedError, outerContext } from './context';
 import { checkTransactOptions, mergeOptions, type TransactOptions } from './options';
 import { acquireDatabase, type SharedDatabase } from './registry';
+import { CancelToken, UNSUBSCRIBED } from './cancel-token';
 import { cancellation } from './cancellation';
 import {
   collect,
@@ -315,10 +316,10 @@ export class AccessBroker {
       }
       // Work that outlived its transaction must not start a new one in its place.
       if (!outer.open) return void subscriber.error(endedError());
-      const controller = new AbortController();
-      const result = options.savepoint ? runSavepoint(spec, outer, controller.signal) : runJoined(spec, outer);
+      const token = new CancelToken();
+      const result = options.savepoint ? runSavepoint(spec, outer, token) : runJoined(spec, outer);
       deliver(result, subscriber);
-      return () => controller.abort();
+      return () => token.abort(UNSUBSCRIBED);
     });
   }
 
@@ -333,7 +334,7 @@ export class AccessBroker {
     options: TransactOptions,
     method: string | undefined,
     internal: boolean,
-    job: (signal: AbortSignal) => Promise<unknown[]>,
+    job: (token: CancelToken) => Promise<unknown[]>,
   ): () => void {
     const startupWork = internal || starting.getStore() === this;
     if (this.#closing && !startupWork) {
@@ -342,11 +343,15 @@ export class AccessBroker {
     }
     const scope = new AsyncResource('sasync.work');
     const inScope = (fn: () => void) => scope.runInAsyncScope(fn);
-    const cancel = cancellation(options, options.name ?? method, (reason) => subscriber.error(reason));
+    // Unsubscribing, the caller's signal and the timeout all cancel through one token.
+    const token = new CancelToken();
+    const cancel = cancellation(options, options.name ?? method, token, (reason) => subscriber.error(reason));
     let unsubscribe: (() => void) | undefined;
-    const tracked = (slot: AbortSignal) => {
+    // No parameter: the scheduler needs no AbortController for this job.
+    const tracked = () => {
       this.#inflight++;
-      return scope.runInAsyncScope(() => job(cancel.link(slot))).finally(() => this.#settled());
+      cancel.started();
+      return scope.runInAsyncScope(() => job(token)).finally(() => this.#settled());
     };
     const enqueue = () => {
       if (subscriber.closed) return;
@@ -363,6 +368,7 @@ export class AccessBroker {
     else this.#started.then(enqueue, (err: unknown) => inScope(() => subscriber.error(err)));
     return () => {
       unsubscribe?.();
+      token.abort(UNSUBSCRIBED);
       cancel.dispose();
       this.#settled();
     };

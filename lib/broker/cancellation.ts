@@ -1,10 +1,11 @@
 import { TransactionError } from '../errors';
+import type { CancelToken } from './cancel-token';
 import type { TransactOptions } from './options';
 
 /** Cancellation of one submission by the caller's `signal` or its `timeout`. */
 export interface Cancellation {
-  /** The signal a running job obeys: its slot's (unsubscribe), the caller's, or the timeout. */
-  link(slot: AbortSignal): AbortSignal;
+  /** The job has started: from now on cancelling aborts its token instead of dropping it. */
+  started(): void;
   /** What to do when cancelled while still queued (drop it from the queue). */
   onQueuedAbort(drop: () => void): void;
   /** Clears the timer and the listener; call on every exit. */
@@ -12,7 +13,7 @@ export interface Cancellation {
 }
 
 const NONE: Cancellation = {
-  link: (slot) => slot,
+  started: () => undefined,
   onQueuedAbort: () => undefined,
   dispose: () => undefined,
 };
@@ -20,12 +21,13 @@ const NONE: Cancellation = {
 /**
  * Watches `options.signal` and `options.timeout` (counted from now, so it
  * covers waiting in the queue and running). Work cancelled while queued is
- * dropped and `fail` is called at once; work cancelled while running sees its
- * linked signal abort and reports the cancellation after rolling back.
+ * dropped and `fail` is called at once; work cancelled while running has its
+ * token aborted, and reports the cancellation after rolling back.
  */
 export function cancellation(
   options: TransactOptions,
   method: string | undefined,
+  token: CancelToken,
   fail: (error: TransactionError) => void,
 ): Cancellation {
   const { signal, timeout } = options;
@@ -46,7 +48,7 @@ export function cancellation(
   let started = false;
   let drop: (() => void) | undefined;
   const onAbort = () => {
-    if (started) return;
+    if (started) return token.abort(external.reason);
     drop?.();
     const reason = external.reason as unknown;
     const text = reason instanceof Error ? reason.message : String(reason);
@@ -60,9 +62,8 @@ export function cancellation(
   if (external.aborted) onAbort();
   else external.addEventListener('abort', onAbort, { once: true });
   return {
-    link(slot) {
+    started() {
       started = true;
-      return AbortSignal.any([slot, external]);
     },
     onQueuedAbort(fn) {
       drop = fn;

@@ -62,7 +62,7 @@ export class TransactionContext {
   }
 }
 
-const storage = new AsyncLocalStorage<TransactionContext>();
+const storage = new AsyncLocalStorage<TransactionContext | undefined>();
 
 /**
  * The innermost transaction on `db` around the caller, if any. It may have
@@ -85,15 +85,6 @@ export function endedError(sql?: string): TransactionError {
 /** The innermost transaction context of any database, to chain a new one to. */
 export function outerContext(): TransactionContext | undefined {
   return storage.getStore();
-}
-
-/**
- * Runs sasync's own statements (BEGIN, COMMIT, ROLLBACK) outside every
- * transaction context, so that the guard below never mistakes them for work
- * of a transaction that has already ended.
- */
-export function control<T>(fn: () => Promise<T>): Promise<T> {
-  return storage.exit(fn);
 }
 
 const GUARDED = Symbol('sasync.guarded');

@@ -27,7 +27,8 @@ export class SharedDatabase {
   ) {
     this.label = target.label;
     this.dialect = dialectFor(target.options);
-    this.dataSource = new DataSource({ ...target.options, logging: target.options.logging ?? false });
+    const options = this.dialect.dataSourceOptions(target.options);
+    this.dataSource = new DataSource({ ...options, logging: options.logging ?? false });
     this.scheduler = new PriorityScheduler(this.dialect.transactionSlots(this.dataSource));
     this.ready = this.dataSource.initialize().then(
       () => undefined,

@@ -1,7 +1,8 @@
 import { isObservable, lastValueFrom, toArray } from 'rxjs';
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { TransactionError } from '../errors';
-import { control, endedError, guardRunner, TransactionContext } from './context';
+import type { CancelToken } from './cancel-token';
+import { endedError, guardRunner, TransactionContext } from './context';
 import type { TransactOptions } from './options';
 import type { SharedDatabase } from './registry';
 
@@ -26,7 +27,7 @@ export interface TransactionSpec {
  * after COMMIT; rejects with a {@link TransactionError} once rolled back.
  * Whatever happens, the connection is released before it settles.
  */
-export async function runTransaction(spec: TransactionSpec, signal: AbortSignal): Promise<unknown[]> {
+export async function runTransaction(spec: TransactionSpec, signal: CancelToken): Promise<unknown[]> {
   const attempts = 1 + (spec.options.retry ?? 0);
   for (let attempt = 1; ; attempt++) {
     try {
@@ -43,16 +44,16 @@ export async function runTransaction(spec: TransactionSpec, signal: AbortSignal)
   }
 }
 
-async function runOnce(spec: TransactionSpec, signal: AbortSignal): Promise<unknown[]> {
+async function runOnce(spec: TransactionSpec, signal: CancelToken): Promise<unknown[]> {
   const { db } = spec;
   if (signal.aborted) throw signal.reason;
   const runner = db.dataSource.createQueryRunner();
   guardRunner(runner, db.dialect);
   // sqlite's one runner must not carry an earlier transaction's state into this one.
-  if (runner.isTransactionActive) await control(() => db.dialect.discard(runner, undefined));
+  if (runner.isTransactionActive) await db.dialect.discard(runner, undefined);
   const ctx = new TransactionContext(db, runner, spec.parent);
   try {
-    await control(() => runner.startTransaction(db.dialect.isolation(spec.options.isolation)));
+    await runner.startTransaction(db.dialect.isolation(spec.options.isolation));
     // Cancelled while waiting for the connection or BEGIN: the work never starts.
     if (signal.aborted) throw signal.reason;
     const values = await untilAborted(
@@ -61,19 +62,19 @@ async function runOnce(spec: TransactionSpec, signal: AbortSignal): Promise<unkn
     );
     if (ctx.openSavepoints > 0) throw savepointStillOpen(spec);
     ctx.close();
-    await control(() => runner.commitTransaction());
+    await runner.commitTransaction();
     return values;
   } catch (err) {
     ctx.close();
-    const interrupted = signal.aborted && (await control(() => db.dialect.interrupt(runner)).catch(() => false));
+    const interrupted = signal.aborted && (await db.dialect.interrupt(runner).catch(() => false));
     // With a savepoint still open, TypeORM's ROLLBACK would only roll back to
     // the savepoint: discarding the connection ends the whole transaction.
     const nested = ctx.openSavepoints > 0;
     if (!nested && runner.isTransactionActive) await rollback(db, runner);
-    if (interrupted || nested) await control(() => db.dialect.discard(runner, err)).catch(() => undefined);
+    if (interrupted || nested) await db.dialect.discard(runner, err).catch(() => undefined);
     throw err;
   } finally {
-    await control(() => runner.release());
+    await runner.release();
   }
 }
 
@@ -85,13 +86,13 @@ async function runOnce(spec: TransactionSpec, signal: AbortSignal): Promise<unkn
 export function runSavepoint(
   spec: TransactionSpec,
   outer: TransactionContext,
-  signal: AbortSignal,
+  signal: CancelToken,
 ): Promise<unknown[]> {
   return outer.withSavepoint(async () => {
     if (!outer.open) throw endedError();
     const { runner } = outer;
     const ctx = new TransactionContext(outer.db, runner, spec.parent, outer);
-    await control(() => runner.startTransaction());
+    await runner.startTransaction();
     try {
       const values = await untilAborted(
         ctx.run(() => collect(spec.work(ctx.manager))),
@@ -99,11 +100,11 @@ export function runSavepoint(
       );
       ctx.close();
       if (!outer.open) throw endedError();
-      await control(() => runner.commitTransaction());
+      await runner.commitTransaction();
       return values;
     } catch (err) {
       ctx.close();
-      if (outer.open) await control(() => runner.rollbackTransaction());
+      if (outer.open) await runner.rollbackTransaction();
       throw signal.aborted ? cancelled(spec, signal, 1) : failed(spec, err, 1);
     }
   });
@@ -118,9 +119,9 @@ export function runJoined(spec: TransactionSpec, outer: TransactionContext): Pro
 
 async function rollback(db: SharedDatabase, runner: QueryRunner): Promise<void> {
   try {
-    await control(() => runner.rollbackTransaction());
+    await runner.rollbackTransaction();
   } catch (err) {
-    await control(() => db.dialect.discard(runner, err));
+    await db.dialect.discard(runner, err);
   }
 }
 
@@ -138,27 +139,25 @@ export function collect(result: unknown): Promise<unknown[]> {
   return Promise.resolve(result).then((value) => [value]);
 }
 
-/** `promise`, unless the signal aborts first; then the signal's reason. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
+/** `promise`, unless the token aborts first; then the token's reason. */
+function untilAborted<T>(promise: Promise<T>, token: CancelToken): Promise<T> {
+  if (token.aborted) {
     promise.catch(() => undefined);
-    return Promise.reject(signal.reason as Error);
+    return Promise.reject(token.reason as Error);
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const stop = token.onAbort((reason) => reject(reason as Error));
     promise.then(
-      (value) => (signal.removeEventListener('abort', onAbort), resolve(value)),
-      (err: unknown) => (signal.removeEventListener('abort', onAbort), reject(err as Error)),
+      (value) => (stop(), resolve(value)),
+      (err: unknown) => (stop(), reject(err as Error)),
     );
   });
 }
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
+function pause(ms: number, token: CancelToken): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onAbort = () => (clearTimeout(timer), reject(signal.reason as Error));
-    const timer = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), ms);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => (stop(), resolve()), ms);
+    const stop = token.onAbort((reason) => (clearTimeout(timer), reject(reason as Error)));
   });
 }
 
@@ -188,7 +187,7 @@ function failed(spec: TransactionSpec, err: unknown, attempts: number): Transact
   });
 }
 
-function cancelled(spec: TransactionSpec, signal: AbortSignal, attempts: number): TransactionError {
+function cancelled(spec: TransactionSpec, signal: CancelToken, attempts: number): TransactionError {
   const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
   return new TransactionError(`${label(spec)} was cancelled and rolled back: ${reason}`, {
     cause: signal.reason,

@@ -1,4 +1,4 @@
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { DataSource, DataSourceOptions, QueryRunner } from 'typeorm';
 import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel';
 import { driverFields } from '../errors';
 import type { ColumnSpec, ConcreteType } from '../schema/column';
@@ -21,6 +21,8 @@ export interface ConnectionStats {
  */
 export interface Dialect {
   readonly name: 'sqlite' | 'postgres';
+  /** The options the DataSource is made with: the caller's, plus this dialect's defaults. */
+  dataSourceOptions(options: DataSourceOptions): DataSourceOptions;
   /** How many transactions may run at once; the rest of the pool is kept for streams. */
   transactionSlots(ds: DataSource): number;
   /** The concrete type of a portable column type. */

@@ -1,27 +1,14 @@
-import { from, Observable, type ObservableInput, type SchedulerLike, type Subscription } from 'rxjs';
-import { Heap, type HeapEntry } from './heap';
-import { checkPriority, compareKeys, queueKey, type PriorityOptions, type QueueKey } from './priority';
+import { Observable, type SchedulerLike } from 'rxjs';
+import { Heap } from './heap';
+import { checkPriority, compareKeys, type PriorityOptions } from './priority';
 import { QueueSchedulerLike } from './scheduler-like';
+import { Task, type Job, type Slots } from './task';
 
-/**
- * A unit of work for the queue. It gets a signal that aborts when its
- * subscriber unsubscribes while it runs. A Promise-returning job keeps its
- * slot until the Promise settles, even after an abort (a transaction must
- * finish rolling back before the next one may use the connection); an
- * Observable job gives its slot back as soon as it is unsubscribed.
- */
-export type Job<T> = (signal: AbortSignal) => ObservableInput<T>;
-
-interface QueuedTask extends HeapEntry {
-  readonly key: QueueKey;
-  start(): void;
-}
-
-type TaskState = 'queued' | 'running' | 'done';
+export type { Job } from './task';
 
 /**
  * A priority queue that runs at most `concurrency` jobs at once, in order of
- * AsynQueue's priority (see {@link queueKey}): doNext first, then by niceness
+ * AsynQueue's priority (see `queueKey` in ./priority): doNext first, then by niceness
  * and submission order, then doLast.
  *
  * ```ts
@@ -32,7 +19,14 @@ type TaskState = 'queued' | 'running' | 'done';
  */
 export class PriorityScheduler {
   readonly concurrency: number;
-  readonly #queue = new Heap<QueuedTask>((a, b) => compareKeys(a.key, b.key) < 0);
+  readonly #queue = new Heap<Task<unknown>>((a, b) => compareKeys(a, b) < 0);
+  readonly #slots: Slots = {
+    release: () => this.#release(),
+    dequeue: (task) => {
+      this.#queue.remove(task);
+      this.#checkDrained();
+    },
+  };
   #serial = 0;
   #running = 0;
   #pumping = false;
@@ -64,61 +58,10 @@ export class PriorityScheduler {
   schedule<T>(job: Job<T>, options?: PriorityOptions): Observable<T> {
     checkPriority(options);
     return new Observable<T>((subscriber) => {
-      let state: TaskState = 'queued';
-      let controller: AbortController | undefined;
-      let cancelInner: (() => void) | undefined;
-      const settle = (deliver: () => void): void => {
-        if (state !== 'running') return;
-        state = 'done';
-        deliver();
-        this.#release();
-      };
-      const task: QueuedTask = {
-        heapIndex: -1,
-        key: queueKey(++this.#serial, options),
-        start: () => {
-          state = 'running';
-          this.#running++;
-          controller = new AbortController();
-          let input: ObservableInput<T>;
-          try {
-            input = job(controller.signal);
-          } catch (err) {
-            settle(() => subscriber.error(err));
-            return;
-          }
-          if (isPromiseLike(input)) {
-            input.then(
-              (value) => settle(() => (subscriber.next(value), subscriber.complete())),
-              (err: unknown) => settle(() => subscriber.error(err)),
-            );
-            return;
-          }
-          // The subscriber may unsubscribe while the job is still being
-          // subscribed (take(1) on a synchronous value): cancelInner must
-          // exist before subscribing, and catch up once subscribe returns.
-          let inner: Subscription | undefined = undefined;
-          cancelInner = () => settle(() => inner?.unsubscribe());
-          inner = from(input).subscribe({
-            next: (value) => subscriber.next(value),
-            error: (err: unknown) => settle(() => subscriber.error(err)),
-            complete: () => settle(() => subscriber.complete()),
-          });
-          if ((state as TaskState) === 'done') inner.unsubscribe();
-        },
-      };
-      this.#queue.push(task);
+      const task = new Task(this.#slots, job, subscriber, ++this.#serial, options);
+      this.#queue.push(task as Task<unknown>);
       this.#pump();
-      return () => {
-        if (state === 'queued') {
-          state = 'done';
-          this.#queue.remove(task);
-          this.#checkDrained();
-        } else if (state === 'running') {
-          controller?.abort();
-          cancelInner?.();
-        }
-      };
+      return task;
     });
   }
 
@@ -148,7 +91,10 @@ export class PriorityScheduler {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      while (this.#running < this.concurrency && this.#queue.size > 0) this.#queue.pop()!.start();
+      while (this.#running < this.concurrency && this.#queue.size > 0) {
+        this.#running++;
+        this.#queue.pop()!.start();
+      }
     } finally {
       this.#pumping = false;
     }
@@ -164,8 +110,4 @@ export class PriorityScheduler {
     this.#drainWaiters = [];
     for (const resolve of waiters) resolve();
   }
-}
-
-function isPromiseLike<T>(value: unknown): value is PromiseLike<T> {
-  return typeof (value as PromiseLike<T> | null)?.then === 'function';
 }

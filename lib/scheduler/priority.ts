@@ -59,11 +59,19 @@ export function checkPriority(options: PriorityOptions | undefined): void {
  * after it. Equal niceness is FIFO.
  */
 export function queueKey(serial: number, options: PriorityOptions = {}): QueueKey {
-  if (options.doNext) return { lane: Lane.Next, priority: serial, serial };
-  if (options.doLast) return { lane: Lane.Last, priority: serial, serial };
-  const n = options.niceness ?? 0;
-  const factor = 1 + ((n + 20) / 10) ** 2;
-  return { lane: Lane.Normal, priority: serial * factor, serial };
+  return { lane: laneOf(options), priority: priorityOf(serial, options), serial };
+}
+
+/** The lane of a submission (see {@link queueKey}). */
+export function laneOf(options: PriorityOptions | undefined): Lane {
+  return options?.doNext ? Lane.Next : options?.doLast ? Lane.Last : Lane.Normal;
+}
+
+/** The priority of a submission within its lane (see {@link queueKey}). */
+export function priorityOf(serial: number, options: PriorityOptions | undefined): number {
+  if (options?.doNext || options?.doLast) return serial;
+  const n = options?.niceness ?? 0;
+  return serial * (1 + ((n + 20) / 10) ** 2);
 }
 
 /** Orders two keys: negative when `a` runs first. */

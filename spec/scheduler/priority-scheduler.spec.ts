@@ -1,4 +1,15 @@
-import { concat, finalize, NEVER, observeOn, of, Subject, take, takeUntil, type Subscription } from 'rxjs';
+import {
+  concat,
+  finalize,
+  lastValueFrom,
+  NEVER,
+  observeOn,
+  of,
+  Subject,
+  take,
+  takeUntil,
+  type Subscription,
+} from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { PriorityScheduler } from '../../lib/scheduler/priority-scheduler';
 
@@ -531,5 +542,16 @@ describe('PriorityScheduler.withNiceness (an RxJS SchedulerLike)', () => {
     q.withNiceness(20, { doNext: true }).schedule(() => log.push('next'));
     blocker.complete();
     expect(log).toEqual(['next', 'urgent']);
+  });
+});
+
+describe('PriorityScheduler job signals', () => {
+  it('gives an AbortSignal to a job that declares a parameter, and none to one that does not', async () => {
+    const q = new PriorityScheduler(1);
+    const seen: unknown[] = [];
+    await lastValueFrom(q.schedule((signal: AbortSignal) => (seen.push(signal), of(1))));
+    await lastValueFrom(q.schedule((...args: unknown[]) => (seen.push(args[0]), of(2))));
+    expect(seen[0]).toBeInstanceOf(AbortSignal);
+    expect(seen[1]).toBeUndefined();
   });
 });

@@ -35,6 +35,8 @@ interface PgPool {
 export const postgresDialect: Dialect = {
   name: 'postgres',
 
+  dataSourceOptions: (options) => options,
+
   transactionSlots(ds: DataSource): number {
     const pool = poolSize(ds);
     if (!(Number.isInteger(pool) && pool >= 2)) {
