@@ -18,6 +18,14 @@ function testScheduler(): TestScheduler {
 }
 
 /** Lets every pending promise callback run. */
+/** A one-slot scheduler whose slot is held by a job that runs until `blocker` completes. */
+function blockedScheduler(): { q: PriorityScheduler; blocker: Subject<void> } {
+  const q = new PriorityScheduler(1);
+  const blocker = new Subject<void>();
+  q.schedule(() => blocker).subscribe();
+  return { q, blocker };
+}
+
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await Promise.resolve();
 }
@@ -352,9 +360,7 @@ describe('PriorityScheduler', () => {
   });
 
   it('runs 100,000 queued synchronous jobs without overflowing the stack', () => {
-    const q = new PriorityScheduler(1);
-    const blocker = new Subject<void>();
-    q.schedule(() => blocker).subscribe();
+    const { q, blocker } = blockedScheduler();
     let done = 0;
     for (let i = 0; i < 100_000; i++) q.schedule(() => of(1)).subscribe({ complete: () => done++ });
     expect(q.queued).toBe(100_000);
@@ -371,9 +377,7 @@ describe('PriorityScheduler', () => {
   });
 
   it('runs all niceness -20 jobs before almost all earlier niceness-20 jobs, and completes all 50', () => {
-    const q = new PriorityScheduler(1);
-    const blocker = new Subject<void>();
-    q.schedule(() => blocker).subscribe();
+    const { q, blocker } = blockedScheduler();
     const order: string[] = [];
     let completed = 0;
     for (let i = 0; i < 40; i++) {
@@ -418,9 +422,7 @@ describe('PriorityScheduler', () => {
   });
 
   it('gives the slot back when a queued synchronous never-ending job is cut short by take(1) once it starts', () => {
-    const q = new PriorityScheduler(1);
-    const blocker = new Subject<void>();
-    q.schedule(() => blocker).subscribe();
+    const { q, blocker } = blockedScheduler();
     let torndown = false;
     let secondRan = false;
     const values: number[] = [];
@@ -454,9 +456,7 @@ describe('PriorityScheduler.withNiceness (an RxJS SchedulerLike)', () => {
   });
 
   it('delivers values behind more urgent work queued on the same scheduler', () => {
-    const q = new PriorityScheduler(1);
-    const blocker = new Subject<void>();
-    q.schedule(() => blocker).subscribe();
+    const { q, blocker } = blockedScheduler();
     const log: string[] = [];
     of('v1', 'v2')
       .pipe(observeOn(q.withNiceness(20)))
@@ -507,9 +507,7 @@ describe('PriorityScheduler.withNiceness (an RxJS SchedulerLike)', () => {
   });
 
   it('never runs an action cancelled while it waits in the queue', () => {
-    const q = new PriorityScheduler(1);
-    const blocker = new Subject<void>();
-    q.schedule(() => blocker).subscribe();
+    const { q, blocker } = blockedScheduler();
     let ran = 0;
     const sub = q.withNiceness(0).schedule(() => ran++);
     expect(q.queued).toBe(1);
@@ -534,9 +532,7 @@ describe('PriorityScheduler.withNiceness (an RxJS SchedulerLike)', () => {
   });
 
   it('accepts doNext with withNiceness, running before work of any niceness', () => {
-    const q = new PriorityScheduler(1);
-    const blocker = new Subject<void>();
-    q.schedule(() => blocker).subscribe();
+    const { q, blocker } = blockedScheduler();
     const log: string[] = [];
     q.schedule(() => (log.push('urgent'), of(0)), { niceness: -20 }).subscribe();
     q.withNiceness(20, { doNext: true }).schedule(() => log.push('next'));
