@@ -1,7 +1,10 @@
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { lastValueFrom, Observable, type Subscriber } from 'rxjs';
-import type { DataSource, EntityManager, ObjectLiteral } from 'typeorm';
-import type { ConnectionStats } from '../dialect';
+import type { DataSource, EntityManager, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import type { ConnectionStats, CursorQuery } from '../dialect';
+import { RowStream } from '../rows/row-stream';
+import { checkStreamOptions, type StreamOptions } from '../rows/stream-options';
+import { openStream, type StreamHost } from './open-stream';
 import { BrokerClosedError, DatabaseError, SasyncError, TransactionError } from '../errors';
 import type { ColumnSpec } from '../schema/column';
 import { ensureTable } from '../schema/create-table';
@@ -61,6 +64,8 @@ export class AccessBroker {
   #inflight = 0;
   #idle: (() => void)[] = [];
   #shutdown: Promise<void> | undefined;
+  readonly #streams = new Set<(error: Error) => void>();
+  readonly #streamHost: StreamHost;
 
   /**
    * Sets the target that brokers (and stores) made without one use.
@@ -84,6 +89,19 @@ export class AccessBroker {
     }
     this.#name = options.name ?? new.target.name;
     this.#db = acquireDatabase(resolved);
+    this.#streamHost = {
+      db: this.#db,
+      name: this.#name,
+      admit: async () => {
+        const startup = starting.getStore() === this;
+        if (this.#closing && !startup) throw new BrokerClosedError(this.#name, 'a row stream');
+        if (!this.#running && !startup) await this.#started;
+      },
+      track: (close) => {
+        this.#streams.add(close);
+        return () => this.#streams.delete(close);
+      },
+    };
     // Starts after the constructor returns, when subclass fields exist.
     this.#started = Promise.resolve().then(() => this.#start());
     this.#started.catch(() => undefined);
@@ -236,6 +254,31 @@ export class AccessBroker {
   }
 
   /**
+   * The rows of a query as a {@link RowStream}: cold, read in batches of
+   * `batchSize` only as fast as they are consumed, on a connection of the
+   * stream's own (or, inside a transaction, on that transaction's). Takes raw
+   * SQL with the driver's placeholders, or a TypeORM SelectQueryBuilder.
+   * Streams still open when the broker shuts down fail with BrokerClosedError.
+   * @throws RangeError at once for bad options.
+   */
+  stream<T = ObjectLiteral>(
+    query: string | SelectQueryBuilder<ObjectLiteral>,
+    parameters?: readonly unknown[],
+    options: StreamOptions = {},
+  ): RowStream<T> {
+    checkStreamOptions(options);
+    let cursor: CursorQuery;
+    if (typeof query === 'string')
+      cursor = { sql: query, parameters: parameters ? [...parameters] : [], key: options.key };
+    else {
+      if (parameters !== undefined) throw new TypeError('a QueryBuilder brings its own parameters: pass none');
+      const [sql, values] = query.getQueryAndParameters();
+      cursor = { sql, parameters: values, key: options.key };
+    }
+    return new RowStream<T>((signal) => openStream<T>(this.#streamHost, cursor, options, signal), options);
+  }
+
+  /**
    * Runs one SQL statement in a transaction (or in the current one) and emits
    * its rows as one array. Use the driver's placeholders: `$1` on postgres,
    * `?` on sqlite. Values are always bound, never spliced into the SQL.
@@ -273,6 +316,8 @@ export class AccessBroker {
     this.#closing = true;
     await this.drain();
     this.#running = false;
+    // Reads lose nothing: a stream still open now is closed, its consumer told why.
+    for (const close of [...this.#streams]) close(new BrokerClosedError(this.#name, 'its row streams'));
     await this.#db.release();
   }
 
@@ -312,7 +357,9 @@ export class AccessBroker {
       const spec: TransactionSpec = { db: this.#db, work, options, method, parent: outerContext() };
       const outer = currentContext(this.#db);
       if (!outer) {
-        return this.#queue(subscriber, options, method, internal, (signal) => runTransaction(spec, signal));
+        return this.#queue(subscriber, options, method, internal, (signal, emit) =>
+          runTransaction({ ...spec, emit }, signal),
+        );
       }
       // Work that outlived its transaction must not start a new one in its place.
       if (!outer.open) return void subscriber.error(endedError());
@@ -334,7 +381,7 @@ export class AccessBroker {
     options: TransactOptions,
     method: string | undefined,
     internal: boolean,
-    job: (token: CancelToken) => Promise<unknown[]>,
+    job: (token: CancelToken, emit: (value: unknown) => void) => Promise<unknown[]>,
   ): () => void {
     const startupWork = internal || starting.getStore() === this;
     if (this.#closing && !startupWork) {
@@ -351,7 +398,8 @@ export class AccessBroker {
     const tracked = () => {
       this.#inflight++;
       cancel.started();
-      return scope.runInAsyncScope(() => job(token)).finally(() => this.#settled());
+      const emit = (value: unknown) => inScope(() => subscriber.next(value));
+      return scope.runInAsyncScope(() => job(token, emit)).finally(() => this.#settled());
     };
     const enqueue = () => {
       if (subscriber.closed) return;

@@ -14,6 +14,11 @@ export class SharedDatabase {
   readonly dataSource: DataSource;
   readonly dialect: Dialect;
   readonly scheduler: PriorityScheduler;
+  /**
+   * The queue for row streams' own connections, apart from transactions';
+   * undefined when streams must share the transaction slot (sqlite in memory).
+   */
+  readonly streamScheduler: PriorityScheduler | undefined;
   readonly label: string;
   /** Table creations under way, so that concurrent calls for one name share one. */
   readonly tables = new Map<string, { readonly info: TableInfo; readonly done: Promise<TableInfo> }>();
@@ -30,6 +35,8 @@ export class SharedDatabase {
     const options = this.dialect.dataSourceOptions(target.options);
     this.dataSource = new DataSource({ ...options, logging: options.logging ?? false });
     this.scheduler = new PriorityScheduler(this.dialect.transactionSlots(this.dataSource));
+    const streamSlots = this.dialect.streamSlots(this.dataSource);
+    this.streamScheduler = streamSlots > 0 ? new PriorityScheduler(streamSlots) : undefined;
     this.ready = this.dataSource.initialize().then(
       () => undefined,
       (cause: unknown) => {
@@ -54,7 +61,7 @@ export class SharedDatabase {
   }
 
   async #close(): Promise<void> {
-    await this.scheduler.drain();
+    await Promise.all([this.scheduler.drain(), this.streamScheduler?.drain()]);
     try {
       await this.ready;
     } catch {

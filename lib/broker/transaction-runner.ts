@@ -1,6 +1,7 @@
 import { isObservable, lastValueFrom, toArray } from 'rxjs';
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { TransactionError } from '../errors';
+import { RowStream } from '../rows/row-stream';
 import type { CancelToken } from './cancel-token';
 import { endedError, guardRunner, TransactionContext } from './context';
 import type { TransactOptions } from './options';
@@ -18,6 +19,8 @@ export interface TransactionSpec {
   readonly method: string | undefined;
   /** The context of whoever subscribed, so that nesting across databases chains. */
   readonly parent: TransactionContext | undefined;
+  /** Delivers the rows of a RowStream the work returns, as they are read. */
+  readonly emit?: (value: unknown) => void;
 }
 
 /**
@@ -57,7 +60,7 @@ async function runOnce(spec: TransactionSpec, signal: CancelToken): Promise<unkn
     // Cancelled while waiting for the connection or BEGIN: the work never starts.
     if (signal.aborted) throw signal.reason;
     const values = await untilAborted(
-      ctx.run(() => collect(spec.work(ctx.manager))),
+      ctx.run(() => collect(spec.work(ctx.manager), spec.emit)),
       signal,
     );
     if (ctx.openSavepoints > 0) throw savepointStillOpen(spec);
@@ -133,10 +136,22 @@ function savepointStillOpen(spec: TransactionSpec): TransactionError {
   );
 }
 
-/** The values work produced: one for a value or Promise, each for an Observable. */
-export function collect(result: unknown): Promise<unknown[]> {
-  if (isObservable(result)) return lastValueFrom(result.pipe(toArray()));
-  return Promise.resolve(result).then((value) => [value]);
+/**
+ * The values work produced: one for a value or Promise, each for an
+ * Observable. A RowStream (or a Promise of one) is read inside the
+ * transaction: with `emit`, each row goes out as it is read and the
+ * transaction stays open until the last (sAsync's ResultProxy iteration);
+ * without, the rows are collected.
+ */
+export async function collect(result: unknown, emit?: (value: unknown) => void): Promise<unknown[]> {
+  const value = isObservable(result) && !(result instanceof RowStream) ? result : await result;
+  if (value instanceof RowStream) {
+    if (!emit) return lastValueFrom(value.pipe(toArray()));
+    await value.consume((row) => emit(row));
+    return [];
+  }
+  if (isObservable(value)) return lastValueFrom(value.pipe(toArray()));
+  return [value];
 }
 
 /** `promise`, unless the token aborts first; then the token's reason. */

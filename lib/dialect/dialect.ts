@@ -1,7 +1,16 @@
 import type { DataSource, DataSourceOptions, QueryRunner } from 'typeorm';
 import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel';
 import { driverFields } from '../errors';
+import type { RowSource } from '../rows/row-source';
 import type { ColumnSpec, ConcreteType } from '../schema/column';
+
+/** A query to read in batches. */
+export interface CursorQuery {
+  readonly sql: string;
+  readonly parameters: unknown[];
+  /** sqlite: a unique, increasing column to read chunks by (see StreamOptions.key). */
+  readonly key?: string;
+}
 
 /** How a DataSource's connections are being used. */
 export interface ConnectionStats {
@@ -25,6 +34,16 @@ export interface Dialect {
   dataSourceOptions(options: DataSourceOptions): DataSourceOptions;
   /** How many transactions may run at once; the rest of the pool is kept for streams. */
   transactionSlots(ds: DataSource): number;
+  /**
+   * How many row streams may hold a connection of their own at once. 0: the
+   * database has one connection (sqlite in memory), so a stream holds the
+   * transaction slot instead and reads on that connection.
+   */
+  streamSlots(ds: DataSource): number;
+  /** Opens a cursor on a connection of the stream's own (closed with the source). */
+  openCursor<T>(ds: DataSource, query: CursorQuery, signal: AbortSignal): Promise<RowSource<T>>;
+  /** Opens a cursor on a transaction's connection: the stream is part of that transaction. */
+  openCursorOn<T>(runner: QueryRunner, query: CursorQuery): Promise<RowSource<T>>;
   /** The concrete type of a portable column type. */
   columnType(column: ColumnSpec): ConcreteType;
   /** Whether re-running the transaction may succeed (serialization failure, deadlock, busy). */

@@ -2,7 +2,9 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import type { ColumnSpec, ConcreteType, PortableType } from '../../schema/column';
 import { DatabaseError } from '../../errors';
-import { driverErrorCode, type ConnectionStats, type Dialect } from '../dialect';
+import type { RowSource } from '../../rows/row-source';
+import { driverErrorCode, type ConnectionStats, type CursorQuery, type Dialect } from '../dialect';
+import { pgCursorSource, type PgCursorClient } from './pg-cursor-source';
 
 const TYPES: Record<PortableType, string> = {
   integer: 'integer',
@@ -30,12 +32,30 @@ interface PgPool {
   totalCount: number;
   idleCount: number;
   waitingCount: number;
+  connect(): Promise<PgCursorClient & { release(error?: Error): void }>;
 }
 
 export const postgresDialect: Dialect = {
   name: 'postgres',
 
   dataSourceOptions: (options) => options,
+
+  streamSlots: (ds) => streamReserve(poolSize(ds)),
+
+  async openCursor<T>(ds: DataSource, query: CursorQuery, signal: AbortSignal): Promise<RowSource<T>> {
+    const client = await ((ds.driver as PostgresDriver).master as PgPool).connect();
+    // pg-pool cannot take back a wait; if the stream was cancelled meanwhile, hand the client back at once.
+    if (signal.aborted) {
+      client.release();
+      throw signal.reason;
+    }
+    return pgCursorSource<T>(client, query.sql, query.parameters, (error) => client.release(error as Error));
+  },
+
+  async openCursorOn<T>(runner: QueryRunner, query: CursorQuery): Promise<RowSource<T>> {
+    const client = (await runner.connect()) as PgCursorClient;
+    return pgCursorSource<T>(client, query.sql, query.parameters, () => undefined);
+  },
 
   transactionSlots(ds: DataSource): number {
     const pool = poolSize(ds);
@@ -45,9 +65,7 @@ export const postgresDialect: Dialect = {
           'use at least 2 (?max=2 in the URL, or poolSize / extra.max in DataSourceOptions)',
       );
     }
-    // Keep a fifth of the pool (at least one connection) for row streams, so
-    // that open streams can never starve transactions or the other way round.
-    return pool - Math.max(1, Math.floor(pool / 5));
+    return pool - streamReserve(pool);
   },
 
   columnType(column: ColumnSpec): ConcreteType {
@@ -111,6 +129,14 @@ interface PgClient {
 
 interface PgRunner {
   releasePostgresConnection(err?: unknown): Promise<void>;
+}
+
+/**
+ * A fifth of the pool (at least one connection) is kept for row streams, so
+ * that open streams can never starve transactions or the other way round.
+ */
+function streamReserve(pool: number): number {
+  return Math.max(1, Math.floor(pool / 5));
 }
 
 function poolSize(ds: DataSource): number {

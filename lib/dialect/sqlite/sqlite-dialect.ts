@@ -1,7 +1,9 @@
 import sqlite3 from 'sqlite3';
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { ColumnSpec, ConcreteType, PortableType } from '../../schema/column';
-import { driverErrorCode, type ConnectionStats, type Dialect } from '../dialect';
+import type { RowSource } from '../../rows/row-source';
+import { driverErrorCode, type ConnectionStats, type CursorQuery, type Dialect } from '../dialect';
+import { sqliteChunkSource, type SqliteQuery } from './chunk-source';
 
 const TYPES: Record<PortableType, string> = {
   integer: 'integer',
@@ -27,6 +29,37 @@ const quietSqlite3: typeof sqlite3 = Object.create(sqlite3, {
   },
 });
 
+/** Row streams that may read at once, each on a reader connection of its own. */
+const READERS = 4;
+
+function isMemory(ds: DataSource): boolean {
+  const file = ds.options.database;
+  return file === ':memory:' || file === '' || file === undefined;
+}
+
+/** A reader connection with the few calls a stream needs. */
+interface Reader {
+  all(sql: string, parameters?: unknown[]): Promise<Record<string, unknown>[]>;
+  run(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function openReader(file: string): Promise<Reader> {
+  const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+    const opened: sqlite3.Database = new quietSqlite3.Database(file, (err) => (err ? reject(err) : resolve(opened)));
+  });
+  const reader: Reader = {
+    all: (sql, parameters = []) =>
+      new Promise((resolve, reject) =>
+        db.all(sql, parameters, (err, rows) => (err ? reject(err) : resolve(rows as Record<string, unknown>[]))),
+      ),
+    run: (sql) => new Promise((resolve, reject) => db.run(sql, (err) => (err ? reject(err) : resolve()))),
+    close: () => new Promise((resolve) => db.close(() => resolve())),
+  };
+  await reader.run('PRAGMA busy_timeout = 5000');
+  return reader;
+}
+
 /** Another connection (another process) holds the lock: re-running may succeed. */
 const RETRYABLE = new Set(['SQLITE_BUSY']);
 
@@ -37,6 +70,34 @@ export const sqliteDialect: Dialect = {
   // so a later failure rolls back an earlier, already resolved transaction:
   // sasync runs sqlite transactions one at a time instead.
   transactionSlots: () => 1,
+
+  // Reader connections are cheap and read while the writer commits (WAL);
+  // an in-memory database has only its one connection.
+  streamSlots: (ds) => (isMemory(ds) ? 0 : READERS),
+
+  async openCursor<T>(ds: DataSource, query: CursorQuery, signal: AbortSignal): Promise<RowSource<T>> {
+    const reader = await openReader(ds.options.database as string);
+    const q: SqliteQuery = (sql, parameters) => reader.all(sql, sqliteDialect.bindParameters(parameters));
+    try {
+      if (signal.aborted) throw signal.reason;
+      // Keyset chunks need a read transaction to see one snapshot; a copy into
+      // a temporary table is one statement, a snapshot by itself.
+      if (query.key !== undefined) await reader.run('BEGIN');
+    } catch (err) {
+      await reader.close();
+      throw err;
+    }
+    const finish = async () => {
+      if (query.key !== undefined) await reader.run('ROLLBACK').catch(() => undefined);
+      await reader.close();
+    };
+    return sqliteChunkSource<T>(q, query.sql, query.parameters, query.key, finish);
+  },
+
+  async openCursorOn<T>(runner: QueryRunner, query: CursorQuery): Promise<RowSource<T>> {
+    const q: SqliteQuery = (sql, parameters) => runner.query(sql, parameters);
+    return sqliteChunkSource<T>(q, query.sql, query.parameters, query.key, async () => undefined);
+  },
 
   // TypeORM always switches node-sqlite3 into verbose mode, which captures
   // and formats a stack trace on every call: a third of sasync's CPU time per

@@ -1,0 +1,95 @@
+import { BrokerClosedError, TransactionError } from '../errors';
+import type { CursorQuery } from '../dialect';
+import type { RowSource } from '../rows/row-source';
+import type { StreamOptions } from '../rows/stream-options';
+import { currentContext, endedError } from './context';
+import type { SharedDatabase } from './registry';
+import { acquireSlot } from './slot';
+
+/** What opening a stream needs from its broker. */
+export interface StreamHost {
+  readonly db: SharedDatabase;
+  readonly name: string;
+  /** Resolves when the broker takes work (after start-up); rejects once it is shut down. */
+  admit(): Promise<void>;
+  /** Tracks an open stream so that shutdown can close it; returns the untracking. */
+  track(close: (error: Error) => void): () => void;
+}
+
+/**
+ * Opens the cursor of one stream subscription:
+ * - inside a transaction, on that transaction's connection (the stream is
+ *   part of it and sees its writes);
+ * - otherwise on a connection of its own, taken from the stream budget so that
+ *   open streams never starve transactions (sqlite in memory has one
+ *   connection: the stream holds the transaction slot while it is open).
+ * Whatever it took is given back when the source closes, or at once if opening fails.
+ */
+export async function openStream<T>(
+  host: StreamHost,
+  query: CursorQuery,
+  options: StreamOptions,
+  signal: AbortSignal,
+): Promise<RowSource<T>> {
+  const { db } = host;
+  const ctx = currentContext(db);
+  if (ctx) {
+    if (!ctx.open) throw endedError(query.sql);
+    return guard(await db.dialect.openCursorOn<T>(ctx.runner, query), query, host, () => undefined);
+  }
+  await host.admit();
+  const scheduler = db.streamScheduler ?? db.scheduler;
+  const release = await acquireSlot(scheduler, options, signal);
+  try {
+    const source = db.streamScheduler
+      ? await db.dialect.openCursor<T>(db.dataSource, query, signal)
+      : await db.dialect.openCursorOn<T>(db.dataSource.createQueryRunner(), query);
+    return guard(source, query, host, release);
+  } catch (err) {
+    release();
+    throw wrap(err, query);
+  }
+}
+
+/** Wraps driver errors, and fails reads once shutdown has closed the stream. */
+function guard<T>(source: RowSource<T>, query: CursorQuery, host: StreamHost, release: () => void): RowSource<T> {
+  let closedBy: Error | undefined;
+  const untrack = host.track((error) => {
+    closedBy = error;
+    void close();
+  });
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= source
+      .close()
+      .catch(() => undefined)
+      .finally(() => {
+        untrack();
+        release();
+      });
+    return closing;
+  };
+  return {
+    async read(n) {
+      if (closedBy) throw closedBy;
+      try {
+        const rows = await source.read(n);
+        if (closedBy) throw closedBy;
+        return rows;
+      } catch (err) {
+        throw closedBy ?? wrap(err, query);
+      }
+    },
+    close,
+  };
+}
+
+function wrap(err: unknown, query: CursorQuery): unknown {
+  if (err instanceof TransactionError || err instanceof BrokerClosedError) return err;
+  const reason = err instanceof Error ? err.message : String(err);
+  return new TransactionError(`row stream failed: ${reason}; its cursor was closed`, {
+    cause: err,
+    sql: query.sql,
+    method: 'stream',
+  });
+}

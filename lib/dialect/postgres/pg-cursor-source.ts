@@ -1,0 +1,44 @@
+import Cursor from 'pg-cursor';
+import type { RowSource } from '../../rows/row-source';
+
+/** The part of a pg client a cursor needs. */
+export interface PgCursorClient {
+  query(cursor: Cursor): Cursor;
+}
+
+/**
+ * A pg-cursor over `client`: each `read(n)` fetches n rows from the server
+ * portal, nothing more. `close()` closes the portal, then calls `release`
+ * (with the error if the cursor failed, so that pg-pool drops the client).
+ */
+export function pgCursorSource<T>(
+  client: PgCursorClient,
+  sql: string,
+  parameters: unknown[],
+  release: (error?: unknown) => void,
+): RowSource<T> {
+  const cursor = client.query(new Cursor(sql, parameters));
+  let failed: unknown;
+  let closed: Promise<void> | undefined;
+  return {
+    async read(n) {
+      try {
+        return (await cursor.read(n)) as T[];
+      } catch (err) {
+        failed ??= err;
+        throw err;
+      }
+    },
+    close() {
+      closed ??= (async () => {
+        try {
+          if (failed === undefined) await cursor.close();
+        } catch (err) {
+          failed = err;
+        }
+        release(failed);
+      })();
+      return closed;
+    },
+  };
+}

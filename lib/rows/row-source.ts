@@ -1,0 +1,13 @@
+/**
+ * An open cursor: rows are read only when asked for. Whoever opens one closes
+ * it, on every exit (end, error, unsubscribe, break).
+ */
+export interface RowSource<T> {
+  /** Up to `n` more rows; an empty array once the result is exhausted. */
+  read(n: number): Promise<T[]>;
+  /** Closes the cursor and gives its connection back; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Opens a source for one subscription; rejects (releasing everything) if `signal` aborts first. */
+export type OpenSource<T> = (signal: AbortSignal) => Promise<RowSource<T>>;

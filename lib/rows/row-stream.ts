@@ -1,0 +1,188 @@
+import { isObservable, lastValueFrom, Observable, type Subscriber } from 'rxjs';
+import { TransactionError, TransactIterationError } from '../errors';
+import type { OpenSource, RowSource } from './row-source';
+import { checkConcurrency, DEFAULT_BATCH_SIZE, type StreamOptions } from './stream-options';
+
+/** What a `consume()` handler may return: nothing, a Promise or an Observable. */
+export type RowHandler<T> = (row: T) => void | PromiseLike<unknown> | Observable<unknown>;
+
+/**
+ * Result rows as a cold Observable that is also an AsyncIterable. Each
+ * subscription (or iteration) opens its own cursor, reads a batch only after
+ * the previous one was delivered, and closes the cursor and gives its
+ * connection back on completion, error, unsubscribe, `break` or `take(n)`.
+ *
+ * ```ts
+ * for await (const row of broker.stream('SELECT * FROM entries')) await slowWork(row);
+ * await broker.stream('SELECT * FROM entries').consume(save, { concurrency: 4 });
+ * ```
+ */
+export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
+  readonly #open: OpenSource<T>;
+  readonly #batchSize: number;
+  readonly #options: StreamOptions;
+  #iterating = false;
+
+  constructor(open: OpenSource<T>, options: StreamOptions = {}) {
+    super((subscriber) => this.#push(subscriber));
+    this.#open = open;
+    this.#options = options;
+    this.#batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  }
+
+  /** The rows in arrays of up to `batchSize`, as read from the database. */
+  batches(): Observable<T[]> & AsyncIterable<T[]> {
+    const batches = new Observable<T[]>((subscriber) => this.#push(subscriber, true));
+    return Object.assign(batches, { [Symbol.asyncIterator]: () => this.#iterate(true) }) as Observable<T[]> &
+      AsyncIterable<T[]>;
+  }
+
+  /**
+   * Calls `handler` for every row, at most `concurrency` calls in flight: the
+   * next batch is read only when the handlers have caught up. Resolves when
+   * every row was handled; rejects with the first handler error (the cursor
+   * is closed at once).
+   */
+  async consume(handler: RowHandler<T>, { concurrency = 1 }: { concurrency?: number } = {}): Promise<void> {
+    checkConcurrency(concurrency);
+    const inFlight = new Set<Promise<unknown>>();
+    let failure: { error: unknown } | undefined;
+    for await (const batch of this.#batchesOnce()) {
+      for (const row of batch) {
+        if (failure) throw failure.error;
+        while (inFlight.size >= concurrency) await Promise.race(inFlight);
+        if (failure) throw (failure as { error: unknown }).error;
+        const call = toPromise(handler(row)).then(
+          () => void inFlight.delete(call),
+          (error: unknown) => {
+            inFlight.delete(call);
+            failure ??= { error };
+          },
+        );
+        inFlight.add(call);
+      }
+    }
+    await Promise.all(inFlight);
+    if (failure) throw failure.error;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    const batches = this.#iterate(false);
+    let batch: T[] = [];
+    let index = 0;
+    return {
+      next: async () => {
+        while (index >= batch.length) {
+          const result = await batches.next();
+          if (result.done) return { done: true, value: undefined };
+          batch = result.value;
+          index = 0;
+        }
+        return { done: false, value: batch[index++]! };
+      },
+      return: async () => {
+        await batches.return?.();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  #batchesOnce(): AsyncIterable<T[]> {
+    return { [Symbol.asyncIterator]: () => this.#iterate(false) };
+  }
+
+  /** Batches, pulled one at a time; one iteration of this stream at a time. */
+  #iterate(shared: boolean): AsyncIterator<T[]> {
+    if (!shared) {
+      if (this.#iterating) {
+        throw new TransactIterationError(
+          'this RowStream is already being iterated: iterate it once at a time, or subscribe (each subscription reads again)',
+        );
+      }
+      this.#iterating = true;
+    }
+    const controller = new AbortController();
+    const external = this.#options.signal;
+    // A signal of our own that follows the caller's: no listener on theirs.
+    const signal = external ? AbortSignal.any([controller.signal, external]) : controller.signal;
+    let source: Promise<RowSource<T>> | undefined;
+    let finished = false;
+    let reading = false;
+    const finish = async () => {
+      if (finished) return;
+      finished = true;
+      signal.removeEventListener('abort', onAbort);
+      if (!shared) this.#iterating = false;
+      controller.abort();
+      const opened = await source?.catch(() => undefined);
+      await opened?.close();
+    };
+    // Cancelled while the consumer holds a batch: close now. While a read is
+    // in flight, close right after it (never under a pending read).
+    const onAbort = () => void (reading ? undefined : finish());
+    signal.addEventListener('abort', onAbort, { once: true });
+    const checkCancelled = async () => {
+      if (!external?.aborted) return;
+      await finish();
+      throw cancelledError(external.reason);
+    };
+    return {
+      next: async () => {
+        await checkCancelled();
+        if (finished) return { done: true, value: undefined };
+        try {
+          source ??= this.#open(signal);
+          reading = true;
+          const rows = await (await source).read(this.#batchSize);
+          reading = false;
+          await checkCancelled();
+          if (rows.length > 0) this.#options.onBatch?.(rows.length);
+          if (rows.length === 0) {
+            await finish();
+            return { done: true, value: undefined };
+          }
+          return { done: false, value: rows };
+        } catch (err) {
+          reading = false;
+          await finish();
+          throw err;
+        }
+      },
+      return: async () => {
+        await finish();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  /** Pushes rows (or batches) to a subscriber, reading the next batch after delivering this one. */
+  #push(subscriber: Subscriber<T> | Subscriber<T[]>, asBatches = false): () => void {
+    const batches = this.#iterate(true);
+    const pump = async () => {
+      for (;;) {
+        const result = await batches.next();
+        if (subscriber.closed) return;
+        if (result.done) return subscriber.complete();
+        if (asBatches) (subscriber as Subscriber<T[]>).next(result.value);
+        else for (const row of result.value) if (!subscriber.closed) (subscriber as Subscriber<T>).next(row);
+        if (subscriber.closed) return;
+      }
+    };
+    pump().then(
+      () => batches.return?.(),
+      (err: unknown) => subscriber.error(err),
+    );
+    return () => void batches.return?.();
+  }
+}
+
+function cancelledError(reason: unknown): TransactionError {
+  const text = reason instanceof Error ? reason.message : String(reason);
+  return new TransactionError(`row stream was cancelled: ${text}`, { cause: reason, method: 'stream' });
+}
+
+function toPromise(result: unknown): Promise<unknown> {
+  if (isObservable(result)) return lastValueFrom(result, { defaultValue: undefined });
+  if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') return Promise.resolve(result);
+  return Promise.resolve();
+}
