@@ -104,7 +104,7 @@ export class SerializationError extends SasyncError {
 }
 
 /** What an {@link InvalidIdentifierError} is about. */
-export type IdentifierKind = 'table' | 'column' | 'index' | 'type';
+export type IdentifierKind = 'table' | 'column' | 'index' | 'type' | 'statement';
 
 /** A table, column or index name (or a column type) is not acceptable. */
 export class InvalidIdentifierError extends SasyncError {

@@ -3,9 +3,12 @@ import { lastValueFrom, Observable, type Subscriber } from 'rxjs';
 import type { DataSource, EntityManager, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import type { ConnectionStats, CursorQuery } from '../dialect';
 import { RowStream } from '../rows/row-stream';
-import { checkStreamOptions, type StreamOptions } from '../rows/stream-options';
+import { checkConcurrency, checkStreamOptions, type StreamOptions } from '../rows/stream-options';
+import { produceRowsWork, type Produced, type ValueSource } from './produce-rows';
 import { openStream, type StreamHost } from './open-stream';
-import { BrokerClosedError, DatabaseError, SasyncError, TransactionError } from '../errors';
+import { BrokerClosedError, DatabaseError, InvalidIdentifierError, SasyncError, TransactionError } from '../errors';
+import { checkIdentifier } from '../schema/identifiers';
+import { preparedStatement, type Prepared } from './prepared';
 import type { ColumnSpec } from '../schema/column';
 import { ensureTable } from '../schema/create-table';
 import { checkTableSpec, type TableInfo, type TableOptions } from '../schema/table-spec';
@@ -66,6 +69,7 @@ export class AccessBroker {
   #shutdown: Promise<void> | undefined;
   readonly #streams = new Set<(error: Error) => void>();
   readonly #streamHost: StreamHost;
+  readonly #prepared = new Map<string, Prepared<unknown>>();
 
   /**
    * Sets the target that brokers (and stores) made without one use.
@@ -285,12 +289,74 @@ export class AccessBroker {
    */
   query<T = ObjectLiteral>(sql: string, parameters?: readonly unknown[], options?: TransactOptions): Observable<T[]> {
     checkTransactOptions(options);
-    return this.#transaction(
-      (tx) => tx.query(sql, parameters ? [...parameters] : undefined) as Promise<T[]>,
-      options ?? {},
-      options?.name ?? 'query',
-      false,
-    ) as Observable<T[]>;
+    const values = parameters ? [...parameters] : undefined;
+    return this.#statement((tx) => tx.query(sql, values) as Promise<T[]>, options ?? {}, options?.name ?? 'query');
+  }
+
+  /**
+   * A statement compiled once and run again with new parameters (sAsync's
+   * `s()`): on postgres a named server-side prepared statement (parsed once
+   * per connection), on sqlite a cached statement. The same name with the
+   * same SQL returns the same Prepared; with other SQL it throws.
+   * @throws InvalidIdentifierError for a bad name or a name reused for other SQL.
+   */
+  prepare<T = ObjectLiteral>(name: string, sql: string): Prepared<T> {
+    const existing = this.#prepared.get(name);
+    if (existing) {
+      if (existing.sql !== sql) {
+        throw new InvalidIdentifierError(
+          'statement',
+          name,
+          `it is already prepared for other SQL (${JSON.stringify(existing.sql)}); use another name`,
+        );
+      }
+      return existing as Prepared<T>;
+    }
+    checkIdentifier('statement', name);
+    const statement = preparedStatement(sql);
+    const prepared: Prepared<T> = {
+      name,
+      sql,
+      query: (parameters, options) => {
+        checkTransactOptions(options);
+        const values = parameters ? [...parameters] : [];
+        const run = (tx: EntityManager) =>
+          this.#db.dialect.runPrepared(tx.queryRunner!, statement, values) as Promise<T[]>;
+        return this.#statement(run, options ?? {}, options?.name ?? name);
+      },
+      stream: (parameters, options) => this.stream<T>(sql, parameters, options),
+    };
+    this.#prepared.set(name, prepared as Prepared<unknown>);
+    return prepared;
+  }
+
+  /**
+   * sAsync's produceRows: calls `f` for each of `values` (an iterable, async
+   * iterable or Observable; up to `concurrency` calls at once, default 8),
+   * and in one transaction inserts a row per value in input order, with `f`'s
+   * result in `column` and the `constants` beside it. Emits the rows' primary
+   * keys in input order after COMMIT. A failure of `f` rolls back every row.
+   * @throws InvalidIdentifierError at once for bad names; a missing table or
+   *   column fails the transaction before anything is written.
+   */
+  produceRows<V, R>(
+    f: (value: V) => Produced<R>,
+    values: ValueSource<V>,
+    table: string,
+    column: string,
+    constants: Readonly<Record<string, unknown>> = {},
+    options: TransactOptions & { readonly concurrency?: number } = {},
+  ): Observable<unknown> {
+    const { concurrency = 8, ...transact } = options;
+    checkConcurrency(concurrency);
+    checkTransactOptions(transact);
+    const work = produceRowsWork(this.#db.dialect, { f, values, table, column, constants, concurrency });
+    return this.#transaction(work, transact, transact.name ?? 'produceRows', false);
+  }
+
+  /** One statement through the queue, in the current transaction or in autocommit. */
+  #statement<R>(work: (tx: EntityManager) => Promise<R>, options: TransactOptions, method: string): Observable<R> {
+    return this.#transaction(work, options, method, false, true) as Observable<R>;
   }
 
   /**
@@ -352,9 +418,10 @@ export class AccessBroker {
     options: TransactOptions,
     method: string | undefined,
     internal: boolean,
+    autocommit = false,
   ): Observable<unknown> {
     return new Observable<unknown>((subscriber) => {
-      const spec: TransactionSpec = { db: this.#db, work, options, method, parent: outerContext() };
+      const spec: TransactionSpec = { db: this.#db, work, options, method, parent: outerContext(), autocommit };
       const outer = currentContext(this.#db);
       if (!outer) {
         return this.#queue(subscriber, options, method, internal, (signal, emit) =>

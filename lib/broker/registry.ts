@@ -67,6 +67,7 @@ export class SharedDatabase {
     } catch {
       return; // never opened: nothing to close
     }
+    await this.dialect.releasePrepared(this.dataSource);
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 

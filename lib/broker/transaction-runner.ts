@@ -21,6 +21,11 @@ export interface TransactionSpec {
   readonly parent: TransactionContext | undefined;
   /** Delivers the rows of a RowStream the work returns, as they are read. */
   readonly emit?: (value: unknown) => void;
+  /**
+   * One statement, atomic by itself: run it without BEGIN/COMMIT (two round
+   * trips fewer on postgres), still queued, guarded and retried.
+   */
+  readonly autocommit?: boolean;
 }
 
 /**
@@ -56,7 +61,7 @@ async function runOnce(spec: TransactionSpec, signal: CancelToken): Promise<unkn
   if (runner.isTransactionActive) await db.dialect.discard(runner, undefined);
   const ctx = new TransactionContext(db, runner, spec.parent);
   try {
-    await runner.startTransaction(db.dialect.isolation(spec.options.isolation));
+    if (!spec.autocommit) await runner.startTransaction(db.dialect.isolation(spec.options.isolation));
     // Cancelled while waiting for the connection or BEGIN: the work never starts.
     if (signal.aborted) throw signal.reason;
     const values = await untilAborted(
@@ -65,7 +70,7 @@ async function runOnce(spec: TransactionSpec, signal: CancelToken): Promise<unkn
     );
     if (ctx.openSavepoints > 0) throw savepointStillOpen(spec);
     ctx.close();
-    await runner.commitTransaction();
+    if (!spec.autocommit) await runner.commitTransaction();
     return values;
   } catch (err) {
     ctx.close();

@@ -12,6 +12,13 @@ export interface CursorQuery {
   readonly key?: string;
 }
 
+/** A statement to prepare once per connection. */
+export interface PreparedStatement {
+  /** Its name on the server (derived from the SQL). */
+  readonly id: string;
+  readonly sql: string;
+}
+
 /** How a DataSource's connections are being used. */
 export interface ConnectionStats {
   /** Connections that exist (open). */
@@ -42,6 +49,20 @@ export interface Dialect {
   streamSlots(ds: DataSource): number;
   /** Opens a cursor on a connection of the stream's own (closed with the source). */
   openCursor<T>(ds: DataSource, query: CursorQuery, signal: AbortSignal): Promise<RowSource<T>>;
+  /**
+   * Inserts one row (names already validated, values bound) and resolves with
+   * the value of its `key` column (undefined key: null).
+   */
+  insertRow(
+    runner: QueryRunner,
+    table: string,
+    row: Readonly<Record<string, unknown>>,
+    key: string | undefined,
+  ): Promise<unknown>;
+  /** Runs a prepared statement on the runner's connection, preparing it there first if needed. */
+  runPrepared(runner: QueryRunner, statement: PreparedStatement, parameters: unknown[]): Promise<unknown[]>;
+  /** Frees what prepared statements hold before the DataSource closes. */
+  releasePrepared(ds: DataSource): Promise<void>;
   /** Opens a cursor on a transaction's connection: the stream is part of that transaction. */
   openCursorOn<T>(runner: QueryRunner, query: CursorQuery): Promise<RowSource<T>>;
   /** The concrete type of a portable column type. */

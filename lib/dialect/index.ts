@@ -3,7 +3,7 @@ import type { Dialect } from './dialect';
 import { postgresDialect } from './postgres/postgres-dialect';
 import { sqliteDialect } from './sqlite/sqlite-dialect';
 
-export type { ConnectionStats, CursorQuery, Dialect } from './dialect';
+export type { ConnectionStats, CursorQuery, Dialect, PreparedStatement } from './dialect';
 export { driverErrorCode } from './dialect';
 
 const DIALECTS: Partial<Record<DataSourceOptions['type'], Dialect>> = {

@@ -3,7 +3,13 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import type { ColumnSpec, ConcreteType, PortableType } from '../../schema/column';
 import { DatabaseError } from '../../errors';
 import type { RowSource } from '../../rows/row-source';
-import { driverErrorCode, type ConnectionStats, type CursorQuery, type Dialect } from '../dialect';
+import {
+  driverErrorCode,
+  type ConnectionStats,
+  type CursorQuery,
+  type Dialect,
+  type PreparedStatement,
+} from '../dialect';
 import { pgCursorSource, type PgCursorClient } from './pg-cursor-source';
 
 const TYPES: Record<PortableType, string> = {
@@ -56,6 +62,26 @@ export const postgresDialect: Dialect = {
     const client = (await runner.connect()) as PgCursorClient;
     return pgCursorSource<T>(client, query.sql, query.parameters, () => undefined);
   },
+
+  async insertRow(runner, table, row, key) {
+    const names = Object.keys(row);
+    const sql =
+      `INSERT INTO "${table}" (${names.map((n) => `"${n}"`).join(', ')}) ` +
+      `VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')})${key ? ` RETURNING "${key}"` : ''}`;
+    const rows: Record<string, unknown>[] = await runner.query(sql, Object.values(row));
+    return key ? (rows[0]?.[key] ?? null) : null;
+  },
+
+  // pg keeps the names it has prepared per client and sends Parse only the
+  // first time a client sees one; the server keeps it for the connection's life.
+  async runPrepared(runner: QueryRunner, statement: PreparedStatement, parameters: unknown[]): Promise<unknown[]> {
+    const client = (await runner.connect()) as PgNamedClient;
+    const result = await client.query({ name: statement.id, text: statement.sql, values: parameters });
+    return result.rows;
+  },
+
+  // Closing the pool closes the connections, and with them their statements.
+  releasePrepared: async () => undefined,
 
   transactionSlots(ds: DataSource): number {
     const pool = poolSize(ds);
@@ -125,6 +151,10 @@ interface PgClient {
   connect(): Promise<void>;
   query(sql: string, values: unknown[]): Promise<unknown>;
   end(): Promise<void>;
+}
+
+interface PgNamedClient {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
 }
 
 interface PgRunner {

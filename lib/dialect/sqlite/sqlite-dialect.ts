@@ -2,7 +2,13 @@ import sqlite3 from 'sqlite3';
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { ColumnSpec, ConcreteType, PortableType } from '../../schema/column';
 import type { RowSource } from '../../rows/row-source';
-import { driverErrorCode, type ConnectionStats, type CursorQuery, type Dialect } from '../dialect';
+import {
+  driverErrorCode,
+  type ConnectionStats,
+  type CursorQuery,
+  type Dialect,
+  type PreparedStatement,
+} from '../dialect';
 import { sqliteChunkSource, type SqliteQuery } from './chunk-source';
 
 const TYPES: Record<PortableType, string> = {
@@ -28,6 +34,18 @@ const quietSqlite3: typeof sqlite3 = Object.create(sqlite3, {
     },
   },
 });
+
+/** Prepared statements, per sqlite connection. */
+const statements = new WeakMap<sqlite3.Database, Map<string, sqlite3.Statement>>();
+
+function connectionOf(ds: DataSource): sqlite3.Database {
+  return (ds.driver as unknown as { databaseConnection: sqlite3.Database }).databaseConnection;
+}
+
+/** Errors shaped like TypeORM's, so that TransactionError finds the SQL and the code. */
+function driverError(err: Error, sql: string, parameters: unknown[]): Error {
+  return Object.assign(err, { query: sql, parameters, driverError: err });
+}
 
 /** Row streams that may read at once, each on a reader connection of its own. */
 const READERS = 4;
@@ -92,6 +110,43 @@ export const sqliteDialect: Dialect = {
       await reader.close();
     };
     return sqliteChunkSource<T>(q, query.sql, query.parameters, query.key, finish);
+  },
+
+  insertRow(runner, table, row, key) {
+    const names = Object.keys(row);
+    const sql =
+      `INSERT INTO "${table}" (${names.map((n) => `"${n}"`).join(', ')}) ` +
+      `VALUES (${names.map(() => '?').join(', ')})${key ? ` RETURNING "${key}"` : ''}`;
+    const parameters = sqliteDialect.bindParameters(Object.values(row));
+    // On the connection itself: TypeORM runs every INSERT with run(), which
+    // drops RETURNING rows.
+    return new Promise((resolve, reject) =>
+      connectionOf(runner.connection).all(sql, parameters, (err: Error | null, rows: Record<string, unknown>[]) =>
+        err ? reject(driverError(err, sql, parameters)) : resolve(key ? (rows[0]?.[key] ?? null) : null),
+      ),
+    );
+  },
+
+  runPrepared(runner: QueryRunner, statement: PreparedStatement, parameters: unknown[]): Promise<unknown[]> {
+    const db = connectionOf(runner.connection);
+    let cache = statements.get(db);
+    if (!cache) statements.set(db, (cache = new Map()));
+    let prepared = cache.get(statement.id);
+    if (!prepared) cache.set(statement.id, (prepared = db.prepare(statement.sql)));
+    const stmt = prepared;
+    return new Promise((resolve, reject) =>
+      stmt.all(sqliteDialect.bindParameters(parameters), (err: Error | null, rows: unknown[]) =>
+        err ? reject(driverError(err, statement.sql, parameters)) : resolve(rows),
+      ),
+    );
+  },
+
+  async releasePrepared(ds: DataSource): Promise<void> {
+    if (!ds.isInitialized) return;
+    const db = connectionOf(ds);
+    const cache = statements.get(db);
+    statements.delete(db);
+    await Promise.all([...(cache?.values() ?? [])].map((s) => new Promise<void>((r) => s.finalize(() => r()))));
   },
 
   async openCursorOn<T>(runner: QueryRunner, query: CursorQuery): Promise<RowSource<T>> {

@@ -1,0 +1,26 @@
+import { createHash } from 'node:crypto';
+import type { Observable } from 'rxjs';
+import type { PreparedStatement } from '../dialect';
+import type { RowStream } from '../rows/row-stream';
+import type { StreamOptions } from '../rows/stream-options';
+import type { TransactOptions } from './options';
+
+/** A statement made by `broker.prepare(name, sql)`: compiled once, run with new parameters. */
+export interface Prepared<T> {
+  readonly name: string;
+  readonly sql: string;
+  /** Runs it (inside the current transaction, if any) and emits its rows as one array. */
+  query(parameters?: readonly unknown[], options?: TransactOptions): Observable<T[]>;
+  /** Streams its rows (the SQL is sent as a cursor, not as the prepared statement). */
+  stream(parameters?: readonly unknown[], options?: StreamOptions): RowStream<T>;
+}
+
+/**
+ * The statement as the database knows it. Its server-side name comes from
+ * the SQL, not from the caller's name: brokers sharing a connection may use
+ * one name for different SQL, and one connection must never see a name
+ * prepared twice for different text.
+ */
+export function preparedStatement(sql: string): PreparedStatement {
+  return { id: `sasync_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`, sql };
+}

@@ -1,0 +1,113 @@
+import {
+  concatMap,
+  defer,
+  from,
+  isObservable,
+  last,
+  map,
+  mergeMap,
+  Observable,
+  of,
+  type ObservableInput,
+  type OperatorFunction,
+} from 'rxjs';
+import type { EntityManager } from 'typeorm';
+import type { Dialect } from '../dialect';
+import { InvalidIdentifierError } from '../errors';
+import { checkIdentifier } from '../schema/identifiers';
+
+/** Where `produceRows` takes its values from. */
+export type ValueSource<V> = Iterable<V> | AsyncIterable<V> | Observable<V>;
+
+/** What `f` may return for one value: the column's value, a Promise or an Observable of it. */
+export type Produced<R> = R | PromiseLike<R> | Observable<R>;
+
+/** The insert `produceRows` makes. */
+export interface ProduceSpec<V, R> {
+  readonly f: (value: V) => Produced<R>;
+  readonly values: ValueSource<V>;
+  readonly table: string;
+  readonly column: string;
+  readonly constants: Readonly<Record<string, unknown>>;
+  readonly concurrency: number;
+}
+
+/**
+ * The transaction work of `produceRows`: checks the table and its columns in
+ * the catalog (nothing is written if one is missing), calls `f` for up to
+ * `concurrency` values at once, and inserts one row per value in input order,
+ * emitting each row's primary key (null without a single-column key).
+ */
+export function produceRowsWork<V, R>(dialect: Dialect, spec: ProduceSpec<V, R>) {
+  checkIdentifier('table', spec.table);
+  for (const name of [spec.column, ...Object.keys(spec.constants)]) checkIdentifier('column', name);
+  return (tx: EntityManager): Observable<unknown> => {
+    const runner = tx.queryRunner!;
+    return defer(() => keyColumn(tx, spec)).pipe(
+      concatMap((key) =>
+        from(spec.values).pipe(
+          mergeMap(
+            (value, index) =>
+              from(asInput(spec.f(value))).pipe(
+                last(),
+                map((produced) => [index, produced] as const),
+              ),
+            spec.concurrency,
+          ),
+          inInputOrder(),
+          concatMap((produced) =>
+            dialect.insertRow(runner, spec.table, { ...spec.constants, [spec.column]: produced }, key),
+          ),
+        ),
+      ),
+    );
+  };
+}
+
+async function keyColumn(
+  tx: EntityManager,
+  spec: Pick<ProduceSpec<unknown, unknown>, 'table' | 'column' | 'constants'>,
+): Promise<string | undefined> {
+  const table = await tx.queryRunner!.getTable(spec.table);
+  if (!table) {
+    throw new InvalidIdentifierError(
+      'table',
+      spec.table,
+      'produceRows found no such table: create it first with table()',
+    );
+  }
+  const columns = new Set(table.columns.map((c) => c.name));
+  for (const name of [spec.column, ...Object.keys(spec.constants)]) {
+    if (!columns.has(name)) {
+      throw new InvalidIdentifierError('column', name, `produceRows found no such column in ${spec.table}`);
+    }
+  }
+  return table.primaryColumns.length === 1 ? table.primaryColumns[0]!.name : undefined;
+}
+
+function asInput<R>(produced: Produced<R>): ObservableInput<R> {
+  if (isObservable(produced)) return produced;
+  if (typeof (produced as PromiseLike<R> | null)?.then === 'function') return produced as PromiseLike<R>;
+  return of(produced as R);
+}
+
+/** Re-orders `[index, value]` pairs that arrive in any order into index order. */
+function inInputOrder<T>(): OperatorFunction<readonly [number, T], T> {
+  return (source) =>
+    new Observable<T>((subscriber) => {
+      const waiting = new Map<number, T>();
+      let next = 0;
+      return source.subscribe({
+        next: ([index, value]) => {
+          waiting.set(index, value);
+          while (waiting.has(next)) {
+            const ready = waiting.get(next) as T;
+            waiting.delete(next++);
+            subscriber.next(ready);
+          }
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      });
+    });
+}
