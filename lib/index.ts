@@ -5,6 +5,13 @@ export { AccessBroker } from './broker/access-broker';
 export type { BrokerOptions, TransactionMethod, WorkResult } from './broker/access-broker';
 export { transact } from './broker/transact-decorator';
 export type { TransactOptions } from './broker/options';
+export type { Prepared } from './broker/prepared';
+export type { Produced, ValueSource } from './broker/produce-rows';
+
+// Rows
+export { RowStream } from './rows/row-stream';
+export type { RowHandler } from './rows/row-stream';
+export type { StreamOptions } from './rows/stream-options';
 
 // Scheduling
 export { PriorityScheduler } from './scheduler/priority-scheduler';

@@ -14,6 +14,7 @@ describe('the public surface', () => {
        "MissingKeyError",
        "PORTABLE_TYPES",
        "PriorityScheduler",
+       "RowStream",
        "SasyncError",
        "SerializationError",
        "TransactIterationError",

@@ -336,6 +336,7 @@ export class AccessBroker {
    * and in one transaction inserts a row per value in input order, with `f`'s
    * result in `column` and the `constants` beside it. Emits the rows' primary
    * keys in input order after COMMIT. A failure of `f` rolls back every row.
+   * `values` is read when the transaction runs: a hot source must replay.
    * @throws InvalidIdentifierError at once for bad names; a missing table or
    *   column fails the transaction before anything is written.
    */

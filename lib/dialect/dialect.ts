@@ -94,6 +94,15 @@ export interface Dialect {
   discard(runner: QueryRunner, error: unknown): Promise<void>;
 }
 
+/**
+ * A driver error from a statement sasync ran on the driver itself, given the
+ * fields TypeORM's QueryFailedError has, so that TransactionError finds the
+ * SQL, parameters and code the same way.
+ */
+export function statementError(err: unknown, sql: string, parameters: unknown[]): unknown {
+  return typeof err === 'object' && err !== null ? Object.assign(err, { query: sql, parameters }) : err;
+}
+
 /** The driver's error code (postgres SQLSTATE, sqlite `SQLITE_*`), wherever TypeORM put it. */
 export function driverErrorCode(error: unknown): string | undefined {
   return driverFields(error).code;

@@ -5,6 +5,7 @@ import { DatabaseError } from '../../errors';
 import type { RowSource } from '../../rows/row-source';
 import {
   driverErrorCode,
+  statementError,
   type ConnectionStats,
   type CursorQuery,
   type Dialect,
@@ -76,8 +77,12 @@ export const postgresDialect: Dialect = {
   // first time a client sees one; the server keeps it for the connection's life.
   async runPrepared(runner: QueryRunner, statement: PreparedStatement, parameters: unknown[]): Promise<unknown[]> {
     const client = (await runner.connect()) as PgNamedClient;
-    const result = await client.query({ name: statement.id, text: statement.sql, values: parameters });
-    return result.rows;
+    try {
+      const result = await client.query({ name: statement.id, text: statement.sql, values: parameters });
+      return result.rows;
+    } catch (err) {
+      throw statementError(err, statement.sql, parameters);
+    }
   },
 
   // Closing the pool closes the connections, and with them their statements.

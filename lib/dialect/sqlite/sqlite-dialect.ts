@@ -4,6 +4,7 @@ import type { ColumnSpec, ConcreteType, PortableType } from '../../schema/column
 import type { RowSource } from '../../rows/row-source';
 import {
   driverErrorCode,
+  statementError,
   type ConnectionStats,
   type CursorQuery,
   type Dialect,
@@ -36,15 +37,10 @@ const quietSqlite3: typeof sqlite3 = Object.create(sqlite3, {
 });
 
 /** Prepared statements, per sqlite connection. */
-const statements = new WeakMap<sqlite3.Database, Map<string, sqlite3.Statement>>();
+const statements = new WeakMap<sqlite3.Database, Map<string, Promise<sqlite3.Statement>>>();
 
 function connectionOf(ds: DataSource): sqlite3.Database {
   return (ds.driver as unknown as { databaseConnection: sqlite3.Database }).databaseConnection;
-}
-
-/** Errors shaped like TypeORM's, so that TransactionError finds the SQL and the code. */
-function driverError(err: Error, sql: string, parameters: unknown[]): Error {
-  return Object.assign(err, { query: sql, parameters, driverError: err });
 }
 
 /** Row streams that may read at once, each on a reader connection of its own. */
@@ -122,21 +118,32 @@ export const sqliteDialect: Dialect = {
     // drops RETURNING rows.
     return new Promise((resolve, reject) =>
       connectionOf(runner.connection).all(sql, parameters, (err: Error | null, rows: Record<string, unknown>[]) =>
-        err ? reject(driverError(err, sql, parameters)) : resolve(key ? (rows[0]?.[key] ?? null) : null),
+        err ? reject(statementError(err, sql, parameters)) : resolve(key ? (rows[0]?.[key] ?? null) : null),
       ),
     );
   },
 
-  runPrepared(runner: QueryRunner, statement: PreparedStatement, parameters: unknown[]): Promise<unknown[]> {
+  async runPrepared(runner: QueryRunner, statement: PreparedStatement, parameters: unknown[]): Promise<unknown[]> {
     const db = connectionOf(runner.connection);
     let cache = statements.get(db);
     if (!cache) statements.set(db, (cache = new Map()));
     let prepared = cache.get(statement.id);
-    if (!prepared) cache.set(statement.id, (prepared = db.prepare(statement.sql)));
-    const stmt = prepared;
+    if (!prepared) {
+      // With a callback: without one, node-sqlite3 reports a syntax error as
+      // an 'error' event and the broken statement never answers again.
+      prepared = new Promise<sqlite3.Statement>((resolve, reject) => {
+        const stmt: sqlite3.Statement = db.prepare(statement.sql, (err: Error | null) =>
+          err ? reject(statementError(err, statement.sql, parameters)) : resolve(stmt),
+        );
+      });
+      cache.set(statement.id, prepared);
+      const forget = cache;
+      prepared.catch(() => forget.delete(statement.id));
+    }
+    const stmt = await prepared;
     return new Promise((resolve, reject) =>
       stmt.all(sqliteDialect.bindParameters(parameters), (err: Error | null, rows: unknown[]) =>
-        err ? reject(driverError(err, statement.sql, parameters)) : resolve(rows),
+        err ? reject(statementError(err, statement.sql, parameters)) : resolve(rows),
       ),
     );
   },
@@ -146,7 +153,8 @@ export const sqliteDialect: Dialect = {
     const db = connectionOf(ds);
     const cache = statements.get(db);
     statements.delete(db);
-    await Promise.all([...(cache?.values() ?? [])].map((s) => new Promise<void>((r) => s.finalize(() => r()))));
+    const prepared = await Promise.all([...(cache?.values() ?? [])].map((p) => p.catch(() => undefined)));
+    await Promise.all(prepared.map((s) => s && new Promise<void>((r) => s.finalize(() => r()))));
   },
 
   async openCursorOn<T>(runner: QueryRunner, query: CursorQuery): Promise<RowSource<T>> {
