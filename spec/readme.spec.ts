@@ -40,6 +40,10 @@ const EXPECTED: [string, RegExp][] = [
     /true transaction was cancelled and rolled back: timed out after 100 ms[^\n]*\n\[ \{ rows: 2 \} \]/,
   ],
   ['counter.three()', /^3\n\[ \{ n: 1 \} \]/],
+  [
+    "broker.prepare<{ name: string }>('person_by_id'",
+    /\[ 1, 2, 3, 4, 5 \]\n3\n\[ \{ name: 'person 1' \}, \{ name: 'person 2' \} \]\nperson 4/,
+  ],
   ["broker.query('SELEC 1')", /true invalid table[^\n]*\ntrue SQLITE_ERROR SELEC 1\n\[ \{ ok: 1 \} \]\ntrue/],
   ['a.dataSource === b.dataSource', /true\nran in the queue\n\[ 1, 2, 3 \]/],
 ];
