@@ -11,6 +11,7 @@ import {
   type Dialect,
   type PreparedStatement,
 } from '../dialect';
+import { declaredCursorSource } from './declared-cursor-source';
 import { pgCursorSource, type PgCursorClient } from './pg-cursor-source';
 
 const TYPES: Record<PortableType, string> = {
@@ -60,8 +61,7 @@ export const postgresDialect: Dialect = {
   },
 
   async openCursorOn<T>(runner: QueryRunner, query: CursorQuery): Promise<RowSource<T>> {
-    const client = (await runner.connect()) as PgCursorClient;
-    return pgCursorSource<T>(client, query.sql, query.parameters, () => undefined);
+    return declaredCursorSource<T>(runner, query.sql, query.parameters);
   },
 
   async insertRow(runner, table, row, key) {
