@@ -6,6 +6,7 @@ import { readOptions, type BenchOptions } from './options';
 import { LIB_ENV, sasyncLibLabel } from './sasync-lib';
 import { printCpu, printHeader, printRounds, printScheduler, printTransactions } from './report';
 import { benchQueuedMemory, benchSchedulerThroughput } from './scheduler';
+import { benchStreamParts } from './streams';
 import { SUBJECTS, type SubjectName } from './subject';
 import { benchTransactions, type TxPlan, type TxResult } from './transactions';
 import { tableName, type DbKind } from './workload';
@@ -54,7 +55,8 @@ async function postgresRows(options: BenchOptions): Promise<TxResult[]> {
 async function main(): Promise<void> {
   const options = readOptions();
   if (options.lib !== undefined) process.env[LIB_ENV] = options.lib; // the subjects' processes inherit it
-  const wantPg = options.parts.has('postgres');
+  const streamParts = options.parts.has('streams') || options.parts.has('prepare');
+  const wantPg = options.parts.has('postgres') || streamParts;
   const pg: PostgresProbe | undefined = wantPg ? await probePostgres(options.pgUrl) : undefined;
   printHeader({
     sasync: sasyncLibLabel(),
@@ -69,7 +71,7 @@ async function main(): Promise<void> {
 
   const rows: TxResult[] = [];
   if (options.parts.has('sqlite')) rows.push(...(await sqliteRows(options)));
-  if (pg?.ok) rows.push(...(await postgresRows(options)));
+  if (pg?.ok && options.parts.has('postgres')) rows.push(...(await postgresRows(options)));
   if (rows.length > 0) {
     printTransactions(rows, options.rounds);
     printCpu(rows);
@@ -82,6 +84,8 @@ async function main(): Promise<void> {
     const memory = await benchQueuedMemory(tasks);
     printScheduler(throughput, memory);
   }
+
+  if (streamParts) await benchStreamParts(options, pg?.ok ?? false, progress);
 }
 
 function redact(url: string): string {

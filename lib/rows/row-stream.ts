@@ -45,25 +45,35 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
    */
   async consume(handler: RowHandler<T>, { concurrency = 1 }: { concurrency?: number } = {}): Promise<void> {
     checkConcurrency(concurrency);
-    const inFlight = new Set<Promise<unknown>>();
+    // A counter and one waiter (this loop), not a set of promises raced per
+    // row; a handler that returns nothing costs no promise at all.
+    let inFlight = 0;
     let failure: { error: unknown } | undefined;
+    let wake: (() => void) | undefined;
+    const settled = () => {
+      inFlight--;
+      const resume = wake;
+      wake = undefined;
+      resume?.();
+    };
+    const failed = (error: unknown) => {
+      failure ??= { error };
+      settled();
+    };
+    const waitForRoom = (room: number) =>
+      inFlight > room ? new Promise<void>((resolve) => (wake = resolve)) : undefined;
     for await (const batch of this.#batchesOnce()) {
       for (const row of batch) {
+        while (inFlight >= concurrency) await waitForRoom(concurrency - 1);
         if (failure) throw failure.error;
-        while (inFlight.size >= concurrency) await Promise.race(inFlight);
-        if (failure) throw (failure as { error: unknown }).error;
-        const call = toPromise(handler(row)).then(
-          () => void inFlight.delete(call),
-          (error: unknown) => {
-            inFlight.delete(call);
-            failure ??= { error };
-          },
-        );
-        inFlight.add(call);
+        const result = handler(row);
+        if (result === undefined || result === null) continue;
+        inFlight++;
+        toPromise(result).then(settled, failed);
       }
     }
-    await Promise.all(inFlight);
-    if (failure) throw failure.error;
+    while (inFlight > 0) await waitForRoom(0);
+    if (failure) throw (failure as { error: unknown }).error;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T> {

@@ -1,4 +1,5 @@
 import type { RowSource } from '../../rows/row-source';
+import { InvalidIdentifierError } from '../../errors';
 import { checkIdentifier } from '../../schema/identifiers';
 
 /** Runs SQL on one sqlite connection (a reader connection, or a transaction's). */
@@ -42,14 +43,15 @@ export function sqliteChunkSource<T>(
     };
   } else {
     const table = `temp.sasync_stream_${process.pid}_${++tables}`;
-    let copied: Promise<unknown> | undefined;
+    let copied: Promise<string> | undefined;
     let next = 1;
     read = async (n) => {
-      copied ??= query(`CREATE TABLE ${table} AS ${stripSemicolon(sql)}`, parameters).then(() => {
+      copied ??= copy(query, table, sql, parameters).then((rowid) => {
         cleanup = () => query(`DROP TABLE IF EXISTS ${table}`, []).then(() => undefined);
+        return rowid;
       });
-      await copied;
-      const rows = await query(`SELECT * FROM ${table} WHERE rowid BETWEEN ? AND ? ORDER BY rowid`, [
+      const rowid = await copied;
+      const rows = await query(`SELECT * FROM ${table} WHERE ${rowid} BETWEEN ? AND ? ORDER BY ${rowid}`, [
         next,
         next + n - 1,
       ]);
@@ -72,6 +74,27 @@ export function sqliteChunkSource<T>(
       return closed;
     },
   };
+}
+
+/**
+ * Copies the result into `table` and returns the name its rowid answers to:
+ * a result column named rowid, oid or _rowid_ takes that name over.
+ */
+async function copy(query: SqliteQuery, table: string, sql: string, parameters: unknown[]): Promise<string> {
+  await query(`CREATE TABLE ${table} AS ${stripSemicolon(sql)}`, parameters);
+  const [schema, name] = table.split('.');
+  const columns = await query(`SELECT name FROM pragma_table_info(?, ?)`, [name, schema]);
+  const taken = new Set(columns.map((c) => String(c.name).toLowerCase()));
+  const rowid = ['rowid', '_rowid_', 'oid'].find((alias) => !taken.has(alias));
+  if (!rowid) {
+    throw new InvalidIdentifierError(
+      'column',
+      'rowid',
+      'the result has columns named rowid, _rowid_ and oid, so sqlite cannot read it in chunks: ' +
+        'rename one, or pass { key } naming a unique increasing column',
+    );
+  }
+  return rowid;
 }
 
 /** A trailing semicolon would end the subquery early. */
