@@ -173,6 +173,11 @@ export class AccessBroker {
    * SAVEPOINT). Unsubscribing removes queued work or rolls running work back.
    * @throws RangeError at once for bad options.
    */
+  transact<R>(
+    work: (tx: EntityManager) => RowStream<R> | PromiseLike<RowStream<R>>,
+    options?: TransactOptions,
+  ): Observable<R>;
+  transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Observable<R>;
   transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Observable<R> {
     checkTransactOptions(options);
     return this.#transaction(work, options ?? {}, options?.name, false) as Observable<R>;
@@ -182,6 +187,14 @@ export class AccessBroker {
    * Makes a transaction method: each call returns a cold Observable, as
    * {@link transact} does; `.with(options)` overrides options for one call.
    */
+  transaction<A extends unknown[], R>(
+    work: (tx: EntityManager, ...args: A) => RowStream<R> | PromiseLike<RowStream<R>>,
+    options?: TransactOptions,
+  ): TransactionMethod<A, R>;
+  transaction<A extends unknown[], R>(
+    work: (tx: EntityManager, ...args: A) => WorkResult<R>,
+    options?: TransactOptions,
+  ): TransactionMethod<A, R>;
   transaction<A extends unknown[], R>(
     work: (tx: EntityManager, ...args: A) => WorkResult<R>,
     options?: TransactOptions,

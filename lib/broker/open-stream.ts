@@ -41,6 +41,8 @@ export async function openStream<T>(
   const scheduler = db.streamScheduler ?? db.scheduler;
   const release = await acquireSlot(scheduler, options, signal);
   try {
+    // The slot may have come free because shutdown closed other streams.
+    await host.admit();
     const source = db.streamScheduler
       ? await db.dialect.openCursor<T>(db.dataSource, query, signal)
       : await db.dialect.openCursorOn<T>(db.dataSource.createQueryRunner(), query);

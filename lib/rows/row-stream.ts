@@ -88,6 +88,11 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
           batch = result.value;
           index = 0;
         }
+        // Cancelled while the consumer holds a batch: no further row of it.
+        if (this.#options.signal?.aborted) {
+          await batches.return?.();
+          throw cancelledError(this.#options.signal.reason);
+        }
         return { done: false, value: batch[index++]! };
       },
       return: async () => {
@@ -116,36 +121,40 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
     // A signal of our own that follows the caller's: no listener on theirs.
     const signal = external ? AbortSignal.any([controller.signal, external]) : controller.signal;
     let source: Promise<RowSource<T>> | undefined;
-    let finished = false;
-    let reading = false;
-    const finish = async () => {
-      if (finished) return;
-      finished = true;
-      signal.removeEventListener('abort', onAbort);
-      if (!shared) this.#iterating = false;
-      controller.abort();
-      const opened = await source?.catch(() => undefined);
-      await opened?.close();
+    let reading: Promise<unknown> | undefined;
+    let finished: Promise<void> | undefined;
+    // Closing waits for a read in flight: a cursor is never closed under one.
+    const finish = () => {
+      finished ??= (async () => {
+        signal.removeEventListener('abort', onAbort);
+        if (!shared) this.#iterating = false;
+        controller.abort();
+        await reading?.catch(() => undefined);
+        const opened = await source?.catch(() => undefined);
+        await opened?.close();
+      })();
+      return finished;
     };
-    // Cancelled while the consumer holds a batch: close now. While a read is
-    // in flight, close right after it (never under a pending read).
-    const onAbort = () => void (reading ? undefined : finish());
+    const onAbort = () => void finish();
     signal.addEventListener('abort', onAbort, { once: true });
-    const checkCancelled = async () => {
-      if (!external?.aborted) return;
-      await finish();
-      throw cancelledError(external.reason);
-    };
+    // An abort by the caller always ends in an error, never in a short result.
+    const cancelled = () => (external?.aborted ? cancelledError(external.reason) : undefined);
     return {
       next: async () => {
-        await checkCancelled();
-        if (finished) return { done: true, value: undefined };
+        const early = cancelled();
+        if (early || finished) {
+          await finish();
+          if (early) throw early;
+          return { done: true, value: undefined };
+        }
         try {
           source ??= this.#open(signal);
-          reading = true;
-          const rows = await (await source).read(this.#batchSize);
-          reading = false;
-          await checkCancelled();
+          const read = (async () => (await source).read(this.#batchSize))();
+          reading = read;
+          const rows = await read;
+          reading = undefined;
+          const late = cancelled();
+          if (late) throw late;
           if (rows.length > 0) this.#options.onBatch?.(rows.length);
           if (rows.length === 0) {
             await finish();
@@ -153,9 +162,9 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
           }
           return { done: false, value: rows };
         } catch (err) {
-          reading = false;
+          reading = undefined;
           await finish();
-          throw err;
+          throw cancelled() ?? err;
         }
       },
       return: async () => {
@@ -168,13 +177,20 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
   /** Pushes rows (or batches) to a subscriber, reading the next batch after delivering this one. */
   #push(subscriber: Subscriber<T> | Subscriber<T[]>, asBatches = false): () => void {
     const batches = this.#iterate(true);
+    const signal = this.#options.signal;
     const pump = async () => {
       for (;;) {
         const result = await batches.next();
         if (subscriber.closed) return;
         if (result.done) return subscriber.complete();
         if (asBatches) (subscriber as Subscriber<T[]>).next(result.value);
-        else for (const row of result.value) if (!subscriber.closed) (subscriber as Subscriber<T>).next(row);
+        else {
+          for (const row of result.value) {
+            if (subscriber.closed) return;
+            if (signal?.aborted) throw cancelledError(signal.reason);
+            (subscriber as Subscriber<T>).next(row);
+          }
+        }
         if (subscriber.closed) return;
       }
     };

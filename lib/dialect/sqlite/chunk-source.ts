@@ -60,15 +60,20 @@ export function sqliteChunkSource<T>(
     };
   }
   let done = false;
+  let pending: Promise<unknown> | undefined;
   return {
     async read(n) {
       if (done) return [];
-      const rows = await read(n);
+      const reading = read(n);
+      pending = reading;
+      const rows = await reading;
       if (rows.length < n) done = true;
       return rows as T[];
     },
     close() {
-      closed ??= cleanup()
+      // A copy still running would create its table after a DROP made now.
+      closed ??= Promise.resolve(pending?.catch(() => undefined))
+        .then(() => cleanup())
         .catch(() => undefined)
         .then(onClose);
       return closed;

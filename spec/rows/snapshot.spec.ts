@@ -1,0 +1,104 @@
+import { lastValueFrom, toArray } from 'rxjs';
+import { latch, withItems, type ItemsBroker } from '../support/brokers';
+import { insertName, readCounter, within } from '../support/streams';
+import { fileAndPg, type TestTarget } from '../support/targets';
+
+interface Case {
+  readonly t: TestTarget;
+  readonly name: string;
+  /** sqlite: read keyset chunks by this column instead of copying the result first. */
+  readonly key?: string;
+}
+
+// sqlite reads a file in two ways (a copy into a temporary table, or keyset
+// chunks in a read transaction): both must be snapshots.
+const cases: Case[] = fileAndPg.flatMap((t) =>
+  t.dialect === 'sqlite'
+    ? [
+        { t, name: `${t.name}, no key` },
+        { t, name: `${t.name}, key id`, key: 'id' },
+      ]
+    : [{ t, name: t.name }],
+);
+
+const PEOPLE = ['Alice', 'Bob', 'Carol', 'Dave', 'Eve'];
+
+async function addPeople(b: ItemsBroker): Promise<void> {
+  for (const name of PEOPLE) await insertName(b, name);
+}
+
+describe.each(cases)('a row stream reads the snapshot it started with [$name]', ({ t, key }) => {
+  const namesSql = (b: ItemsBroker) => `SELECT id, name FROM ${b.itemsTable} ORDER BY id`;
+
+  // sAsync's selectorator_twoConcurrently.
+  it('a slow reader started before an insert sees 5 people, a later fast reader 6; the insert is not blocked', () =>
+    withItems(t, async (b) => {
+      await addPeople(b);
+      const firstBatch = latch();
+      const goOn = latch();
+      const read = readCounter();
+      const slow: string[] = [];
+      const slowReader = (async () => {
+        for await (const row of b.stream<{ name: string }>(namesSql(b), [], {
+          batchSize: 2,
+          key,
+          onBatch: read.onBatch,
+        })) {
+          slow.push(row.name);
+          if (slow.length === 1) {
+            firstBatch.resolve();
+            await goOn.promise;
+          }
+          // Paused between batches, too.
+          if (slow.length % 2 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      })();
+      await firstBatch.promise;
+      // The stream is open and paused; the transaction commits anyway.
+      await within(insertName(b, 'Frank'), 'an insert while a stream is open');
+      expect(slow).toEqual(['Alice']);
+      expect(read.rows).toBe(2);
+      const fast = await lastValueFrom(b.stream<{ name: string }>(namesSql(b), [], { key }).pipe(toArray()));
+      expect(fast.map((r) => r.name)).toEqual([...PEOPLE, 'Frank']);
+      goOn.resolve();
+      await slowReader;
+      expect(slow).toEqual(PEOPLE);
+      expect(read.batches).toBe(3);
+    }));
+
+  // sAsync's test_iterate_nextWhileIterating: a transaction per row, while iterating.
+  it('rows inserted while iterating (a committed transaction per row) are not in the stream', () =>
+    withItems(t, async (b) => {
+      await addPeople(b);
+      const seen: string[] = [];
+      for await (const row of b.stream<{ name: string }>(namesSql(b), [], { batchSize: 2, key })) {
+        seen.push(row.name);
+        await within(insertName(b, `${row.name} junior`), 'an insert while iterating');
+      }
+      // A stream that saw its own inserts would go on (and on) past 5.
+      expect(seen).toEqual(PEOPLE);
+      expect(await b.names()).toEqual([...PEOPLE, ...PEOPLE.map((n) => `${n} junior`)]);
+    }));
+
+  it('rows deleted and updated after the first batch are still read as they were', () =>
+    withItems(t, async (b) => {
+      await addPeople(b);
+      const seen: string[] = [];
+      for await (const row of b.stream<{ name: string }>(namesSql(b), [], { batchSize: 2, key })) {
+        seen.push(row.name);
+        if (seen.length === 1) {
+          await within(
+            lastValueFrom(
+              b.transact(async (tx) => {
+                await tx.query(`UPDATE ${b.itemsTable} SET name = 'renamed' WHERE name = 'Dave'`);
+                await tx.query(`DELETE FROM ${b.itemsTable} WHERE name IN ('Bob', 'Eve')`);
+              }),
+            ),
+            'an update and a delete while a stream is open',
+          );
+        }
+      }
+      expect(seen).toEqual(PEOPLE);
+      expect(await b.names()).toEqual(['Alice', 'Carol', 'renamed']);
+    }));
+});

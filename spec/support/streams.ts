@@ -1,0 +1,268 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { lastValueFrom } from 'rxjs';
+import sqlite3 from 'sqlite3';
+import type { DataSourceOptions, Logger } from 'typeorm';
+import { resolveTarget, type AccessBroker, type DatabaseTarget } from '../../lib';
+import { expectPoolWhole, latch, withItems, type ItemsBroker } from './brokers';
+import type { TestTarget } from './targets';
+
+/** Fills the broker's items table with `n1` … `nN` (ids 1 … N) in one statement. */
+export async function fillItems(b: ItemsBroker, n: number): Promise<void> {
+  const sql =
+    b.dialect === 'postgres'
+      ? `INSERT INTO ${b.itemsTable} (name) SELECT 'n' || g FROM generate_series(1, $1::int) AS g ORDER BY g`
+      : `WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < ?) ` +
+        `INSERT INTO ${b.itemsTable} (name) SELECT 'n' || x FROM g ORDER BY x`;
+  await lastValueFrom(b.query(sql, [n]));
+}
+
+/** Inserts one name in a transaction of its own. */
+export async function insertName(b: ItemsBroker, name: string): Promise<void> {
+  await lastValueFrom(b.query(b.insertSql(), [name]));
+}
+
+/** `SELECT id, name FROM items ORDER BY id`. */
+export function allItemsSql(b: ItemsBroker): string {
+  return `SELECT id, name FROM ${b.itemsTable} ORDER BY id`;
+}
+
+/** A placeholder-free SELECT that fails at runtime on the row whose id is `failAt` (not at planning time). */
+export function failingAtSql(b: ItemsBroker, failAt: number): string {
+  // postgres: division by zero; sqlite: json() of malformed text (sqlite divides by zero into NULL).
+  const boom =
+    b.dialect === 'postgres' ? `1 / (id - ${failAt})` : `CASE WHEN id = ${failAt} THEN json('{' || name) END`;
+  return `SELECT id, name, ${boom} AS boom FROM ${b.itemsTable} ORDER BY id`;
+}
+
+/** Counts what a stream read from the database, through its `onBatch` option. */
+export interface ReadCounter {
+  /** Rows read so far. */
+  readonly rows: number;
+  /** Batches read so far. */
+  readonly batches: number;
+  readonly onBatch: (rows: number) => void;
+}
+
+export function readCounter(): ReadCounter {
+  const counter = {
+    rows: 0,
+    batches: 0,
+    onBatch: (rows: number) => {
+      counter.rows += rows;
+      counter.batches++;
+    },
+  };
+  return counter;
+}
+
+/** Resolves once `condition` holds, polling; fails naming what it waited for. */
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** `promise`, or a rejection naming what hung (instead of a bare Jest timeout). */
+export function within<T>(promise: Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Gives the event loop and the database a few round trips, so that a producer
+ * that reads ahead has every chance to do so before the next count is taken.
+ */
+export async function settle(b: AccessBroker): Promise<void> {
+  // In memory an open stream holds the one connection: a query would wait for it.
+  const memory = b.dialect === 'sqlite' && b.dataSource.options.database === ':memory:';
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    if (!memory) await lastValueFrom(b.query('SELECT 1 AS one'));
+  }
+}
+
+/** Row streams that may hold a connection of their own at once (the pool-size of streams). */
+export function streamBudget(t: TestTarget): number {
+  if (t.name === 'postgres') return 2; // a fifth of the default pool of 10
+  if (t.name === 'sqlite-file') return 4; // reader connections
+  return 1; // sqlite in memory: the one connection
+}
+
+/**
+ * The test target with its postgres connections named `appName`, so that
+ * pg_stat_activity checks see this test's sessions only (a DataSource of its own).
+ */
+export function namedTarget(t: TestTarget, appName: string): DatabaseTarget {
+  if (t.dialect !== 'postgres') return t.target();
+  return { ...resolveTarget(t.target()).options, applicationName: appName } as DataSourceOptions;
+}
+
+/** The sqlite database file of a broker. */
+export function sqliteFile(b: AccessBroker): string {
+  return b.dataSource.options.database as string;
+}
+
+/**
+ * File descriptors of this process on a sqlite file. While any connection is
+ * open this over-counts (sqlite defers closing a closed connection's
+ * descriptor while other connections hold locks); once all are closed, 0.
+ */
+export function sqliteConnections(file: string): number {
+  const resolved = path.resolve(file);
+  let n = 0;
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`) === resolved) n++;
+    } catch {
+      // closed meanwhile (readdir's own descriptor)
+    }
+  }
+  return n;
+}
+
+/**
+ * A TRUNCATE checkpoint from a connection of the test's own: it can only
+ * complete (busy 0) when no other connection still holds a read transaction.
+ */
+export async function checkpointBusy(file: string): Promise<number> {
+  const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+    const opened: sqlite3.Database = new sqlite3.Database(file, (err) => (err ? reject(err) : resolve(opened)));
+  });
+  try {
+    // A short wait: a reader that was leaked would make it wait the whole timeout.
+    await new Promise<void>((resolve, reject) =>
+      db.run('PRAGMA busy_timeout = 200', (err) => (err ? reject(err) : resolve())),
+    );
+    const rows = await new Promise<{ busy: number }[]>((resolve, reject) =>
+      db.all('PRAGMA wal_checkpoint(TRUNCATE)', (err, r) => (err ? reject(err) : resolve(r as { busy: number }[]))),
+    );
+    return rows[0]!.busy;
+  } finally {
+    await new Promise<void>((resolve) => db.close(() => resolve()));
+  }
+}
+
+/** Names of sqlite temporary tables left on the broker's (transaction) connection. */
+export async function sqliteTempTables(b: AccessBroker): Promise<string[]> {
+  const rows = await lastValueFrom(
+    b.query<{ name: string }>("SELECT name FROM sqlite_temp_master WHERE type = 'table'"),
+  );
+  return rows.map((r) => r.name);
+}
+
+/** Sessions named `appName` that are mid-statement or mid-transaction, the asking one aside. */
+export async function busySessions(b: AccessBroker, appName: string): Promise<number> {
+  const rows = await lastValueFrom(
+    b.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE application_name = $1 AND pid <> pg_backend_pid()
+         AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')`,
+      [appName],
+    ),
+  );
+  return rows[0]!.n;
+}
+
+/**
+ * Every stream connection of the broker can be had at once: opens
+ * `streamBudget(t)` streams together, each holding its connection until all
+ * have one. Hangs (and fails) if a closed stream kept its slot.
+ */
+export async function expectStreamBudgetWhole(b: ItemsBroker, t: TestTarget): Promise<void> {
+  const budget = streamBudget(t);
+  const all = latch();
+  let holding = 0;
+  const readers = Array.from({ length: budget }, async () => {
+    for await (const row of b.stream<{ one: number }>('SELECT 1 AS one')) {
+      expect(Number(row.one)).toBe(1);
+      if (++holding === budget) all.resolve();
+      await all.promise;
+    }
+  });
+  await within(Promise.all(readers), `${budget} streams at once (the whole stream budget)`);
+}
+
+/**
+ * Runs `fn` with a fresh ItemsBroker (postgres connections named `appName`);
+ * on a sqlite file, also checks that once the broker is shut down no
+ * connection to the file is left open (a leaked reader keeps its own).
+ */
+export async function withStreamItems(
+  t: TestTarget,
+  appName: string,
+  fn: (b: ItemsBroker) => Promise<void>,
+): Promise<void> {
+  let file: string | undefined;
+  await withItems(
+    t,
+    async (b) => {
+      if (t.name === 'sqlite-file') file = sqliteFile(b);
+      await fn(b);
+    },
+    namedTarget(t, appName),
+  );
+  if (file !== undefined) {
+    // sqlite keeps a closed connection's descriptor while others lock the file: count after shutdown.
+    expect(sqliteConnections(file)).toBe(0);
+  }
+}
+
+/**
+ * Everything a closed stream held is back: the pool is whole, `SELECT 1`
+ * works, the whole stream budget can be had again; on postgres no session of
+ * `appName` is stuck in a statement or transaction; on a sqlite file a write
+ * transaction commits and no read lock is left; on sqlite no temporary table
+ * is left on the transaction connection.
+ */
+export async function expectStreamsReleased(b: ItemsBroker, t: TestTarget, appName?: string): Promise<void> {
+  await b.drain();
+  await until(() => {
+    const stats = b.connectionStats();
+    return stats.idle === stats.open && stats.waiting === 0;
+  }, 'the pool is whole');
+  expectPoolWhole(b);
+  const one = await within(lastValueFrom(b.query<{ one: number }>('SELECT 1 AS one')), 'SELECT 1');
+  expect(Number(one[0]!.one)).toBe(1);
+  if (t.dialect === 'postgres' && appName !== undefined) {
+    await until(async () => (await busySessions(b, appName)) === 0, `no session of ${appName} is busy`).catch(
+      () => undefined,
+    );
+    expect(await busySessions(b, appName)).toBe(0);
+  }
+  if (t.name === 'sqlite-file') {
+    // A reader left inside its read transaction would keep the checkpoint busy.
+    await within(insertName(b, 'written after close'), 'a write transaction');
+    await lastValueFrom(b.query(`DELETE FROM ${b.itemsTable} WHERE name = ?`, ['written after close']));
+    expect(await checkpointBusy(sqliteFile(b))).toBe(0);
+  }
+  if (t.dialect === 'sqlite') expect(await sqliteTempTables(b)).toEqual([]);
+  await expectStreamBudgetWhole(b, t);
+  expectPoolWhole(b);
+}
+
+/**
+ * DataSourceOptions for a test target whose TypeORM logger calls `onQuery`
+ * as each statement starts (statements on the DataSource's own connections;
+ * sqlite reader connections and pg cursors are not logged).
+ */
+export function hookedOptions(target: string, onQuery: (sql: string) => void): DataSourceOptions {
+  const logger: Logger = {
+    logQuery: (sql) => onQuery(sql),
+    logQueryError: () => undefined,
+    logQuerySlow: () => undefined,
+    logSchemaBuild: () => undefined,
+    logMigration: () => undefined,
+    log: () => undefined,
+  };
+  return { ...resolveTarget(target).options, logging: true, logger } as DataSourceOptions;
+}
