@@ -21,18 +21,18 @@ describe('resolveTarget: sqlite', () => {
     expect(resolved.options).toMatchObject({ type: 'sqlite', database: ':memory:' });
   });
 
-  it('resolves a relative file against the working directory, in WAL mode', () => {
+  it('resolves a relative file against the working directory', () => {
     const resolved = resolveTarget('sqlite:rel/x.db');
     const expected = path.resolve(process.cwd(), 'rel/x.db');
     expect(path.isAbsolute(expected)).toBe(true);
-    expect(resolved.options).toMatchObject({ type: 'sqlite', database: expected, enableWAL: true });
+    expect(resolved.options).toMatchObject({ type: 'sqlite', database: expected });
     expect(resolved.key).toBe(`sqlite:${expected}`);
     expect(resolved.label).toBe(`sqlite:${expected}`);
   });
 
-  it("resolves 'sqlite:///abs/x.db' to the absolute file /abs/x.db, in WAL mode", () => {
+  it("resolves 'sqlite:///abs/x.db' to the absolute file /abs/x.db", () => {
     const resolved = resolveTarget('sqlite:///abs/x.db');
-    expect(resolved.options).toMatchObject({ type: 'sqlite', database: '/abs/x.db', enableWAL: true });
+    expect(resolved.options).toMatchObject({ type: 'sqlite', database: '/abs/x.db' });
     expect(resolved.key).toBe('sqlite:/abs/x.db');
   });
 

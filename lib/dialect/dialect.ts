@@ -4,6 +4,15 @@ import { driverFields } from '../errors';
 import type { RowSource } from '../rows/row-source';
 import type { ColumnSpec, ConcreteType } from '../schema/column';
 
+/** A target URL as a dialect reads it. */
+export interface ParsedTarget {
+  /** Targets with one key share one DataSource. */
+  readonly key: string;
+  /** For messages: no password. */
+  readonly label: string;
+  readonly options: DataSourceOptions;
+}
+
 /** A query to read in batches. */
 export interface CursorQuery {
   readonly sql: string;
@@ -37,6 +46,12 @@ export interface ConnectionStats {
  */
 export interface Dialect {
   readonly name: 'sqlite' | 'postgres';
+  /** The URL forms it accepts, for messages. */
+  readonly urlForms: string;
+  /** Whether a target URL is of this dialect's scheme. */
+  ownsUrl(url: string): boolean;
+  /** Reads a URL of its scheme. @throws TargetSyntaxError if it is malformed. */
+  parseUrl(url: string): ParsedTarget;
   /** The options the DataSource is made with: the caller's, plus this dialect's defaults. */
   dataSourceOptions(options: DataSourceOptions): DataSourceOptions;
   /** How many transactions may run at once; the rest of the pool is kept for streams. */

@@ -3,13 +3,22 @@ import type { Dialect } from './dialect';
 import { postgresDialect } from './postgres/postgres-dialect';
 import { sqliteDialect } from './sqlite/sqlite-dialect';
 
-export type { ConnectionStats, CursorQuery, Dialect, PreparedStatement } from './dialect';
+export type { ConnectionStats, CursorQuery, Dialect, ParsedTarget, PreparedStatement } from './dialect';
+export { redactPassword, TargetSyntaxError } from './target-syntax';
 export { driverErrorCode } from './dialect';
 
 const DIALECTS: Partial<Record<DataSourceOptions['type'], Dialect>> = {
   sqlite: sqliteDialect,
   postgres: postgresDialect,
 };
+
+/** Every dialect, in the order target URLs are matched. */
+export const DIALECT_LIST: readonly Dialect[] = [sqliteDialect, postgresDialect];
+
+/** The dialect whose scheme a target URL has, if any. */
+export function dialectForUrl(url: string): Dialect | undefined {
+  return DIALECT_LIST.find((d) => d.ownsUrl(url));
+}
 
 /** The dialect for DataSource options whose type `resolveTarget` has already checked. */
 export function dialectFor(options: DataSourceOptions): Dialect {

@@ -13,6 +13,7 @@ import {
 } from '../dialect';
 import { declaredCursorSource } from './declared-cursor-source';
 import { pgCursorSource, type PgCursorClient } from './pg-cursor-source';
+import { parsePostgresUrl, POSTGRES_FORMS } from './postgres-target';
 
 const TYPES: Record<PortableType, string> = {
   integer: 'integer',
@@ -45,6 +46,9 @@ interface PgPool {
 
 export const postgresDialect: Dialect = {
   name: 'postgres',
+  urlForms: POSTGRES_FORMS,
+  ownsUrl: (url) => /^postgres(ql)?:\/\//.test(url),
+  parseUrl: parsePostgresUrl,
 
   dataSourceOptions: (options) => options,
 

@@ -11,6 +11,7 @@ import {
   type PreparedStatement,
 } from '../dialect';
 import { sqliteChunkSource, type SqliteQuery } from './chunk-source';
+import { parseSqliteUrl, SQLITE_FORMS } from './sqlite-target';
 
 const TYPES: Record<PortableType, string> = {
   integer: 'integer',
@@ -47,7 +48,10 @@ function connectionOf(ds: DataSource): sqlite3.Database {
 const READERS = 4;
 
 function isMemory(ds: DataSource): boolean {
-  const file = ds.options.database;
+  return isMemoryFile(ds.options.database);
+}
+
+function isMemoryFile(file: unknown): boolean {
   return file === ':memory:' || file === '' || file === undefined;
 }
 
@@ -79,6 +83,9 @@ const RETRYABLE = new Set(['SQLITE_BUSY']);
 
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
+  urlForms: SQLITE_FORMS,
+  ownsUrl: (url) => url.startsWith('sqlite:'),
+  parseUrl: parseSqliteUrl,
   // TypeORM's sqlite driver has one connection and one shared QueryRunner.
   // Two overlapping TypeORM transactions on it silently nest as a SAVEPOINT,
   // so a later failure rolls back an earlier, already resolved transaction:
@@ -166,8 +173,17 @@ export const sqliteDialect: Dialect = {
   // and formats a stack trace on every call: a third of sasync's CPU time per
   // transaction. Given a driver whose verbose() does nothing, it stays quiet
   // (unless something else in the process turns verbose mode on for everyone).
-  dataSourceOptions: (options) =>
-    options.type === 'sqlite' && options.driver === undefined ? { ...options, driver: quietSqlite3 } : options,
+  // File databases run in WAL mode, so that a stream's reader connection and
+  // the writer never block each other, with a busy timeout for other processes.
+  dataSourceOptions(options) {
+    if (options.type !== 'sqlite') return options;
+    const file = !isMemoryFile(options.database);
+    return {
+      ...options,
+      driver: options.driver ?? quietSqlite3,
+      ...(file ? { enableWAL: options.enableWAL ?? true, busyTimeout: options.busyTimeout ?? 5000 } : {}),
+    };
+  },
 
   columnType(column: ColumnSpec): ConcreteType {
     const type = TYPES[column.type];

@@ -1,0 +1,31 @@
+import { lastValueFrom } from 'rxjs';
+import { AccessBroker, resolveTarget } from '../../../lib';
+import { sqliteFile } from '../../support/targets';
+
+async function journalMode(b: AccessBroker): Promise<string> {
+  const [row] = await lastValueFrom(b.query<{ journal_mode: string }>('PRAGMA journal_mode'));
+  return row!.journal_mode;
+}
+
+describe('sqlite file databases [sqlite-file]', () => {
+  it('run in WAL mode, whether the target is a URL or DataSourceOptions', async () => {
+    const fromUrl = new AccessBroker(sqliteFile.target());
+    const fromOptions = new AccessBroker({
+      type: 'sqlite',
+      database: resolveTarget(sqliteFile.target()).options.database as string,
+    });
+    expect(await journalMode(fromUrl)).toBe('wal');
+    expect(await journalMode(fromOptions)).toBe('wal');
+    await Promise.all([fromUrl.shutdown(), fromOptions.shutdown()]);
+  });
+
+  it('keep an explicit enableWAL: false', async () => {
+    const b = new AccessBroker({
+      type: 'sqlite',
+      database: resolveTarget(sqliteFile.target()).options.database as string,
+      enableWAL: false,
+    });
+    expect(await journalMode(b)).toBe('delete');
+    await b.shutdown();
+  });
+});
