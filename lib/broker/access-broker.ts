@@ -48,6 +48,9 @@ export const transactNamed = Symbol('sasync.transactNamed');
 
 let globalTarget: ResolvedTarget | undefined;
 
+/** Statements that start or end a transaction or savepoint. */
+const TRANSACTION_CONTROL = /^\s*(begin|start|commit|end|rollback|abort|savepoint|release)\b/i;
+
 /** The broker whose startup() or first() is running around the caller. */
 const starting = new AsyncLocalStorage<AccessBroker>();
 
@@ -284,6 +287,7 @@ export class AccessBroker {
     options: StreamOptions = {},
   ): RowStream<T> {
     checkStreamOptions(options);
+    if (options.key !== undefined) checkIdentifier('column', options.key);
     let cursor: CursorQuery;
     if (typeof query === 'string')
       cursor = { sql: query, parameters: parameters ? [...parameters] : [], key: options.key };
@@ -296,14 +300,17 @@ export class AccessBroker {
   }
 
   /**
-   * Runs one SQL statement in a transaction (or in the current one) and emits
-   * its rows as one array. Use the driver's placeholders: `$1` on postgres,
-   * `?` on sqlite. Values are always bound, never spliced into the SQL.
+   * Runs one SQL statement and emits its rows as one array: inside the
+   * current transaction if there is one, else on its own, in autocommit (a
+   * single statement is atomic by itself), or in a transaction when
+   * `isolation` is given. BEGIN, COMMIT and friends are refused: use
+   * transact(). Use the driver's placeholders: `$1` on postgres, `?` on
+   * sqlite. Values are always bound, never spliced into the SQL.
    */
   query<T = ObjectLiteral>(sql: string, parameters?: readonly unknown[], options?: TransactOptions): Observable<T[]> {
     checkTransactOptions(options);
     const values = parameters ? [...parameters] : undefined;
-    return this.#statement((tx) => tx.query(sql, values) as Promise<T[]>, options ?? {}, options?.name ?? 'query');
+    return this.#statement((tx) => tx.query(sql, values) as Promise<T[]>, options ?? {}, options?.name ?? 'query', sql);
   }
 
   /**
@@ -335,7 +342,7 @@ export class AccessBroker {
         const values = parameters ? [...parameters] : [];
         const run = (tx: EntityManager) =>
           this.#db.dialect.runPrepared(tx.queryRunner!, statement, values) as Promise<T[]>;
-        return this.#statement(run, options ?? {}, options?.name ?? name);
+        return this.#statement(run, options ?? {}, options?.name ?? name, sql);
       },
       stream: (parameters, options) => this.stream<T>(sql, parameters, options),
     };
@@ -369,8 +376,28 @@ export class AccessBroker {
   }
 
   /** One statement through the queue, in the current transaction or in autocommit. */
-  #statement<R>(work: (tx: EntityManager) => Promise<R>, options: TransactOptions, method: string): Observable<R> {
-    return this.#transaction(work, options, method, false, true) as Observable<R>;
+  #statement<R>(
+    work: (tx: EntityManager) => Promise<R>,
+    options: TransactOptions,
+    method: string,
+    sql: string,
+  ): Observable<R> {
+    const autocommit = options.isolation === undefined;
+    const statement = this.#transaction(work, options, method, false, autocommit) as Observable<R>;
+    if (!TRANSACTION_CONTROL.test(sql)) return statement;
+    // On its own, BEGIN would leave a transaction open on a pooled connection.
+    return new Observable<R>((subscriber) => {
+      const outer = currentContext(this.#db);
+      if (outer?.open) return statement.subscribe(subscriber);
+      subscriber.error(
+        new TransactionError(
+          `${method} runs one statement on its own and cannot control a transaction (${sql.trim().split(/\s/)[0]}): ` +
+            'use transact() for a transaction, and { savepoint: true } for a savepoint',
+          { method, sql },
+        ),
+      );
+      return undefined;
+    });
   }
 
   /**

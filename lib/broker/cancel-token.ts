@@ -1,12 +1,11 @@
 /**
- * A one-shot cancellation flag with at most one listener at a time: what a
- * running transaction watches instead of an AbortController, which would cost
- * an EventTarget and its listeners on every transaction.
+ * A one-shot cancellation flag: what a running transaction watches instead of
+ * an AbortController, which would cost an EventTarget on every transaction.
  */
 export class CancelToken {
   #aborted = false;
   #reason: unknown;
-  #listener: ((reason: unknown) => void) | undefined;
+  readonly #listeners = new Set<(reason: unknown) => void>();
 
   get aborted(): boolean {
     return this.#aborted;
@@ -21,17 +20,14 @@ export class CancelToken {
     if (this.#aborted) return;
     this.#aborted = true;
     this.#reason = reason;
-    const listener = this.#listener;
-    this.#listener = undefined;
-    listener?.(reason);
+    for (const listener of [...this.#listeners]) listener(reason);
+    this.#listeners.clear();
   }
 
-  /** Calls `fn` on abort, replacing any earlier listener; returns its removal. */
+  /** Calls `fn` on abort; returns its removal. */
   onAbort(fn: (reason: unknown) => void): () => void {
-    this.#listener = fn;
-    return () => {
-      if (this.#listener === fn) this.#listener = undefined;
-    };
+    this.#listeners.add(fn);
+    return () => void this.#listeners.delete(fn);
   }
 }
 

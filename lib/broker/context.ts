@@ -87,6 +87,15 @@ export function outerContext(): TransactionContext | undefined {
   return storage.getStore();
 }
 
+/** Throws if the caller's transaction on `runner` has ended. */
+export function assertOpen(runner: QueryRunner): void {
+  for (let c = storage.getStore(); c; c = c.parent) {
+    if (c.runner !== runner) continue;
+    if (!c.open) throw endedError();
+    return;
+  }
+}
+
 const GUARDED = Symbol('sasync.guarded');
 
 /**

@@ -43,9 +43,14 @@ export async function openStream<T>(
   try {
     // The slot may have come free because shutdown closed other streams.
     await host.admit();
-    const source = db.streamScheduler
-      ? await db.dialect.openCursor<T>(db.dataSource, query, signal)
-      : await db.dialect.openCursorOn<T>(db.dataSource.createQueryRunner(), query);
+    const source = await db.dialect.openCursor<T>(db.dataSource, query, signal);
+    try {
+      // Shut down while opening: give it all back rather than read on.
+      await host.admit();
+    } catch (err) {
+      await source.close();
+      throw err;
+    }
     return guard(source, query, host, release);
   } catch (err) {
     release();
@@ -83,6 +88,7 @@ function guard<T>(source: RowSource<T>, query: CursorQuery, host: StreamHost, re
       }
     },
     close,
+    interrupt: source.interrupt && (() => source.interrupt!()),
   };
 }
 

@@ -15,6 +15,7 @@ import type { EntityManager } from 'typeorm';
 import type { Dialect } from '../dialect';
 import { InvalidIdentifierError } from '../errors';
 import { checkIdentifier } from '../schema/identifiers';
+import { assertOpen } from './context';
 
 /** Where `produceRows` takes its values from. */
 export type ValueSource<V> = Iterable<V> | AsyncIterable<V> | Observable<V>;
@@ -55,9 +56,12 @@ export function produceRowsWork<V, R>(dialect: Dialect, spec: ProduceSpec<V, R>)
             spec.concurrency,
           ),
           inInputOrder(),
-          concatMap((produced) =>
-            dialect.insertRow(runner, spec.table, { ...spec.constants, [spec.column]: produced }, key),
-          ),
+          concatMap((produced) => {
+            // insertRow may write on the driver's connection directly: refuse
+            // it here once the transaction has ended (cancelled, failed).
+            assertOpen(runner);
+            return dialect.insertRow(runner, spec.table, { ...spec.constants, [spec.column]: produced }, key);
+          }),
         ),
       ),
     );

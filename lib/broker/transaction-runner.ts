@@ -1,4 +1,4 @@
-import { isObservable, lastValueFrom, toArray } from 'rxjs';
+import { isObservable, toArray, type Observable } from 'rxjs';
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { TransactionError } from '../errors';
 import { RowStream } from '../rows/row-stream';
@@ -37,12 +37,16 @@ export interface TransactionSpec {
  */
 export async function runTransaction(spec: TransactionSpec, signal: CancelToken): Promise<unknown[]> {
   const attempts = 1 + (spec.options.retry ?? 0);
+  // Rows of a returned RowStream already delivered cannot be taken back: such
+  // a transaction is never re-run, or its subscriber would get them twice.
+  let emitted = false;
+  const emit = spec.emit && ((value: unknown) => ((emitted = true), spec.emit!(value)));
   for (let attempt = 1; ; attempt++) {
     try {
-      return await runOnce(spec, signal);
+      return await runOnce({ ...spec, emit }, signal);
     } catch (err) {
       if (signal.aborted) throw cancelled(spec, signal, attempt);
-      if (attempt < attempts && spec.db.dialect.isRetryable(err)) {
+      if (attempt < attempts && !emitted && spec.db.dialect.isRetryable(err)) {
         await pause(backoff(attempt), signal).catch(() => undefined);
         if (signal.aborted) throw cancelled(spec, signal, attempt);
         continue;
@@ -65,7 +69,7 @@ async function runOnce(spec: TransactionSpec, signal: CancelToken): Promise<unkn
     // Cancelled while waiting for the connection or BEGIN: the work never starts.
     if (signal.aborted) throw signal.reason;
     const values = await untilAborted(
-      ctx.run(() => collect(spec.work(ctx.manager), spec.emit)),
+      ctx.run(() => collect(spec.work(ctx.manager), spec.emit, signal)),
       signal,
     );
     if (ctx.openSavepoints > 0) throw savepointStillOpen(spec);
@@ -103,7 +107,7 @@ export function runSavepoint(
     await runner.startTransaction();
     try {
       const values = await untilAborted(
-        ctx.run(() => collect(spec.work(ctx.manager))),
+        ctx.run(() => collect(spec.work(ctx.manager), undefined, signal)),
         signal,
       );
       ctx.close();
@@ -148,15 +152,31 @@ function savepointStillOpen(spec: TransactionSpec): TransactionError {
  * transaction stays open until the last (sAsync's ResultProxy iteration);
  * without, the rows are collected.
  */
-export async function collect(result: unknown, emit?: (value: unknown) => void): Promise<unknown[]> {
+export async function collect(
+  result: unknown,
+  emit?: (value: unknown) => void,
+  token?: CancelToken,
+): Promise<unknown[]> {
   const value = isObservable(result) && !(result instanceof RowStream) ? result : await result;
   if (value instanceof RowStream) {
-    if (!emit) return lastValueFrom(value.pipe(toArray()));
+    if (!emit) return gather(value, token);
     await value.consume((row) => emit(row));
     return [];
   }
-  if (isObservable(value)) return lastValueFrom(value.pipe(toArray()));
+  if (isObservable(value)) return gather(value, token);
   return [value];
+}
+
+/** All values of an Observable; unsubscribed when the transaction is cancelled, so nothing runs on after it. */
+function gather(source: Observable<unknown>, token: CancelToken | undefined): Promise<unknown[]> {
+  return new Promise((resolve, reject) => {
+    const subscription = source.pipe(toArray()).subscribe({ next: resolve, error: reject });
+    const stop = token?.onAbort((reason) => {
+      subscription.unsubscribe();
+      reject(reason as Error);
+    });
+    subscription.add(() => stop?.());
+  });
 }
 
 /** `promise`, unless the token aborts first; then the token's reason. */
@@ -187,7 +207,8 @@ function backoff(attempt: number): number {
 }
 
 function label(spec: TransactionSpec): string {
-  return spec.method ? `transaction ${spec.method}` : 'transaction';
+  const what = spec.autocommit ? 'statement' : 'transaction';
+  return spec.method ? `${what} ${spec.method}` : what;
 }
 
 function failed(spec: TransactionSpec, err: unknown, attempts: number): TransactionError {
@@ -199,7 +220,8 @@ function failed(spec: TransactionSpec, err: unknown, attempts: number): Transact
       ? ` (still failing after ${attempts} attempts: raise retry or reduce contention)`
       : ' (it may succeed if re-run: pass { retry: 3 })'
     : '';
-  return new TransactionError(`${label(spec)} failed and was rolled back: ${reason}${hint}`, {
+  const outcome = spec.autocommit ? 'failed' : 'failed and was rolled back';
+  return new TransactionError(`${label(spec)} ${outcome}: ${reason}${hint}`, {
     cause: err,
     method: spec.method,
     dialect: spec.db.dialect.name,

@@ -7,6 +7,11 @@ export interface RowSource<T> {
   read(n: number): Promise<T[]>;
   /** Closes the cursor and gives its connection back; safe to call twice. */
   close(): Promise<void>;
+  /**
+   * Stops a read in flight on the server (a cursor on a connection of its
+   * own): the read then fails, and close() gives the connection up for good.
+   */
+  interrupt?(): void;
 }
 
 /** Opens a source for one subscription; rejects (releasing everything) if `signal` aborts first. */

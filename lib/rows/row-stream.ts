@@ -80,20 +80,27 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
     const batches = this.#iterate(false);
     let batch: T[] = [];
     let index = 0;
+    // One next() at a time: two racing calls must not get the same row.
+    let chain: Promise<unknown> = Promise.resolve();
+    const step = async (): Promise<IteratorResult<T>> => {
+      while (index >= batch.length) {
+        const result = await batches.next();
+        if (result.done) return { done: true, value: undefined };
+        batch = result.value;
+        index = 0;
+      }
+      // Cancelled while the consumer holds a batch: no further row of it.
+      if (this.#options.signal?.aborted) {
+        await batches.return?.();
+        throw cancelledError(this.#options.signal.reason);
+      }
+      return { done: false, value: batch[index++]! };
+    };
     return {
-      next: async () => {
-        while (index >= batch.length) {
-          const result = await batches.next();
-          if (result.done) return { done: true, value: undefined };
-          batch = result.value;
-          index = 0;
-        }
-        // Cancelled while the consumer holds a batch: no further row of it.
-        if (this.#options.signal?.aborted) {
-          await batches.return?.();
-          throw cancelledError(this.#options.signal.reason);
-        }
-        return { done: false, value: batch[index++]! };
+      next: () => {
+        const result = chain.then(step);
+        chain = result.catch(() => undefined);
+        return result;
       },
       return: async () => {
         await batches.return?.();
@@ -121,6 +128,7 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
     // A signal of our own that follows the caller's: no listener on theirs.
     const signal = external ? AbortSignal.any([controller.signal, external]) : controller.signal;
     let source: Promise<RowSource<T>> | undefined;
+    let opened: RowSource<T> | undefined;
     let reading: Promise<unknown> | undefined;
     let finished: Promise<void> | undefined;
     // Closing waits for a read in flight: a cursor is never closed under one.
@@ -129,9 +137,10 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
         signal.removeEventListener('abort', onAbort);
         if (!shared) this.#iterating = false;
         controller.abort();
+        if (reading) opened?.interrupt?.();
         await reading?.catch(() => undefined);
-        const opened = await source?.catch(() => undefined);
-        await opened?.close();
+        const closing = await source?.catch(() => undefined);
+        await closing?.close();
       })();
       return finished;
     };
@@ -148,7 +157,7 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
           return { done: true, value: undefined };
         }
         try {
-          source ??= this.#open(signal);
+          source ??= this.#open(signal).then((s) => (opened = s));
           const read = (async () => (await source).read(this.#batchSize))();
           reading = read;
           const rows = await read;

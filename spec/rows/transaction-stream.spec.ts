@@ -86,14 +86,19 @@ describe.each(allTargets)('a transaction whose work returns a RowStream [$name]'
         b
           .transact(async (tx) => {
             await tx.query(b.insertSql(), ['rolled back']);
-            // sqlite: keyset chunks compute the rows batch by batch, so the failure comes mid-stream.
+            // postgres computes rows fetch by fetch, so the failure comes mid-stream. sqlite, inside a
+            // transaction, first copies the result (its snapshot), so it fails before the first row.
             return b.stream(failingAtSql(b, 5), [], { batchSize: 2, key: t.dialect === 'sqlite' ? 'id' : undefined });
           })
           .pipe(tap((row) => emitted.push(row))),
       ).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TransactionError);
-      expect(emitted.length).toBeGreaterThanOrEqual(2);
-      expect(emitted.length).toBeLessThan(5);
+      if (t.dialect === 'postgres') {
+        expect(emitted.length).toBeGreaterThanOrEqual(2);
+        expect(emitted.length).toBeLessThan(5);
+      } else {
+        expect(emitted).toEqual([]);
+      }
       expect(await b.names()).not.toContain('rolled back');
       await expectStreamsReleased(b, t, appName);
     }));

@@ -10,18 +10,23 @@ export interface PgCursorClient {
  * A pg-cursor over `client`: each `read(n)` fetches n rows from the server
  * portal, nothing more. `close()` closes the portal, then calls `release`
  * (with the error if the cursor failed, so that pg-pool drops the client).
+ * `broken` reports an error the connection had between reads.
  */
 export function pgCursorSource<T>(
   client: PgCursorClient,
   sql: string,
   parameters: unknown[],
   release: (error?: unknown) => void,
+  broken: () => unknown = () => undefined,
 ): RowSource<T> {
   const cursor = client.query(new Cursor(sql, parameters));
   let failed: unknown;
   let closed: Promise<void> | undefined;
   return {
     async read(n) {
+      // The connection died between reads: closing the portal would wait forever.
+      failed ??= broken();
+      if (failed !== undefined) throw failed;
       try {
         return (await cursor.read(n)) as T[];
       } catch (err) {
@@ -32,6 +37,7 @@ export function pgCursorSource<T>(
     close() {
       closed ??= (async () => {
         try {
+          failed ??= broken();
           if (failed === undefined) await cursor.close();
         } catch (err) {
           failed = err;

@@ -41,7 +41,13 @@ interface PgPool {
   totalCount: number;
   idleCount: number;
   waitingCount: number;
-  connect(): Promise<PgCursorClient & { release(error?: Error): void }>;
+  connect(): Promise<
+    PgCursorClient & {
+      release(error?: Error): void;
+      on(event: 'error', fn: (e: unknown) => void): void;
+      off(event: 'error', fn: (e: unknown) => void): void;
+    }
+  >;
 }
 
 export const postgresDialect: Dialect = {
@@ -61,7 +67,23 @@ export const postgresDialect: Dialect = {
       client.release();
       throw signal.reason;
     }
-    return pgCursorSource<T>(client, query.sql, query.parameters, (error) => client.release(error as Error));
+    // A connection that dies while the stream is paused (server restart,
+    // network) emits 'error' on the client: without a listener that crashes
+    // the process. Keep it, and fail the next read with it.
+    let broken: unknown;
+    const onError = (error: unknown) => (broken ??= error);
+    client.on('error', onError);
+    const release = (error?: unknown) => {
+      client.off('error', onError);
+      client.release(error as Error | undefined);
+    };
+    const source = pgCursorSource<T>(client, query.sql, query.parameters, release, () => broken);
+    return {
+      read: (n) => source.read(n),
+      close: () => source.close(),
+      // The connection is then destroyed on close, so a late cancel hits nobody.
+      interrupt: () => void cancelBackend(client as unknown as PgClient).catch(() => undefined),
+    };
   },
 
   async openCursorOn<T>(runner: QueryRunner, query: CursorQuery): Promise<RowSource<T>> {
@@ -133,18 +155,10 @@ export const postgresDialect: Dialect = {
   async interrupt(runner: QueryRunner): Promise<boolean> {
     const client = (runner as unknown as { databaseConnection?: PgClient }).databaseConnection;
     if (!client?.processID) return false;
-    // pg_cancel_backend from a short-lived session of its own (never a pooled
-    // one: the pool may be exhausted). The cancel may reach the backend after
-    // its statement ended, so the caller discards this connection afterwards
-    // rather than hand it to someone whose query the cancel could hit.
-    const Client = client.constructor as new (params: unknown) => PgClient;
-    const canceller = new Client(client.connectionParameters);
-    try {
-      await canceller.connect();
-      await canceller.query('SELECT pg_cancel_backend($1)', [client.processID]);
-    } finally {
-      await canceller.end().catch(() => undefined);
-    }
+    // The cancel may reach the backend after its statement ended, so the
+    // caller discards this connection afterwards rather than hand it to
+    // someone whose query the cancel could hit.
+    await cancelBackend(client);
     return true;
   },
 
@@ -153,6 +167,22 @@ export const postgresDialect: Dialect = {
   discard: (runner, error) =>
     (runner as unknown as PgRunner).releasePostgresConnection(error ?? new Error('discarded')),
 };
+
+/**
+ * pg_cancel_backend from a short-lived session of its own (never a pooled one:
+ * the pool may be exhausted), with a connect timeout.
+ */
+async function cancelBackend(client: PgClient): Promise<void> {
+  const Client = client.constructor as new (params: unknown) => PgClient;
+  const params = client.connectionParameters as Record<string, unknown>;
+  const canceller = new Client({ ...params, password: params.password, connectionTimeoutMillis: 5000 });
+  try {
+    await canceller.connect();
+    await canceller.query('SELECT pg_cancel_backend($1)', [client.processID]);
+  } finally {
+    await canceller.end().catch(() => undefined);
+  }
+}
 
 interface PgClient {
   processID: number | null;

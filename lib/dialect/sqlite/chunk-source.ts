@@ -30,14 +30,24 @@ export function sqliteChunkSource<T>(
   let read: (n: number) => Promise<Record<string, unknown>[]>;
   if (key !== undefined) {
     const column = `"${checkIdentifier('column', key)}"`;
-    const base = `SELECT * FROM (${stripSemicolon(sql)}) AS sasync_stream`;
+    const base = `SELECT * FROM (${body(sql)}\n) AS sasync_stream`;
     let last: unknown;
     let started = false;
     read = async (n) => {
-      const rows = started
-        ? await query(`${base} WHERE ${column} > ? ORDER BY ${column} LIMIT ?`, [...parameters, last, n])
-        : await query(`${base} ORDER BY ${column} LIMIT ?`, [...parameters, n]);
-      started = true;
+      let rows: Record<string, unknown>[];
+      if (!started) {
+        rows = await query(`${base} ORDER BY ${column} LIMIT ?`, [...parameters, n]);
+        started = true;
+      } else {
+        // >= and one more row: the row read last comes back first; a second
+        // one with its key would have been skipped by a plain >.
+        rows = await query(`${base} WHERE ${column} >= ? ORDER BY ${column} LIMIT ?`, [...parameters, last, n + 1]);
+        let same = 0;
+        while (same < rows.length && rows[same]![key] === last) same++;
+        if (same > 1) throw badKey(key, 'its values repeat');
+        rows = rows.slice(same);
+      }
+      checkKeys(rows, key, last);
       if (rows.length > 0) last = rows[rows.length - 1]![key];
       return rows;
     };
@@ -86,7 +96,7 @@ export function sqliteChunkSource<T>(
  * a result column named rowid, oid or _rowid_ takes that name over.
  */
 async function copy(query: SqliteQuery, table: string, sql: string, parameters: unknown[]): Promise<string> {
-  await query(`CREATE TABLE ${table} AS ${stripSemicolon(sql)}`, parameters);
+  await query(`CREATE TABLE ${table} AS ${body(sql)}\n`, parameters);
   const [schema, name] = table.split('.');
   const columns = await query(`SELECT name FROM pragma_table_info(?, ?)`, [name, schema]);
   const taken = new Set(columns.map((c) => String(c.name).toLowerCase()));
@@ -102,7 +112,32 @@ async function copy(query: SqliteQuery, table: string, sql: string, parameters: 
   return rowid;
 }
 
-/** A trailing semicolon would end the subquery early. */
-function stripSemicolon(sql: string): string {
-  return sql.trim().replace(/;+\s*$/, '');
+/**
+ * The SQL without a trailing semicolon or comments, which would end the
+ * subquery early or swallow its closing parenthesis.
+ */
+function body(sql: string): string {
+  return sql.trim().replace(/(;|\s|--[^\n]*$)+$/, '');
+}
+
+/** Keys must be present, not null, and strictly increasing: otherwise rows would be skipped silently. */
+function checkKeys(rows: Record<string, unknown>[], key: string, previous: unknown): void {
+  let before = previous;
+  for (const row of rows) {
+    if (!(key in row)) throw badKey(key, 'the result has no such column');
+    const value = row[key];
+    if (value === null || value === undefined) throw badKey(key, 'a row has NULL in it');
+    if (before !== undefined && !((before as number) < (value as number))) {
+      throw badKey(key, 'its values are not unique and increasing in the result');
+    }
+    before = value;
+  }
+}
+
+function badKey(key: string, reason: string): InvalidIdentifierError {
+  return new InvalidIdentifierError(
+    'column',
+    key,
+    `cannot read chunks by key ${JSON.stringify(key)}: ${reason}; name a unique, increasing, non-null column, or leave key out`,
+  );
 }

@@ -58,6 +58,7 @@ function isMemoryFile(file: unknown): boolean {
 /** A reader connection with the few calls a stream needs. */
 interface Reader {
   all(sql: string, parameters?: unknown[]): Promise<Record<string, unknown>[]>;
+  interrupt(): void;
   run(sql: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -72,6 +73,7 @@ async function openReader(file: string): Promise<Reader> {
         db.all(sql, parameters, (err, rows) => (err ? reject(err) : resolve(rows as Record<string, unknown>[]))),
       ),
     run: (sql) => new Promise((resolve, reject) => db.run(sql, (err) => (err ? reject(err) : resolve()))),
+    interrupt: () => db.interrupt(),
     close: () => new Promise((resolve) => db.close(() => resolve())),
   };
   await reader.run('PRAGMA busy_timeout = 5000');
@@ -97,6 +99,9 @@ export const sqliteDialect: Dialect = {
   streamSlots: (ds) => (isMemory(ds) ? 0 : READERS),
 
   async openCursor<T>(ds: DataSource, query: CursorQuery, signal: AbortSignal): Promise<RowSource<T>> {
+    // In memory there is one connection (its slot is the caller's while the
+    // stream is open): read on it, as a transaction's stream would.
+    if (isMemory(ds)) return sqliteDialect.openCursorOn<T>(ds.createQueryRunner(), { ...query, key: query.key });
     const reader = await openReader(ds.options.database as string);
     const q: SqliteQuery = (sql, parameters) => reader.all(sql, sqliteDialect.bindParameters(parameters));
     try {
@@ -104,15 +109,17 @@ export const sqliteDialect: Dialect = {
       // Keyset chunks need a read transaction to see one snapshot; a copy into
       // a temporary table is one statement, a snapshot by itself.
       if (query.key !== undefined) await reader.run('BEGIN');
+      const finish = async () => {
+        if (query.key !== undefined) await reader.run('ROLLBACK').catch(() => undefined);
+        await reader.close();
+      };
+      const source = sqliteChunkSource<T>(q, query.sql, query.parameters, query.key, finish);
+      // A read in flight stops at once when the stream is cancelled.
+      return { ...source, interrupt: () => reader.interrupt() };
     } catch (err) {
       await reader.close();
       throw err;
     }
-    const finish = async () => {
-      if (query.key !== undefined) await reader.run('ROLLBACK').catch(() => undefined);
-      await reader.close();
-    };
-    return sqliteChunkSource<T>(q, query.sql, query.parameters, query.key, finish);
   },
 
   insertRow(runner, table, row, key) {
@@ -166,7 +173,10 @@ export const sqliteDialect: Dialect = {
 
   async openCursorOn<T>(runner: QueryRunner, query: CursorQuery): Promise<RowSource<T>> {
     const q: SqliteQuery = (sql, parameters) => runner.query(sql, parameters);
-    return sqliteChunkSource<T>(q, query.sql, query.parameters, query.key, async () => undefined);
+    // Keyset chunks on a connection that writes meanwhile would see those
+    // writes (no snapshot of its own); the temporary copy is one.
+    const key = runner.isTransactionActive ? undefined : query.key;
+    return sqliteChunkSource<T>(q, query.sql, query.parameters, key, async () => undefined);
   },
 
   // TypeORM always switches node-sqlite3 into verbose mode, which captures
