@@ -15,6 +15,7 @@ import { checkTableSpec, type TableInfo, type TableOptions } from '../schema/tab
 import { resolveTarget, type DatabaseTarget, type ResolvedTarget } from '../target';
 import { currentContext, endedError, outerContext } from './context';
 import { checkTransactOptions, mergeOptions, type TransactOptions } from './options';
+import { PriorityScheduler } from '../scheduler/priority-scheduler';
 import { acquireDatabase, type SharedDatabase } from './registry';
 import { CancelToken, UNSUBSCRIBED } from './cancel-token';
 import { cancellation } from './cancellation';
@@ -47,6 +48,9 @@ export interface BrokerOptions {
 export const transactNamed = Symbol('sasync.transactNamed');
 
 let globalTarget: ResolvedTarget | undefined;
+
+/** The run() whose function is running around the caller, with the queue for what it submits. */
+const holdingSlot = new AsyncLocalStorage<{ readonly db: SharedDatabase; readonly queue: PriorityScheduler }>();
 
 /** Statements that start or end a transaction or savepoint. */
 const TRANSACTION_CONTROL = /^\s*(begin|start|commit|end|rollback|abort|savepoint|release)\b/i;
@@ -269,7 +273,11 @@ export class AccessBroker {
       // Inside a transaction the queue slot is already this caller's: queuing
       // again would wait for itself on sqlite.
       if (outer) return void deliver(outer.open ? collect(fn()) : Promise.reject(endedError()), subscriber);
-      return this.#queue(subscriber, options ?? {}, 'run', false, () => collect(fn()));
+      // Work that fn submits must not wait for the slot fn itself holds: it
+      // queues on a queue of its own, as many at once as the shared one allows.
+      const queue = new PriorityScheduler(this.#db.scheduler.concurrency);
+      const job = () => holdingSlot.run({ db: this.#db, queue }, () => collect(fn()));
+      return this.#queue(subscriber, options ?? {}, 'run', false, job);
     }) as Observable<R>;
   }
 
@@ -511,7 +519,9 @@ export class AccessBroker {
     };
     const enqueue = () => {
       if (subscriber.closed) return;
-      const sub = this.#db.scheduler.schedule(tracked, options).subscribe({
+      const held = holdingSlot.getStore();
+      const queue = held?.db === this.#db ? held.queue : this.#db.scheduler;
+      const sub = queue.schedule(tracked, options).subscribe({
         next: (values) => inScope(() => values.forEach((v) => subscriber.next(v))),
         error: (err: unknown) => inScope(() => subscriber.error(err)),
         complete: () => inScope(() => subscriber.complete()),

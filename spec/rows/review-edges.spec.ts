@@ -1,4 +1,4 @@
-import { lastValueFrom, toArray } from 'rxjs';
+import { lastValueFrom, take, toArray } from 'rxjs';
 import { InvalidIdentifierError, TransactionError } from '../../lib';
 import { withItems } from '../support/brokers';
 import { allTargets, fileAndPg, pgAvailable, postgres, sqliteFile, sqliteMemory } from '../support/targets';
@@ -159,5 +159,51 @@ describe.each(fileAndPg)('abort during a long read [$name]', (t) => {
       await expect(next).rejects.toBeInstanceOf(TransactionError);
       await b.drain();
       await expect(lastValueFrom(b.query('SELECT 1 AS ok'))).resolves.toEqual([{ ok: 1 }]);
+    }));
+});
+
+describe.each(allTargets)('run() whose function queues work of its own [$name]', (t) => {
+  it('lets that work run instead of waiting for the slot run() holds, one at a time on sqlite', () =>
+    withItems(t, async (b) => {
+      const result = await lastValueFrom(
+        b.run(async () => {
+          await lastValueFrom(b.query(b.insertSql(), ['from run']));
+          const both = await Promise.all([
+            lastValueFrom(b.transact((tx) => tx.query(b.insertSql(), ['a']))),
+            lastValueFrom(b.transact((tx) => tx.query(b.insertSql(), ['b']))),
+          ]);
+          return both.length;
+        }),
+      );
+      expect(result).toBe(2);
+      expect((await b.names()).sort()).toEqual(['a', 'b', 'from run']);
+    }));
+});
+
+(pgAvailable ? describe : describe.skip)('a transaction stream ended early [postgres]', () => {
+  it('keeps its connection in the pool when no statement is running', () =>
+    withItems(postgres, async (b) => {
+      await lastValueFrom(
+        b.produceRows(
+          (i: number) => `n${i}`,
+          Array.from({ length: 30 }, (_, i) => i),
+          b.itemsTable,
+          'name',
+        ),
+      );
+      const pids = new Set<number>();
+      for (let i = 0; i < 6; i++) {
+        await lastValueFrom(
+          b
+            .transact(async (tx) => {
+              pids.add(Number((await tx.query('SELECT pg_backend_pid() AS pid'))[0].pid));
+              return b.stream(`SELECT name FROM ${b.itemsTable}`, [], { batchSize: 5 });
+            })
+            .pipe(take(3), toArray()),
+        );
+        await b.drain();
+      }
+      // Reused from the pool, not destroyed and reopened each time (one backend, or two at most).
+      expect(pids.size).toBeLessThanOrEqual(2);
     }));
 });

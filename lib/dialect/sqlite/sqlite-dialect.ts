@@ -122,19 +122,16 @@ export const sqliteDialect: Dialect = {
     }
   },
 
-  insertRow(runner, table, row, key) {
+  async insertRow(runner, table, row, key) {
     const names = Object.keys(row);
+    // Lower case on purpose: TypeORM runs statements starting "INSERT " with
+    // run(), which drops the RETURNING rows; through the runner the statement
+    // is guarded and counted like every other.
     const sql =
-      `INSERT INTO "${table}" (${names.map((n) => `"${n}"`).join(', ')}) ` +
-      `VALUES (${names.map(() => '?').join(', ')})${key ? ` RETURNING "${key}"` : ''}`;
-    const parameters = sqliteDialect.bindParameters(Object.values(row));
-    // On the connection itself: TypeORM runs every INSERT with run(), which
-    // drops RETURNING rows.
-    return new Promise((resolve, reject) =>
-      connectionOf(runner.connection).all(sql, parameters, (err: Error | null, rows: Record<string, unknown>[]) =>
-        err ? reject(statementError(err, sql, parameters)) : resolve(key ? (rows[0]?.[key] ?? null) : null),
-      ),
-    );
+      `insert into "${table}" (${names.map((n) => `"${n}"`).join(', ')}) ` +
+      `values (${names.map(() => '?').join(', ')})${key ? ` returning "${key}"` : ''}`;
+    const rows: Record<string, unknown>[] = await runner.query(sql, Object.values(row));
+    return key ? (rows[0]?.[key] ?? null) : null;
   },
 
   async runPrepared(runner: QueryRunner, statement: PreparedStatement, parameters: unknown[]): Promise<unknown[]> {
