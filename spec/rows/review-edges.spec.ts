@@ -1,5 +1,6 @@
 import { lastValueFrom, take, toArray } from 'rxjs';
 import { InvalidIdentifierError, TransactionError } from '../../lib';
+import { fillItems } from '../support/streams';
 import { withItems } from '../support/brokers';
 import { allTargets, fileAndPg, pgAvailable, postgres, sqliteFile, sqliteMemory } from '../support/targets';
 
@@ -82,7 +83,7 @@ describe.each([sqliteFile, sqliteMemory])('sqlite keyset streams refuse keys tha
 
   it('reads SQL ending in a comment or a semicolon and a comment', () =>
     withItems(t, async (b) => {
-      await lastValueFrom(b.produceRows((i: number) => `n${i}`, [1, 2, 3, 4, 5], b.itemsTable, 'name'));
+      await fillItems(b, 5);
       for (const tail of [' -- trailing comment', '; -- x', ';;  ']) {
         const rows = await lastValueFrom(
           b.stream(`SELECT id FROM ${b.itemsTable}${tail}`, [], { key: 'id', batchSize: 2 }).pipe(toArray()),
@@ -98,7 +99,7 @@ describe.each([sqliteFile, sqliteMemory])('sqlite keyset streams refuse keys tha
 
   it('reads a snapshot inside a transaction even with a key (its own writes do not feed the stream)', () =>
     withItems(t, async (b) => {
-      await lastValueFrom(b.produceRows((i: number) => `n${i}`, [1, 2, 3, 4], b.itemsTable, 'name'));
+      await fillItems(b, 4);
       const read = await lastValueFrom(
         b.transact(async (tx) => {
           let n = 0;
