@@ -97,26 +97,6 @@ export function assertOpen(runner: QueryRunner): void {
 }
 
 const GUARDED = Symbol('sasync.guarded');
-const IN_FLIGHT = Symbol('sasync.inFlight');
-
-type Counted = QueryRunner & { [IN_FLIGHT]?: Set<Promise<unknown>> };
-
-/** Whether a statement is running on `runner` (only then is there something to interrupt). */
-export function isBusy(runner: QueryRunner): boolean {
-  return ((runner as Counted)[IN_FLIGHT]?.size ?? 0) > 0;
-}
-
-/**
- * Resolves when the statements running on `runner` have settled: a ROLLBACK
- * sent while one still runs could reach the database before it (node-sqlite3
- * does not keep the order of overlapping calls), and the statement would then
- * be committed on its own.
- */
-export async function statementsSettled(runner: QueryRunner): Promise<void> {
-  const running = (runner as Counted)[IN_FLIGHT];
-  if (running?.size) await Promise.allSettled([...running]);
-}
-
 /**
  * Makes `runner.query` refuse calls from work whose transaction has ended.
  * Without this, work that keeps going after it was cancelled (or that left a
@@ -136,9 +116,6 @@ export function guardRunner(runner: QueryRunner, dialect: Dialect): void {
       break;
     }
     if (Array.isArray(args[1])) args[1] = dialect.bindParameters(args[1]);
-    const running = ((runner as Counted)[IN_FLIGHT] ??= new Set());
-    const statement = query.apply(this, args);
-    running.add(statement);
-    return statement.finally(() => running.delete(statement));
+    return query.apply(this, args);
   } as QueryRunner['query'];
 }

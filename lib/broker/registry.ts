@@ -38,7 +38,7 @@ export class SharedDatabase {
     const streamSlots = this.dialect.streamSlots(this.dataSource);
     this.streamScheduler = streamSlots > 0 ? new PriorityScheduler(streamSlots) : undefined;
     this.ready = this.dataSource.initialize().then(
-      () => undefined,
+      (ds) => this.dialect.prepareConnection(ds),
       (cause: unknown) => {
         if (registry.get(this.key) === this) registry.delete(this.key);
         const reason = cause instanceof Error ? cause.message : String(cause);

@@ -3,7 +3,7 @@ import type { EntityManager, QueryRunner } from 'typeorm';
 import { TransactionError } from '../errors';
 import { RowStream } from '../rows/row-stream';
 import type { CancelToken } from './cancel-token';
-import { endedError, guardRunner, isBusy, statementsSettled, TransactionContext } from './context';
+import { endedError, guardRunner, TransactionContext } from './context';
 import type { TransactOptions } from './options';
 import type { SharedDatabase } from './registry';
 
@@ -78,10 +78,7 @@ async function runOnce(spec: TransactionSpec, signal: CancelToken): Promise<unkn
     return values;
   } catch (err) {
     ctx.close();
-    // Interrupt only a statement in flight: otherwise a plain ROLLBACK will do,
-    // and the connection stays in the pool.
-    const interrupted = signal.aborted && isBusy(runner) && (await db.dialect.interrupt(runner).catch(() => false));
-    await statementsSettled(runner);
+    const interrupted = signal.aborted && (await db.dialect.interrupt(runner).catch(() => false));
     // With a savepoint still open, TypeORM's ROLLBACK would only roll back to
     // the savepoint: discarding the connection ends the whole transaction.
     const nested = ctx.openSavepoints > 0;

@@ -95,8 +95,10 @@ export interface Dialect {
    * returns the same array when nothing changes.
    */
   bindParameters(parameters: unknown[]): unknown[];
+  /** Sets up a DataSource once it is initialized. */
+  prepareConnection(ds: DataSource): void;
   /**
-   * Interrupts the statement the runner is running, if any, so that a
+   * Interrupts the statement the runner is running, if one is, so that a
    * cancelled transaction rolls back now rather than after a long query.
    * Resolves true when it interrupted something: the caller must then
    * {@link discard} the runner after rolling back.

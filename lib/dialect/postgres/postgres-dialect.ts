@@ -111,6 +111,8 @@ export const postgresDialect: Dialect = {
     }
   },
 
+  prepareConnection: () => undefined,
+
   // Closing the pool closes the connections, and with them their statements.
   releasePrepared: async () => undefined,
 
@@ -154,7 +156,9 @@ export const postgresDialect: Dialect = {
 
   async interrupt(runner: QueryRunner): Promise<boolean> {
     const client = (runner as unknown as { databaseConnection?: PgClient }).databaseConnection;
-    if (!client?.processID) return false;
+    // Nothing running (the work waits on something else): a plain ROLLBACK
+    // will do, and the connection goes back to the pool.
+    if (!client?.processID || !client._activeQuery) return false;
     // The cancel may reach the backend after its statement ended, so the
     // caller discards this connection afterwards rather than hand it to
     // someone whose query the cancel could hit.
@@ -186,6 +190,8 @@ async function cancelBackend(client: PgClient): Promise<void> {
 
 interface PgClient {
   processID: number | null;
+  /** pg's own record of the query on the wire (what its deprecated activeQuery getter returns). */
+  _activeQuery?: unknown;
   connectionParameters: unknown;
   connect(): Promise<void>;
   query(sql: string, values: unknown[]): Promise<unknown>;

@@ -223,6 +223,11 @@ export const sqliteDialect: Dialect = {
     return rows.map((r) => r.name);
   },
 
+  // Overlapping calls on one node-sqlite3 connection may execute out of
+  // order (a ROLLBACK overtaking an INSERT sent before it, which then commits
+  // on its own); in serialized mode they run in the order they were made.
+  prepareConnection: (ds) => void connectionOf(ds).serialize(),
+
   async interrupt(runner: QueryRunner): Promise<boolean> {
     // Only this transaction uses the connection (sasync serializes them), so
     // interrupting whatever runs on it interrupts this transaction's statement.
