@@ -44,28 +44,65 @@ export function produceRowsWork<V, R>(dialect: Dialect, spec: ProduceSpec<V, R>)
   for (const name of [spec.column, ...Object.keys(spec.constants)]) checkIdentifier('column', name);
   return (tx: EntityManager): Observable<unknown> => {
     const runner = tx.queryRunner!;
+    // Value i starts only when it is within 2 × concurrency of the first value
+    // not yet inserted: one slow early value must not let f run (and results
+    // pile up) for the whole input behind it.
+    const window = new InsertWindow(2 * spec.concurrency);
     return defer(() => keyColumn(tx, spec)).pipe(
       concatMap((key) =>
         from(spec.values).pipe(
-          mergeMap(
-            (value, index) =>
+          mergeMap((value, index) => {
+            const produce = () =>
               from(asInput(spec.f(value))).pipe(
                 last(),
                 map((produced) => [index, produced] as const),
-              ),
-            spec.concurrency,
-          ),
+              );
+            const wait = window.until(index);
+            return wait ? from(wait).pipe(concatMap(produce)) : produce();
+          }, spec.concurrency),
           inInputOrder(),
-          concatMap((produced) => {
+          concatMap(async (produced) => {
             // insertRow may write on the driver's connection directly: refuse
             // it here once the transaction has ended (cancelled, failed).
             assertOpen(runner);
-            return dialect.insertRow(runner, spec.table, { ...spec.constants, [spec.column]: produced }, key);
+            const inserted = await dialect.insertRow(
+              runner,
+              spec.table,
+              { ...spec.constants, [spec.column]: produced },
+              key,
+            );
+            window.inserted();
+            return inserted;
           }),
         ),
       ),
     );
   };
+}
+
+/** How far ahead of the inserts values may be produced. */
+class InsertWindow {
+  #inserted = 0;
+  readonly #waiting: { index: number; resolve: () => void }[] = [];
+
+  constructor(readonly size: number) {}
+
+  /** Undefined when value `index` may start now, else a Promise of when it may. */
+  until(index: number): Promise<void> | undefined {
+    if (index - this.#inserted < this.size) return undefined;
+    return new Promise((resolve) => this.#waiting.push({ index, resolve }));
+  }
+
+  inserted(): void {
+    this.#inserted++;
+    for (let i = this.#waiting.length - 1; i >= 0; i--) {
+      const waiter = this.#waiting[i]!;
+      if (waiter.index - this.#inserted < this.size) {
+        this.#waiting.splice(i, 1);
+        waiter.resolve();
+      }
+    }
+  }
 }
 
 async function keyColumn(

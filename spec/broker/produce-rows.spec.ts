@@ -96,3 +96,43 @@ describe.each(allTargets)('produceRows() [$name]', (t) => {
       expect(() => b.produceRows(f, ['x'], b.itemsTable, 'name', {}, { concurrency: 0 })).toThrow(RangeError);
     }));
 });
+
+describe.each(allTargets)('produceRows() with a slow early value [$name]', (t) => {
+  it('produces at most 2 × concurrency values past the first one not yet inserted, and all in order', () =>
+    withItems(t, async (b) => {
+      let releaseFirst!: () => void;
+      const first = new Promise<void>((r) => (releaseFirst = r));
+      const called: number[] = [];
+      const f = async (i: number) => {
+        called.push(i);
+        if (i === 0) await first;
+        return `v${i}`;
+      };
+      const done = lastValueFrom(
+        b
+          .produceRows(
+            f,
+            Array.from({ length: 100 }, (_, i) => i),
+            b.itemsTable,
+            'name',
+            {},
+            { concurrency: 3 },
+          )
+          .pipe(toArray()),
+      );
+      // Once f(0) is waiting, let everything that may run, run, until nothing more is called.
+      while (!called.includes(0)) await new Promise((r) => setTimeout(r, 2));
+      for (let seen = -1; seen !== called.length;) {
+        seen = called.length;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      try {
+        expect(called.length).toBeLessThanOrEqual(6);
+      } finally {
+        releaseFirst();
+      }
+      const keys = await done;
+      expect(keys).toHaveLength(100);
+      expect(await b.names()).toEqual(Array.from({ length: 100 }, (_, i) => `v${i}`));
+    }));
+});
