@@ -5,7 +5,8 @@
 export class CancelToken {
   #aborted = false;
   #reason: unknown;
-  readonly #listeners = new Set<(reason: unknown) => void>();
+  // Made on first use: most transactions finish without anyone listening.
+  #listeners: Set<(reason: unknown) => void> | undefined;
 
   get aborted(): boolean {
     return this.#aborted;
@@ -20,14 +21,15 @@ export class CancelToken {
     if (this.#aborted) return;
     this.#aborted = true;
     this.#reason = reason;
-    for (const listener of [...this.#listeners]) listener(reason);
-    this.#listeners.clear();
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    for (const listener of listeners ?? []) listener(reason);
   }
 
   /** Calls `fn` on abort; returns its removal. */
   onAbort(fn: (reason: unknown) => void): () => void {
-    this.#listeners.add(fn);
-    return () => void this.#listeners.delete(fn);
+    (this.#listeners ??= new Set()).add(fn);
+    return () => void this.#listeners?.delete(fn);
   }
 }
 

@@ -5,7 +5,6 @@ import { sqliteDialect } from './sqlite/sqlite-dialect';
 
 export type { ConnectionStats, CursorQuery, Dialect, ParsedTarget, PreparedStatement } from './dialect';
 export { redactPassword, TargetSyntaxError } from './target-syntax';
-export { driverErrorCode } from './dialect';
 
 const DIALECTS: Partial<Record<DataSourceOptions['type'], Dialect>> = {
   sqlite: sqliteDialect,

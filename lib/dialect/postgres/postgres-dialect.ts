@@ -1,6 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import type { ColumnSpec, ConcreteType, PortableType } from '../../schema/column';
+import type { PortableType } from '../../schema/column';
 import { DatabaseError } from '../../errors';
 import type { RowSource } from '../../rows/row-source';
 import {
@@ -11,6 +11,7 @@ import {
   type Dialect,
   type PreparedStatement,
 } from '../dialect';
+import { concreteType, insertSql } from '../sql';
 import { declaredCursorSource } from './declared-cursor-source';
 import { pgCursorSource, type PgCursorClient } from './pg-cursor-source';
 import { parsePostgresUrl, POSTGRES_FORMS } from './postgres-target';
@@ -91,10 +92,7 @@ export const postgresDialect: Dialect = {
   },
 
   async insertRow(runner, table, row, key) {
-    const names = Object.keys(row);
-    const sql =
-      `INSERT INTO "${table}" (${names.map((n) => `"${n}"`).join(', ')}) ` +
-      `VALUES (${names.map((_, i) => `$${i + 1}`).join(', ')})${key ? ` RETURNING "${key}"` : ''}`;
+    const sql = insertSql(table, Object.keys(row), (i) => `$${i}`, key);
     const rows: Record<string, unknown>[] = await runner.query(sql, Object.values(row));
     return key ? (rows[0]?.[key] ?? null) : null;
   },
@@ -127,12 +125,7 @@ export const postgresDialect: Dialect = {
     return pool - streamReserve(pool);
   },
 
-  columnType(column: ColumnSpec): ConcreteType {
-    const type = TYPES[column.type];
-    if (column.type === 'string') return { type, length: String(column.length ?? 255) };
-    if (column.type === 'decimal') return { type, precision: column.precision ?? 18, scale: column.scale ?? 6 };
-    return { type };
-  },
+  columnType: (column) => concreteType(TYPES, column),
 
   isRetryable: (error) => RETRYABLE.has(driverErrorCode(error) ?? ''),
 

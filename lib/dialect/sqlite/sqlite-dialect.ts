@@ -1,6 +1,6 @@
 import sqlite3 from 'sqlite3';
 import type { DataSource, QueryRunner } from 'typeorm';
-import type { ColumnSpec, ConcreteType, PortableType } from '../../schema/column';
+import type { PortableType } from '../../schema/column';
 import type { RowSource } from '../../rows/row-source';
 import {
   driverErrorCode,
@@ -10,6 +10,7 @@ import {
   type Dialect,
   type PreparedStatement,
 } from '../dialect';
+import { concreteType, insertSql } from '../sql';
 import { sqliteChunkSource, type SqliteQuery } from './chunk-source';
 import { parseSqliteUrl, SQLITE_FORMS } from './sqlite-target';
 
@@ -76,7 +77,12 @@ async function openReader(file: string): Promise<Reader> {
     interrupt: () => db.interrupt(),
     close: () => new Promise((resolve) => db.close(() => resolve())),
   };
-  await reader.run('PRAGMA busy_timeout = 5000');
+  try {
+    await reader.run('PRAGMA busy_timeout = 5000');
+  } catch (err) {
+    await reader.close();
+    throw err;
+  }
   return reader;
 }
 
@@ -101,7 +107,7 @@ export const sqliteDialect: Dialect = {
   async openCursor<T>(ds: DataSource, query: CursorQuery, signal: AbortSignal): Promise<RowSource<T>> {
     // In memory there is one connection (its slot is the caller's while the
     // stream is open): read on it, as a transaction's stream would.
-    if (isMemory(ds)) return sqliteDialect.openCursorOn<T>(ds.createQueryRunner(), { ...query, key: query.key });
+    if (isMemory(ds)) return sqliteDialect.openCursorOn<T>(ds.createQueryRunner(), query);
     const reader = await openReader(ds.options.database as string);
     const q: SqliteQuery = (sql, parameters) => reader.all(sql, sqliteDialect.bindParameters(parameters));
     try {
@@ -123,13 +129,7 @@ export const sqliteDialect: Dialect = {
   },
 
   async insertRow(runner, table, row, key) {
-    const names = Object.keys(row);
-    // Lower case on purpose: TypeORM runs statements starting "INSERT " with
-    // run(), which drops the RETURNING rows; through the runner the statement
-    // is guarded and counted like every other.
-    const sql =
-      `insert into "${table}" (${names.map((n) => `"${n}"`).join(', ')}) ` +
-      `values (${names.map(() => '?').join(', ')})${key ? ` returning "${key}"` : ''}`;
+    const sql = insertSql(table, Object.keys(row), () => '?', key);
     const rows: Record<string, unknown>[] = await runner.query(sql, Object.values(row));
     return key ? (rows[0]?.[key] ?? null) : null;
   },
@@ -192,12 +192,7 @@ export const sqliteDialect: Dialect = {
     };
   },
 
-  columnType(column: ColumnSpec): ConcreteType {
-    const type = TYPES[column.type];
-    if (column.type === 'string') return { type, length: String(column.length ?? 255) };
-    if (column.type === 'decimal') return { type, precision: column.precision ?? 18, scale: column.scale ?? 6 };
-    return { type };
-  },
+  columnType: (column) => concreteType(TYPES, column),
 
   isRetryable: (error) => RETRYABLE.has(driverErrorCode(error) ?? ''),
 
