@@ -3,20 +3,30 @@ import { AccessBroker } from '../../lib';
 import { latch } from '../support/brokers';
 import { allTargets } from '../support/targets';
 
-/** Fills every transaction slot with work that waits on the returned release(). */
-async function saturate(b: AccessBroker): Promise<{ release: () => Promise<void> }> {
-  const gate = latch();
+/**
+ * Fills every transaction slot with work that waits. `releaseOne()` frees a
+ * single slot, so queued work then runs strictly one after another through
+ * it (with several free postgres slots, BEGINs on different connections
+ * finish in any order and start order stops telling dispatch order);
+ * `release()` frees the rest and waits for all of it.
+ */
+async function saturate(b: AccessBroker): Promise<{ releaseOne: () => void; release: () => Promise<void> }> {
+  const first = latch();
+  const rest = latch();
   const slots = b.dialect === 'postgres' ? 8 : 1;
   const done: Promise<unknown>[] = [];
   for (let i = 0; i < slots; i++) {
     const running = latch();
-    const p = lastValueFrom(b.transact(async () => (running.resolve(), gate.promise)));
+    const gate = i === 0 ? first.promise : rest.promise;
+    const p = lastValueFrom(b.transact(async () => (running.resolve(), gate)));
     done.push(p);
     await running.promise;
   }
   return {
+    releaseOne: () => first.resolve(),
     release: async () => {
-      gate.resolve();
+      first.resolve();
+      rest.resolve();
       await Promise.all(done);
     },
   };
@@ -62,7 +72,7 @@ describe.each(allTargets)('priority scheduling of transactions [$name]', (t) => 
   });
 
   it('runs doNext work before everything queued, and doLast after', async () => {
-    const { release } = await saturate(b);
+    const { releaseOne, release } = await saturate(b);
     const started: string[] = [];
     const submit = (label: string, options: object) =>
       lastValueFrom(b.transact(async (tx) => (started.push(label), tx.query('SELECT 1')), options));
@@ -72,19 +82,21 @@ describe.each(allTargets)('priority scheduling of transactions [$name]', (t) => 
       submit('normal', {}),
       submit('next', { doNext: true }),
     ];
-    await release();
+    releaseOne();
     await Promise.all(all);
+    await release();
     expect(started).toEqual(['next', 'urgent', 'normal', 'last']);
   });
 
   it('lets a transaction method be called with .with({ doNext: true }) to jump the queue', async () => {
     const method = b.transaction(async (_tx, label: string) => label, { niceness: 10 });
-    const { release } = await saturate(b);
+    const { releaseOne, release } = await saturate(b);
     const finished: string[] = [];
     const all = ['a', 'b', 'c'].map((l) => lastValueFrom(method(l)).then((v) => finished.push(v)));
     all.push(lastValueFrom(method.with({ doNext: true })('jump')).then((v) => finished.push(v)));
-    await release();
+    releaseOne();
     await Promise.all(all);
+    await release();
     expect(finished[0]).toBe('jump');
     expect(finished).toHaveLength(4);
   });

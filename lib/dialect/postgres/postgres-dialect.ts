@@ -74,16 +74,22 @@ export const postgresDialect: Dialect = {
     let broken: unknown;
     const onError = (error: unknown) => (broken ??= error);
     client.on('error', onError);
+    // After an interrupt the cancel may reach the backend after the read
+    // ended: the client is destroyed, never pooled, or the late cancel would
+    // hit whoever runs the next statement on it.
+    let interrupted: Error | undefined;
     const release = (error?: unknown) => {
       client.off('error', onError);
-      client.release(error as Error | undefined);
+      client.release((error ?? interrupted) as Error | undefined);
     };
     const source = pgCursorSource<T>(client, query.sql, query.parameters, release, () => broken);
     return {
       read: (n) => source.read(n),
       close: () => source.close(),
-      // The connection is then destroyed on close, so a late cancel hits nobody.
-      interrupt: () => void cancelBackend(client as unknown as PgClient).catch(() => undefined),
+      interrupt: () => {
+        interrupted = new Error('the stream was interrupted');
+        void cancelBackend(client as unknown as PgClient).catch(() => undefined);
+      },
     };
   },
 
