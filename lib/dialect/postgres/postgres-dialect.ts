@@ -12,6 +12,7 @@ import {
   type PreparedStatement,
 } from '../dialect';
 import { concreteType, insertSql } from '../sql';
+import { openPgBus } from './pg-bus';
 import { declaredCursorSource } from './declared-cursor-source';
 import { pgCursorSource, type PgCursorClient } from './pg-cursor-source';
 import { parsePostgresUrl, POSTGRES_FORMS } from './postgres-target';
@@ -98,7 +99,7 @@ export const postgresDialect: Dialect = {
   },
 
   async insertRow(runner, table, row, key) {
-    const sql = insertSql(table, Object.keys(row), (i) => `$${i}`, key);
+    const sql = insertSql(table, Object.keys(row), postgresDialect.placeholder, key);
     const rows: Record<string, unknown>[] = await runner.query(sql, Object.values(row));
     return key ? (rows[0]?.[key] ?? null) : null;
   },
@@ -116,6 +117,10 @@ export const postgresDialect: Dialect = {
   },
 
   prepareConnection: () => undefined,
+
+  placeholder: (n) => `$${n}`,
+
+  openBus: (ds, options) => openPgBus(ds, options),
 
   // Closing the pool closes the connections, and with them their statements.
   releasePrepared: async () => undefined,

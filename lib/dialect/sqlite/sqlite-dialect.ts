@@ -11,6 +11,7 @@ import {
   type PreparedStatement,
 } from '../dialect';
 import { concreteType, insertSql } from '../sql';
+import { openLocalBus } from './local-bus';
 import { sqliteChunkSource, type SqliteQuery } from './chunk-source';
 import { parseSqliteUrl, SQLITE_FORMS } from './sqlite-target';
 
@@ -129,7 +130,7 @@ export const sqliteDialect: Dialect = {
   },
 
   async insertRow(runner, table, row, key) {
-    const sql = insertSql(table, Object.keys(row), () => '?', key);
+    const sql = insertSql(table, Object.keys(row), sqliteDialect.placeholder, key);
     const rows: Record<string, unknown>[] = await runner.query(sql, Object.values(row));
     return key ? (rows[0]?.[key] ?? null) : null;
   },
@@ -222,6 +223,10 @@ export const sqliteDialect: Dialect = {
   // order (a ROLLBACK overtaking an INSERT sent before it, which then commits
   // on its own); in serialized mode they run in the order they were made.
   prepareConnection: (ds) => void connectionOf(ds).serialize(),
+
+  placeholder: () => '?',
+
+  openBus: () => openLocalBus(),
 
   async interrupt(runner: QueryRunner): Promise<boolean> {
     // Only this transaction uses the connection (sasync serializes them), so
