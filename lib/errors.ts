@@ -85,13 +85,31 @@ export class AsyncError extends SasyncError {}
 /** A key is not in a persistent store. */
 export class MissingKeyError extends SasyncError {
   readonly key: unknown;
+  readonly group: string | undefined;
   constructor(key: unknown, group?: string) {
     super(
-      `no item ${JSON.stringify(key)}${group === undefined ? '' : ` in group ${group}`}; ` +
+      `no item ${JSON.stringify(key)}${group === undefined ? '' : ` in group ${JSON.stringify(group)}`}; ` +
         'use get(key, default) to get a default instead.',
     );
     this.key = key;
+    this.group = group;
   }
+}
+
+/** A store key is not acceptable (wrong type for the store's nameType, empty, or too long). */
+export class InvalidKeyError extends SasyncError {
+  readonly key: unknown;
+  readonly group: string;
+  constructor(key: unknown, group: string, reason: string) {
+    super(`invalid key ${describeKey(key)} for group ${JSON.stringify(group)}: ${reason}`);
+    this.key = key;
+    this.group = group;
+  }
+}
+
+function describeKey(key: unknown): string {
+  if (typeof key === 'string') return JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
+  return typeof key === 'number' || typeof key === 'bigint' || typeof key === 'boolean' ? String(key) : `(${typeof key})`;
 }
 
 /** A value cannot be stored (or a stored value cannot be read back). */

@@ -13,6 +13,17 @@ export { RowStream } from './rows/row-stream';
 export type { RowHandler } from './rows/row-stream';
 export type { StreamOptions } from './rows/stream-options';
 
+// Persistent stores
+export { Items } from './stores/items';
+export { PersistentDict } from './stores/persistent-dict';
+export { Missing } from './stores/missing';
+export { devalueSerializer } from './stores/serializer';
+export type { Serializer } from './stores/serializer';
+export type { Change } from './stores/change';
+export type { SyncView } from './stores/sync-view';
+export type { DictOptions, ItemOptions, StoreOptions } from './stores/store-options';
+export type { NameType } from './stores/keys';
+
 // Scheduling
 export { PriorityScheduler } from './scheduler/priority-scheduler';
 export type { Job } from './scheduler/priority-scheduler';
@@ -33,6 +44,7 @@ export {
   BrokerClosedError,
   DatabaseError,
   InvalidIdentifierError,
+  InvalidKeyError,
   MissingKeyError,
   SasyncError,
   SerializationError,

@@ -17,6 +17,7 @@ import { currentContext, endedError, outerContext } from './context';
 import { checkTransactOptions, mergeOptions, type TransactOptions } from './options';
 import { PriorityScheduler } from '../scheduler/priority-scheduler';
 import { acquireDatabase, type SharedDatabase } from './registry';
+import { storeAccess, type StoreAccess } from './store-access';
 import { CancelToken, UNSUBSCRIBED } from './cancel-token';
 import { cancellation } from './cancellation';
 import {
@@ -415,6 +416,14 @@ export class AccessBroker {
   async drain(): Promise<void> {
     await this.#started.catch(() => undefined);
     while (this.#inflight > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
+  }
+
+  /** @internal What the stores need (see store-access.ts). */
+  [storeAccess](): StoreAccess {
+    return {
+      placeholder: (n) => this.#db.dialect.placeholder(n),
+      bus: (options) => this.#db.bus(options),
+    };
   }
 
   /**

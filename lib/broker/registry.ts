@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { dialectFor, type Dialect } from '../dialect';
+import { dialectFor, type BusOptions, type ChangeBus, type Dialect } from '../dialect';
 import { DatabaseError } from '../errors';
 import { PriorityScheduler } from '../scheduler/priority-scheduler';
 import type { ResolvedTarget } from '../target';
@@ -25,6 +25,7 @@ export class SharedDatabase {
   readonly ready: Promise<void>;
   #refs = 0;
   #closed: Promise<void> | undefined;
+  #bus: ChangeBus | undefined;
 
   constructor(
     readonly key: ResolvedTarget['key'],
@@ -52,6 +53,13 @@ export class SharedDatabase {
     this.ready.catch(() => undefined);
   }
 
+  /** The change bus of this DataSource, opened by the first store that asks (with its options). */
+  async bus(options: BusOptions): Promise<ChangeBus> {
+    await this.ready;
+    this.#bus ??= this.dialect.openBus(this.dataSource, options);
+    return this.#bus;
+  }
+
   /** Drops one broker's share; the last one drains the queue and closes the DataSource. */
   release(): Promise<void> {
     if (--this.#refs > 0) return Promise.resolve();
@@ -67,6 +75,7 @@ export class SharedDatabase {
     } catch {
       return; // never opened: nothing to close
     }
+    await this.#bus?.close();
     await this.dialect.releasePrepared(this.dataSource);
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }

@@ -3,7 +3,17 @@ import type { Dialect } from './dialect';
 import { postgresDialect } from './postgres/postgres-dialect';
 import { sqliteDialect } from './sqlite/sqlite-dialect';
 
-export type { ConnectionStats, CursorQuery, Dialect, ParsedTarget, PreparedStatement } from './dialect';
+export type {
+  BusListener,
+  BusOptions,
+  BusState,
+  ChangeBus,
+  ConnectionStats,
+  CursorQuery,
+  Dialect,
+  ParsedTarget,
+  PreparedStatement,
+} from './dialect';
 export { redactPassword, TargetSyntaxError } from './target-syntax';
 
 const DIALECTS: Partial<Record<DataSourceOptions['type'], Dialect>> = {

@@ -1,0 +1,17 @@
+import type { BusOptions, ChangeBus } from '../dialect';
+
+/**
+ * What the stores need from their broker beyond its public API, reached
+ * through a symbol so that it stays off the public surface.
+ */
+export interface StoreAccess {
+  /** The n-th (1-based) bound-parameter placeholder of the broker's database. */
+  placeholder(n: number): string;
+  /**
+   * The DataSource's change bus, opened on first use with these options
+   * (later callers share it as it is) and closed with the DataSource.
+   */
+  bus(options: BusOptions): Promise<ChangeBus>;
+}
+
+export const storeAccess = Symbol('sasync.storeAccess');

@@ -1,0 +1,223 @@
+import { Client, type ClientConfig, type Notification } from 'pg';
+import { timer, type Subscription } from 'rxjs';
+import type { DataSource } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import type { BusListener, BusOptions, BusState, ChangeBus } from '../dialect';
+
+/** The listening connection's name in pg_stat_activity. */
+export const LISTENER_APPLICATION_NAME = 'sasync-listener';
+
+/** One registration: a listener added twice is two entries, each removed by its own function. */
+interface Entry {
+  readonly listener: BusListener;
+}
+
+/** One connection attempt; a reconnection makes a new one. */
+interface Session {
+  readonly client: Client;
+  /** Connected: statements may be sent. */
+  ready: boolean;
+  /** The channels this connection LISTENs to. */
+  readonly heard: Set<string>;
+  /** A LISTEN/UNLISTEN loop runs: pg wants one statement at a time per client. */
+  syncing: boolean;
+}
+
+/**
+ * The change bus of a postgres DataSource: NOTIFY inside the writer's
+ * transaction, LISTEN on one dedicated `pg.Client` of the bus's own (never a
+ * pooled one: a pool would hand the listening session to someone else). The
+ * bus opens that client for the first listener, and ends it when the last
+ * listener is removed, on close(), or when it drops (then reconnects with
+ * backoff on `options.scheduler`). The caller releases only what it holds:
+ * the functions `listen()` returned, or the whole bus with `close()`.
+ */
+export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
+  const channels = new Map<string, Set<Entry>>();
+  const observers = new Set<(state: BusState) => void>();
+  let state: BusState = 'idle';
+  let session: Session | undefined;
+  let retry: Subscription | undefined;
+  let delay = options.initialDelay;
+  // A connection dropped or never came up: notices may have been lost.
+  let missed = false;
+  let closing: Promise<void> | undefined;
+
+  function setState(next: BusState): void {
+    if (next === state) return;
+    state = next;
+    for (const observer of [...observers]) observer(next);
+  }
+
+  function connect(): void {
+    const client = new Client(listenerConfig(ds));
+    const s: Session = { client, ready: false, heard: new Set(), syncing: false };
+    session = s;
+    // Without an 'error' listener a dropped connection crashes the process.
+    client.on('error', () => drop(s));
+    client.on('end', () => drop(s));
+    client.on('notification', (msg: Notification) =>
+      tell(channels.get(msg.channel), (listener) => listener.notice(msg.payload ?? '')),
+    );
+    setState('connecting');
+    client
+      .connect()
+      .then(async () => {
+        s.ready = true;
+        await sync(s);
+        if (session !== s) return;
+        delay = options.initialDelay;
+        setState('listening');
+        if (!missed || session !== s) return;
+        missed = false;
+        for (const entries of [...channels.values()]) tell(entries, (listener) => listener.resync());
+      })
+      .catch(() => drop(s));
+  }
+
+  /** The session's connection failed: end it, then retry after a backoff. */
+  function drop(s: Session): void {
+    if (session !== s) return; // ended by us, or already dropped
+    session = undefined;
+    missed = true;
+    void release(s.client);
+    setState('down');
+    // An observer of 'down' may have closed the bus or removed the last listener.
+    if (state !== 'down') return;
+    const wait = delay;
+    delay = Math.min(delay * 2, options.maxDelay);
+    retry = timer(wait, options.scheduler).subscribe(() => {
+      retry = undefined;
+      connect();
+    });
+  }
+
+  /** LISTENs and UNLISTENs until the connection hears exactly the channels that have listeners. */
+  async function sync(s: Session): Promise<void> {
+    if (s.syncing) return; // the running loop will see the change
+    s.syncing = true;
+    try {
+      for (let ch = pending(s); ch !== undefined && session === s; ch = pending(s)) {
+        const on = channels.has(ch);
+        await s.client.query(`${on ? 'LISTEN' : 'UNLISTEN'} "${ch.replace(/"/g, '""')}"`);
+        if (on) s.heard.add(ch);
+        else s.heard.delete(ch);
+      }
+    } finally {
+      s.syncing = false;
+    }
+  }
+
+  function pending(s: Session): string | undefined {
+    for (const ch of channels.keys()) if (!s.heard.has(ch)) return ch;
+    for (const ch of s.heard) if (!channels.has(ch)) return ch;
+    return undefined;
+  }
+
+  /** After a listener change: a connected session catches up (a failed statement counts as a drop). */
+  function resubscribe(): void {
+    const s = session;
+    if (s?.ready) sync(s).catch(() => drop(s));
+  }
+
+  /** No connection wanted any more: cancels the reconnection and ends the client. */
+  function stop(next: 'idle' | 'closed'): Promise<void> {
+    retry?.unsubscribe();
+    retry = undefined;
+    const s = session;
+    session = undefined;
+    delay = options.initialDelay;
+    missed = false;
+    setState(next);
+    return s ? release(s.client) : Promise.resolve();
+  }
+
+  return {
+    async announce(runner, channel, payload) {
+      // On the transaction's connection: postgres delivers on COMMIT only.
+      await runner.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
+
+    // This process hears its own notices through LISTEN like everyone else's.
+    committed: () => undefined,
+
+    listen(channel, listener) {
+      if (state === 'closed') throw new Error('the change bus is closed');
+      const entry: Entry = { listener };
+      let entries = channels.get(channel);
+      if (!entries) channels.set(channel, (entries = new Set()));
+      entries.add(entry);
+      // While down the retry will LISTEN to it; while connecting, connect() will.
+      if (!session && !retry) connect();
+      else resubscribe();
+      const set = entries;
+      return () => {
+        if (!set.delete(entry)) return;
+        if (set.size === 0 && channels.get(channel) === set) channels.delete(channel);
+        if (channels.size === 0) void stop('idle');
+        else resubscribe();
+      };
+    },
+
+    get state() {
+      return state;
+    },
+
+    onState(observer) {
+      const own = (s: BusState) => observer(s);
+      observers.add(own);
+      return () => void observers.delete(own);
+    },
+
+    close() {
+      closing ??= (async () => {
+        for (const entries of channels.values()) entries.clear();
+        channels.clear();
+        await stop('closed');
+        observers.clear();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Calls `fn` on every listener still there; one that throws does not keep it from the others. */
+function tell(entries: Set<Entry> | undefined, fn: (listener: BusListener) => void): void {
+  for (const entry of entries ? [...entries] : []) {
+    if (!entries!.has(entry)) continue; // removed by an earlier listener
+    try {
+      fn(entry.listener);
+    } catch {
+      // A listener's own failure is its business; rethrowing would skip the
+      // listeners after it and end up as the client's 'error' (a reconnection).
+    }
+  }
+}
+
+/** Ends a client the bus no longer uses; never rejects, and leaves no listener on it. */
+async function release(client: Client): Promise<void> {
+  client.removeAllListeners('notification').removeAllListeners('end').removeAllListeners('error');
+  // The socket may still fail while it closes: that must not crash the process.
+  const ignore = () => undefined;
+  client.on('error', ignore);
+  await client.end().catch(ignore);
+  client.off('error', ignore);
+}
+
+/**
+ * The pool's connection settings, for a client of the bus's own. pg-pool keeps
+ * the password as a hidden property, which a spread would lose.
+ */
+function listenerConfig(ds: DataSource): ClientConfig {
+  const pool = (ds.driver as PostgresDriver).master as { options: ClientConfig };
+  const config = pool.options;
+  return {
+    ...config,
+    password: config.password,
+    application_name: LISTENER_APPLICATION_NAME,
+    // A hung connect would leave the bus 'connecting' forever; a timeout makes it a drop.
+    connectionTimeoutMillis: config.connectionTimeoutMillis || 10_000,
+    // The connection only reads: keepalives are what notice a peer that vanished.
+    keepAlive: config.keepAlive ?? true,
+  };
+}

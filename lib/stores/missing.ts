@@ -1,0 +1,7 @@
+/** What {@link Items.load} resolves to for an item that is not stored (sAsync's Missing). */
+export class Missing {
+  constructor(
+    readonly group: string,
+    readonly name: string | number,
+  ) {}
+}

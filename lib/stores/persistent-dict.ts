@@ -1,0 +1,337 @@
+import { Observable, Subject, type SchedulerLike } from 'rxjs';
+import { AsyncError, MissingKeyError, SerializationError } from '../errors';
+import type { DatabaseTarget } from '../target';
+import type { Change } from './change';
+import { snapshots, watchKey } from './change-feed';
+import { DictCache } from './dict-cache';
+import { RemoteSync } from './remote-sync';
+import { StoreGroup, type StoreWrite } from './store-group';
+import { slices } from './item-sql';
+import type { DictOptions } from './store-options';
+import { SyncView } from './sync-view';
+import { DELETED, WriteQueue, type WriteBatch } from './write-queue';
+
+type Row = { name: string; value: string };
+
+/**
+ * A persistent dictionary (sAsync's PersistentDict): a group of
+ * `sasync_items` behind an in-memory cache. Reads resolve from memory when
+ * they can; writes change memory at once and are written lazily, coalesced,
+ * whether or not anyone awaits them: each write's Promise resolves when it
+ * is durable. Changes, local and (on postgres) from other processes, flow
+ * out of `changes$`, `watch(key)` and `snapshot$()`.
+ *
+ * Values are kept by reference in the cache: do not mutate a value after
+ * setting it; set a new one.
+ */
+export class PersistentDict<K extends string | number = string, V = unknown> {
+  readonly #g: StoreGroup;
+  readonly #cache = new DictCache<K, V>();
+  readonly #writes: WriteQueue;
+  readonly #loads = new Map<string, Promise<void>>();
+  readonly #changes = new Subject<Change<K, V>>();
+  readonly #remote: RemoteSync<K, V>;
+  #view: SyncView<K, V> | undefined;
+  #shutdown: Promise<void> | undefined;
+
+  /**
+   * @param id the group id: a string or finite number (7 and '7' are one group).
+   * @param target without one, {@link AccessBroker.setup}'s.
+   * @throws TypeError for a group id of another type or bad options.
+   */
+  constructor(id: string | number, target?: DatabaseTarget, options?: DictOptions) {
+    this.#g = new StoreGroup('PersistentDict', id, target, options);
+    this.#writes = new WriteQueue((take) => this.#g.write(() => this.#batch(take())));
+    this.#remote = new RemoteSync<K, V>(this.#g, this.#cache, {
+      emit: (change) => this.#changes.next(change),
+      pending: (text) => this.#writes.pending(text),
+      decodeRows: (rows) => this.#decodeRows(rows),
+    });
+  }
+
+  /** The group id as stored. */
+  get group(): string {
+    return this.#g.group;
+  }
+
+  /** Every change, local or remote, as it happens; completes on shutdown. Subscribing costs nothing. */
+  get changes$(): Observable<Change<K, V>> {
+    return this.#changes.asObservable();
+  }
+
+  waitUntilRunning(): Promise<void> {
+    return this.#g.broker.waitUntilRunning();
+  }
+
+  /**
+   * The value of `key`, loading it (one query however many ask at once) if
+   * it is not in memory.
+   * @throws MissingKeyError when there is none and no default was given.
+   */
+  get(key: K): Promise<V>;
+  get<D>(key: K, defaultValue: D): Promise<V | D>;
+  async get(key: K, ...defaultValue: unknown[]): Promise<unknown> {
+    this.#g.assertOpen('get()');
+    const text = this.#g.key(key);
+    let known = this.#cache.known(key);
+    if (known === undefined) {
+      await this.#load(key, text);
+      known = this.#cache.known(key);
+    }
+    if (known?.present) return known.value;
+    if (defaultValue.length > 0) return defaultValue[0];
+    throw new MissingKeyError(key, this.#g.group);
+  }
+
+  async has(key: K): Promise<boolean> {
+    this.#g.assertOpen('has()');
+    const text = this.#g.key(key);
+    if (this.#cache.known(key) === undefined) await this.#load(key, text);
+    return this.#cache.known(key)?.present === true;
+  }
+
+  /**
+   * Sets `key` in memory now and writes it lazily; resolves when the value
+   * (or a later one) is durable.
+   * @throws InvalidKeyError or SerializationError (rejected), before anything changes.
+   */
+  async set(key: K, value: V): Promise<void> {
+    return this.#setNow(key, value);
+  }
+
+  /** Deletes `key` (if it is there) now in memory, lazily in the database. */
+  async delete(key: K): Promise<void> {
+    return this.#deleteNow(key);
+  }
+
+  /** Empties the group now in memory, lazily in the database. */
+  async clear(): Promise<void> {
+    return this.#clearNow();
+  }
+
+  /** The value of `key`, first setting it to `defaultValue` if there is none. */
+  async setdefault(key: K, defaultValue: V): Promise<V> {
+    const found = await this.get<typeof ABSENT>(key, ABSENT);
+    if (found !== ABSENT) return found;
+    await this.set(key, defaultValue);
+    return defaultValue;
+  }
+
+  /** Sets every entry (a Map, an iterable of pairs, or a plain object); resolves when all are durable. */
+  async update(entries: ReadonlyMap<K, V> | Iterable<readonly [K, V]> | Readonly<Record<string, V>>): Promise<void> {
+    this.#g.assertOpen('update()');
+    const pairs: (readonly [K, V])[] =
+      Symbol.iterator in Object(entries)
+        ? [...(entries as Iterable<readonly [K, V]>)]
+        : (Object.entries(entries) as unknown as [K, V][]);
+    // Check every entry first: a bad one leaves everything as it was.
+    const encoded = pairs.map(([key, value]) => [this.#g.key(key), this.#g.encode(value)] as const);
+    await Promise.all(pairs.map(([key, value], i) => this.#apply(key, value, encoded[i]![0], encoded[i]![1])));
+  }
+
+  /** Every item, loaded once and kept in memory from then on. */
+  async loadAll(): Promise<Map<K, V>> {
+    this.#g.assertOpen('loadAll()');
+    if (!this.#cache.complete) await this.#loadAll();
+    return new Map(this.#cache.values);
+  }
+
+  async keys(): Promise<K[]> {
+    return [...(await this.loadAll()).keys()];
+  }
+
+  async values(): Promise<V[]> {
+    return [...(await this.loadAll()).values()];
+  }
+
+  async entries(): Promise<[K, V][]> {
+    return [...(await this.loadAll()).entries()];
+  }
+
+  async size(): Promise<number> {
+    return (await this.loadAll()).size;
+  }
+
+  /** A plain Map with every item (sAsync's copy). */
+  copy(): Promise<Map<K, V>> {
+    return this.loadAll();
+  }
+
+  /** Resolves when every write made before the call is durable (sAsync's deferToWrites). */
+  flush(): Promise<void> {
+    return this.#writes.flush();
+  }
+
+  /**
+   * Loads every item and resolves to a synchronous, Map-like view of them
+   * (`get`, `set`, `delete`, `has`, `size`, iteration) whose writes are still
+   * persisted lazily; also kept as {@link view}.
+   */
+  async preload(): Promise<SyncView<K, V>> {
+    await this.loadAll();
+    this.#view ??= new SyncView<K, V>({
+      cache: this.#cache,
+      key: (key) => this.#g.key(key),
+      set: (key, value) => this.#setNow(key, value),
+      delete: (key) => this.#deleteNow(key),
+      clear: () => this.#clearNow(),
+    });
+    return this.#view;
+  }
+
+  /** The synchronous view. @throws AsyncError before {@link preload} resolved. */
+  get view(): SyncView<K, V> {
+    if (!this.#view) {
+      throw new AsyncError(
+        `${this.#g.label} is asynchronous until preloaded: await its methods, or await preload() ` +
+          'once and then use the synchronous view it resolves to.',
+      );
+    }
+    return this.#view;
+  }
+
+  /**
+   * The value of `key` now (undefined while absent), then after each change
+   * to it, never the same value twice in a row; completes on shutdown. Each
+   * subscription reads the current value once (from memory if it is there).
+   */
+  watch(key: K): Observable<V | undefined> {
+    const same = (a: V | undefined, b: V | undefined) =>
+      Object.is(a, b) || (typeof a === 'object' && typeof b === 'object' && this.#sameText(a, b));
+    return watchKey(this.changes$, key, () => this.get<undefined>(key, undefined), same);
+  }
+
+  /**
+   * The whole dict as a ReadonlyMap once loaded, then after each burst of
+   * changes: at most one per `within` ms (default 16) of `scheduler` time
+   * (default the store's scheduler option).
+   */
+  snapshot$(options: { within?: number; scheduler?: SchedulerLike } = {}): Observable<ReadonlyMap<K, V>> {
+    const { within = 16, scheduler = this.#g.options.scheduler } = options;
+    if (!(within >= 0)) throw new RangeError(`within must be a number of ms ≥ 0, not ${within}`);
+    return snapshots(this.changes$, () => this.loadAll(), () => new Map(this.#cache.values), within, scheduler);
+  }
+
+  /**
+   * Flushes, stops listening, completes the change streams and releases the
+   * connection. Calls made afterwards fail with BrokerClosedError.
+   */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#close();
+    return this.#shutdown;
+  }
+
+  async #close(): Promise<void> {
+    const flushed = this.#writes.flush().catch(() => undefined);
+    await this.#g.shutdown(async () => {
+      await flushed;
+      this.#remote.stop();
+    });
+    this.#changes.complete();
+  }
+
+  #setNow(key: K, value: V): Promise<void> {
+    this.#g.assertOpen('set()');
+    return this.#apply(key, value, this.#g.key(key), this.#g.encode(value));
+  }
+
+  #apply(key: K, value: V, text: string, encoded: string): Promise<void> {
+    const previous = this.#cache.known(key);
+    this.#cache.write(key, true, value);
+    this.#changes.next({ type: 'set', key, value, previous: previous?.present ? previous.value : undefined, origin: 'local' });
+    return this.#writes.set(text, encoded);
+  }
+
+  #deleteNow(key: K): Promise<void> {
+    this.#g.assertOpen('delete()');
+    const text = this.#g.key(key);
+    const previous = this.#cache.known(key);
+    this.#cache.write(key, false);
+    if (previous?.present !== false) {
+      const value = previous?.present ? previous.value : undefined;
+      this.#changes.next({ type: 'delete', key, value: undefined, previous: value, origin: 'local' });
+    }
+    return this.#writes.delete(text);
+  }
+
+  #clearNow(): Promise<void> {
+    this.#g.assertOpen('clear()');
+    this.#cache.clear(true);
+    this.#changes.next({ type: 'clear', key: undefined, value: undefined, previous: undefined, origin: 'local' });
+    return this.#writes.clear();
+  }
+
+  /** One cold key, one query: concurrent callers share it. */
+  #load(key: K, text: string): Promise<void> {
+    let loading = this.#loads.get(text);
+    if (!loading) {
+      const mark = this.#cache.mark();
+      loading = this.#g
+        .read<{ value: string }>(this.#g.sql.load(text))
+        .then(([row]) => {
+          // A local write (or a newer read) since the query started wins.
+          if (this.#cache.known(key) !== undefined || this.#cache.writtenSince(key, mark)) return;
+          if (row) this.#cache.put(key, true, this.#g.decode(text, row.value) as V);
+          else this.#cache.put(key, false);
+        })
+        .finally(() => this.#loads.delete(text));
+      this.#loads.set(text, loading);
+    }
+    return loading;
+  }
+
+  async #loadAll(): Promise<void> {
+    const mark = this.#cache.mark();
+    const rows = await this.#g.read<Row>(this.#g.sql.loadAll());
+    const { values, failures } = this.#decodeRows(rows);
+    for (const [key, value] of values) {
+      if (!this.#cache.writtenSince(key, mark) && this.#cache.known(key) === undefined) this.#cache.put(key, true, value);
+    }
+    if (failures.length > 0) throw failures[0]!;
+    this.#cache.completed();
+  }
+
+  /** Rows decoded; a corrupt value is reported by key, and the others still load. */
+  #decodeRows(rows: readonly Row[]): { values: Map<K, V>; failures: SerializationError[] } {
+    const values = new Map<K, V>();
+    const failures: SerializationError[] = [];
+    for (const row of rows) {
+      try {
+        values.set(this.#g.keyOf<K>(row.name), this.#g.decode(row.name, row.value) as V);
+      } catch (error) {
+        if (!(error instanceof SerializationError)) throw error;
+        failures.push(error);
+      }
+    }
+    return { values, failures };
+  }
+
+  /** The statements and notice of one write transaction. */
+  #batch(batch: WriteBatch): StoreWrite {
+    const sets: [string, string][] = [];
+    const deletes: string[] = [];
+    for (const [name, write] of batch.writes) {
+      if (write === DELETED) deletes.push(name);
+      else sets.push([name, write]);
+    }
+    const sql = this.#g.sql;
+    return {
+      statements: [
+        ...(batch.cleared ? [sql.clear()] : []),
+        ...[...slices(sets)].map((some) => sql.upsert(some)),
+        ...[...slices(deletes)].map((some) => sql.delete(some)),
+      ],
+      notice: { ...(batch.cleared ? { c: 1 as const } : {}), k: [...batch.writes.keys()] },
+    };
+  }
+
+  #sameText(a: unknown, b: unknown): boolean {
+    try {
+      return this.#g.encode(a) === this.#g.encode(b);
+    } catch {
+      return false;
+    }
+  }
+}
+
+const ABSENT = Symbol('absent');

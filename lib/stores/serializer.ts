@@ -1,0 +1,51 @@
+import { DevalueError, parse, stringify } from 'devalue';
+import { SerializationError } from '../errors';
+
+/**
+ * Turns values into text for the `value` column and back. Pluggable per
+ * store; `encode` must throw {@link SerializationError} for a value it cannot
+ * store, before anything is written.
+ */
+export interface Serializer {
+  encode(value: unknown): string;
+  decode(text: string): unknown;
+}
+
+// devalue has no Buffer of its own (it would come back as a plain Uint8Array).
+const reducers = { Buffer: (value: unknown) => Buffer.isBuffer(value) && value.toString('base64') };
+const revivers = { Buffer: (base64: string) => Buffer.from(base64, 'base64') };
+
+/**
+ * The default: devalue, JSON text with types JSON lacks (Date, Map, Set,
+ * BigInt, RegExp, typed arrays and ArrayBuffer, -0, NaN, ±Infinity,
+ * `undefined`, sparse arrays, shared and cyclic references) plus Buffer.
+ * `undefined` properties are kept, as structuredClone keeps them. Functions,
+ * symbols and class instances fail with the path to the culprit.
+ */
+export const devalueSerializer: Serializer = {
+  encode(value) {
+    try {
+      return stringify(value, reducers);
+    } catch (cause) {
+      if (!(cause instanceof DevalueError)) throw cause;
+      const path = cause.path || '(the value itself)';
+      throw new SerializationError(
+        `cannot store the value at ${path}: ${cause.message} (${describe(cause.value)}). ` +
+          'Store plain data: objects, arrays, primitives, Date, Map, Set, BigInt, Buffer and typed arrays; ' +
+          'or give the store a serializer that knows this type.',
+        { cause, path },
+      );
+    }
+  },
+  decode: (text) => parse(text, revivers),
+};
+
+function describe(value: unknown): string {
+  if (typeof value === 'function') return `a function${value.name ? ` ${value.name}` : ''}`;
+  if (typeof value === 'symbol') return `a symbol ${String(value)}`;
+  if (typeof value === 'object' && value !== null) {
+    const name = (Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)?.constructor?.name;
+    return name ? `an instance of ${name}` : 'an object';
+  }
+  return typeof value;
+}

@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { lastValueFrom } from 'rxjs';
+import { storeAccess } from '../broker/store-access';
+import type { ChangeBus } from '../dialect';
+import { BrokerClosedError, SerializationError } from '../errors';
+import type { DatabaseTarget } from '../target';
+import { ItemSql, type Statement } from './item-sql';
+import { groupText, keyFromText, keyText, type NameType } from './keys';
+import { encodeNotice, type Notice } from './notice';
+import { ITEMS_TABLE, StoreBroker, type StoreTable } from './store-broker';
+import { settle, type DictOptions, type Settled } from './store-options';
+
+/** What one write transaction does, and what it announces. */
+export interface StoreWrite {
+  readonly statements: readonly Statement[];
+  /** Keys written (as stored), or undefined when nothing was. */
+  readonly notice: Omit<Notice, 'g' | 'o'> | undefined;
+}
+
+/**
+ * One group of a store table on its broker: reads, write transactions that
+ * announce what they changed, keys and values in and out of text. Items,
+ * PersistentDict and PersistentArray are built on it.
+ */
+export class StoreGroup {
+  readonly group: string;
+  readonly broker: StoreBroker;
+  /** The statements of `sasync_items` for this group. */
+  readonly sql: ItemSql;
+  /** The database's n-th bound-parameter placeholder. */
+  readonly placeholder: (n: number) => string;
+  readonly table: StoreTable;
+  readonly options: Settled;
+  /** Tells this group's own notices from other stores'. */
+  readonly origin = randomUUID();
+  readonly bus: Promise<ChangeBus>;
+  /** `PersistentDict("prefs")`, for messages. */
+  readonly label: string;
+  #closed = false;
+
+  constructor(
+    kind: string,
+    groupId: unknown,
+    target: DatabaseTarget | undefined,
+    options: DictOptions | undefined,
+    table: StoreTable = ITEMS_TABLE,
+  ) {
+    this.table = table;
+    this.group = groupText(groupId);
+    this.options = settle(options);
+    this.label = `${kind}(${JSON.stringify(this.group)})`;
+    this.broker = new StoreBroker(table, target, this.label);
+    const access = this.broker[storeAccess]();
+    this.placeholder = access.placeholder;
+    this.sql = new ItemSql(this.group, access.placeholder);
+    const { scheduler, initialDelay, maxDelay } = this.options;
+    this.bus = this.broker.waitUntilRunning().then(() => access.bus({ scheduler, initialDelay, maxDelay }));
+    this.bus.catch(() => undefined);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** @throws BrokerClosedError after shutdown. */
+  assertOpen(what: string): void {
+    if (this.#closed) throw new BrokerClosedError(this.label, what);
+  }
+
+  key(key: unknown): string {
+    return keyText(key, this.options.nameType, this.group);
+  }
+
+  keyOf<K>(text: string): K {
+    return keyFromText(text, this.options.nameType as NameType) as K;
+  }
+
+  /** Encodes before anything is written. @throws SerializationError */
+  encode(value: unknown): string {
+    return this.options.serializer.encode(value);
+  }
+
+  /** @throws SerializationError naming the group and key for a value that cannot be read back. */
+  decode(name: string, text: string): unknown {
+    try {
+      return this.options.serializer.decode(text);
+    } catch (cause) {
+      throw new SerializationError(
+        `the stored value of key ${JSON.stringify(name)} in group ${JSON.stringify(this.group)} cannot be read ` +
+          `(${cause instanceof Error ? cause.message : String(cause)}): it was not written by this store's ` +
+          'serializer. Overwrite it with set() or delete it.',
+        { cause, path: name },
+      );
+    }
+  }
+
+  /** Runs a read at ordinary priority; resolves with its rows. */
+  read<T>(statement: Statement): Promise<T[]> {
+    return lastValueFrom(this.broker.query<T>(statement.sql, statement.parameters), { defaultValue: [] });
+  }
+
+  /**
+   * Runs `build()`'s statements in one transaction at the write niceness,
+   * announcing the keys on the table's channel; `build` is called when the
+   * transaction starts.
+   */
+  async write(build: () => StoreWrite): Promise<void> {
+    const bus = await this.bus;
+    let payload: string | undefined;
+    await lastValueFrom(
+      this.broker.transact(
+        async (tx) => {
+          const { statements, notice } = build();
+          for (const { sql, parameters } of statements) await tx.query(sql, parameters);
+          if (notice) {
+            payload = encodeNotice({ g: this.group, o: this.origin, ...notice });
+            await bus.announce(tx.queryRunner!, this.table.name, payload);
+          }
+        },
+        { niceness: this.options.writeNiceness, name: 'write' },
+      ),
+      { defaultValue: undefined },
+    );
+    if (payload !== undefined) bus.committed(this.table.name, payload);
+  }
+
+  /**
+   * Refuses new calls at once, runs `beforeClose` (a store flushes its
+   * writes there), then shuts the broker down.
+   */
+  async shutdown(beforeClose?: () => Promise<void>): Promise<void> {
+    this.#closed = true;
+    try {
+      await beforeClose?.();
+    } finally {
+      await this.broker.shutdown();
+    }
+  }
+}

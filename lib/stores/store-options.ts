@@ -1,0 +1,70 @@
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { checkPriority } from '../scheduler/priority';
+import type { NameType } from './keys';
+import { devalueSerializer, type Serializer } from './serializer';
+
+/** sAsync's NICENESS_WRITE: lazy writes yield to reads and ordinary transactions. */
+export const NICENESS_WRITE = 6;
+
+/** Options of every store. */
+export interface StoreOptions {
+  /** How values become text and back (default: devalue, see serializer.ts). */
+  readonly serializer?: Serializer;
+  /** Niceness of the store's write transactions (default 6, as in sAsync). */
+  readonly writeNiceness?: number;
+}
+
+/** Options of Items and PersistentDict. */
+export interface ItemOptions extends StoreOptions {
+  /** The type of keys: names are stored as text and read back as this (default 'string'). */
+  readonly nameType?: NameType;
+}
+
+/** Options of a PersistentDict. */
+export interface DictOptions extends ItemOptions {
+  /**
+   * Times snapshot$'s throttling and the reconnection backoff of the
+   * listening connection (default asyncScheduler; tests pass a virtual one).
+   */
+  readonly scheduler?: SchedulerLike;
+  /**
+   * Reconnection backoff of the listening connection in ms (first delay,
+   * doubling up to the most). The first store on a database sets it for all.
+   */
+  readonly reconnect?: { readonly initialDelay?: number; readonly maxDelay?: number };
+}
+
+/** Options with defaults applied, checked at construction. */
+export interface Settled {
+  readonly serializer: Serializer;
+  readonly writeNiceness: number;
+  readonly nameType: NameType;
+  readonly scheduler: SchedulerLike;
+  readonly initialDelay: number;
+  readonly maxDelay: number;
+}
+
+/** @throws TypeError or RangeError for options that cannot work. */
+export function settle(options: DictOptions = {}): Settled {
+  const { serializer = devalueSerializer, writeNiceness = NICENESS_WRITE, nameType = 'string' } = options;
+  if (typeof serializer?.encode !== 'function' || typeof serializer.decode !== 'function') {
+    throw new TypeError('serializer must have encode(value) → string and decode(string) → value');
+  }
+  if (nameType !== 'string' && nameType !== 'number') {
+    throw new TypeError(`nameType must be 'string' or 'number', not ${String(nameType)}`);
+  }
+  checkPriority({ niceness: writeNiceness });
+  const initialDelay = options.reconnect?.initialDelay ?? 100;
+  const maxDelay = options.reconnect?.maxDelay ?? 5000;
+  if (!(initialDelay > 0 && maxDelay >= initialDelay)) {
+    throw new RangeError(`reconnect delays must be positive with maxDelay ≥ initialDelay, not ${initialDelay}/${maxDelay}`);
+  }
+  return {
+    serializer,
+    writeNiceness,
+    nameType,
+    scheduler: options.scheduler ?? asyncScheduler,
+    initialDelay,
+    maxDelay,
+  };
+}

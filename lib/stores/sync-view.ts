@@ -1,0 +1,75 @@
+import type { DictCache } from './dict-cache';
+
+/** What a {@link SyncView} needs of its dict. */
+export interface SyncHost<K, V> {
+  readonly cache: DictCache<K, V>;
+  /** @throws InvalidKeyError */
+  key(key: K): string;
+  /** Each @throws at once (bad key, unstorable value, shut down) before anything changes. */
+  set(key: K, value: V): Promise<void>;
+  delete(key: K): Promise<void>;
+  clear(): Promise<void>;
+}
+
+/**
+ * A preloaded PersistentDict used synchronously, like a Map. Writes change
+ * memory at once and are persisted lazily (await the dict's `flush()` to know
+ * they are durable); bad keys and unstorable values throw at once.
+ */
+export class SyncView<K, V> implements Iterable<[K, V]> {
+  readonly #host: SyncHost<K, V>;
+
+  constructor(host: SyncHost<K, V>) {
+    this.#host = host;
+  }
+
+  get size(): number {
+    return this.#host.cache.values.size;
+  }
+
+  get(key: K): V | undefined {
+    this.#host.key(key);
+    return this.#host.cache.values.get(key);
+  }
+
+  has(key: K): boolean {
+    this.#host.key(key);
+    return this.#host.cache.values.has(key);
+  }
+
+  set(key: K, value: V): this {
+    void this.#host.set(key, value);
+    return this;
+  }
+
+  /** True if the key was there. */
+  delete(key: K): boolean {
+    const had = this.has(key);
+    void this.#host.delete(key);
+    return had;
+  }
+
+  clear(): void {
+    void this.#host.clear();
+  }
+
+  keys(): IterableIterator<K> {
+    return this.#host.cache.values.keys();
+  }
+
+  values(): IterableIterator<V> {
+    return this.#host.cache.values.values();
+  }
+
+  entries(): IterableIterator<[K, V]> {
+    return this.#host.cache.values.entries();
+  }
+
+  forEach(callback: (value: V, key: K, view: this) => void): void {
+    for (const [key, value] of this.entries()) callback(value, key, this);
+  }
+
+  [Symbol.iterator](): IterableIterator<[K, V]> {
+    return this.entries();
+  }
+}

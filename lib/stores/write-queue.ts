@@ -1,0 +1,113 @@
+/** Marks a key deleted in a {@link WriteBatch}. */
+export const DELETED = Symbol('deleted');
+
+/** The writes one transaction carries: clear the group first if `cleared`, then each key's last write. */
+export interface WriteBatch {
+  readonly cleared: boolean;
+  /** Key (as stored) → its encoded value, or DELETED. */
+  readonly writes: ReadonlyMap<string, string | typeof DELETED>;
+}
+
+/**
+ * Writes `take()` (called once, when the transaction starts: writes recorded
+ * until then travel in it) and resolves when it is durable.
+ */
+export type BatchWriter = (take: () => WriteBatch) => Promise<void>;
+
+class Pending implements WriteBatch {
+  cleared = false;
+  readonly writes = new Map<string, string | typeof DELETED>();
+  readonly done: Promise<void>;
+  settle!: (error?: unknown) => void;
+
+  constructor() {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.settle = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    // Writes are hot: a failure nobody awaits must not crash the process.
+    this.done.catch(() => undefined);
+  }
+
+  get empty(): boolean {
+    return !this.cleared && this.writes.size === 0;
+  }
+}
+
+/**
+ * Lazy, coalescing writes (sAsync's write tracker): writes are recorded at
+ * once and carried by one transaction at a time; a burst of writes to one key
+ * while a transaction waits or runs becomes one write of its last value. The
+ * Promise each write returns resolves when a transaction carrying that value
+ * (or a later one) has committed, and rejects if it failed.
+ */
+export class WriteQueue {
+  #pending = new Pending();
+  /** The batch a transaction has taken and is writing. */
+  #writing: Pending | undefined;
+  /** A transaction is queued or running. */
+  #busy = false;
+
+  constructor(private readonly writer: BatchWriter) {}
+
+  set(key: string, text: string): Promise<void> {
+    return this.#record((batch) => batch.writes.set(key, text));
+  }
+
+  delete(key: string): Promise<void> {
+    return this.#record((batch) => batch.writes.set(key, DELETED));
+  }
+
+  clear(): Promise<void> {
+    return this.#record((batch) => {
+      batch.writes.clear();
+      batch.cleared = true;
+    });
+  }
+
+  /** Whether a write of `key` (or a clear) is recorded but not yet durable. */
+  pending(key: string): boolean {
+    const has = (batch: Pending | undefined) => !!batch && (batch.cleared || batch.writes.has(key));
+    return has(this.#pending) || has(this.#writing);
+  }
+
+  /** Resolves when every write recorded before the call is durable (sAsync's deferToWrites). */
+  flush(): Promise<void> {
+    if (!this.#pending.empty) return this.#pending.done;
+    return this.#writing?.done ?? Promise.resolve();
+  }
+
+  #record(change: (batch: Pending) => void): Promise<void> {
+    const batch = this.#pending;
+    change(batch);
+    if (!this.#busy) this.#start();
+    return batch.done;
+  }
+
+  #start(): void {
+    this.#busy = true;
+    let taken: Pending | undefined;
+    // Taken when the transaction starts, not when it is queued: writes
+    // recorded while it waited for its turn travel in it too.
+    const take = () => {
+      if (!taken) {
+        taken = this.#pending;
+        this.#pending = new Pending();
+        this.#writing = taken;
+      }
+      return taken;
+    };
+    this.writer(take).then(
+      () => this.#finish(take()),
+      // Failed before it took anything (the broker closed, say): what it
+      // would have carried fails with it rather than wait forever.
+      (error: unknown) => this.#finish(take(), error),
+    );
+  }
+
+  #finish(batch: Pending, error?: unknown): void {
+    batch.settle(error);
+    this.#writing = undefined;
+    this.#busy = false;
+    if (!this.#pending.empty) this.#start();
+  }
+}
