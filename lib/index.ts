@@ -16,6 +16,9 @@ export type { StreamOptions } from './rows/stream-options';
 // Persistent stores
 export { Items } from './stores/items';
 export { PersistentDict } from './stores/persistent-dict';
+export { PersistentArray } from './stores/persistent-array';
+export type { Coordinate } from './stores/coordinates';
+export type { Coordinates } from './stores/persistent-array';
 export { Missing } from './stores/missing';
 export { devalueSerializer } from './stores/serializer';
 export type { Serializer } from './stores/serializer';

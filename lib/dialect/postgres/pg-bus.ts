@@ -7,32 +7,33 @@ import type { BusListener, BusOptions, BusState, ChangeBus } from '../dialect';
 /** The listening connection's name in pg_stat_activity. */
 export const LISTENER_APPLICATION_NAME = 'sasync-listener';
 
-/** One registration: a listener added twice is two entries, each removed by its own function. */
-interface Entry {
-  readonly listener: BusListener;
-}
+/** One registration: a listener added twice is two, each removed by its own function. */
+type Entry = { readonly listener: BusListener };
 
-/** One connection attempt; a reconnection makes a new one. */
+/**
+ * One connection attempt (a reconnection makes a new one): `ready` once
+ * connected, `heard` the channels it LISTENs to, `syncing` while a LISTEN /
+ * UNLISTEN loop runs (pg wants one statement at a time per client).
+ */
 interface Session {
   readonly client: Client;
-  /** Connected: statements may be sent. */
   ready: boolean;
-  /** The channels this connection LISTENs to. */
   readonly heard: Set<string>;
-  /** A LISTEN/UNLISTEN loop runs: pg wants one statement at a time per client. */
   syncing: boolean;
 }
 
 /**
- * The change bus of a postgres DataSource: NOTIFY inside the writer's
- * transaction, LISTEN on one dedicated `pg.Client` of the bus's own (never a
- * pooled one: a pool would hand the listening session to someone else). The
- * bus opens that client for the first listener, and ends it when the last
- * listener is removed, on close(), or when it drops (then reconnects with
- * backoff on `options.scheduler`). The caller releases only what it holds:
- * the functions `listen()` returned, or the whole bus with `close()`.
+ * The change bus of an initialized postgres DataSource: NOTIFY inside the
+ * writer's transaction, LISTEN on one `pg.Client` of the bus's own (never a
+ * pooled one: the pool would hand the listening session to someone else).
+ * The bus opens that client for the first listener and ends it when the last
+ * listener leaves, on close(), or when it drops (then reconnects with backoff
+ * on `options.scheduler`). The caller releases what it holds: the functions
+ * `listen()` returned, or the whole bus with close() (before the DataSource).
  */
 export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
+  // Read now: a destroyed DataSource has no pool any more.
+  const config = listenerConfig(ds);
   const channels = new Map<string, Set<Entry>>();
   const observers = new Set<(state: BusState) => void>();
   let state: BusState = 'idle';
@@ -46,21 +47,20 @@ export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
   function setState(next: BusState): void {
     if (next === state) return;
     state = next;
-    for (const observer of [...observers]) observer(next);
+    for (const observer of [...observers]) guarded(() => observer(next));
   }
 
   function connect(): void {
-    const client = new Client(listenerConfig(ds));
-    const s: Session = { client, ready: false, heard: new Set(), syncing: false };
+    const s: Session = { client: new Client(config), ready: false, heard: new Set(), syncing: false };
     session = s;
     // Without an 'error' listener a dropped connection crashes the process.
-    client.on('error', () => drop(s));
-    client.on('end', () => drop(s));
-    client.on('notification', (msg: Notification) =>
+    s.client.on('error', () => drop(s));
+    s.client.on('end', () => drop(s));
+    s.client.on('notification', (msg: Notification) =>
       tell(channels.get(msg.channel), (listener) => listener.notice(msg.payload ?? '')),
     );
     setState('connecting');
-    client
+    s.client
       .connect()
       .then(async () => {
         s.ready = true;
@@ -92,6 +92,10 @@ export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
     });
   }
 
+  /** The next channel to LISTEN (listened to, not heard) or UNLISTEN (heard, no longer listened to). */
+  const pending = (s: Session) =>
+    [...channels.keys()].find((ch) => !s.heard.has(ch)) ?? [...s.heard].find((ch) => !channels.has(ch));
+
   /** LISTENs and UNLISTENs until the connection hears exactly the channels that have listeners. */
   async function sync(s: Session): Promise<void> {
     if (s.syncing) return; // the running loop will see the change
@@ -106,12 +110,6 @@ export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
     } finally {
       s.syncing = false;
     }
-  }
-
-  function pending(s: Session): string | undefined {
-    for (const ch of channels.keys()) if (!s.heard.has(ch)) return ch;
-    for (const ch of s.heard) if (!channels.has(ch)) return ch;
-    return undefined;
   }
 
   /** After a listener change: a connected session catches up (a failed statement counts as a drop). */
@@ -147,7 +145,7 @@ export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
       let entries = channels.get(channel);
       if (!entries) channels.set(channel, (entries = new Set()));
       entries.add(entry);
-      // While down the retry will LISTEN to it; while connecting, connect() will.
+      // While down, the reconnection LISTENs to it; while connecting, connect() does.
       if (!session && !retry) connect();
       else resubscribe();
       const set = entries;
@@ -181,16 +179,23 @@ export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
   };
 }
 
-/** Calls `fn` on every listener still there; one that throws does not keep it from the others. */
+/** Calls `fn` on every listener still there. */
 function tell(entries: Set<Entry> | undefined, fn: (listener: BusListener) => void): void {
   for (const entry of entries ? [...entries] : []) {
-    if (!entries!.has(entry)) continue; // removed by an earlier listener
-    try {
-      fn(entry.listener);
-    } catch {
-      // A listener's own failure is its business; rethrowing would skip the
-      // listeners after it and end up as the client's 'error' (a reconnection).
-    }
+    if (entries!.has(entry)) guarded(() => fn(entry.listener)); // else removed by an earlier one
+  }
+}
+
+/**
+ * Runs a listener's or observer's code. Its failure is its own business: thrown
+ * on, it would skip the ones after it and end up as the client's 'error' (a
+ * needless reconnection) or as an uncaught error in a timer.
+ */
+function guarded(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    /* see above */
   }
 }
 
@@ -204,10 +209,7 @@ async function release(client: Client): Promise<void> {
   client.off('error', ignore);
 }
 
-/**
- * The pool's connection settings, for a client of the bus's own. pg-pool keeps
- * the password as a hidden property, which a spread would lose.
- */
+/** The pool's connection settings; pg-pool hides the password, which a spread would lose. */
 function listenerConfig(ds: DataSource): ClientConfig {
   const pool = (ds.driver as PostgresDriver).master as { options: ClientConfig };
   const config = pool.options;

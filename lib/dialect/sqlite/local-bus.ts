@@ -20,7 +20,7 @@ export function openLocalBus(): ChangeBus {
   function setState(next: BusState): void {
     if (next === state) return;
     state = next;
-    for (const observer of [...observers]) observer(next);
+    for (const observer of [...observers]) guarded(() => observer(next));
   }
 
   return {
@@ -34,15 +34,8 @@ export function openLocalBus(): ChangeBus {
       const targets = [...entries];
       queueMicrotask(() => {
         for (const entry of targets) {
-          // Removed meanwhile: it asked to hear nothing more.
-          if (!entries.has(entry)) continue;
-          try {
-            entry.listener.notice(payload);
-          } catch {
-            // A listener's own failure is its business (it may resync on its
-            // next read); rethrowing would crash the process and skip the
-            // listeners after it, which did nothing wrong.
-          }
+          // One removed meanwhile asked to hear nothing more.
+          if (entries.has(entry)) guarded(() => entry.listener.notice(payload));
         }
       });
     },
@@ -81,4 +74,17 @@ export function openLocalBus(): ChangeBus {
       observers.clear();
     },
   };
+}
+
+/**
+ * Runs a listener's or observer's code. Its failure is its own business:
+ * thrown on, it would skip the ones after it, which did nothing wrong, and
+ * crash the process as an uncaught error in a microtask.
+ */
+function guarded(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    /* see above */
+  }
 }

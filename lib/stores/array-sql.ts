@@ -1,0 +1,44 @@
+import type { Statement } from './item-sql';
+
+const T = 'sasync_array';
+
+/** An element's place as stored: the three coordinate texts. */
+export type Place = readonly [string, string, string];
+
+/** The statements of `sasync_array` for one group; values always bound. */
+export class ArraySql {
+  constructor(
+    readonly group: string,
+    private readonly p: (n: number) => string,
+  ) {}
+
+  load([x, y, z]: Place): Statement {
+    const { p } = this;
+    return {
+      sql: `SELECT value FROM ${T} WHERE group_id = ${p(1)} AND x = ${p(2)} AND y = ${p(3)} AND z = ${p(4)}`,
+      parameters: [this.group, x, y, z],
+    };
+  }
+
+  upsert([x, y, z]: Place, text: string): Statement {
+    const { p } = this;
+    return {
+      sql:
+        `INSERT INTO ${T} (group_id, x, y, z, value) VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}) ` +
+        'ON CONFLICT (group_id, x, y, z) DO UPDATE SET value = excluded.value',
+      parameters: [this.group, x, y, z, text],
+    };
+  }
+
+  delete([x, y, z]: Place): Statement {
+    const { p } = this;
+    return {
+      sql: `DELETE FROM ${T} WHERE group_id = ${p(1)} AND x = ${p(2)} AND y = ${p(3)} AND z = ${p(4)}`,
+      parameters: [this.group, x, y, z],
+    };
+  }
+
+  clear(): Statement {
+    return { sql: `DELETE FROM ${T} WHERE group_id = ${this.p(1)}`, parameters: [this.group] };
+  }
+}

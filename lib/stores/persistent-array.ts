@@ -1,0 +1,138 @@
+import { Observable, Subject } from 'rxjs';
+import type { DatabaseTarget } from '../target';
+import { ArraySql, type Place } from './array-sql';
+import type { Change } from './change';
+import { coordinateOf, coordinateText, type Coordinate } from './coordinates';
+import { DictCache } from './dict-cache';
+import { ARRAY_TABLE } from './store-broker';
+import { StoreGroup } from './store-group';
+import type { StoreOptions } from './store-options';
+import { DELETED, WriteQueue, type WriteBatch } from './write-queue';
+
+/** An element's coordinates. */
+export type Coordinates = readonly [x: Coordinate, y: Coordinate, z: Coordinate];
+
+/**
+ * A persistent three-dimensional array (sAsync's PersistentArray): elements
+ * at (x, y, z), each coordinate a string, a number or null, kept in memory
+ * once read or written and written lazily like a PersistentDict's items.
+ *
+ * ```ts
+ * const grid = new PersistentArray<number>('board', 'sqlite::memory:');
+ * await grid.set(0, 1, null, 42);
+ * await grid.get(0, 1, null); // 42
+ * await grid.shutdown();
+ * ```
+ */
+export class PersistentArray<V = unknown> {
+  readonly #g: StoreGroup;
+  readonly #sql: ArraySql;
+  /** Keyed by the place as one text, which is also the write queue's key. */
+  readonly #cache = new DictCache<string, V>();
+  readonly #writes: WriteQueue;
+  readonly #loads = new Map<string, Promise<void>>();
+  readonly #changes = new Subject<Change<Coordinates, V>>();
+  #shutdown: Promise<void> | undefined;
+
+  /**
+   * @param id the group id: a string or finite number.
+   * @throws TypeError for a group id of another type or bad options.
+   */
+  constructor(id: string | number, target?: DatabaseTarget, options?: StoreOptions) {
+    this.#g = new StoreGroup('PersistentArray', id, target, options, ARRAY_TABLE);
+    this.#sql = new ArraySql(this.#g.group, this.#g.placeholder);
+    this.#writes = new WriteQueue((take) => this.#g.write(() => this.#batch(take())));
+  }
+
+  /** Every set, delete and clear made through this array; completes on shutdown. */
+  get changes$(): Observable<Change<Coordinates, V>> {
+    return this.#changes.asObservable();
+  }
+
+  /** The element at (x, y, z), or undefined where there is none. */
+  async get(x: Coordinate, y: Coordinate, z: Coordinate): Promise<V | undefined> {
+    this.#g.assertOpen('get()');
+    const key = this.#key(x, y, z);
+    if (this.#cache.known(key) === undefined) await this.#load(key);
+    const known = this.#cache.known(key);
+    return known?.present ? known.value : undefined;
+  }
+
+  /** Sets an element now in memory, lazily in the database; resolves when durable. */
+  async set(x: Coordinate, y: Coordinate, z: Coordinate, value: V): Promise<void> {
+    this.#g.assertOpen('set()');
+    const key = this.#key(x, y, z);
+    const encoded = this.#g.encode(value);
+    const before = this.#cache.known(key);
+    this.#cache.write(key, true, value);
+    this.#emit('set', key, value, before);
+    return this.#writes.set(key, encoded);
+  }
+
+  async delete(x: Coordinate, y: Coordinate, z: Coordinate): Promise<void> {
+    this.#g.assertOpen('delete()');
+    const key = this.#key(x, y, z);
+    const before = this.#cache.known(key);
+    this.#cache.write(key, false);
+    if (before?.present !== false) this.#emit('delete', key, undefined, before);
+    return this.#writes.delete(key);
+  }
+
+  /** Deletes every element of this array. */
+  async clear(): Promise<void> {
+    this.#g.assertOpen('clear()');
+    this.#cache.clear(true);
+    this.#changes.next({ type: 'clear', key: undefined, value: undefined, previous: undefined, origin: 'local' });
+    return this.#writes.clear();
+  }
+
+  /** Resolves when every write made before the call is durable. */
+  flush(): Promise<void> {
+    return this.#writes.flush();
+  }
+
+  /** Flushes, completes `changes$` and releases the connection. */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#g
+      .shutdown(() => this.#writes.flush().catch(() => undefined))
+      .finally(() => this.#changes.complete());
+    return this.#shutdown;
+  }
+
+  #key(x: Coordinate, y: Coordinate, z: Coordinate): string {
+    const group = this.#g.group;
+    return JSON.stringify([coordinateText(x, group), coordinateText(y, group), coordinateText(z, group)]);
+  }
+
+  #emit(type: 'set' | 'delete', key: string, value: V | undefined, before: ReturnType<DictCache<string, V>['known']>) {
+    const place = (JSON.parse(key) as string[]).map(coordinateOf) as unknown as Coordinates;
+    const previous = before?.present ? before.value : undefined;
+    this.#changes.next({ type, key: place, value, previous, origin: 'local' });
+  }
+
+  #load(key: string): Promise<void> {
+    let loading = this.#loads.get(key);
+    if (!loading) {
+      const mark = this.#cache.mark();
+      loading = this.#g
+        .read<{ value: string }>(this.#sql.load(JSON.parse(key) as Place))
+        .then(([row]) => {
+          if (this.#cache.known(key) !== undefined || this.#cache.writtenSince(key, mark)) return;
+          if (row) this.#cache.put(key, true, this.#g.decode(key, row.value) as V);
+          else this.#cache.put(key, false);
+        })
+        .finally(() => this.#loads.delete(key));
+      this.#loads.set(key, loading);
+    }
+    return loading;
+  }
+
+  #batch(batch: WriteBatch) {
+    const statements = batch.cleared ? [this.#sql.clear()] : [];
+    for (const [key, write] of batch.writes) {
+      const place = JSON.parse(key) as Place;
+      statements.push(write === DELETED ? this.#sql.delete(place) : this.#sql.upsert(place, write));
+    }
+    return { statements, notice: { ...(batch.cleared ? { c: 1 as const } : {}), k: [...batch.writes.keys()] } };
+  }
+}
