@@ -34,10 +34,23 @@ export class RemoteSync<K, V> {
     g.bus.then(
       (bus) => {
         if (this.#stopped) return;
-        this.#unlisten = bus.listen(ITEMS_TABLE.name, {
-          notice: (payload) => this.#notice(payload),
-          resync: () => void this.#resync().catch(() => undefined),
-        });
+        const resync = () => void this.#resync().catch(() => undefined);
+        const unlisten = bus.listen(ITEMS_TABLE.name, { notice: (payload) => this.#notice(payload), resync });
+        // LISTEN sees only what commits after it: what the dict read before
+        // its first LISTEN took effect is read again once it has.
+        let unwatch: (() => void) | undefined;
+        if (bus.state !== 'listening') {
+          unwatch = bus.onState((state) => {
+            if (state !== 'listening') return;
+            unwatch?.();
+            unwatch = undefined;
+            resync();
+          });
+        }
+        this.#unlisten = () => {
+          unwatch?.();
+          unlisten();
+        };
       },
       () => undefined,
     );
