@@ -13,10 +13,10 @@ import { allTargets, uniqueName } from '../support/targets';
 describe.each(allTargets)('PersistentDict [$name]', (t) => {
   let target: string;
   let raw: RawSql;
-  const open: PersistentDict<string | number, unknown>[] = [];
+  const open: { shutdown(): Promise<void> }[] = [];
   const dict = <K extends string | number = string, V = unknown>(id: string | number, options = {}) => {
     const d = new PersistentDict<K, V>(id, target, options);
-    open.push(d as PersistentDict<string | number, unknown>);
+    open.push(d);
     return d;
   };
 

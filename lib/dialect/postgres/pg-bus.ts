@@ -216,7 +216,11 @@ function listenerConfig(ds: DataSource): ClientConfig {
   return {
     ...config,
     password: config.password,
-    application_name: LISTENER_APPLICATION_NAME,
+    // Named after the DataSource's own sessions where they have a name, so
+    // that whoever looks at pg_stat_activity can tell whose listener it is.
+    application_name: config.application_name
+      ? `${config.application_name}:${LISTENER_APPLICATION_NAME}`.slice(0, 63)
+      : LISTENER_APPLICATION_NAME,
     // A hung connect would leave the bus 'connecting' forever; a timeout makes it a drop.
     connectionTimeoutMillis: config.connectionTimeoutMillis || 10_000,
     // The connection only reads: keepalives are what notice a peer that vanished.

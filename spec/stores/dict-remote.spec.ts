@@ -1,0 +1,158 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { filter, firstValueFrom, VirtualTimeScheduler } from 'rxjs';
+import { PersistentDict, resolveTarget, type Change, type DatabaseTarget } from '../../lib';
+import { RawSql } from '../support/stores';
+import { until, within } from '../support/streams';
+import { allTargets, PG_URL, pgAvailable, uniqueName } from '../support/targets';
+
+const WRITER = path.join(__dirname, 'fixtures', 'dict-remote-writer.ts');
+
+/** Another process sets (or deletes) one key of a group and exits. */
+async function writeFromAnotherProcess(target: string, group: string, key: string, value: unknown): Promise<void> {
+  const arg = value === 'delete' ? 'delete' : JSON.stringify(value);
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', WRITER, target, group, key, arg]);
+  expect(stdout).toContain('written');
+}
+
+describe.each(allTargets)('PersistentDict changes between stores in one process [$name]', (t) => {
+  it(`a set, delete and clear in one dict reach another on the group as remote changes [${t.name}]`, async () => {
+    const target = t.target();
+    const group = uniqueName('g');
+    const a = new PersistentDict<string, unknown>(group, target);
+    const b = new PersistentDict<string, unknown>(group, target);
+    try {
+      await a.set('k', 'one');
+      expect(await b.get('k')).toBe('one');
+      const seen: Change<string, unknown>[] = [];
+      const sub = b.changes$.subscribe((c) => seen.push(c));
+      const watched: unknown[] = [];
+      const watch = b.watch('k').subscribe((v) => watched.push(v));
+      await a.set('k', 'two');
+      await within(until(() => watched.includes('two'), 'b sees two'), 'the remote set');
+      expect(await b.get('k')).toBe('two');
+      await a.delete('k');
+      await until(() => watched.length === 3, 'b sees the delete');
+      await a.set('x', 1);
+      await a.clear();
+      await until(() => seen.some((c) => c.type === 'clear'), 'b sees the clear');
+      sub.unsubscribe();
+      watch.unsubscribe();
+      expect(watched).toEqual(['one', 'two', undefined]);
+      expect(seen.every((c) => c.origin === 'remote')).toBe(true);
+      expect(seen.map((c) => c.type)).toEqual(['set', 'delete', 'set', 'clear']);
+      expect(seen[0]).toMatchObject({ key: 'k', value: 'two', previous: 'one' });
+      expect(await b.loadAll()).toEqual(new Map());
+    } finally {
+      await a.shutdown();
+      await b.shutdown();
+    }
+  });
+
+  it(`a dict does not hear its own writes as remote [${t.name}]`, async () => {
+    const target = t.target();
+    const d = new PersistentDict<string, number>(uniqueName('g'), target);
+    try {
+      const seen: Change<string, number>[] = [];
+      const sub = d.changes$.subscribe((c) => seen.push(c));
+      await d.set('a', 1);
+      await d.set('a', 2);
+      // A round trip through the database after the notices went out.
+      const other = new PersistentDict<string, number>(d.group, target);
+      await other.set('marker', 0);
+      await until(() => seen.some((c) => c.key === 'marker'), 'the marker from the other dict');
+      await other.shutdown();
+      sub.unsubscribe();
+      expect(seen.filter((c) => c.origin === 'remote').map((c) => c.key)).toEqual(['marker']);
+    } finally {
+      await d.shutdown();
+    }
+  });
+});
+
+(pgAvailable ? describe : describe.skip)('PersistentDict across processes [postgres]', () => {
+  /** A DataSource of this test's own, its sessions (and its listener) named `app`. */
+  const ownTarget = (app: string): DatabaseTarget =>
+    ({ ...resolveTarget(PG_URL).options, applicationName: app }) as DatabaseTarget;
+
+  async function listenerPid(raw: RawSql, app: string): Promise<number | undefined> {
+    const rows = await raw.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE application_name = ? AND query LIKE 'LISTEN%'`,
+      [`${app}:sasync-listener`],
+    );
+    return rows[0]?.pid;
+  }
+
+  it('a set in another process reaches watch(key) as a remote change [postgres]', async () => {
+    const app = uniqueName('remote');
+    const raw = new RawSql(PG_URL);
+    const d = new PersistentDict<string, unknown>(uniqueName('g'), ownTarget(app));
+    try {
+      await d.set('k', 'mine');
+      const remote = firstValueFrom(d.changes$.pipe(filter((c) => c.key === 'k' && c.origin === 'remote')));
+      const watched: unknown[] = [];
+      const sub = d.watch('k').subscribe((v) => watched.push(v));
+      await until(async () => (await listenerPid(raw, app)) !== undefined, 'the dict listens');
+      await writeFromAnotherProcess(PG_URL, d.group, 'k', { from: 'child' });
+      expect(await within(remote, 'the remote change')).toMatchObject({
+        type: 'set',
+        value: { from: 'child' },
+        previous: 'mine',
+        origin: 'remote',
+      });
+      await until(() => watched.length === 2, 'watch saw it');
+      sub.unsubscribe();
+      expect(watched).toEqual(['mine', { from: 'child' }]);
+    } finally {
+      await d.shutdown();
+      await raw.shutdown();
+    }
+  }, 60_000);
+
+  it('after its listening connection is killed, sees a write made while it was down once it reconnects [postgres]', async () => {
+    const app = uniqueName('relisten');
+    const clock = new VirtualTimeScheduler();
+    const raw = new RawSql(PG_URL);
+    const d = new PersistentDict<string, unknown>(uniqueName('g'), ownTarget(app), { scheduler: clock });
+    try {
+      await d.set('k', 'before');
+      const watched: unknown[] = [];
+      const sub = d.watch('k').subscribe((v) => watched.push(v));
+      await until(async () => (await listenerPid(raw, app)) !== undefined, 'the dict listens');
+      const pid = await listenerPid(raw, app);
+      // Only this test's own listener: found by its application name.
+      await raw.query('SELECT pg_terminate_backend(?)', [pid]);
+      // The reconnection waits on the virtual clock: the connection stays down.
+      await until(() => clock.actions.length > 0, 'a reconnection is scheduled');
+      await writeFromAnotherProcess(PG_URL, d.group, 'k', 'while down');
+      await writeFromAnotherProcess(PG_URL, d.group, 'new', 'also while down');
+      expect(watched).toEqual(['before']);
+      expect(await d.get('k')).toBe('before');
+      clock.flush();
+      await within(
+        until(() => watched.includes('while down'), 'the resynchronized value'),
+        'the resync after reconnecting',
+      );
+      expect(await d.get('k')).toBe('while down');
+      const newPid = await listenerPid(raw, app);
+      expect(newPid).toBeDefined();
+      expect(newPid).not.toBe(pid);
+      // Listening again: a later write arrives as a notice.
+      await writeFromAnotherProcess(PG_URL, d.group, 'k', 'after');
+      await until(() => watched.includes('after'), 'the write after reconnecting');
+      sub.unsubscribe();
+      expect(watched).toEqual(['before', 'while down', 'after']);
+    } finally {
+      await d.shutdown();
+      await raw.shutdown();
+    }
+    // Its listener is gone with it.
+    const check = new RawSql(PG_URL);
+    try {
+      expect(await listenerPid(check, app)).toBeUndefined();
+    } finally {
+      await check.shutdown();
+    }
+  }, 60_000);
+});
