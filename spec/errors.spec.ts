@@ -4,6 +4,7 @@ import {
   BrokerClosedError,
   DatabaseError,
   InvalidIdentifierError,
+  InvalidKeyError,
   MissingKeyError,
   SasyncError,
   SerializationError,
@@ -24,6 +25,7 @@ const examples: [ErrorClass, () => SasyncError][] = [
   [SerializationError, () => new SerializationError('cannot store a function')],
   [InvalidIdentifierError, () => new InvalidIdentifierError('table', 'x y', 'spaces are not allowed')],
   [TransactIterationError, () => new TransactIterationError('already iterating')],
+  [InvalidKeyError, () => new InvalidKeyError('', 'prefs', 'a key cannot be empty')],
 ];
 
 describe.each(examples.map(([Class, make]) => [Class.name, Class, make] as const))('%s', (_name, Class, make) => {
@@ -241,7 +243,8 @@ describe('MissingKeyError', () => {
   it('names the key and the group and tells the caller about get(key, default)', () => {
     const err = new MissingKeyError('colour', 'prefs');
     expect(err.key).toBe('colour');
-    expect(err.message).toContain('no item "colour" in group prefs');
+    expect(err.message).toContain('no item "colour" in group "prefs"');
+    expect(err.group).toBe('prefs');
     expect(err.message).toContain('get(key, default)');
   });
 
@@ -277,6 +280,20 @@ describe('InvalidIdentifierError', () => {
     expect(err.kind).toBe(kind);
     expect(err.identifier).toBe('drop table;');
     expect(err.message).toBe(`invalid ${kind} "drop table;": only letters, digits and _ are allowed`);
+  });
+});
+
+describe('InvalidKeyError', () => {
+  it('names the key, the group and the reason', () => {
+    const err = new InvalidKeyError('', 'prefs', 'a key cannot be empty');
+    expect(err).toMatchObject({ key: '', group: 'prefs' });
+    expect(err.message).toBe('invalid key "" for group "prefs": a key cannot be empty');
+  });
+
+  it('shortens a long key and describes a key that is not a string', () => {
+    expect(new InvalidKeyError('k'.repeat(300), 'g', 'too long').message).toContain(`"${'k'.repeat(40)}…"`);
+    expect(new InvalidKeyError({}, 'g', 'not a string').message).toContain('invalid key (object)');
+    expect(new InvalidKeyError(7, 'g', 'not a string').message).toContain('invalid key 7');
   });
 });
 

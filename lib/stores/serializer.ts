@@ -12,8 +12,9 @@ export interface Serializer {
 }
 
 // devalue has no Buffer of its own (it would come back as a plain Uint8Array).
-const reducers = { Buffer: (value: unknown) => Buffer.isBuffer(value) && value.toString('base64') };
-const revivers = { Buffer: (base64: string) => Buffer.from(base64, 'base64') };
+// In an array, because a reducer's falsy result (an empty Buffer's '') means "not mine".
+const reducers = { Buffer: (value: unknown) => Buffer.isBuffer(value) && [value.toString('base64')] };
+const revivers = { Buffer: ([base64]: [string]) => Buffer.from(base64, 'base64') };
 
 /**
  * The default: devalue, JSON text with types JSON lacks (Date, Map, Set,
