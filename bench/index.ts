@@ -6,6 +6,7 @@ import { readOptions, type BenchOptions } from './options';
 import { LIB_ENV, sasyncLibLabel } from './sasync-lib';
 import { printCpu, printHeader, printRounds, printScheduler, printTransactions } from './report';
 import { benchQueuedMemory, benchSchedulerThroughput } from './scheduler';
+import { benchStores } from './stores';
 import { benchStreamParts } from './streams';
 import { SUBJECTS, type SubjectName } from './subject';
 import { benchTransactions, type TxPlan, type TxResult } from './transactions';
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
   const options = readOptions();
   if (options.lib !== undefined) process.env[LIB_ENV] = options.lib; // the subjects' processes inherit it
   const streamParts = options.parts.has('streams') || options.parts.has('prepare');
-  const wantPg = options.parts.has('postgres') || streamParts;
+  const wantPg = options.parts.has('postgres') || streamParts || options.parts.has('stores');
   const pg: PostgresProbe | undefined = wantPg ? await probePostgres(options.pgUrl) : undefined;
   printHeader({
     sasync: sasyncLibLabel(),
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
   }
 
   if (streamParts) await benchStreamParts(options, pg?.ok ?? false, progress);
+  if (options.parts.has('stores')) await benchStores(options, pg?.ok ?? false, progress);
 }
 
 function redact(url: string): string {

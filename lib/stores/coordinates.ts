@@ -1,5 +1,5 @@
 import { InvalidKeyError } from '../errors';
-import { MAX_KEY_LENGTH } from './keys';
+import { MAX_KEY_LENGTH, unstorableText } from './keys';
 
 /** One coordinate of a PersistentArray element. */
 export type Coordinate = string | number | null;
@@ -20,6 +20,8 @@ export function coordinateText(c: unknown, group: string): string {
   if (c.length > MAX_KEY_LENGTH - 1) {
     throw new InvalidKeyError(c, group, `a coordinate string has at most ${MAX_KEY_LENGTH - 1} characters`);
   }
+  const bad = unstorableText(c);
+  if (bad) throw new InvalidKeyError(c, group, bad);
   return `s${c}`;
 }
 

@@ -3,6 +3,19 @@ import { InvalidKeyError } from '../errors';
 /** The longest group id or key, in characters (the columns are 255 wide). */
 export const MAX_KEY_LENGTH = 255;
 
+/**
+ * Text the databases cannot keep as it is: NUL (postgres refuses it) and
+ * lone surrogates (the drivers turn them into U+FFFD, so two keys would meet).
+ */
+const UNSTORABLE_TEXT = /\u0000|\p{Surrogate}/u;
+
+/** Why `text` cannot be a stored key, or undefined when it can. */
+export function unstorableText(text: string): string | undefined {
+  return UNSTORABLE_TEXT.test(text)
+    ? 'it contains a NUL character or a lone UTF-16 surrogate, which the databases cannot store as they are'
+    : undefined;
+}
+
 /** The type of a store's keys: names are stored as text and read back as this. */
 export type NameType = 'string' | 'number';
 
@@ -13,7 +26,7 @@ export interface KeyOf {
 }
 
 /**
- * A group id as stored: a string as it is, a number as its decimal text (so
+ * A group id as stored: a string as it is, a number as String(n) (so
  * 7 and '7' are one group). Stable across processes and runs, unlike a hash.
  * @throws TypeError for anything but a non-empty string of at most 255
  *   characters or a finite number.
@@ -27,6 +40,8 @@ export function groupText(id: unknown): string {
   if (id.length === 0 || id.length > MAX_KEY_LENGTH) {
     throw new TypeError(`a group id must have 1 to ${MAX_KEY_LENGTH} characters, not ${id.length}`);
   }
+  const bad = unstorableText(id);
+  if (bad) throw new TypeError(`a group id cannot be stored: ${bad}`);
   return id;
 }
 
@@ -49,6 +64,8 @@ export function keyText(key: unknown, nameType: NameType, group: string): string
   if (key.length > MAX_KEY_LENGTH) {
     throw new InvalidKeyError(key, group, `a key has at most ${MAX_KEY_LENGTH} characters, this one ${key.length}`);
   }
+  const bad = unstorableText(key);
+  if (bad) throw new InvalidKeyError(key, group, bad);
   return key;
 }
 

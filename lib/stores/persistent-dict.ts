@@ -4,6 +4,7 @@ import type { DatabaseTarget } from '../target';
 import type { Change } from './change';
 import { snapshots, watchKey } from './change-feed';
 import { DictCache } from './dict-cache';
+import { KeyLoader } from './key-loader';
 import { RemoteSync } from './remote-sync';
 import { StoreGroup, type StoreWrite } from './store-group';
 import { slices } from './item-sql';
@@ -28,7 +29,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
   readonly #g: StoreGroup;
   readonly #cache = new DictCache<K, V>();
   readonly #writes: WriteQueue;
-  readonly #loads = new Map<string, Promise<void>>();
+  readonly #loader: KeyLoader;
   readonly #changes = new Subject<Change<K, V>>();
   readonly #remote: RemoteSync<K, V>;
   #view: SyncView<K, V> | undefined;
@@ -42,6 +43,20 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
   constructor(id: string | number, target?: DatabaseTarget, options?: DictOptions) {
     this.#g = new StoreGroup('PersistentDict', id, target, options);
     this.#writes = new WriteQueue((take) => this.#g.write(() => this.#batch(take())));
+    this.#loader = new KeyLoader({
+      read: async (texts) => {
+        const rows = await this.#g.read<Row>(this.#g.sql.loadSome(texts));
+        return new Map(rows.map((r) => [r.name, r.value]));
+      },
+      mark: () => this.#cache.mark(),
+      apply: (key, stored, mark, text) => {
+        const k = key as K;
+        // A local write (or a newer read) since the query started wins.
+        if (this.#cache.known(k) !== undefined || this.#cache.writtenSince(k, mark)) return;
+        if (stored === undefined) this.#cache.put(k, false);
+        else this.#cache.put(k, true, this.#g.decode(text, stored) as V);
+      },
+    });
     this.#remote = new RemoteSync<K, V>(this.#g, this.#cache, {
       emit: (change) => this.#changes.next(change),
       pending: (text) => this.#writes.pending(text),
@@ -261,23 +276,9 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
     return this.#writes.clear();
   }
 
-  /** One cold key, one query: concurrent callers share it. */
+  /** Reads a cold key: one query however many ask, batched with other cold keys. */
   #load(key: K, text: string): Promise<void> {
-    let loading = this.#loads.get(text);
-    if (!loading) {
-      const mark = this.#cache.mark();
-      loading = this.#g
-        .read<{ value: string }>(this.#g.sql.load(text))
-        .then(([row]) => {
-          // A local write (or a newer read) since the query started wins.
-          if (this.#cache.known(key) !== undefined || this.#cache.writtenSince(key, mark)) return;
-          if (row) this.#cache.put(key, true, this.#g.decode(text, row.value) as V);
-          else this.#cache.put(key, false);
-        })
-        .finally(() => this.#loads.delete(text));
-      this.#loads.set(text, loading);
-    }
-    return loading;
+    return this.#loader.load(key, text);
   }
 
   async #loadAll(): Promise<void> {

@@ -31,7 +31,7 @@ export const devalueSerializer: Serializer = {
       if (!(cause instanceof DevalueError)) throw cause;
       const path = cause.path || '(the value itself)';
       throw new SerializationError(
-        `cannot store the value at ${path}: ${cause.message} (${describe(cause.value)}). ` +
+        `cannot store the value at ${path}: ${describe(cause.value)} has no plain form. ` +
           'Store plain data: objects, arrays, primitives, Date, Map, Set, BigInt, Buffer and typed arrays; ' +
           'or give the store a serializer that knows this type.',
         { cause, path },

@@ -171,6 +171,10 @@ describe.each(allTargets)('PersistentDict [$name]', (t) => {
     await raw.query('INSERT INTO sasync_items (group_id, name, value) VALUES (?, ?, ?)', [group, 'bad', '{nope']);
     await raw.query('INSERT INTO sasync_items (group_id, name, value) VALUES (?, ?, ?)', [group, 'good', '[1]']);
     const d = dict(group);
+    // Read in one batch, the bad key fails alone.
+    const [bad, good] = await Promise.allSettled([d.get('bad'), d.get('good')]);
+    expect(bad.status).toBe('rejected');
+    expect(good).toEqual({ status: 'fulfilled', value: 1 });
     const error = await d.get('bad').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SerializationError);
     expect((error as Error).message).toContain(JSON.stringify(group));

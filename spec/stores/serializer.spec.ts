@@ -53,9 +53,12 @@ describe('devalueSerializer round trips', () => {
     },
   );
 
-  it.each([0, 1.5, -273.15, Number.MAX_SAFE_INTEGER, Number.MIN_VALUE, Number.MAX_VALUE])('keeps the number %p', (n) => {
-    expect(roundTrip(n)).toBe(n);
-  });
+  it.each([0, 1.5, -273.15, Number.MAX_SAFE_INTEGER, Number.MIN_VALUE, Number.MAX_VALUE])(
+    'keeps the number %p',
+    (n) => {
+      expect(roundTrip(n)).toBe(n);
+    },
+  );
 
   it('keeps -0 as -0, NaN, Infinity and -Infinity', () => {
     expect(Object.is(roundTrip(-0), -0)).toBe(true);
