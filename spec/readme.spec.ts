@@ -46,6 +46,14 @@ const EXPECTED: [string, RegExp][] = [
   ],
   ["broker.query('SELEC 1')", /true invalid table[^\n]*\ntrue SQLITE_ERROR SELEC 1\n\[ \{ ok: 1 \} \]\ntrue/],
   ['a.dataSource === b.dataSource', /true\nran in the queue\n\[ 1, 2, 3 \]/],
+  [
+    "new PersistentDict<string, unknown>('prefs'",
+    /^3 a default\n\{ dark: true, since: 1970-01-01T00:00:00.000Z, tags: Set\(1\) \{ 'a' \} \} 2\n11 true\nqueen undefined$/,
+  ],
+  [
+    "ui.watch('score').subscribe(render)",
+    /^<p>score: -<\/p>\n<p>score: 10<\/p>\n<p>score: 25<\/p>\n<p>score: 40<\/p>\n\{\n  type: 'set',\n  key: 'score',\n  value: 40,\n  previous: 25,\n  origin: 'remote'\n\}$/,
+  ],
 ];
 
 describe('README examples', () => {
