@@ -109,7 +109,9 @@ export class InvalidKeyError extends SasyncError {
 
 function describeKey(key: unknown): string {
   if (typeof key === 'string') return JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
-  return typeof key === 'number' || typeof key === 'bigint' || typeof key === 'boolean' ? String(key) : `(${typeof key})`;
+  return typeof key === 'number' || typeof key === 'bigint' || typeof key === 'boolean'
+    ? String(key)
+    : `(${typeof key})`;
 }
 
 /** A value cannot be stored (or a stored value cannot be read back). */

@@ -52,7 +52,7 @@ const EXPECTED: [string, RegExp][] = [
   ],
   [
     "ui.watch('score').subscribe(render)",
-    /^<p>score: -<\/p>\n<p>score: 10<\/p>\n<p>score: 25<\/p>\n<p>score: 40<\/p>\n\{\n  type: 'set',\n  key: 'score',\n  value: 40,\n  previous: 25,\n  origin: 'remote'\n\}$/,
+    /^<p>score: -<\/p>\n<p>score: 10<\/p>\n<p>score: 25<\/p>\n<p>score: 40<\/p>\n\{\n {2}type: 'set',\n {2}key: 'score',\n {2}value: 40,\n {2}previous: 25,\n {2}origin: 'remote'\n\}$/,
   ],
 ];
 

@@ -21,7 +21,10 @@ export class ItemSql {
 
   load(name: string): Statement {
     const { p } = this;
-    return { sql: `SELECT value FROM ${T} WHERE group_id = ${p(1)} AND name = ${p(2)}`, parameters: [this.group, name] };
+    return {
+      sql: `SELECT value FROM ${T} WHERE group_id = ${p(1)} AND name = ${p(2)}`,
+      parameters: [this.group, name],
+    };
   }
 
   loadAll(): Statement {
@@ -75,7 +78,10 @@ export class ItemSql {
   /** Deletes some items; at most {@link ROWS_PER_STATEMENT} of them. */
   delete(names: readonly string[]): Statement {
     const list = names.map((_, i) => this.p(i + 2)).join(', ');
-    return { sql: `DELETE FROM ${T} WHERE group_id = ${this.p(1)} AND name IN (${list})`, parameters: [this.group, ...names] };
+    return {
+      sql: `DELETE FROM ${T} WHERE group_id = ${this.p(1)} AND name IN (${list})`,
+      parameters: [this.group, ...names],
+    };
   }
 
   clear(): Statement {

@@ -7,7 +7,7 @@ export interface LoadTarget<K> {
   /** A mark taken when a read starts (see DictCache.mark). */
   mark(): number;
   /** Stores what was read of `key` (text undefined: absent) unless newer state arrived since `mark`. */
-  apply(key: unknown, text: string | undefined, mark: number, name: string): void;
+  apply(key: K, text: string | undefined, mark: number, name: string): void;
 }
 
 /**
@@ -16,19 +16,19 @@ export interface LoadTarget<K> {
  * the event loop are read together, `IN (…)` up to ROWS_PER_STATEMENT at a
  * time. So 100 gets in flight cost one query, not 100 in a queue.
  */
-export class KeyLoader {
+export class KeyLoader<K> {
   readonly #loads = new Map<string, Promise<void>>();
-  #batch: Map<string, unknown> | undefined;
+  #batch: Map<string, K> | undefined;
   /** Resolves with the keys whose value could not be read, and why. */
   #batchDone: Promise<Map<string, unknown>> | undefined;
 
-  constructor(private readonly target: LoadTarget<unknown>) {}
+  constructor(private readonly target: LoadTarget<K>) {}
 
-  load(key: unknown, text: string): Promise<void> {
+  load(key: K, text: string): Promise<void> {
     const loading = this.#loads.get(text);
     if (loading) return loading;
     if (!this.#batch) {
-      const batch = new Map<string, unknown>();
+      const batch = new Map<string, K>();
       this.#batch = batch;
       this.#batchDone = Promise.resolve().then(() => this.#read(batch));
       this.#batchDone.catch(() => undefined);
@@ -41,7 +41,7 @@ export class KeyLoader {
     return done;
   }
 
-  async #read(batch: Map<string, unknown>): Promise<Map<string, unknown>> {
+  async #read(batch: Map<string, K>): Promise<Map<string, unknown>> {
     this.#batch = undefined;
     const texts = [...batch.keys()];
     const failed = new Map<string, unknown>();
@@ -53,7 +53,7 @@ export class KeyLoader {
         for (const text of some) {
           // A value that cannot be read fails its own callers only.
           try {
-            this.target.apply(batch.get(text), found.get(text), mark, text);
+            this.target.apply(batch.get(text)!, found.get(text), mark, text);
           } catch (error) {
             failed.set(text, error);
           }

@@ -7,6 +7,7 @@ export const MAX_KEY_LENGTH = 255;
  * Text the databases cannot keep as it is: NUL (postgres refuses it) and
  * lone surrogates (the drivers turn them into U+FFFD, so two keys would meet).
  */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what must be refused
 const UNSTORABLE_TEXT = /\u0000|\p{Surrogate}/u;
 
 /** Why `text` cannot be a stored key, or undefined when it can. */

@@ -29,7 +29,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
   readonly #g: StoreGroup;
   readonly #cache = new DictCache<K, V>();
   readonly #writes: WriteQueue;
-  readonly #loader: KeyLoader;
+  readonly #loader: KeyLoader<K>;
   readonly #changes = new Subject<Change<K, V>>();
   readonly #remote: RemoteSync<K, V>;
   #view: SyncView<K, V> | undefined;
@@ -43,14 +43,13 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
   constructor(id: string | number, target?: DatabaseTarget, options?: DictOptions) {
     this.#g = new StoreGroup('PersistentDict', id, target, options);
     this.#writes = new WriteQueue((take) => this.#g.write(() => this.#batch(take())));
-    this.#loader = new KeyLoader({
+    this.#loader = new KeyLoader<K>({
       read: async (texts) => {
         const rows = await this.#g.read<Row>(this.#g.sql.loadSome(texts));
         return new Map(rows.map((r) => [r.name, r.value]));
       },
       mark: () => this.#cache.mark(),
-      apply: (key, stored, mark, text) => {
-        const k = key as K;
+      apply: (k, stored, mark, text) => {
         // A local write (or a newer read) since the query started wins.
         if (this.#cache.known(k) !== undefined || this.#cache.writtenSince(k, mark)) return;
         if (stored === undefined) this.#cache.put(k, false);
@@ -224,7 +223,13 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
   snapshot$(options: { within?: number; scheduler?: SchedulerLike } = {}): Observable<ReadonlyMap<K, V>> {
     const { within = 16, scheduler = this.#g.options.scheduler } = options;
     if (!(within >= 0)) throw new RangeError(`within must be a number of ms ≥ 0, not ${within}`);
-    return snapshots(this.changes$, () => this.loadAll(), () => new Map(this.#cache.values), within, scheduler);
+    return snapshots(
+      this.changes$,
+      () => this.loadAll(),
+      () => new Map(this.#cache.values),
+      within,
+      scheduler,
+    );
   }
 
   /**
@@ -253,7 +258,13 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
   #apply(key: K, value: V, text: string, encoded: string): Promise<void> {
     const previous = this.#cache.known(key);
     this.#cache.write(key, true, value);
-    this.#changes.next({ type: 'set', key, value, previous: previous?.present ? previous.value : undefined, origin: 'local' });
+    this.#changes.next({
+      type: 'set',
+      key,
+      value,
+      previous: previous?.present ? previous.value : undefined,
+      origin: 'local',
+    });
     return this.#writes.set(text, encoded);
   }
 
@@ -286,7 +297,8 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
     const rows = await this.#g.read<Row>(this.#g.sql.loadAll());
     const { values, failures } = this.#decodeRows(rows);
     for (const [key, value] of values) {
-      if (!this.#cache.writtenSince(key, mark) && this.#cache.known(key) === undefined) this.#cache.put(key, true, value);
+      if (!this.#cache.writtenSince(key, mark) && this.#cache.known(key) === undefined)
+        this.#cache.put(key, true, value);
     }
     if (failures.length > 0) throw failures[0]!;
     this.#cache.completed();

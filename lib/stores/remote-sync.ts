@@ -77,7 +77,8 @@ export class RemoteSync<K, V> {
         if (!this.host.pending(this.g.key(key))) this.cache.values.delete(key);
       }
       this.cache.completed();
-      if (had) this.host.emit({ type: 'clear', key: undefined, value: undefined, previous: undefined, origin: 'remote' });
+      if (had)
+        this.host.emit({ type: 'clear', key: undefined, value: undefined, previous: undefined, origin: 'remote' });
     }
     const names = notice.k ?? [];
     const mark = this.cache.mark();

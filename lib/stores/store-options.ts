@@ -57,7 +57,9 @@ export function settle(options: DictOptions = {}): Settled {
   const initialDelay = options.reconnect?.initialDelay ?? 100;
   const maxDelay = options.reconnect?.maxDelay ?? 5000;
   if (!(initialDelay > 0 && maxDelay >= initialDelay)) {
-    throw new RangeError(`reconnect delays must be positive with maxDelay ≥ initialDelay, not ${initialDelay}/${maxDelay}`);
+    throw new RangeError(
+      `reconnect delays must be positive with maxDelay ≥ initialDelay, not ${initialDelay}/${maxDelay}`,
+    );
   }
   return {
     serializer,

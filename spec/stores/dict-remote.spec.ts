@@ -30,7 +30,10 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
       const watched: unknown[] = [];
       const watch = b.watch('k').subscribe((v) => watched.push(v));
       await a.set('k', 'two');
-      await within(until(() => watched.includes('two'), 'b sees two'), 'the remote set');
+      await within(
+        until(() => watched.includes('two'), 'b sees two'),
+        'the remote set',
+      );
       expect(await b.get('k')).toBe('two');
       await a.delete('k');
       await until(() => watched.length === 3, 'b sees the delete');

@@ -23,7 +23,9 @@ function runWriter(args: string[], line: string) {
     });
     child.on('exit', (code) => (out.includes(line) ? resolve() : reject(new Error(`writer exited ${code}: ${err}`))));
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))),
+  );
   return { child, printed, exited };
 }
 

@@ -69,7 +69,14 @@ describe.each(allTargets)('PersistentDict [$name]', (t) => {
     await d.update({ a: 1, b: 2 });
     await d.update(new Map([['c', 3]]));
     await d.update([['d', 4]]);
-    expect(await d.loadAll()).toEqual(new Map<string, number>([['a', 1], ['b', 2], ['c', 3], ['d', 4]]));
+    expect(await d.loadAll()).toEqual(
+      new Map<string, number>([
+        ['a', 1],
+        ['b', 2],
+        ['c', 3],
+        ['d', 4],
+      ]),
+    );
     await d.clear();
     expect((await d.loadAll()).size).toBe(0);
     expect((await raw.items(d.group)).size).toBe(0);
@@ -79,7 +86,10 @@ describe.each(allTargets)('PersistentDict [$name]', (t) => {
 
   it(`reads rows written directly with SQL: keys, values, entries, has, get with default [${t.name}]`, async () => {
     const group = uniqueName('g');
-    for (const [name, value] of [['p', 1], ['q', 'two']] as const) {
+    for (const [name, value] of [
+      ['p', 1],
+      ['q', 'two'],
+    ] as const) {
       await raw.query('INSERT INTO sasync_items (group_id, name, value) VALUES (?, ?, ?)', [
         group,
         name,
@@ -93,8 +103,18 @@ describe.each(allTargets)('PersistentDict [$name]', (t) => {
     expect(await d.get('q')).toBe('two');
     expect((await d.keys()).sort()).toEqual(['p', 'q']);
     expect((await d.values()).sort()).toEqual([1, 'two']);
-    expect(new Map(await d.entries())).toEqual(new Map<string, unknown>([['p', 1], ['q', 'two']]));
-    expect(await d.copy()).toEqual(new Map<string, unknown>([['p', 1], ['q', 'two']]));
+    expect(new Map(await d.entries())).toEqual(
+      new Map<string, unknown>([
+        ['p', 1],
+        ['q', 'two'],
+      ]),
+    );
+    expect(await d.copy()).toEqual(
+      new Map<string, unknown>([
+        ['p', 1],
+        ['q', 'two'],
+      ]),
+    );
   });
 
   it(`preload gives a synchronous view whose writes reach the table [${t.name}]`, async () => {
