@@ -6,6 +6,7 @@ import { readOptions, type BenchOptions } from './options';
 import { LIB_ENV, sasyncLibLabel } from './sasync-lib';
 import { printCpu, printHeader, printRounds, printScheduler, printTransactions } from './report';
 import { benchQueuedMemory, benchSchedulerThroughput } from './scheduler';
+import { benchStatalysis } from './statalysis';
 import { benchStores } from './stores';
 import { benchStreamParts } from './streams';
 import { SUBJECTS, type SubjectName } from './subject';
@@ -88,6 +89,9 @@ async function main(): Promise<void> {
 
   if (streamParts) await benchStreamParts(options, pg?.ok ?? false, progress);
   if (options.parts.has('stores')) await benchStores(options, pg?.ok ?? false, progress);
+  if (options.parts.has('statalysis')) {
+    await benchStatalysis({ pgUrl: options.pgUrl, lines: options.quick ? 20_000 : 200_000 }, progress);
+  }
 }
 
 function redact(url: string): string {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { writeSampleLog } from '../../demo/statalysis/generate';
 import { importFile } from '../../demo/statalysis/import';
 import { readReport, type Report } from '../../demo/statalysis/report';
@@ -67,10 +68,12 @@ describe.each(places)('statalysis import [$name]', (kind) => {
       await importOnce(broker);
       const tables = ['entries', 'bad_lines', 'files', 'url', 'ua', 'ref', 'vhost', 'bad_ip'];
       const before = await Promise.all(tables.map((t) => rowCount(broker, t)));
-      // A copy under another name is the same file: it is known by its bytes.
+      // A copy under another name, or gzipped, is the same file: it is known by its text.
       const copy = path.join(dir, `copy-${kind.name}.log`);
       fs.copyFileSync(sample, copy);
-      expect(await importOnce(broker, copy)).toMatchObject({ outcome: 'skipped', linesThisRun: 0 });
+      fs.writeFileSync(`${copy}.gz`, gzipSync(fs.readFileSync(sample)));
+      for (const again of [sample, copy, `${copy}.gz`])
+        expect(await importOnce(broker, again)).toMatchObject({ outcome: 'skipped', linesThisRun: 0 });
       expect(await Promise.all(tables.map((t) => rowCount(broker, t)))).toEqual(before);
     });
   });
