@@ -20,7 +20,7 @@ export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const USAGE =
   'usage: npm run bench -- [--only=sqlite,postgres,scheduler,streams,prepare,stores,statalysis] [--rounds=5] [--quick] [--lib=dist/lib]\n' +
   '  sqlite, postgres: transactions; streams, prepare, stores: on sqlite and on postgres (if it answers)\n' +
-  '  statalysis: the demo\'s 200,000-line import, sasync against TypeORM directly (lib/ through tsx)\n' +
+  "  statalysis: the demo's 200,000-line import, sasync against TypeORM directly (lib/ through tsx)\n" +
   '  --lib: measure a compiled build (npm run build first) instead of lib/ through tsx\n' +
   `  postgres: SASYNC_PG_URL (default ${DEFAULT_PG_URL})`;
 
