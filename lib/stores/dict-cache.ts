@@ -14,6 +14,10 @@ export class DictCache<K, V> {
   complete = false;
   #seq = 0;
   readonly #written = new Map<K, number>();
+  /** The mark of the read each key's cached state came from. */
+  readonly #readAt = new Map<K, number>();
+  /** When a remote clear was learned of: reads that started before it are stale. */
+  #remoteClearAt = 0;
   #clearedAt = 0;
 
   known(key: K): Known<V> {
@@ -21,9 +25,14 @@ export class DictCache<K, V> {
     return this.complete || this.#absent.has(key) ? { present: false } : undefined;
   }
 
-  /** A mark to pass to {@link writtenSince}. */
+  /** A mark, taken when a read starts, to pass to {@link writtenSince} and {@link put}. */
   mark(): number {
-    return this.#seq;
+    return ++this.#seq;
+  }
+
+  /** Keys known to be absent (not all of them when `complete`). */
+  absentKeys(): K[] {
+    return [...this.#absent];
   }
 
   /** Whether `key` was written locally after `mark`. */
@@ -37,8 +46,14 @@ export class DictCache<K, V> {
     this.put(key, present, value);
   }
 
-  /** What was read from the database. */
-  put(key: K, present: boolean, value?: V): void {
+  /** Whether a read that started after `mark` has already been stored for `key`. */
+  readSince(key: K, mark: number): boolean {
+    return Math.max(this.#readAt.get(key) ?? 0, this.#remoteClearAt) > mark;
+  }
+
+  /** What a read that started at `mark` found (reads finish out of order: see {@link readSince}). */
+  put(key: K, present: boolean, value?: V, mark?: number): void {
+    if (mark !== undefined) this.#readAt.set(key, mark);
     if (present) {
       this.values.set(key, value as V);
       this.#absent.delete(key);
@@ -52,6 +67,8 @@ export class DictCache<K, V> {
   forget(key: K): void {
     this.values.delete(key);
     this.#absent.delete(key);
+    // Else known() would call it absent.
+    this.complete = false;
   }
 
   /** Everything gone: every key is known absent. */
@@ -60,6 +77,11 @@ export class DictCache<K, V> {
     this.values.clear();
     this.#absent.clear();
     this.complete = true;
+  }
+
+  /** Another store cleared the group: what reads found before now is stale. */
+  clearedRemotely(): void {
+    this.#remoteClearAt = this.mark();
   }
 
   /** Every key is now known. */

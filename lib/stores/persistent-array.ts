@@ -5,6 +5,7 @@ import type { Change } from './change';
 import { coordinateOf, coordinateText, type Coordinate } from './coordinates';
 import { DictCache } from './dict-cache';
 import { ARRAY_TABLE } from './store-broker';
+import { attempt } from './attempt';
 import { StoreGroup } from './store-group';
 import type { StoreOptions } from './store-options';
 import { DELETED, WriteQueue, type WriteBatch } from './write-queue';
@@ -59,36 +60,47 @@ export class PersistentArray<V = unknown> {
   }
 
   /** Sets an element now in memory, lazily in the database; resolves when durable. */
-  async set(x: Coordinate, y: Coordinate, z: Coordinate, value: V): Promise<void> {
-    this.#g.assertOpen('set()');
-    const key = this.#key(x, y, z);
-    const encoded = this.#g.encode(value);
-    const before = this.#cache.known(key);
-    this.#cache.write(key, true, value);
-    this.#emit('set', key, value, before);
-    return this.#writes.set(key, encoded);
+  set(x: Coordinate, y: Coordinate, z: Coordinate, value: V): Promise<void> {
+    // Not async: the write's own Promise is returned, marked handled, so a
+    // failed write nobody awaits cannot crash the process.
+    return attempt(() => {
+      this.#g.assertOpen('set()');
+      const key = this.#key(x, y, z);
+      const encoded = this.#g.encode(value);
+      const before = this.#cache.known(key);
+      this.#cache.write(key, true, value);
+      this.#emit('set', key, value, before);
+      return this.#writes.set(key, encoded);
+    });
   }
 
-  async delete(x: Coordinate, y: Coordinate, z: Coordinate): Promise<void> {
-    this.#g.assertOpen('delete()');
-    const key = this.#key(x, y, z);
-    const before = this.#cache.known(key);
-    this.#cache.write(key, false);
-    if (before?.present !== false) this.#emit('delete', key, undefined, before);
-    return this.#writes.delete(key);
+  delete(x: Coordinate, y: Coordinate, z: Coordinate): Promise<void> {
+    return attempt(() => {
+      this.#g.assertOpen('delete()');
+      const key = this.#key(x, y, z);
+      const before = this.#cache.known(key);
+      this.#cache.write(key, false);
+      if (before?.present !== false) this.#emit('delete', key, undefined, before);
+      return this.#writes.delete(key);
+    });
   }
 
   /** Deletes every element of this array. */
-  async clear(): Promise<void> {
-    this.#g.assertOpen('clear()');
-    this.#cache.clear(true);
-    this.#changes.next({ type: 'clear', key: undefined, value: undefined, previous: undefined, origin: 'local' });
-    return this.#writes.clear();
+  clear(): Promise<void> {
+    return attempt(() => {
+      this.#g.assertOpen('clear()');
+      this.#cache.clear(true);
+      this.#changes.next({ type: 'clear', key: undefined, value: undefined, previous: undefined, origin: 'local' });
+      return this.#writes.clear();
+    });
   }
 
   /** Resolves when every write made before the call is durable. */
   flush(): Promise<void> {
-    return this.#writes.flush();
+    return attempt(() => {
+      this.#g.assertOpen('flush()');
+      return this.#writes.flush();
+    });
   }
 
   /** Flushes, completes `changes$` and releases the connection. */

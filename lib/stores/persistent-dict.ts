@@ -3,6 +3,7 @@ import { AsyncError, MissingKeyError, SerializationError } from '../errors';
 import type { DatabaseTarget } from '../target';
 import type { Change } from './change';
 import { snapshots, watchKey } from './change-feed';
+import { attempt } from './attempt';
 import { DictCache } from './dict-cache';
 import { KeyLoader } from './key-loader';
 import { RemoteSync } from './remote-sync';
@@ -52,8 +53,8 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
       apply: (k, stored, mark, text) => {
         // A local write (or a newer read) since the query started wins.
         if (this.#cache.known(k) !== undefined || this.#cache.writtenSince(k, mark)) return;
-        if (stored === undefined) this.#cache.put(k, false);
-        else this.#cache.put(k, true, this.#g.decode(text, stored) as V);
+        if (stored === undefined) this.#cache.put(k, false, undefined, mark);
+        else this.#cache.put(k, true, this.#g.decode(text, stored) as V, mark);
       },
     });
     this.#remote = new RemoteSync<K, V>(this.#g, this.#cache, {
@@ -109,18 +110,20 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
    * (or a later one) is durable.
    * @throws InvalidKeyError or SerializationError (rejected), before anything changes.
    */
-  async set(key: K, value: V): Promise<void> {
-    return this.#setNow(key, value);
+  set(key: K, value: V): Promise<void> {
+    // Not async: the Promise returned is the write's own, which is marked
+    // handled, so a failed write nobody awaits cannot crash the process.
+    return attempt(() => this.#setNow(key, value));
   }
 
   /** Deletes `key` (if it is there) now in memory, lazily in the database. */
-  async delete(key: K): Promise<void> {
-    return this.#deleteNow(key);
+  delete(key: K): Promise<void> {
+    return attempt(() => this.#deleteNow(key));
   }
 
   /** Empties the group now in memory, lazily in the database. */
-  async clear(): Promise<void> {
-    return this.#clearNow();
+  clear(): Promise<void> {
+    return attempt(() => this.#clearNow());
   }
 
   /** The value of `key`, first setting it to `defaultValue` if there is none. */
@@ -132,15 +135,20 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
   }
 
   /** Sets every entry (a Map, an iterable of pairs, or a plain object); resolves when all are durable. */
-  async update(entries: ReadonlyMap<K, V> | Iterable<readonly [K, V]> | Readonly<Record<string, V>>): Promise<void> {
-    this.#g.assertOpen('update()');
-    const pairs: (readonly [K, V])[] =
-      Symbol.iterator in Object(entries)
-        ? [...(entries as Iterable<readonly [K, V]>)]
-        : (Object.entries(entries) as unknown as [K, V][]);
-    // Check every entry first: a bad one leaves everything as it was.
-    const encoded = pairs.map(([key, value]) => [this.#g.key(key), this.#g.encode(value)] as const);
-    await Promise.all(pairs.map(([key, value], i) => this.#apply(key, value, encoded[i]![0], encoded[i]![1])));
+  update(entries: ReadonlyMap<K, V> | Iterable<readonly [K, V]> | Readonly<Record<string, V>>): Promise<void> {
+    return attempt(() => {
+      this.#g.assertOpen('update()');
+      const pairs: (readonly [K, V])[] =
+        Symbol.iterator in Object(entries)
+          ? [...(entries as Iterable<readonly [K, V]>)]
+          : (Object.entries(entries) as unknown as [K, V][]);
+      // Check every entry first: a bad one leaves everything as it was.
+      const encoded = pairs.map(([key, value]) => [this.#g.key(key), this.#g.encode(value)] as const);
+      const writes = pairs.map(([key, value], i) => this.#apply(key, value, encoded[i]![0], encoded[i]![1]));
+      const all = Promise.all(writes).then(() => undefined);
+      all.catch(() => undefined);
+      return all;
+    });
   }
 
   /** Every item, loaded once and kept in memory from then on. */
@@ -173,7 +181,10 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
 
   /** Resolves when every write made before the call is durable (sAsync's deferToWrites). */
   flush(): Promise<void> {
-    return this.#writes.flush();
+    return attempt(() => {
+      this.#g.assertOpen('flush()');
+      return this.#writes.flush();
+    });
   }
 
   /**
@@ -185,6 +196,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
     await this.loadAll();
     this.#view ??= new SyncView<K, V>({
       cache: this.#cache,
+      assertOpen: (what) => this.#g.assertOpen(what),
       key: (key) => this.#g.key(key),
       set: (key, value) => this.#setNow(key, value),
       delete: (key) => this.#deleteNow(key),
@@ -195,6 +207,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
 
   /** The synchronous view. @throws AsyncError before {@link preload} resolved. */
   get view(): SyncView<K, V> {
+    this.#g.assertOpen('view');
     if (!this.#view) {
       throw new AsyncError(
         `${this.#g.label} is asynchronous until preloaded: await its methods, or await preload() ` +
@@ -210,6 +223,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
    * subscription reads the current value once (from memory if it is there).
    */
   watch(key: K): Observable<V | undefined> {
+    this.#g.assertOpen('watch()');
     const same = (a: V | undefined, b: V | undefined) =>
       Object.is(a, b) || (typeof a === 'object' && typeof b === 'object' && this.#sameText(a, b));
     return watchKey(this.changes$, key, () => this.get<undefined>(key, undefined), same);
@@ -221,6 +235,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
    * (default the store's scheduler option).
    */
   snapshot$(options: { within?: number; scheduler?: SchedulerLike } = {}): Observable<ReadonlyMap<K, V>> {
+    this.#g.assertOpen('snapshot$()');
     const { within = 16, scheduler = this.#g.options.scheduler } = options;
     if (!(within >= 0)) throw new RangeError(`within must be a number of ms ≥ 0, not ${within}`);
     return snapshots(
@@ -298,7 +313,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
     const { values, failures } = this.#decodeRows(rows);
     for (const [key, value] of values) {
       if (!this.#cache.writtenSince(key, mark) && this.#cache.known(key) === undefined)
-        this.#cache.put(key, true, value);
+        this.#cache.put(key, true, value, mark);
     }
     if (failures.length > 0) throw failures[0]!;
     this.#cache.completed();

@@ -77,6 +77,7 @@ export class RemoteSync<K, V> {
         if (!this.host.pending(this.g.key(key))) this.cache.values.delete(key);
       }
       this.cache.completed();
+      this.cache.clearedRemotely();
       if (had)
         this.host.emit({ type: 'clear', key: undefined, value: undefined, previous: undefined, origin: 'remote' });
     }
@@ -100,21 +101,28 @@ export class RemoteSync<K, V> {
 
   /** Rereads the whole group: notices may have been lost. */
   async #resync(): Promise<void> {
-    if (this.#stopped || (this.cache.values.size === 0 && !this.cache.complete)) return;
+    const known = [...this.cache.values.keys(), ...this.cache.absentKeys()];
+    if (this.#stopped || (known.length === 0 && !this.cache.complete)) return;
     const mark = this.cache.mark();
     const rows = await this.g.read<Row>(this.g.sql.loadAll());
-    const { values } = this.host.decodeRows(rows);
-    const keys = new Set<K>([...this.cache.values.keys(), ...(this.cache.complete ? values.keys() : [])]);
-    for (const key of keys) this.#reconcile(key, this.g.key(key), values.has(key), values.get(key), mark);
+    const { values, failures } = this.host.decodeRows(rows);
+    const unreadable = new Set(failures.map((f) => f.path));
+    const keys = new Set<K>([...known, ...(this.cache.complete ? values.keys() : [])]);
+    for (const name of unreadable) if (name !== undefined) this.cache.forget(this.g.keyOf<K>(name));
+    for (const key of keys) {
+      const name = this.g.key(key);
+      if (!unreadable.has(name)) this.#reconcile(key, name, values.has(key), values.get(key), mark);
+    }
   }
 
-  /** Takes what was read unless a local write is newer, and emits it if it differs. */
+  /** Takes what was read unless a local write or a later read is newer, and emits it if it differs. */
   #reconcile(key: K, name: string, present: boolean, value: V | undefined, mark: number): void {
     if (this.#stopped || this.host.pending(name) || this.cache.writtenSince(key, mark)) return;
+    if (this.cache.readSince(key, mark)) return;
     const before = this.cache.known(key);
+    this.cache.put(key, present, value, mark);
     if (present && before?.present && this.#same(before.value, value)) return;
     if (!present && before?.present === false) return;
-    this.cache.put(key, present, value);
     const previous = before?.present ? before.value : undefined;
     this.host.emit(
       present

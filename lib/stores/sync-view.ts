@@ -3,6 +3,8 @@ import type { DictCache } from './dict-cache';
 /** What a {@link SyncView} needs of its dict. */
 export interface SyncHost<K, V> {
   readonly cache: DictCache<K, V>;
+  /** @throws BrokerClosedError once the dict is shut down. */
+  assertOpen(what: string): void;
   /** @throws InvalidKeyError */
   key(key: K): string;
   /** Each @throws at once (bad key, unstorable value, shut down) before anything changes. */
@@ -14,7 +16,8 @@ export interface SyncHost<K, V> {
 /**
  * A preloaded PersistentDict used synchronously, like a Map. Writes change
  * memory at once and are persisted lazily (await the dict's `flush()` to know
- * they are durable); bad keys and unstorable values throw at once.
+ * they are durable); bad keys and unstorable values throw at once, and
+ * every member throws BrokerClosedError once the dict is shut down.
  */
 export class SyncView<K, V> implements Iterable<[K, V]> {
   readonly #host: SyncHost<K, V>;
@@ -24,15 +27,18 @@ export class SyncView<K, V> implements Iterable<[K, V]> {
   }
 
   get size(): number {
+    this.#host.assertOpen('view.size');
     return this.#host.cache.values.size;
   }
 
   get(key: K): V | undefined {
+    this.#host.assertOpen('view.get()');
     this.#host.key(key);
     return this.#host.cache.values.get(key);
   }
 
   has(key: K): boolean {
+    this.#host.assertOpen('view.has()');
     this.#host.key(key);
     return this.#host.cache.values.has(key);
   }
@@ -54,14 +60,17 @@ export class SyncView<K, V> implements Iterable<[K, V]> {
   }
 
   keys(): IterableIterator<K> {
+    this.#host.assertOpen('view.keys()');
     return this.#host.cache.values.keys();
   }
 
   values(): IterableIterator<V> {
+    this.#host.assertOpen('view.values()');
     return this.#host.cache.values.values();
   }
 
   entries(): IterableIterator<[K, V]> {
+    this.#host.assertOpen('view.entries()');
     return this.#host.cache.values.entries();
   }
 

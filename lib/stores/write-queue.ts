@@ -72,8 +72,11 @@ export class WriteQueue {
 
   /** Resolves when every write recorded before the call is durable (sAsync's deferToWrites). */
   flush(): Promise<void> {
-    if (!this.#pending.empty) return this.#pending.done;
-    return this.#writing?.done ?? Promise.resolve();
+    // Both: a failure of the batch in flight must not be hidden by a later one's success.
+    const waits = [this.#writing?.done, this.#pending.empty ? undefined : this.#pending.done];
+    const flushed = Promise.all(waits).then(() => undefined);
+    flushed.catch(() => undefined);
+    return flushed;
   }
 
   #record(change: (batch: Pending) => void): Promise<void> {

@@ -90,6 +90,26 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
     return rows[0]?.pid;
   }
 
+  it('a lazy write that fails and that nobody awaits does not crash the process [postgres]', async () => {
+    // postgres refuses NUL in text: this serializer makes every write fail.
+    const serializer = { encode: () => 'a\u0000b', decode: (text: string) => text };
+    const d = new PersistentDict<string, unknown>(uniqueName('g'), PG_URL, { serializer });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      void d.set('k', 1);
+      void d.delete('j');
+      void d.update({ u: 1 });
+      await expect(d.flush()).rejects.toThrow(/0x00|invalid byte/);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await d.shutdown();
+    }
+  });
+
   it('a set in another process reaches watch(key) as a remote change [postgres]', async () => {
     const app = uniqueName('remote');
     const raw = new RawSql(PG_URL);
@@ -123,6 +143,8 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
     const d = new PersistentDict<string, unknown>(uniqueName('g'), ownTarget(app), { scheduler: clock });
     try {
       await d.set('k', 'before');
+      // Known absent: the re-read must cover it too.
+      expect(await d.get('new', null)).toBeNull();
       const watched: unknown[] = [];
       const sub = d.watch('k').subscribe((v) => watched.push(v));
       await until(async () => (await listenerPid(raw, app)) !== undefined, 'the dict listens');
@@ -141,6 +163,7 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
         'the resync after reconnecting',
       );
       expect(await d.get('k')).toBe('while down');
+      expect(await d.get('new')).toBe('also while down');
       const newPid = await listenerPid(raw, app);
       expect(newPid).toBeDefined();
       expect(newPid).not.toBe(pid);

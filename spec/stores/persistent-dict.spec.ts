@@ -8,6 +8,7 @@ import {
   devalueSerializer,
 } from '../../lib';
 import { RawSql } from '../support/stores';
+import { until } from '../support/streams';
 import { allTargets, uniqueName } from '../support/targets';
 
 describe.each(allTargets)('PersistentDict [$name]', (t) => {
@@ -224,6 +225,41 @@ describe.each(allTargets)('PersistentDict [$name]', (t) => {
       () => d.update({ b: 1 }),
     ];
     for (const call of calls) await expect(call()).rejects.toThrow(BrokerClosedError);
+    await expect(d.flush()).rejects.toThrow(BrokerClosedError);
+    expect(() => d.view).toThrow(BrokerClosedError);
+    expect(() => d.watch('a')).toThrow(BrokerClosedError);
+    expect(() => d.snapshot$()).toThrow(BrokerClosedError);
+  });
+
+  it(`closes its preloaded view on shutdown [${t.name}]`, async () => {
+    const d = dict(uniqueName('g'));
+    const view = await d.preload();
+    view.set('a', 1);
+    await d.shutdown();
+    expect(() => view.get('a')).toThrow(BrokerClosedError);
+    expect(() => view.size).toThrow(BrokerClosedError);
+    expect(() => [...view]).toThrow(BrokerClosedError);
+    expect(() => view.set('b', 2)).toThrow(BrokerClosedError);
+    expect(await dict(d.group).get('a')).toBe(1);
+  });
+
+  it(`reports a value another store wrote unreadably, even on a preloaded dict [${t.name}]`, async () => {
+    const group = uniqueName('g');
+    const a = dict(group);
+    await a.set('k', 'fine');
+    const view = await a.preload();
+    const other = dict(group, { serializer: { encode: (v: unknown) => `raw:${String(v)}`, decode: (x: string) => x } });
+    await other.set('k', 'unreadable here');
+    const error = await until(
+      async () =>
+        (await a.get('k').then(
+          () => undefined,
+          (e: unknown) => e,
+        )) instanceof SerializationError,
+      'a finds k unreadable',
+    ).then(() => a.get('k').catch((e: unknown) => e));
+    expect((error as Error).message).toContain('"k"');
+    expect(view.has('k')).toBe(false);
   });
 
   it(`stores numeric group ids stably: 7 and '7' are one group [${t.name}]`, async () => {
