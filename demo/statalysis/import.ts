@@ -38,6 +38,8 @@ export interface ImportOptions {
   /** Lines per transaction. */
   readonly batchSize: number;
   readonly onProgress?: (progress: ImportProgress) => void;
+  /** After each batch commits, before onProgress: its records and its count of bad lines (demo/live counts them). */
+  readonly onBatch?: (records: readonly LogRecord[], bad: number) => void;
 }
 
 /**
@@ -82,16 +84,18 @@ export async function importFile(store: EntryStore, file: string, options: Impor
     await writing;
     totals.lines = batch.lines;
     totals.records += batch.records.length;
-    totals.bad += batch.badLines.length / BAD_LINE_COLUMNS.length;
+    const bad = batch.badLines.length / BAD_LINE_COLUMNS.length;
+    totals.bad += bad;
     const write: Batch = { fileId: known.id, entries, badLines: batch.badLines, ...totals };
     const report = { name, bytesRead: reader.bytesRead, size: reader.size, lines: totals.lines };
-    writing = store.writeBatch(write).then(() =>
+    writing = store.writeBatch(write).then(() => {
+      options.onBatch?.(batch.records, bad);
       options.onProgress?.({
         ...report,
         linesThisRun: batch.lines - known.lines,
         seconds: (performance.now() - started) / 1000,
-      }),
-    );
+      });
+    });
     // Awaited before the next batch or at the end; until then a failure must not count as unhandled.
     writing.catch(() => undefined);
   };
