@@ -58,7 +58,8 @@ async function main(): Promise<void> {
   const options = readOptions();
   if (options.lib !== undefined) process.env[LIB_ENV] = options.lib; // the subjects' processes inherit it
   const streamParts = options.parts.has('streams') || options.parts.has('prepare');
-  const wantPg = options.parts.has('postgres') || streamParts || options.parts.has('stores');
+  const wantPg =
+    options.parts.has('postgres') || streamParts || options.parts.has('stores') || options.parts.has('statalysis');
   const pg: PostgresProbe | undefined = wantPg ? await probePostgres(options.pgUrl) : undefined;
   printHeader({
     sasync: sasyncLibLabel(),
