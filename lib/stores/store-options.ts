@@ -25,6 +25,9 @@ export interface DictOptions extends ItemOptions {
   /**
    * Times snapshot$'s throttling and the reconnection backoff of the
    * listening connection (default asyncScheduler; tests pass a virtual one).
+   * The listening connection is shared by every store on a DataSource and
+   * takes its timing from the first store that opens it: give a virtual
+   * scheduler only to a store on a DataSource of its own.
    */
   readonly scheduler?: SchedulerLike;
   /**
