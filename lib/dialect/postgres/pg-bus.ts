@@ -2,13 +2,11 @@ import { Client, type ClientConfig, type Notification } from 'pg';
 import { timer, type Subscription } from 'rxjs';
 import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import type { BusListener, BusOptions, BusState, ChangeBus } from '../dialect';
+import { BusListeners } from '../bus-listeners';
+import type { BusOptions, BusState, ChangeBus } from '../dialect';
 
 /** The listening connection's name in pg_stat_activity. */
 export const LISTENER_APPLICATION_NAME = 'sasync-listener';
-
-/** One registration: a listener added twice is two, each removed by its own function. */
-type Entry = { readonly listener: BusListener };
 
 /**
  * One connection attempt (a reconnection makes a new one): `ready` once
@@ -34,9 +32,8 @@ interface Session {
 export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
   // Read now: a destroyed DataSource has no pool any more.
   const config = listenerConfig(ds);
-  const channels = new Map<string, Set<Entry>>();
-  const observers = new Set<(state: BusState) => void>();
-  let state: BusState = 'idle';
+  const listeners = new BusListeners();
+  const channels = listeners.channels;
   let session: Session | undefined;
   let retry: Subscription | undefined;
   let delay = options.initialDelay;
@@ -44,11 +41,7 @@ export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
   let missed = false;
   let closing: Promise<void> | undefined;
 
-  function setState(next: BusState): void {
-    if (next === state) return;
-    state = next;
-    for (const observer of [...observers]) guarded(() => observer(next));
-  }
+  const setState = (next: BusState) => listeners.setState(next);
 
   function connect(): void {
     const s: Session = { client: new Client(config), ready: false, heard: new Set(), syncing: false };
@@ -57,7 +50,7 @@ export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
     s.client.on('error', () => drop(s));
     s.client.on('end', () => drop(s));
     s.client.on('notification', (msg: Notification) =>
-      tell(channels.get(msg.channel), (listener) => listener.notice(msg.payload ?? '')),
+      listeners.deliverer(msg.channel, (listener) => listener.notice(msg.payload ?? ''))(),
     );
     setState('connecting');
     s.client
@@ -70,7 +63,7 @@ export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
         setState('listening');
         if (!missed || session !== s) return;
         missed = false;
-        for (const entries of [...channels.values()]) tell(entries, (listener) => listener.resync());
+        listeners.deliverer(undefined, (listener) => listener.resync())();
       })
       .catch(() => drop(s));
   }
@@ -83,7 +76,7 @@ export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
     void release(s.client);
     setState('down');
     // An observer of 'down' may have closed the bus or removed the last listener.
-    if (state !== 'down') return;
+    if (listeners.state !== 'down') return;
     const wait = delay;
     delay = Math.min(delay * 2, options.maxDelay);
     retry = timer(wait, options.scheduler).subscribe(() => {
@@ -140,63 +133,32 @@ export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
     committed: () => undefined,
 
     listen(channel, listener) {
-      if (state === 'closed') throw new Error('the change bus is closed');
-      const entry: Entry = { listener };
-      let entries = channels.get(channel);
-      if (!entries) channels.set(channel, (entries = new Set()));
-      entries.add(entry);
+      const remove = listeners.add(channel, listener);
       // While down, the reconnection LISTENs to it; while connecting, connect() does.
       if (!session && !retry) connect();
       else resubscribe();
-      const set = entries;
       return () => {
-        if (!set.delete(entry)) return;
-        if (set.size === 0 && channels.get(channel) === set) channels.delete(channel);
+        if (remove() === undefined) return;
         if (channels.size === 0) void stop('idle');
         else resubscribe();
       };
     },
 
     get state() {
-      return state;
+      return listeners.state;
     },
 
-    onState(observer) {
-      const own = (s: BusState) => observer(s);
-      observers.add(own);
-      return () => void observers.delete(own);
-    },
+    onState: (observer) => listeners.onState(observer),
 
     close() {
       closing ??= (async () => {
-        for (const entries of channels.values()) entries.clear();
-        channels.clear();
+        listeners.clear();
         await stop('closed');
-        observers.clear();
+        listeners.dropObservers();
       })();
       return closing;
     },
   };
-}
-
-/** Calls `fn` on every listener still there. */
-function tell(entries: Set<Entry> | undefined, fn: (listener: BusListener) => void): void {
-  for (const entry of entries ? [...entries] : []) {
-    if (entries!.has(entry)) guarded(() => fn(entry.listener)); // else removed by an earlier one
-  }
-}
-
-/**
- * Runs a listener's or observer's code. Its failure is its own business: thrown
- * on, it would skip the ones after it and end up as the client's 'error' (a
- * needless reconnection) or as an uncaught error in a timer.
- */
-function guarded(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    /* see above */
-  }
 }
 
 /** Ends a client the bus no longer uses; never rejects, and leaves no listener on it. */

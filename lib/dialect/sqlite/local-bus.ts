@@ -1,9 +1,5 @@
-import type { BusListener, BusState, ChangeBus } from '../dialect';
-
-/** One registration: a listener added twice is two entries, each removed by its own function. */
-interface Entry {
-  readonly listener: BusListener;
-}
+import { BusListeners } from '../bus-listeners';
+import type { ChangeBus } from '../dialect';
 
 /**
  * The change bus of a database that cannot carry notices (sqlite): every
@@ -13,78 +9,37 @@ interface Entry {
  * nothing but what it holds: the functions `listen()` returned, or `close()`.
  */
 export function openLocalBus(): ChangeBus {
-  const channels = new Map<string, Set<Entry>>();
-  const observers = new Set<(state: BusState) => void>();
-  let state: BusState = 'idle';
-
-  function setState(next: BusState): void {
-    if (next === state) return;
-    state = next;
-    for (const observer of [...observers]) guarded(() => observer(next));
-  }
+  const listeners = new BusListeners();
 
   return {
     announce: async () => undefined,
 
     committed(channel, payload) {
-      const entries = channels.get(channel);
-      if (!entries) return;
       // Delivered in a microtask, never inside the committing caller's own
       // code; microtasks run in order, so notices arrive in commit order.
-      const targets = [...entries];
-      queueMicrotask(() => {
-        for (const entry of targets) {
-          // One removed meanwhile asked to hear nothing more.
-          if (entries.has(entry)) guarded(() => entry.listener.notice(payload));
-        }
-      });
+      queueMicrotask(listeners.deliverer(channel, (listener) => listener.notice(payload)));
     },
 
     listen(channel, listener) {
-      if (state === 'closed') throw new Error('the change bus is closed');
-      const entry: Entry = { listener };
-      let entries = channels.get(channel);
-      if (!entries) channels.set(channel, (entries = new Set()));
-      entries.add(entry);
-      setState('listening');
-      const set = entries;
+      const remove = listeners.add(channel, listener);
+      listeners.setState('listening');
       return () => {
-        if (!set.delete(entry)) return;
-        if (set.size === 0 && channels.get(channel) === set) channels.delete(channel);
-        if (channels.size === 0 && state === 'listening') setState('idle');
+        remove();
+        if (listeners.channels.size === 0 && listeners.state === 'listening') listeners.setState('idle');
       };
     },
 
     get state() {
-      return state;
+      return listeners.state;
     },
 
-    onState(observer) {
-      const own = (s: BusState) => observer(s);
-      observers.add(own);
-      return () => void observers.delete(own);
-    },
+    onState: (observer) => listeners.onState(observer),
 
     async close() {
-      if (state === 'closed') return;
-      // Cleared sets also stop notices already queued for delivery.
-      for (const entries of channels.values()) entries.clear();
-      channels.clear();
-      setState('closed');
-      observers.clear();
+      if (listeners.state === 'closed') return;
+      listeners.clear();
+      listeners.setState('closed');
+      listeners.dropObservers();
     },
   };
-}
-
-/**
- * Runs a listener's or observer's code. Its failure is its own business:
- * thrown on, it would skip the ones after it, which did nothing wrong, and
- * crash the process as an uncaught error in a microtask.
- */
-function guarded(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    /* see above */
-  }
 }
