@@ -12,11 +12,16 @@ export class ArraySql {
     private readonly p: (n: number) => string,
   ) {}
 
-  load([x, y, z]: Place): Statement {
-    const { p } = this;
+  /** Some places' values (at most ROWS_PER_STATEMENT places); absent ones have no row. */
+  loadSome(places: readonly Place[]): Statement {
+    const parameters: unknown[] = [this.group];
+    const tuples = places.map((place) => {
+      const n = parameters.push(...place);
+      return `(${this.p(n - 2)}, ${this.p(n - 1)}, ${this.p(n)})`;
+    });
     return {
-      sql: `SELECT value FROM ${T} WHERE group_id = ${p(1)} AND x = ${p(2)} AND y = ${p(3)} AND z = ${p(4)}`,
-      parameters: [this.group, x, y, z],
+      sql: `SELECT x, y, z, value FROM ${T} WHERE group_id = ${this.p(1)} AND (x, y, z) IN (${tuples.join(', ')})`,
+      parameters,
     };
   }
 

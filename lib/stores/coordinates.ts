@@ -24,9 +24,3 @@ export function coordinateText(c: unknown, group: string): string {
   if (bad) throw new InvalidKeyError(c, group, bad);
   return `s${c}`;
 }
-
-/** A stored coordinate read back. */
-export function coordinateOf(text: string): Coordinate {
-  if (text === '~') return null;
-  return text[0] === 'n' ? Number(text.slice(1)) : text.slice(1);
-}

@@ -2,13 +2,16 @@ import { Observable, Subject } from 'rxjs';
 import type { DatabaseTarget } from '../target';
 import { ArraySql, type Place } from './array-sql';
 import type { Change } from './change';
-import { coordinateOf, coordinateText, type Coordinate } from './coordinates';
-import { DictCache } from './dict-cache';
+import { coordinateText, type Coordinate } from './coordinates';
+import { DictCache, type Known } from './dict-cache';
+import { KeyLoader } from './key-loader';
 import { ARRAY_TABLE } from './store-broker';
 import { attempt } from './attempt';
 import { StoreGroup } from './store-group';
 import type { StoreOptions } from './store-options';
 import { DELETED, WriteQueue, type WriteBatch } from './write-queue';
+
+type Row = { x: string; y: string; z: string; value: string };
 
 /** An element's coordinates. */
 export type Coordinates = readonly [x: Coordinate, y: Coordinate, z: Coordinate];
@@ -31,7 +34,7 @@ export class PersistentArray<V = unknown> {
   /** Keyed by the place as one text, which is also the write queue's key. */
   readonly #cache = new DictCache<string, V>();
   readonly #writes: WriteQueue;
-  readonly #loads = new Map<string, Promise<void>>();
+  readonly #loader: KeyLoader<string>;
   readonly #changes = new Subject<Change<Coordinates, V>>();
   #shutdown: Promise<void> | undefined;
 
@@ -43,6 +46,19 @@ export class PersistentArray<V = unknown> {
     this.#g = new StoreGroup('PersistentArray', id, target, options, ARRAY_TABLE);
     this.#sql = new ArraySql(this.#g.group, this.#g.placeholder);
     this.#writes = new WriteQueue((take) => this.#g.write(() => this.#batch(take())));
+    this.#loader = new KeyLoader<string>({
+      read: async (keys) => {
+        const rows = await this.#g.read<Row>(this.#sql.loadSome(keys.map((key) => JSON.parse(key) as Place)));
+        return new Map(rows.map((r) => [JSON.stringify([r.x, r.y, r.z]), r.value]));
+      },
+      mark: () => this.#cache.mark(),
+      apply: (key, stored, mark) => {
+        // A local write (or a newer read) since the query started wins.
+        if (this.#cache.known(key) !== undefined || this.#cache.writtenSince(key, mark)) return;
+        if (stored === undefined) this.#cache.put(key, false, undefined, mark);
+        else this.#cache.put(key, true, this.#g.decode(key, stored) as V, mark);
+      },
+    });
   }
 
   /** Every set, delete and clear made through this array; completes on shutdown. */
@@ -54,7 +70,7 @@ export class PersistentArray<V = unknown> {
   async get(x: Coordinate, y: Coordinate, z: Coordinate): Promise<V | undefined> {
     this.#g.assertOpen('get()');
     const key = this.#key(x, y, z);
-    if (this.#cache.known(key) === undefined) await this.#load(key);
+    if (this.#cache.known(key) === undefined) await this.#loader.load(key, key);
     const known = this.#cache.known(key);
     return known?.present ? known.value : undefined;
   }
@@ -69,7 +85,7 @@ export class PersistentArray<V = unknown> {
       const encoded = this.#g.encode(value);
       const before = this.#cache.known(key);
       this.#cache.write(key, true, value);
-      this.#emit('set', key, value, before);
+      this.#emit('set', [x, y, z], value, before);
       return this.#writes.set(key, encoded);
     });
   }
@@ -80,7 +96,7 @@ export class PersistentArray<V = unknown> {
       const key = this.#key(x, y, z);
       const before = this.#cache.known(key);
       this.#cache.write(key, false);
-      if (before?.present !== false) this.#emit('delete', key, undefined, before);
+      if (before?.present !== false) this.#emit('delete', [x, y, z], undefined, before);
       return this.#writes.delete(key);
     });
   }
@@ -116,27 +132,9 @@ export class PersistentArray<V = unknown> {
     return JSON.stringify([coordinateText(x, group), coordinateText(y, group), coordinateText(z, group)]);
   }
 
-  #emit(type: 'set' | 'delete', key: string, value: V | undefined, before: ReturnType<DictCache<string, V>['known']>) {
-    const place = (JSON.parse(key) as string[]).map(coordinateOf) as unknown as Coordinates;
+  #emit(type: 'set' | 'delete', place: Coordinates, value: V | undefined, before: Known<V>) {
     const previous = before?.present ? before.value : undefined;
     this.#changes.next({ type, key: place, value, previous, origin: 'local' });
-  }
-
-  #load(key: string): Promise<void> {
-    let loading = this.#loads.get(key);
-    if (!loading) {
-      const mark = this.#cache.mark();
-      loading = this.#g
-        .read<{ value: string }>(this.#sql.load(JSON.parse(key) as Place))
-        .then(([row]) => {
-          if (this.#cache.known(key) !== undefined || this.#cache.writtenSince(key, mark)) return;
-          if (row) this.#cache.put(key, true, this.#g.decode(key, row.value) as V);
-          else this.#cache.put(key, false);
-        })
-        .finally(() => this.#loads.delete(key));
-      this.#loads.set(key, loading);
-    }
-    return loading;
   }
 
   #batch(batch: WriteBatch) {
