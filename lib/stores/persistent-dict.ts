@@ -4,7 +4,7 @@ import type { DatabaseTarget } from '../target';
 import type { Change } from './change';
 import { snapshots, watchKey } from './change-feed';
 import { attempt } from './attempt';
-import { DictCache } from './dict-cache';
+import { DictCache, type Known } from './dict-cache';
 import { KeyLoader } from './key-loader';
 import { RemoteSync } from './remote-sync';
 import { StoreGroup, type StoreWrite } from './store-group';
@@ -86,23 +86,22 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
   get(key: K): Promise<V>;
   get<D>(key: K, defaultValue: D): Promise<V | D>;
   async get(key: K, ...defaultValue: unknown[]): Promise<unknown> {
-    this.#g.assertOpen('get()');
-    const text = this.#g.key(key);
-    let known = this.#cache.known(key);
-    if (known === undefined) {
-      await this.#load(key, text);
-      known = this.#cache.known(key);
-    }
+    const known = await this.#lookup(key, 'get()');
     if (known?.present) return known.value;
     if (defaultValue.length > 0) return defaultValue[0];
     throw new MissingKeyError(key, this.#g.group);
   }
 
   async has(key: K): Promise<boolean> {
-    this.#g.assertOpen('has()');
+    return (await this.#lookup(key, 'has()'))?.present === true;
+  }
+
+  /** What memory knows of `key`, reading it first if memory does not know. */
+  async #lookup(key: K, what: string): Promise<Known<V>> {
+    this.#g.assertOpen(what);
     const text = this.#g.key(key);
-    if (this.#cache.known(key) === undefined) await this.#load(key, text);
-    return this.#cache.known(key)?.present === true;
+    if (this.#cache.known(key) === undefined) await this.#loader.load(key, text);
+    return this.#cache.known(key);
   }
 
   /**
@@ -300,11 +299,6 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
     this.#cache.clear(true);
     this.#changes.next({ type: 'clear', key: undefined, value: undefined, previous: undefined, origin: 'local' });
     return this.#writes.clear();
-  }
-
-  /** Reads a cold key: one query however many ask, batched with other cold keys. */
-  #load(key: K, text: string): Promise<void> {
-    return this.#loader.load(key, text);
   }
 
   async #loadAll(): Promise<void> {

@@ -10,28 +10,9 @@ import {
   TransactionError,
   type ItemOptions,
 } from '../../lib';
+import { storedCount, storedRows } from '../support/stores';
 import { until } from '../support/streams';
 import { allTargets, ph, uniqueName } from '../support/targets';
-
-/** The rows of a group in `sasync_items`, name → stored text, read with plain SQL. */
-async function storedRows(b: AccessBroker, group: string): Promise<Map<string, string>> {
-  const rows = await lastValueFrom(
-    b.query<{ name: string; value: string }>(
-      `SELECT name, value FROM sasync_items WHERE group_id = ${ph(b.dialect, 1)}`,
-      [group],
-    ),
-  );
-  return new Map(rows.map((r) => [r.name, r.value]));
-}
-
-async function storedCount(b: AccessBroker, group: string): Promise<number> {
-  const rows = await lastValueFrom(
-    b.query<{ n: number | string }>(`SELECT count(*) AS n FROM sasync_items WHERE group_id = ${ph(b.dialect, 1)}`, [
-      group,
-    ]),
-  );
-  return Number(rows[0]!.n);
-}
 
 function sorted<T extends string | number>(values: Iterable<T>): T[] {
   return [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

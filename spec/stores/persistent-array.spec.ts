@@ -10,16 +10,8 @@ import {
   type Coordinate,
   type Coordinates,
 } from '../../lib';
+import { storedCount } from '../support/stores';
 import { allTargets, ph, uniqueName } from '../support/targets';
-
-async function arrayCount(b: AccessBroker, group: string): Promise<number> {
-  const rows = await lastValueFrom(
-    b.query<{ n: number | string }>(`SELECT count(*) AS n FROM sasync_array WHERE group_id = ${ph(b.dialect, 1)}`, [
-      group,
-    ]),
-  );
-  return Number(rows[0]!.n);
-}
 
 describe.each(allTargets)('PersistentArray [$name]', (t) => {
   let target: string;
@@ -67,11 +59,11 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
     const grid = array<string>(id);
     for (const [i, [x, y, z]] of places.entries()) await grid.set(x, y, z, `v${i}`);
     for (const [i, [x, y, z]] of places.entries()) expect(await grid.get(x, y, z)).toBe(`v${i}`);
-    expect(await arrayCount(sql, id)).toBe(places.length);
+    expect(await storedCount(sql, id, 'sasync_array')).toBe(places.length);
     await grid.delete(1, '1', null);
     expect(await grid.get(1, '1', null)).toBeUndefined();
     expect(await grid.get('1', 1, null)).toBe('v1');
-    expect(await arrayCount(sql, id)).toBe(places.length - 1);
+    expect(await storedCount(sql, id, 'sasync_array')).toBe(places.length - 1);
     // A new instance reads every place back from the table.
     const again = await reopen(grid, id);
     expect(await again.get(1, '1', null)).toBeUndefined();
@@ -109,8 +101,8 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
     expect(await a.get(1, 1, 1)).toBeUndefined();
     expect(await a.get(2, 2, 2)).toBeUndefined();
     expect(await b.get(1, 1, 1)).toBe('b1');
-    expect(await arrayCount(sql, idA)).toBe(0);
-    expect(await arrayCount(sql, idB)).toBe(1);
+    expect(await storedCount(sql, idA, 'sasync_array')).toBe(0);
+    expect(await storedCount(sql, idB, 'sasync_array')).toBe(1);
     expect(await array(idA).get(1, 1, 1)).toBeUndefined();
     expect(await array(idB).get(1, 1, 1)).toBe('b1');
     // Usable again after clear().
@@ -156,7 +148,7 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
     expect(await again.get('row', 7, null)).toEqual([1, 2, 3]);
     expect(await again.get(null, null, 'z')).toEqual(new Map([['k', new Date(0)]]));
     expect(await again.get('gone', 0, 0)).toBeUndefined();
-    expect(await arrayCount(sql, id)).toBe(3);
+    expect(await storedCount(sql, id, 'sasync_array')).toBe(3);
   });
 
   it(`shares one database with a PersistentDict; both persist [${t.name}]`, async () => {
@@ -178,7 +170,7 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
         ['j', 789],
       ]),
     );
-    expect(await arrayCount(sql, arrayId)).toBe(2);
+    expect(await storedCount(sql, arrayId, 'sasync_array')).toBe(2);
   });
 
   it(`writes one row for a place written twice, by one instance or by two [${t.name}]`, async () => {
@@ -188,7 +180,7 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
     await grid.set('x', 'y', 'z', 'two');
     const other = array<string>(id);
     await other.set('x', 'y', 'z', 'three');
-    expect(await arrayCount(sql, id)).toBe(1);
+    expect(await storedCount(sql, id, 'sasync_array')).toBe(1);
     expect(await array<string>(id).get('x', 'y', 'z')).toBe('three');
   });
 
@@ -218,7 +210,7 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
     }
     await grid.flush();
     expect(changes).toEqual([]);
-    expect(await arrayCount(sql, id)).toBe(0);
+    expect(await storedCount(sql, id, 'sasync_array')).toBe(0);
   });
 
   it(`keeps two coordinate strings that differ only in a lone surrogate apart, or refuses them [${t.name}]`, async () => {
@@ -233,7 +225,7 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
     const fresh = await reopen(grid, id);
     expect(await fresh.get('\ud800', 0, 0)).toBe('high');
     expect(await fresh.get('\udc00', 0, 0)).toBe('low');
-    expect(await arrayCount(sql, id)).toBe(2);
+    expect(await storedCount(sql, id, 'sasync_array')).toBe(2);
   });
 
   it(`keeps or refuses a coordinate string with a NUL character, never failing other elements' writes [${t.name}]`, async () => {
@@ -253,7 +245,7 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
       expect(await fresh.get('x\u0000y', 0, 0)).toBe('nul');
     } else {
       expect(outcome).toBeInstanceOf(InvalidKeyError);
-      expect(await arrayCount(sql, id)).toBe(1);
+      expect(await storedCount(sql, id, 'sasync_array')).toBe(1);
     }
   });
 
@@ -276,7 +268,7 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
     expect(changes).toEqual([]);
     expect(await grid.get(0, 0, 0)).toBe('kept');
     expect(await grid.get(1, 0, 0)).toBeUndefined();
-    expect(await arrayCount(sql, id)).toBe(1);
+    expect(await storedCount(sql, id, 'sasync_array')).toBe(1);
     expect(await array(id).get(0, 0, 0)).toBe('kept');
   });
 

@@ -1,4 +1,3 @@
-import { lastValueFrom } from 'rxjs';
 import {
   AccessBroker,
   MissingKeyError,
@@ -8,7 +7,8 @@ import {
   type Change,
   type Serializer,
 } from '../../lib';
-import { allTargets, ph, uniqueName } from '../support/targets';
+import { storedCount, storedRows } from '../support/stores';
+import { allTargets, uniqueName } from '../support/targets';
 
 function roundTrip<T>(value: T): T {
   return devalueSerializer.decode(devalueSerializer.encode(value)) as T;
@@ -23,26 +23,6 @@ function encodeError(value: unknown): SerializationError {
     return error as SerializationError;
   }
   throw new Error('encode() accepted a value it cannot store');
-}
-
-/** The rows of a group in `sasync_items`, read with plain SQL. */
-async function storedRows(b: AccessBroker, group: string): Promise<Map<string, string>> {
-  const rows = await lastValueFrom(
-    b.query<{ name: string; value: string }>(
-      `SELECT name, value FROM sasync_items WHERE group_id = ${ph(b.dialect, 1)}`,
-      [group],
-    ),
-  );
-  return new Map(rows.map((r) => [r.name, r.value]));
-}
-
-async function storedCount(b: AccessBroker, group: string): Promise<number> {
-  const rows = await lastValueFrom(
-    b.query<{ n: number | string }>(`SELECT count(*) AS n FROM sasync_items WHERE group_id = ${ph(b.dialect, 1)}`, [
-      group,
-    ]),
-  );
-  return Number(rows[0]!.n);
 }
 
 describe('devalueSerializer round trips', () => {

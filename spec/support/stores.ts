@@ -35,15 +35,34 @@ export class RawSql {
   }
 
   /** The stored rows of a group of sasync_items, name → value text. */
-  async items(group: string): Promise<Map<string, string>> {
-    const rows = await this.query<{ name: string; value: string }>(
-      'SELECT name, value FROM sasync_items WHERE group_id = ?',
-      [group],
-    );
-    return new Map(rows.map((r) => [r.name, r.value]));
+  items(group: string): Promise<Map<string, string>> {
+    return storedRows(this.broker, group);
   }
 
   shutdown(): Promise<void> {
     return this.broker.shutdown();
   }
+}
+
+/** The rows of a group in `sasync_items`, name → stored text, read with plain SQL through any broker. */
+export async function storedRows(b: AccessBroker, group: string): Promise<Map<string, string>> {
+  const rows = await lastValueFrom(
+    b.query<{ name: string; value: string }>(
+      `SELECT name, value FROM sasync_items WHERE group_id = ${ph(b.dialect, 1)}`,
+      [group],
+    ),
+  );
+  return new Map(rows.map((r) => [r.name, r.value]));
+}
+
+/** How many rows a group has in a store table, read with plain SQL through any broker. */
+export async function storedCount(
+  b: AccessBroker,
+  group: string,
+  table: 'sasync_items' | 'sasync_array' = 'sasync_items',
+): Promise<number> {
+  const rows = await lastValueFrom(
+    b.query<{ n: number | string }>(`SELECT count(*) AS n FROM ${table} WHERE group_id = ${ph(b.dialect, 1)}`, [group]),
+  );
+  return Number(rows[0]!.n);
 }
