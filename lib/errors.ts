@@ -137,8 +137,47 @@ export class InvalidIdentifierError extends SasyncError {
   }
 }
 
+/**
+ * A bound parameter was refused before any driver saw it: the driver would
+ * have stored something else (a plain object as JSON text, NaN as NULL), or
+ * there are more or fewer values than the SQL has placeholders. Nothing ran.
+ */
+export class InvalidParameterError extends SasyncError {
+  /** Which parameter (1-based): the first bad value, or the first missing or extra one. */
+  readonly position: number;
+  /** What is wrong with it. */
+  readonly reason: string;
+  /** The statement it was for, when known. */
+  readonly sql: string | undefined;
+  constructor(position: number, reason: string, context: { readonly sql?: string; readonly hint: string }) {
+    super(`parameter ${position} ${reason}: ${context.hint}`);
+    this.position = position;
+    this.reason = reason;
+    this.sql = context.sql;
+  }
+}
+
 /** A row stream was iterated in a way it does not support (twice at once, say). */
 export class TransactIterationError extends SasyncError {}
+
+/**
+ * A field of a table spec given to `table()` is not acceptable: a precision or
+ * length out of range, a field of the wrong type, an unknown field. Nothing
+ * was sent to the database. `column` is undefined for the table's options.
+ */
+export class InvalidSpecError extends SasyncError {
+  readonly table: string;
+  readonly column: string | undefined;
+  readonly field: string;
+  constructor(table: string, column: string | undefined, field: string, reason: string) {
+    super(
+      `invalid spec for table ${JSON.stringify(table)}${column === undefined ? '' : `, column ${JSON.stringify(column)}`}: ${field} ${reason}`,
+    );
+    this.table = table;
+    this.column = column;
+    this.field = field;
+  }
+}
 
 /** What the drivers and TypeORM's QueryFailedError say about a failed statement. */
 export interface DriverFields {

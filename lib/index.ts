@@ -48,6 +48,7 @@ export {
   DatabaseError,
   InvalidIdentifierError,
   InvalidKeyError,
+  InvalidSpecError,
   MissingKeyError,
   SasyncError,
   SerializationError,

@@ -10,6 +10,7 @@ describe('the public surface', () => {
        "DatabaseError",
        "InvalidIdentifierError",
        "InvalidKeyError",
+       "InvalidSpecError",
        "Items",
        "MAX_NICENESS",
        "MIN_NICENESS",
