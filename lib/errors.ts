@@ -161,6 +161,26 @@ export class InvalidParameterError extends SasyncError {
 export class TransactIterationError extends SasyncError {}
 
 /**
+ * `stream()` outside a transaction was given a statement that writes (a
+ * DELETE … RETURNING, a DROP, a SELECT … FOR UPDATE…): such a stream only
+ * reads, and the database refused the write, so nothing changed. `code` is the
+ * driver's (postgres `25006`, sqlite `SQLITE_READONLY`), `sql` the statement.
+ */
+export class ReadOnlyError extends SasyncError {
+  readonly sql: string | undefined;
+  readonly code: string | undefined;
+  constructor(reason: string, context: SasyncErrorOptions & { readonly sql?: string; readonly code?: string } = {}) {
+    super(
+      `stream() outside a transaction only reads: ${reason}; ` +
+        'run writes with query() or return the stream from transact() work',
+      context,
+    );
+    this.sql = context.sql;
+    this.code = context.code;
+  }
+}
+
+/**
  * A field of a table spec given to `table()` is not acceptable: a precision or
  * length out of range, a field of the wrong type, an unknown field. Nothing
  * was sent to the database. `column` is undefined for the table's options.

@@ -50,6 +50,7 @@ export {
   InvalidKeyError,
   InvalidSpecError,
   MissingKeyError,
+  ReadOnlyError,
   SasyncError,
   SerializationError,
   TransactionError,

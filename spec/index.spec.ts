@@ -20,6 +20,7 @@ describe('the public surface', () => {
        "PersistentArray",
        "PersistentDict",
        "PriorityScheduler",
+       "ReadOnlyError",
        "RowStream",
        "SasyncError",
        "SerializationError",
