@@ -273,7 +273,8 @@ export class AccessBroker {
       const outer = currentContext(this.#db);
       // Inside a transaction the queue slot is already this caller's: queuing
       // again would wait for itself on sqlite.
-      if (outer) return void deliver(outer.open ? collect(fn()) : Promise.reject(endedError()), subscriber);
+      if (outer)
+        return void deliver(outer.open ? attempt(() => collect(fn())) : Promise.reject(endedError()), subscriber);
       // Work that fn submits must not wait for the slot fn itself holds: it
       // queues on a queue of its own, as many at once as the shared one allows.
       const queue = new PriorityScheduler(this.#db.scheduler.concurrency);
@@ -524,7 +525,10 @@ export class AccessBroker {
       this.#inflight++;
       cancel.started();
       const emit = (value: unknown) => inScope(() => subscriber.next(value));
-      return scope.runInAsyncScope(() => job(token, emit)).finally(() => this.#settled());
+      // A job that throws before returning its Promise (user code called
+      // synchronously) must still be counted as settled, or drain() and
+      // shutdown() would wait for it forever.
+      return scope.runInAsyncScope(() => attempt(() => job(token, emit))).finally(() => this.#settled());
     };
     const enqueue = () => {
       if (subscriber.closed) return;
@@ -551,6 +555,15 @@ export class AccessBroker {
 
   #settled(): void {
     if (--this.#inflight === 0) this.#idle.splice(0).forEach((resolve) => resolve());
+  }
+}
+
+/** What `fn` returns, or a rejected Promise if it throws instead of returning one. */
+function attempt<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err as Error);
   }
 }
 

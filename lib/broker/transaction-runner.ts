@@ -123,10 +123,13 @@ export function runSavepoint(
 }
 
 /** Runs work in the outer transaction as part of it (sAsync's nesting). */
-export function runJoined(spec: TransactionSpec, outer: TransactionContext): Promise<unknown[]> {
-  return collect(spec.work(outer.manager)).catch((err: unknown) => {
+export async function runJoined(spec: TransactionSpec, outer: TransactionContext): Promise<unknown[]> {
+  try {
+    // Awaited inside the try: work that throws synchronously fails like work that rejects.
+    return await collect(spec.work(outer.manager));
+  } catch (err) {
     throw err instanceof TransactionError ? err : failed(spec, err, 1);
-  });
+  }
 }
 
 async function rollback(db: SharedDatabase, runner: QueryRunner): Promise<void> {
