@@ -234,6 +234,8 @@ export class AccessBroker {
    * Creates a table and its indexes if missing; concurrent calls for one name
    * share one creation. Names are validated and types mapped per dialect.
    * Resolves with the table's description, also kept in {@link tables}.
+   * @throws InvalidIdentifierError for a bad name or type, InvalidSpecError
+   *   for any other spec field, before any SQL runs.
    */
   async table(name: string, columns: readonly ColumnSpec[], options?: TableOptions): Promise<TableInfo> {
     const info = checkTableSpec(name, columns, options);

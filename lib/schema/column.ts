@@ -16,13 +16,19 @@ export const PORTABLE_TYPES = [
 
 export type PortableType = (typeof PORTABLE_TYPES)[number];
 
-/** One column of a table made with `broker.table()`. */
+/**
+ * One column of a table made with `broker.table()`. Every field is checked
+ * (see column-check.ts); a field not listed here is refused, never ignored.
+ */
 export interface ColumnSpec {
   readonly name: string;
   readonly type: PortableType;
-  /** Maximum length of a `string` column (default 255). */
+  /** Maximum length of a `string` column, 1 to 10,485,760 (default 255). */
   readonly length?: number;
-  /** Digits of a `decimal` column (default 18) and how many follow the point (default 6). */
+  /**
+   * Digits of a `decimal` column, 1 to 1000 (default 18), and how many follow
+   * the point, 0 to the precision (default 6, or the precision if smaller).
+   */
   readonly precision?: number;
   readonly scale?: number;
   readonly primary?: boolean;

@@ -1,5 +1,7 @@
 import { Table, TableIndex, type QueryRunner } from 'typeorm';
 import type { Dialect } from '../dialect';
+import type { ColumnSpec } from './column';
+import { DEFAULT_PRECISION, DEFAULT_SCALE } from './column-check';
 import type { TableInfo } from './table-spec';
 
 /**
@@ -23,7 +25,7 @@ function toTable(dialect: Dialect, info: TableInfo): Table {
   return new Table({
     name: info.name,
     columns: info.columns.map((c) => {
-      const concrete = dialect.columnType(c);
+      const concrete = dialect.columnType(withScale(c));
       return {
         name: c.name,
         ...concrete,
@@ -34,4 +36,10 @@ function toTable(dialect: Dialect, info: TableInfo): Table {
       };
     }),
   });
+}
+
+/** A decimal's default scale never exceeds its precision (`decimal(4)` is `numeric(4, 4)`, not `(4, 6)`). */
+function withScale(column: ColumnSpec): ColumnSpec {
+  if (column.type !== 'decimal' || column.scale !== undefined) return column;
+  return { ...column, scale: Math.min(DEFAULT_SCALE, column.precision ?? DEFAULT_PRECISION) };
 }

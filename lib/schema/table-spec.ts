@@ -1,6 +1,8 @@
-import { InvalidIdentifierError } from '../errors';
-import { PORTABLE_TYPES, type ColumnSpec } from './column';
+import { InvalidIdentifierError, InvalidSpecError } from '../errors';
+import type { ColumnSpec } from './column';
+import { checkColumn, MAX_COLUMNS } from './column-check';
 import { checkIdentifier, MAX_IDENTIFIER_LENGTH } from './identifiers';
+import { plainCopy } from './spec-values';
 
 /** Indexes of a table: index name → the columns it covers, in order. */
 export interface TableOptions {
@@ -23,55 +25,77 @@ export interface TableInfo {
   readonly indexes: Readonly<Record<string, IndexInfo>>;
 }
 
-const TYPES = new Set<string>(PORTABLE_TYPES);
+const OPTION_FIELDS = new Set(['index', 'unique']);
 
 /**
- * Checks a whole table spec before anything touches the database.
+ * Checks a whole table spec before anything touches the database. Every field
+ * that reaches SQL is checked here (TypeORM splices type arguments into DDL):
+ * names, types, lengths, precisions and scales, flags, indexes. The spec is
+ * copied first and only the copy is checked and used, so a getter or Proxy
+ * cannot answer the check with one value and the DDL with another.
  * @throws InvalidIdentifierError for a bad or duplicate name, an unknown type,
  *   or an index on a column the table does not have.
+ * @throws InvalidSpecError for any other field out of range, of the wrong
+ *   type, or unknown.
  */
 export function checkTableSpec(name: string, columns: readonly ColumnSpec[], options: TableOptions = {}): TableInfo {
   checkIdentifier('table', name);
   if (!Array.isArray(columns) || columns.length === 0) {
     throw new InvalidIdentifierError('table', name, 'a table needs at least one column');
   }
+  const specs = Array.from(columns as readonly unknown[]);
+  if (specs.length > MAX_COLUMNS) {
+    throw new InvalidSpecError(
+      name,
+      undefined,
+      'columns',
+      `has ${specs.length} entries; postgres allows ${MAX_COLUMNS}`,
+    );
+  }
+  const checked: ColumnSpec[] = [];
   const seen = new Set<string>();
-  for (const column of columns) {
-    checkIdentifier('column', column?.name);
+  for (const [i, spec] of specs.entries()) {
+    const column = checkColumn(name, i, spec);
     const key = column.name.toLowerCase();
     if (seen.has(key))
       throw new InvalidIdentifierError('column', column.name, `the table ${name} already has a column of that name`);
     seen.add(key);
-    if (!TYPES.has(column.type)) {
-      throw new InvalidIdentifierError(
-        'type',
-        String(column.type),
-        `column ${column.name}: use one of ${PORTABLE_TYPES.join(', ')}`,
-      );
-    }
-    if (column.generated && !(column.primary && (column.type === 'integer' || column.type === 'bigint'))) {
-      throw new InvalidIdentifierError('column', column.name, 'only an integer primary key can be generated');
-    }
-    if (column.length !== undefined && !(Number.isInteger(column.length) && column.length > 0)) {
-      throw new InvalidIdentifierError(
-        'column',
-        column.name,
-        `length must be a positive integer, not ${column.length}`,
+    checked.push(column);
+  }
+  checkPrimary(name, checked);
+  const opts = plainCopy(name, undefined, 'options', options ?? {});
+  for (const field of Object.keys(opts)) {
+    if (!OPTION_FIELDS.has(field)) {
+      throw new InvalidSpecError(
+        name,
+        undefined,
+        `options.${field}`,
+        'is not an option of table(): use index or unique',
       );
     }
   }
   const indexes: Record<string, IndexInfo> = {};
-  const addIndexes = (group: TableOptions['index'], unique: boolean): void => {
-    for (const [indexName, indexColumns] of Object.entries(group ?? {})) {
+  const addIndexes = (field: 'index' | 'unique'): void => {
+    const unique = field === 'unique';
+    const group = opts[field] === undefined ? {} : plainCopy(name, undefined, `options.${field}`, opts[field]);
+    for (const [indexName, given] of Object.entries(group)) {
       checkIdentifier('index', indexName);
       if (indexes[indexName])
         throw new InvalidIdentifierError('index', indexName, `the table ${name} already has an index of that name`);
-      if (!Array.isArray(indexColumns) || indexColumns.length === 0) {
+      if (!Array.isArray(given) || given.length === 0) {
         throw new InvalidIdentifierError('index', indexName, 'an index needs a non-empty array of column names');
       }
-      for (const c of indexColumns) {
-        if (!columns.some((col) => col.name === c)) {
-          throw new InvalidIdentifierError('index', indexName, `the table ${name} has no column ${JSON.stringify(c)}`);
+      const indexColumns = Array.from(given as readonly unknown[]);
+      for (const [k, c] of indexColumns.entries()) {
+        if (!checked.some((col) => col.name === c)) {
+          throw new InvalidIdentifierError(
+            'index',
+            indexName,
+            `the table ${name} has no column ${typeof c === 'string' ? JSON.stringify(c) : `(${typeof c})`}`,
+          );
+        }
+        if (indexColumns.indexOf(c) !== k) {
+          throw new InvalidIdentifierError('index', indexName, `it names the column ${String(c)} twice`);
         }
       }
       const dbName = `${unique ? 'ux' : 'ix'}_${name}_${indexName}`;
@@ -82,14 +106,24 @@ export function checkTableSpec(name: string, columns: readonly ColumnSpec[], opt
           `${dbName} is longer than ${MAX_IDENTIFIER_LENGTH} characters`,
         );
       }
-      indexes[indexName] = Object.freeze({ dbName, columns: Object.freeze([...indexColumns]), unique });
+      indexes[indexName] = Object.freeze({ dbName, columns: Object.freeze(indexColumns as string[]), unique });
     }
   };
-  addIndexes(options.index, false);
-  addIndexes(options.unique, true);
-  return Object.freeze({
-    name,
-    columns: Object.freeze(columns.map((c) => Object.freeze({ ...c }))),
-    indexes: Object.freeze(indexes),
-  });
+  addIndexes('index');
+  addIndexes('unique');
+  return Object.freeze({ name, columns: Object.freeze(checked), indexes: Object.freeze(indexes) });
+}
+
+/** At most one generated column, and only as the whole primary key (sqlite's AUTOINCREMENT). */
+function checkPrimary(table: string, columns: readonly ColumnSpec[]): void {
+  const primary = columns.filter((c) => c.primary);
+  const generated = columns.find((c) => c.generated);
+  if (generated && primary.length > 1) {
+    throw new InvalidSpecError(
+      table,
+      generated.name,
+      'generated',
+      'needs the column to be the only primary key column (sqlite cannot auto-increment part of a key)',
+    );
+  }
 }

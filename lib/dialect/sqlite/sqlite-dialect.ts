@@ -193,7 +193,8 @@ export const sqliteDialect: Dialect = {
     };
   },
 
-  columnType: (column) => concreteType(TYPES, column),
+  // Only an INTEGER PRIMARY KEY auto-increments; sqlite's integer is 64 bits, so a generated bigint loses nothing.
+  columnType: (column) => concreteType(TYPES, column.generated ? { ...column, type: 'integer' } : column),
 
   isRetryable: (error) => RETRYABLE.has(driverErrorCode(error) ?? ''),
 
