@@ -368,9 +368,15 @@ export class AccessBroker {
    * and in one transaction inserts a row per value in input order, with `f`'s
    * result in `column` and the `constants` beside it. Emits the rows' primary
    * keys in input order after COMMIT. A failure of `f` rolls back every row.
-   * `values` is read when the transaction runs: a hot source must replay.
-   * @throws InvalidIdentifierError at once for bad names; a missing table or
-   *   column fails the transaction before anything is written.
+   * `values` is read when the transaction runs. A source that may not give
+   * the same values twice (a generator, an async iterable, any iterable but
+   * an array) is read once and replayed to a `retry` or a second subscription,
+   * which call `f` again for each value: a retry never commits a partial or
+   * empty result. Arrays are read again; Observables are subscribed again (a
+   * hot one must replay).
+   * @throws InvalidIdentifierError at once for bad names, TypeError for values
+   *   that are not a source; a missing table or column fails the transaction
+   *   before anything is written.
    */
   produceRows<V, R>(
     f: (value: V) => Produced<R>,

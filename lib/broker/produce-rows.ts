@@ -16,9 +16,9 @@ import type { Dialect } from '../dialect';
 import { InvalidIdentifierError } from '../errors';
 import { checkIdentifier } from '../schema/identifiers';
 import { assertOpen } from './context';
+import { replayable, type ValueSource } from './replay-source';
 
-/** Where `produceRows` takes its values from. */
-export type ValueSource<V> = Iterable<V> | AsyncIterable<V> | Observable<V>;
+export type { ValueSource } from './replay-source';
 
 /** What `f` may return for one value: the column's value, a Promise or an Observable of it. */
 export type Produced<R> = R | PromiseLike<R> | Observable<R>;
@@ -37,11 +37,16 @@ export interface ProduceSpec<V, R> {
  * The transaction work of `produceRows`: checks the table and its columns in
  * the catalog (nothing is written if one is missing), calls `f` for up to
  * `concurrency` values at once, and inserts one row per value in input order,
- * emitting each row's primary key (null without a single-column key).
+ * emitting each row's primary key (null without a single-column key). A
+ * one-shot source is read once and replayed to a retry (see replayable()),
+ * so a retry never commits a partial or empty result.
+ * @throws InvalidIdentifierError or TypeError at once for bad names or values.
  */
 export function produceRowsWork<V, R>(dialect: Dialect, spec: ProduceSpec<V, R>) {
   checkIdentifier('table', spec.table);
   for (const name of [spec.column, ...Object.keys(spec.constants)]) checkIdentifier('column', name);
+  // Every attempt (a retry, another subscription) reads the same values.
+  const values = replayable(spec.values);
   return (tx: EntityManager): Observable<unknown> => {
     const runner = tx.queryRunner!;
     // Value i starts only when it is within 2 × concurrency of the first value
@@ -50,7 +55,7 @@ export function produceRowsWork<V, R>(dialect: Dialect, spec: ProduceSpec<V, R>)
     const window = new InsertWindow(2 * spec.concurrency);
     return defer(() => keyColumn(tx, spec)).pipe(
       concatMap((key) =>
-        from(spec.values).pipe(
+        from(values()).pipe(
           mergeMap((value, index) => {
             const produce = () =>
               from(asInput(spec.f(value))).pipe(
