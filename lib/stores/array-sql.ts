@@ -25,6 +25,10 @@ export class ArraySql {
     };
   }
 
+  loadAll(): Statement {
+    return { sql: `SELECT x, y, z, value FROM ${T} WHERE group_id = ${this.p(1)}`, parameters: [this.group] };
+  }
+
   upsert([x, y, z]: Place, text: string): Statement {
     const { p } = this;
     return {

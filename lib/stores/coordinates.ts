@@ -24,3 +24,9 @@ export function coordinateText(c: unknown, group: string): string {
   if (bad) throw new InvalidKeyError(c, group, bad);
   return `s${c}`;
 }
+
+/** A coordinate as it was given, from its stored text (see {@link coordinateText}). */
+export function coordinateOf(text: string): Coordinate {
+  if (text === '~') return null;
+  return text.startsWith('n') ? Number(text.slice(1)) : text.slice(1);
+}

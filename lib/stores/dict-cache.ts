@@ -79,9 +79,9 @@ export class DictCache<K, V> {
     this.complete = true;
   }
 
-  /** Another store cleared the group: what reads found before now is stale. */
-  clearedRemotely(): void {
-    this.#remoteClearAt = this.mark();
+  /** A read started at `mark` found the group empty: what reads that started before it found is stale. */
+  clearedRemotely(mark: number): void {
+    this.#remoteClearAt = Math.max(this.#remoteClearAt, mark);
   }
 
   /** Every key is now known. */

@@ -3,6 +3,7 @@ import { StoreGroup } from './store-group';
 import { slices, type Statement } from './item-sql';
 import { Missing } from './missing';
 import type { ItemOptions } from './store-options';
+import { storedOrder } from './write-order';
 
 /**
  * Persistent `name: value` items of one group (sAsync's Items): every call is
@@ -65,7 +66,8 @@ export class Items<K extends string | number = string, V = unknown> {
   /** Deletes the named items (missing ones are ignored), in one transaction. */
   async delete(...names: K[]): Promise<void> {
     this.#g.assertOpen('delete()');
-    const texts = names.map((n) => this.#g.key(n));
+    // In the index's order: two deleters of the same items cannot deadlock each other.
+    const texts = [...new Set(names.map((n) => this.#g.key(n)))].sort(storedOrder);
     if (texts.length === 0) return;
     await this.#g.write(() => ({
       statements: [...slices(texts)].map((some) => this.#g.sql.delete(some)),

@@ -3,6 +3,10 @@
  * the group and the keys that changed, never the values (postgres caps a
  * NOTIFY payload below 8000 bytes). Too many keys to list: `all`, and
  * listeners reread the whole group.
+ *
+ * Anyone who can connect can NOTIFY on that channel, so a listener treats a
+ * notice as a hint of what to read again from the table, never as data
+ * (see {@link noticeHint}).
  */
 export interface Notice {
   /** Group id as stored. */
@@ -26,16 +30,27 @@ export function encodeNotice(notice: Notice): string {
   return JSON.stringify({ g: notice.g, o: notice.o, all: 1 } satisfies Notice);
 }
 
-/** The notice in a payload, or undefined for one that is not a store's (someone else's NOTIFY). */
-export function decodeNotice(payload: string): Notice | undefined {
+/**
+ * What a listener of `group` should read again after a payload: nothing
+ * (another group's notice, or its own), the keys it names (as stored, not
+ * yet checked), or 'group' for a notice that claims a clear or a change of
+ * anything, or that cannot be understood (a forged or corrupt notice might
+ * be about this group: reading it again costs a query, trusting it would
+ * cost the truth).
+ */
+export function noticeHint(payload: string, group: string, origin: string): readonly string[] | 'group' | undefined {
+  let notice: unknown;
   try {
-    const notice = JSON.parse(payload) as Partial<Notice>;
-    if (typeof notice?.g !== 'string' || typeof notice.o !== 'string') return undefined;
-    if (notice.k !== undefined && !(Array.isArray(notice.k) && notice.k.every((k) => typeof k === 'string'))) {
-      return undefined;
-    }
-    return notice as Notice;
+    notice = JSON.parse(payload);
   } catch {
-    return undefined;
+    return 'group';
   }
+  if (typeof notice !== 'object' || notice === null || Array.isArray(notice)) return 'group';
+  const { g, o, c, k, all } = notice as Record<string, unknown>;
+  if (typeof g !== 'string') return 'group';
+  if (g !== group || o === origin) return undefined;
+  if (c !== undefined || all !== undefined) return 'group';
+  if (k === undefined) return [];
+  if (!Array.isArray(k) || !k.every((name) => typeof name === 'string')) return 'group';
+  return k as string[];
 }

@@ -2,14 +2,16 @@ import { Observable, Subject } from 'rxjs';
 import type { DatabaseTarget } from '../target';
 import { ArraySql, type Place } from './array-sql';
 import type { Change } from './change';
-import { coordinateText, type Coordinate } from './coordinates';
+import { coordinateOf, coordinateText, type Coordinate } from './coordinates';
 import { DictCache, type Known } from './dict-cache';
 import { KeyLoader } from './key-loader';
 import { ARRAY_TABLE } from './store-broker';
 import { attempt } from './attempt';
 import { StoreGroup } from './store-group';
 import type { StoreOptions } from './store-options';
+import { Reread } from './reread';
 import { DELETED, WriteQueue, type WriteBatch } from './write-queue';
+import { storedOrder } from './write-order';
 
 type Row = { x: string; y: string; z: string; value: string };
 
@@ -36,6 +38,7 @@ export class PersistentArray<V = unknown> {
   readonly #writes: WriteQueue;
   readonly #loader: KeyLoader<string>;
   readonly #changes = new Subject<Change<Coordinates, V>>();
+  readonly #reread: Reread<string, V>;
   #shutdown: Promise<void> | undefined;
 
   /**
@@ -45,12 +48,15 @@ export class PersistentArray<V = unknown> {
   constructor(id: string | number, target?: DatabaseTarget, options?: StoreOptions) {
     this.#g = new StoreGroup('PersistentArray', id, target, options, ARRAY_TABLE);
     this.#sql = new ArraySql(this.#g.group, this.#g.placeholder);
-    this.#writes = new WriteQueue((take) => this.#g.write(() => this.#batch(take())));
+    this.#writes = new WriteQueue(
+      (take) => this.#g.write(() => this.#batch(take())),
+      // A write that finally failed: memory shows the table again, then its Promise rejects.
+      (batch) => (batch.cleared ? this.#reread.group('local') : this.#reread.keys([...batch.writes.keys()], 'local')),
+    );
+    const readSome = async (keys: readonly string[]) =>
+      placeMap(await this.#g.read<Row>(this.#sql.loadSome(keys.map((key) => JSON.parse(key) as Place))));
     this.#loader = new KeyLoader<string>({
-      read: async (keys) => {
-        const rows = await this.#g.read<Row>(this.#sql.loadSome(keys.map((key) => JSON.parse(key) as Place)));
-        return new Map(rows.map((r) => [JSON.stringify([r.x, r.y, r.z]), r.value]));
-      },
+      read: readSome,
       mark: () => this.#cache.mark(),
       apply: (key, stored, mark) => {
         // A local write (or a newer read) since the query started wins.
@@ -58,6 +64,18 @@ export class PersistentArray<V = unknown> {
         if (stored === undefined) this.#cache.put(key, false, undefined, mark);
         else this.#cache.put(key, true, this.#g.decode(key, stored) as V, mark);
       },
+    });
+    this.#reread = new Reread<string, V>({
+      cache: this.#cache,
+      keyOf: (text) => text,
+      textOf: (key) => key,
+      readSome,
+      readAll: async () => placeMap(await this.#g.read<Row>(this.#sql.loadAll())),
+      decode: (text, stored) => this.#g.decode(text, stored) as V,
+      pending: (text) => this.#writes.pending(text),
+      emit: (change) =>
+        this.#changes.next({ ...change, key: change.key === undefined ? undefined : coordinatesOf(change.key) }),
+      same: (a, b) => Object.is(a, b),
     });
   }
 
@@ -122,7 +140,10 @@ export class PersistentArray<V = unknown> {
   /** Flushes, completes `changes$` and releases the connection. */
   shutdown(): Promise<void> {
     this.#shutdown ??= this.#g
-      .shutdown(() => this.#writes.flush().catch(() => undefined))
+      .shutdown(async () => {
+        await this.#writes.flush().catch(() => undefined);
+        this.#reread.stop();
+      })
       .finally(() => this.#changes.complete());
     return this.#shutdown;
   }
@@ -137,12 +158,25 @@ export class PersistentArray<V = unknown> {
     this.#changes.next({ type, key: place, value, previous, origin: 'local' });
   }
 
+  /** One statement per element, in the unique index's order (see storedOrder). */
   #batch(batch: WriteBatch) {
     const statements = batch.cleared ? [this.#sql.clear()] : [];
-    for (const [key, write] of batch.writes) {
+    const order = [...batch.writes.keys()].map((key) => [key, JSON.parse(key) as Place] as const);
+    order.sort(([, a], [, b]) => storedOrder(a[0], b[0]) || storedOrder(a[1], b[1]) || storedOrder(a[2], b[2]));
+    for (const [key] of order) {
+      const write = batch.writes.get(key)!;
       const place = JSON.parse(key) as Place;
       statements.push(write === DELETED ? this.#sql.delete(place) : this.#sql.upsert(place, write));
     }
     return { statements, notice: { ...(batch.cleared ? { c: 1 as const } : {}), k: [...batch.writes.keys()] } };
   }
+}
+
+function placeMap(rows: readonly Row[]): Map<string, string> {
+  return new Map(rows.map((r) => [JSON.stringify([r.x, r.y, r.z]), r.value]));
+}
+
+function coordinatesOf(key: string): Coordinates {
+  const [x, y, z] = JSON.parse(key) as Place;
+  return [coordinateOf(x), coordinateOf(y), coordinateOf(z)];
 }

@@ -6,12 +6,13 @@ import { snapshots, watchKey } from './change-feed';
 import { attempt } from './attempt';
 import { DictCache, type Known } from './dict-cache';
 import { KeyLoader } from './key-loader';
-import { RemoteSync } from './remote-sync';
+import { RemoteSync, remoteSettled } from './remote-sync';
+import { Reread } from './reread';
+import { writeRuns } from './write-order';
 import { StoreGroup, type StoreWrite } from './store-group';
-import { slices } from './item-sql';
 import type { DictOptions } from './store-options';
 import { SyncView } from './sync-view';
-import { DELETED, WriteQueue, type WriteBatch } from './write-queue';
+import { WriteQueue, type WriteBatch } from './write-queue';
 
 type Row = { name: string; value: string };
 
@@ -32,7 +33,8 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
   readonly #writes: WriteQueue;
   readonly #loader: KeyLoader<K>;
   readonly #changes = new Subject<Change<K, V>>();
-  readonly #remote: RemoteSync<K, V>;
+  readonly #reread: Reread<K, V>;
+  readonly #remote: RemoteSync;
   #view: SyncView<K, V> | undefined;
   #shutdown: Promise<void> | undefined;
 
@@ -43,7 +45,11 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
    */
   constructor(id: string | number, target?: DatabaseTarget, options?: DictOptions) {
     this.#g = new StoreGroup('PersistentDict', id, target, options);
-    this.#writes = new WriteQueue((take) => this.#g.write(() => this.#batch(take())));
+    this.#writes = new WriteQueue(
+      (take) => this.#g.write(() => this.#batch(take())),
+      // A write that finally failed: memory shows the table again, then its Promise rejects.
+      (batch) => (batch.cleared ? this.#reread.group('local') : this.#reread.keys([...batch.writes.keys()], 'local')),
+    );
     this.#loader = new KeyLoader<K>({
       read: async (texts) => {
         const rows = await this.#g.read<Row>(this.#g.sql.loadSome(texts));
@@ -57,11 +63,23 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
         else this.#cache.put(k, true, this.#g.decode(text, stored) as V, mark);
       },
     });
-    this.#remote = new RemoteSync<K, V>(this.#g, this.#cache, {
-      emit: (change) => this.#changes.next(change),
+    this.#reread = new Reread<K, V>({
+      cache: this.#cache,
+      keyOf: (text) => this.#keyOf(text),
+      textOf: (key) => this.#g.key(key),
+      readSome: async (texts) => rowMap(await this.#g.read<Row>(this.#g.sql.loadSome(texts))),
+      readAll: async () => rowMap(await this.#g.read<Row>(this.#g.sql.loadAll())),
+      decode: (text, stored) => this.#g.decode(text, stored) as V,
       pending: (text) => this.#writes.pending(text),
-      decodeRows: (rows) => this.#decodeRows(rows),
+      emit: (change) => this.#changes.next(change),
+      same: (a, b) => Object.is(a, b) || this.#sameText(a, b),
     });
+    this.#remote = new RemoteSync(this.#g, this.#reread);
+  }
+
+  /** Waits until the re-reads that notices (or failed writes) started have finished. */
+  [remoteSettled](): Promise<void> {
+    return this.#reread.settled();
   }
 
   /** The group id as stored. */
@@ -260,6 +278,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
     await this.#g.shutdown(async () => {
       await flushed;
       this.#remote.stop();
+      this.#reread.stop();
     });
     this.#changes.complete();
   }
@@ -328,23 +347,29 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
     return { values, failures };
   }
 
-  /** The statements and notice of one write transaction. */
+  /**
+   * The statements and notice of one write transaction: keys in the order
+   * of the table's unique index, so that two writers of the same keys lock
+   * them in the same order and cannot deadlock each other.
+   */
   #batch(batch: WriteBatch): StoreWrite {
-    const sets: [string, string][] = [];
-    const deletes: string[] = [];
-    for (const [name, write] of batch.writes) {
-      if (write === DELETED) deletes.push(name);
-      else sets.push([name, write]);
-    }
     const sql = this.#g.sql;
-    return {
-      statements: [
-        ...(batch.cleared ? [sql.clear()] : []),
-        ...[...slices(sets)].map((some) => sql.upsert(some)),
-        ...[...slices(deletes)].map((some) => sql.delete(some)),
-      ],
-      notice: { ...(batch.cleared ? { c: 1 as const } : {}), k: [...batch.writes.keys()] },
-    };
+    const statements = batch.cleared ? [sql.clear()] : [];
+    for (const run of writeRuns(batch.writes)) {
+      if (run.deleted) statements.push(sql.delete(run.keys));
+      else statements.push(sql.upsert(run.keys.map((name) => [name, batch.writes.get(name) as string] as const)));
+    }
+    return { statements, notice: { ...(batch.cleared ? { c: 1 as const } : {}), k: [...batch.writes.keys()] } };
+  }
+
+  /** The key a stored name is, or undefined when no key of this dict is stored so. */
+  #keyOf(text: string): K | undefined {
+    try {
+      const key = this.#g.keyOf<K>(text);
+      return this.#g.key(key) === text ? key : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   #sameText(a: unknown, b: unknown): boolean {
@@ -357,3 +382,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
 }
 
 const ABSENT = Symbol('absent');
+
+function rowMap(rows: readonly Row[]): Map<string, string> {
+  return new Map(rows.map((r) => [r.name, r.value]));
+}

@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import type { DataSourceOptions } from 'typeorm';
 import { lastValueFrom } from 'rxjs';
 import { storeAccess } from '../broker/store-access';
 import type { ChangeBus } from '../dialect';
@@ -9,6 +10,14 @@ import { groupText, keyFromText, keyText, type NameType } from './keys';
 import { encodeNotice, type Notice } from './notice';
 import { ITEMS_TABLE, StoreBroker, type StoreTable } from './store-broker';
 import { settle, type DictOptions, type Settled } from './store-options';
+
+/**
+ * Re-runs of a write transaction that failed with a deadlock or a
+ * serialization failure (SQLITE_BUSY on sqlite) before its writes fail.
+ * Writes take their keys in one order, so stores do not deadlock each other;
+ * this covers what is left (a clear, other writers of the table).
+ */
+export const WRITE_RETRIES = 8;
 
 /** What one write transaction does, and what it announces. */
 export interface StoreWrite {
@@ -106,22 +115,33 @@ export class StoreGroup {
    */
   async write(build: () => StoreWrite): Promise<void> {
     const bus = await this.bus;
+    const channel = this.channel;
     let payload: string | undefined;
     await lastValueFrom(
       this.broker.transact(
         async (tx) => {
+          // Called again on each retry: it returns the same statements.
           const { statements, notice } = build();
           for (const { sql, parameters } of statements) await tx.query(sql, parameters);
           if (notice) {
             payload = encodeNotice({ g: this.group, o: this.origin, ...notice });
-            await bus.announce(tx.queryRunner!, this.table.name, payload);
+            await bus.announce(tx.queryRunner!, channel, payload);
           }
         },
-        { niceness: this.options.writeNiceness, name: 'write' },
+        { niceness: this.options.writeNiceness, name: 'write', retry: WRITE_RETRIES },
       ),
       { defaultValue: undefined },
     );
-    if (payload !== undefined) bus.committed(this.table.name, payload);
+    if (payload !== undefined) bus.committed(channel, payload);
+  }
+
+  /**
+   * The channel of this group's table (once running): the table's name,
+   * with the postgres schema of the DataSource when it has one other than
+   * public, so that stores separated by schema do not hear each other.
+   */
+  get channel(): string {
+    return storeChannel(this.table.name, this.broker.dataSource.options);
   }
 
   /**
@@ -136,4 +156,16 @@ export class StoreGroup {
       await this.broker.shutdown();
     }
   }
+}
+
+/** Postgres truncates identifiers, channel names among them, to 63 bytes. */
+const MAX_CHANNEL_BYTES = 63;
+
+/** See {@link StoreGroup.channel}. */
+export function storeChannel(table: string, options: DataSourceOptions): string {
+  const schema = options.type === 'postgres' ? options.schema : undefined;
+  if (!schema || schema === 'public') return table;
+  const channel = `${table}@${schema}`;
+  if (Buffer.byteLength(channel) <= MAX_CHANNEL_BYTES) return channel;
+  return `${table}@${createHash('sha256').update(schema).digest('hex').slice(0, 40)}`;
 }

@@ -1,3 +1,5 @@
+import { attempt } from './attempt';
+
 /** Marks a key deleted in a {@link WriteBatch}. */
 export const DELETED = Symbol('deleted');
 
@@ -13,6 +15,13 @@ export interface WriteBatch {
  * until then travel in it) and resolves when it is durable.
  */
 export type BatchWriter = (take: () => WriteBatch) => Promise<void>;
+
+/**
+ * Called when a batch finally failed (after the writer's retries), before
+ * the Promises of its writes reject: the store reads the batch's keys again
+ * so that its memory shows what the table holds. Its own failure is ignored.
+ */
+export type FailedBatch = (batch: WriteBatch) => Promise<void>;
 
 class Pending implements WriteBatch {
   cleared = false;
@@ -44,10 +53,15 @@ export class WriteQueue {
   #pending = new Pending();
   /** The batch a transaction has taken and is writing. */
   #writing: Pending | undefined;
+  /** Batches that failed, until memory was read again and their writes rejected. */
+  readonly #failing = new Set<Pending>();
   /** A transaction is queued or running. */
   #busy = false;
 
-  constructor(private readonly writer: BatchWriter) {}
+  constructor(
+    private readonly writer: BatchWriter,
+    private readonly failed: FailedBatch = async () => undefined,
+  ) {}
 
   set(key: string, text: string): Promise<void> {
     return this.#record((batch) => batch.writes.set(key, text));
@@ -72,8 +86,12 @@ export class WriteQueue {
 
   /** Resolves when every write recorded before the call is durable (sAsync's deferToWrites). */
   flush(): Promise<void> {
-    // Both: a failure of the batch in flight must not be hidden by a later one's success.
-    const waits = [this.#writing?.done, this.#pending.empty ? undefined : this.#pending.done];
+    // All: a failure of the batch in flight must not be hidden by a later one's success.
+    const waits = [
+      ...[...this.#failing].map((batch) => batch.done),
+      this.#writing?.done,
+      this.#pending.empty ? undefined : this.#pending.done,
+    ];
     const flushed = Promise.all(waits).then(() => undefined);
     flushed.catch(() => undefined);
     return flushed;
@@ -108,9 +126,25 @@ export class WriteQueue {
   }
 
   #finish(batch: Pending, error?: unknown): void {
-    batch.settle(error);
     this.#writing = undefined;
     this.#busy = false;
+    if (error === undefined) batch.settle();
+    else this.#fail(batch, error);
     if (!this.#pending.empty) this.#start();
+  }
+
+  /**
+   * Its writes no longer count as pending (so the reread takes what the
+   * table holds, except for keys written again since), and reject once
+   * memory was read again.
+   */
+  #fail(batch: Pending, error: unknown): void {
+    this.#failing.add(batch);
+    void attempt(() => this.failed(batch))
+      .catch(() => undefined)
+      .then(() => {
+        this.#failing.delete(batch);
+        batch.settle(error);
+      });
   }
 }

@@ -1,0 +1,159 @@
+import fc from 'fast-check';
+import { asyncScheduler } from 'rxjs';
+import { PersistentDict, PersistentArray, devalueSerializer } from '../../lib';
+import { storeAccess } from '../../lib/broker/store-access';
+import type { ChangeBus } from '../../lib/dialect/dialect';
+import { remoteSettled } from '../../lib/stores/remote-sync';
+import { RawSql } from '../support/stores';
+import { within } from '../support/streams';
+import { allTargets, uniqueName } from '../support/targets';
+
+const ABSENT = Symbol('absent');
+
+/**
+ * A notice on the stores' channel is a hint to re-read, never data: whatever
+ * a NOTIFY on `sasync_items` claims (a clear, deletes, unknown fields, wrong
+ * types, garbage), every key still reports what the table holds.
+ */
+describe.each(allTargets)('forged notices on the items channel [$name]', (t) => {
+  const names = ['a', 'b', 'c', 'd', 'e'];
+  let target: string;
+  let raw: RawSql;
+  let bus: ChangeBus;
+  let group: string;
+  /** Knows every key (loadAll). */
+  let full: PersistentDict<string, unknown>;
+  /** Knows a few keys, one of them as absent. */
+  let part: PersistentDict<string, unknown>;
+  let grid: PersistentArray<unknown>;
+  let sentinels = 0;
+
+  beforeEach(async () => {
+    target = t.target();
+    group = uniqueName('g');
+    raw = new RawSql(target);
+    await raw.broker.waitUntilRunning();
+    bus = await raw.broker[storeAccess]().bus({ scheduler: asyncScheduler, initialDelay: 100, maxDelay: 5000 });
+    full = new PersistentDict(group, target);
+    part = new PersistentDict(group, target);
+    grid = new PersistentArray(group, target);
+    for (const [i, name] of names.entries()) await full.set(name, { i, name });
+    await grid.set(1, 'x', null, 'cell');
+    await full.loadAll();
+    await part.get('a');
+    await part.get('c');
+    expect(await part.get('zz', ABSENT)).toBe(ABSENT);
+    expect(await grid.get(1, 'x', null)).toBe('cell');
+    // Both have heard a notice of their own DataSource since listening.
+    await notifyAndWait(JSON.stringify({ g: group, o: 'warm-up', k: ['a'] }));
+  });
+
+  afterEach(async () => {
+    await grid.shutdown();
+    await full.shutdown();
+    await part.shutdown();
+    await raw.shutdown();
+  });
+
+  /** Sends `payload` on the items channel as another process would, then waits until the dicts acted on it. */
+  async function notifyAndWait(payload: string): Promise<void> {
+    const sentinel = JSON.stringify({ g: `${group}-sentinel`, o: 'spec', k: [String(++sentinels)] });
+    const heard = new Promise<void>((resolve) => {
+      const stop = bus.listen('sasync_items', {
+        notice: (p) => {
+          if (p !== sentinel) return;
+          stop();
+          resolve();
+        },
+        resync: () => undefined,
+      });
+    });
+    if (t.dialect === 'postgres') {
+      // One transaction: the forged notice, then the sentinel, delivered in that order.
+      await raw.broker.waitUntilRunning();
+      await raw.query('SELECT pg_notify(?, ?), pg_notify(?, ?)', ['sasync_items', payload, 'sasync_items', sentinel]);
+    } else {
+      bus.committed('sasync_items', payload);
+      bus.committed('sasync_items', sentinel);
+    }
+    await within(heard, 'the sentinel notice');
+    // What the notice started (a re-read of the keys it names, or of the group) has finished.
+    await full[remoteSettled]();
+    await part[remoteSettled]();
+  }
+
+  /** Every key as the table holds it, decoded; ABSENT where there is no row. */
+  async function tableValues(): Promise<Map<string, unknown>> {
+    const rows = await raw.items(group);
+    return new Map(
+      [...names, 'zz', 'new'].map((n) => [n, rows.has(n) ? devalueSerializer.decode(rows.get(n)!) : ABSENT]),
+    );
+  }
+
+  async function expectTruth(): Promise<void> {
+    const table = await tableValues();
+    for (const d of [full, part]) {
+      for (const [name, value] of table) expect([name, await d.get(name, ABSENT)]).toEqual([name, value]);
+    }
+    const present = new Map([...table].filter(([, v]) => v !== ABSENT));
+    expect(await full.loadAll()).toEqual(present);
+    expect(await grid.get(1, 'x', null)).toBe('cell');
+  }
+
+  it(`a notice claiming a clear with a malformed flag clears nothing (issue 9's example) [${t.name}]`, async () => {
+    await notifyAndWait(JSON.stringify({ g: group, o: 'x', c: 'no' }));
+    expect(await part.get('a')).toEqual({ i: 0, name: 'a' });
+    await expectTruth();
+  });
+
+  it(`forged clears, deletes and "all" notices leave every key as the table has it [${t.name}]`, async () => {
+    for (const forged of [
+      { g: group, o: 'x', c: 1 },
+      { g: group, o: 'x', c: 1, k: [] },
+      { g: group, o: 'x', k: ['a', 'b', 'zz', 'new'] },
+      { g: group, o: 'x', all: 1 },
+      { g: group, o: 'x', all: 'yes', c: [1] },
+      { g: group, o: 'x', k: 'a' },
+      { g: group, o: 'x', k: [1, null, {}] },
+      { g: group, k: ['a'] },
+      { g: 7, o: 'x', c: 1 },
+      { g: group, o: 'x', k: ['a'.repeat(300), '', '\u0000'] },
+      { g: group, o: 'x', k: Array.from({ length: 600 }, (_, i) => `k${i}`) },
+    ]) {
+      await notifyAndWait(JSON.stringify(forged));
+      await expectTruth();
+    }
+    for (const garbage of ['', 'null', '[]', '"text"', '{', '{"g":', 'x'.repeat(7000), '{"__proto__":{"c":1}}']) {
+      await notifyAndWait(garbage);
+      await expectTruth();
+    }
+  });
+
+  it(`any payload, arbitrary strings and JSON objects, leaves every key as the table has it [${t.name}]`, async () => {
+    const fields = fc.record(
+      {
+        g: fc.oneof(fc.constant(group), fc.constant(group), fc.anything()),
+        o: fc.oneof(fc.string(), fc.anything()),
+        c: fc.anything(),
+        all: fc.anything(),
+        k: fc.oneof(fc.array(fc.oneof(fc.constantFrom(...names, 'zz', 'new'), fc.string())), fc.anything()),
+      },
+      { requiredKeys: [] },
+    );
+    const payload = fc
+      .oneof(
+        fc.string({ unit: 'binary' }),
+        fc.json(),
+        fields.map((o) => JSON.stringify(o)),
+        fc.dictionary(fc.string(), fc.jsonValue()).map((o) => JSON.stringify({ g: group, ...o })),
+      )
+      .filter((p) => typeof p === 'string' && !p.includes('\u0000') && Buffer.byteLength(p) < 7900);
+    await fc.assert(
+      fc.asyncProperty(payload, async (p) => {
+        await notifyAndWait(p);
+        await expectTruth();
+      }),
+      { numRuns: t.dialect === 'postgres' ? 60 : 40 },
+    );
+  });
+});
