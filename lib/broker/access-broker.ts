@@ -20,6 +20,7 @@ import { acquireDatabase, type SharedDatabase } from './registry';
 import { storeAccess, type StoreAccess } from './store-access';
 import { CancelToken, UNSUBSCRIBED } from './cancel-token';
 import { cancellation } from './cancellation';
+import { asHolder } from './slot';
 import {
   collect,
   runJoined,
@@ -536,12 +537,15 @@ export class AccessBroker {
       // A job that throws before returning its Promise (user code called
       // synchronously) must still be counted as settled, or drain() and
       // shutdown() would wait for it forever.
-      return scope.runInAsyncScope(() => attempt(() => job(token, emit))).finally(() => this.#settled());
+      return scope
+        .runInAsyncScope(() => asHolder(queue, () => attempt(() => job(token, emit))))
+        .finally(() => this.#settled());
     };
+    let queue = this.#db.scheduler;
     const enqueue = () => {
       if (subscriber.closed) return;
       const held = holdingSlot.getStore();
-      const queue = held?.db === this.#db ? held.queue : this.#db.scheduler;
+      if (held?.db === this.#db) queue = held.queue;
       const sub = queue.schedule(tracked, options).subscribe({
         next: (values) => inScope(() => values.forEach((v) => subscriber.next(v))),
         error: (err: unknown) => inScope(() => subscriber.error(err)),

@@ -7,6 +7,7 @@ export class CancelToken {
   #reason: unknown;
   // Made on first use: most transactions finish without anyone listening.
   #listeners: Set<(reason: unknown) => void> | undefined;
+  #reporter: ((error: Error) => void) | undefined;
 
   get aborted(): boolean {
     return this.#aborted;
@@ -24,6 +25,26 @@ export class CancelToken {
     const listeners = this.#listeners;
     this.#listeners = undefined;
     for (const listener of listeners ?? []) listener(reason);
+  }
+
+  /**
+   * Where {@link report} sends an error: the subscriber of the transaction,
+   * set by whoever watches the caller's timeout and signal.
+   */
+  reportTo(reporter: (error: Error) => void): void {
+    this.#reporter = reporter;
+  }
+
+  /**
+   * Tells the caller now that the cancelled work failed, while its cleanup
+   * (ROLLBACK, or destroying a connection that does not answer) goes on and
+   * keeps the queue slot. Returns whether anyone was told (once at most).
+   */
+  report(error: Error): boolean {
+    const reporter = this.#reporter;
+    this.#reporter = undefined;
+    reporter?.(error);
+    return reporter !== undefined;
   }
 
   /** Calls `fn` on abort; returns its removal. */

@@ -22,7 +22,8 @@ const NONE: Cancellation = {
  * Watches `options.signal` and `options.timeout` (counted from now, so it
  * covers waiting in the queue and running). Work cancelled while queued is
  * dropped and `fail` is called at once; work cancelled while running has its
- * token aborted, and reports the cancellation after rolling back.
+ * token aborted, and reports the cancellation through the token at once
+ * (CancelToken.report) while it rolls back, keeping its queue slot.
  */
 export function cancellation(
   options: TransactOptions,
@@ -59,6 +60,9 @@ export function cancellation(
     if (timeoutId !== undefined) clearTimeout(timeoutId);
     external.removeEventListener('abort', onAbort);
   };
+  // A running job reports its failure at the deadline through the token,
+  // without waiting for its cleanup (see CancelToken.report).
+  token.reportTo((error) => fail(error as TransactionError));
   if (external.aborted) onAbort();
   else external.addEventListener('abort', onAbort, { once: true });
   return {

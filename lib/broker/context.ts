@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { TransactionError } from '../errors';
 import type { Dialect } from '../dialect';
+import { runnerView } from '../dialect/typeorm-runner-view';
 import type { SharedDatabase } from './registry';
 
 /**
@@ -15,18 +16,33 @@ export class TransactionContext {
   #openSavepoints = 0;
 
   /**
+   * The work's EntityManager, its own: bound to a view of the runner that
+   * refuses every call once this transaction (or savepoint) has ended,
+   * wherever the call comes from. On sqlite every transaction shares TypeORM's
+   * one runner, so a manager kept from an ended transaction would otherwise
+   * write inside whichever transaction holds the connection now.
+   */
+  readonly manager: EntityManager;
+
+  /**
    * @param outer for a savepoint, the transaction it runs in: when that one
    *   ends, so does the savepoint, whatever it is doing.
    */
   constructor(
     readonly db: SharedDatabase,
+    /** The connection's runner itself, for sasync's own BEGIN, COMMIT and ROLLBACK. */
     readonly runner: QueryRunner,
     readonly parent: TransactionContext | undefined,
     readonly outer?: TransactionContext,
-  ) {}
-
-  get manager(): EntityManager {
-    return this.runner.manager;
+  ) {
+    const view = runnerView(db.dataSource, runner, {
+      enter: (method, args) => {
+        if (!this.open) throw endedError(method === 'query' && typeof args[0] === 'string' ? args[0] : undefined);
+      },
+      usable: () => this.open,
+    });
+    views.set(view, this);
+    this.manager = view.manager;
   }
 
   /** Still running: neither it nor the transaction it is part of has ended. */
@@ -64,6 +80,9 @@ export class TransactionContext {
 
 const storage = new AsyncLocalStorage<TransactionContext | undefined>();
 
+/** The transaction each manager's runner view belongs to. */
+const views = new WeakMap<QueryRunner, TransactionContext>();
+
 /**
  * The innermost transaction on `db` around the caller, if any. It may have
  * ended (work that outlived its transaction): callers check `open`.
@@ -87,8 +106,13 @@ export function outerContext(): TransactionContext | undefined {
   return storage.getStore();
 }
 
-/** Throws if the caller's transaction on `runner` has ended. */
+/** Throws if the transaction of `runner` (a transaction manager's, or the caller's on it) has ended. */
 export function assertOpen(runner: QueryRunner): void {
+  const own = views.get(runner);
+  if (own) {
+    if (!own.open) throw endedError();
+    return;
+  }
   for (let c = storage.getStore(); c; c = c.parent) {
     if (c.runner !== runner) continue;
     if (!c.open) throw endedError();

@@ -4,6 +4,10 @@ import { DatabaseError } from '../errors';
 import { PriorityScheduler } from '../scheduler/priority-scheduler';
 import type { ResolvedTarget } from '../target';
 import type { TableInfo } from '../schema/table-spec';
+import { acquireSlot, holdsSlot } from './slot';
+
+/** For waits nobody aborts. */
+const NEVER = new AbortController().signal;
 
 /**
  * One DataSource and its queue, shared by every broker with the same target
@@ -39,7 +43,13 @@ export class SharedDatabase {
     const streamSlots = this.dialect.streamSlots(this.dataSource);
     this.streamScheduler = streamSlots > 0 ? new PriorityScheduler(streamSlots) : undefined;
     this.ready = this.dataSource.initialize().then(
-      (ds) => this.dialect.prepareConnection(ds),
+      (ds) => {
+        this.dialect.prepareConnection(ds);
+        this.dialect.gateOutsideCalls?.(ds, {
+          holdsSlot: () => holdsSlot(this.scheduler),
+          acquire: () => acquireSlot(this.scheduler, {}, NEVER),
+        });
+      },
       (cause: unknown) => {
         if (registry.get(this.key) === this) registry.delete(this.key);
         const reason = cause instanceof Error ? cause.message : String(cause);

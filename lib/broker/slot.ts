@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { PriorityOptions } from '../scheduler/priority';
 import type { PriorityScheduler } from '../scheduler/priority-scheduler';
 
@@ -30,4 +31,32 @@ export function acquireSlot(
       .subscribe({ error: (err: unknown) => reject(err as Error) });
     if (!started) signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** A job holding a slot of `scheduler`, inside any outer one the caller held. */
+interface Holder {
+  readonly scheduler: PriorityScheduler;
+  held: boolean;
+  readonly outer: Holder | undefined;
+}
+
+const holders = new AsyncLocalStorage<Holder>();
+
+/**
+ * Runs `job` as the holder of a slot of `scheduler` until the Promise it
+ * returns settles: what it calls meanwhile can tell (with {@link holdsSlot})
+ * that it must not wait for a slot itself, or it would wait for itself.
+ */
+export function asHolder<T>(scheduler: PriorityScheduler, job: () => Promise<T>): Promise<T> {
+  const holder: Holder = { scheduler, held: true, outer: holders.getStore() };
+  return holders.run(holder, job).finally(() => (holder.held = false));
+}
+
+/**
+ * Whether the caller is a job (or runs inside one) that holds a slot of
+ * `scheduler` now; work a job left running after it ended does not.
+ */
+export function holdsSlot(scheduler: PriorityScheduler): boolean {
+  for (let h = holders.getStore(); h; h = h.outer) if (h.scheduler === scheduler && h.held) return true;
+  return false;
 }

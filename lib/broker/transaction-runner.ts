@@ -41,22 +41,53 @@ export async function runTransaction(spec: TransactionSpec, signal: CancelToken)
   // a transaction is never re-run, or its subscriber would get them twice.
   let emitted = false;
   const emit = spec.emit && ((value: unknown) => ((emitted = true), spec.emit!(value)));
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await runOnce({ ...spec, emit }, signal);
-    } catch (err) {
-      if (signal.aborted) throw cancelled(spec, signal, attempt);
-      if (attempt < attempts && !emitted && spec.db.dialect.isRetryable(err)) {
-        await pause(backoff(attempt), signal).catch(() => undefined);
-        if (signal.aborted) throw cancelled(spec, signal, attempt);
-        continue;
+  const state: AttemptState = { attempt: 1, committing: false, done: false };
+  // The caller hears of a cancellation at once, even if the server does not
+  // answer: the cleanup (ROLLBACK, or destroying the connection) goes on
+  // after, holding the queue slot until it is done.
+  let reported: TransactionError | undefined;
+  const stopReporting = signal.onAbort(() => {
+    if (state.done) return;
+    const error = cancelledIn(spec, signal, state);
+    if (signal.report(error)) reported = error;
+  });
+  try {
+    for (let attempt = 1; ; attempt++) {
+      state.attempt = attempt;
+      state.committing = false;
+      try {
+        return await runOnce({ ...spec, emit }, signal, state);
+      } catch (err) {
+        if (signal.aborted) throw reported ?? cancelledIn(spec, signal, state);
+        if (attempt < attempts && !emitted && spec.db.dialect.isRetryable(err)) {
+          await pause(backoff(attempt), signal).catch(() => undefined);
+          if (signal.aborted) throw reported ?? cancelledIn(spec, signal, state);
+          continue;
+        }
+        throw failed(spec, err, attempt);
       }
-      throw failed(spec, err, attempt);
     }
+  } finally {
+    stopReporting();
   }
 }
 
-async function runOnce(spec: TransactionSpec, signal: CancelToken): Promise<unknown[]> {
+/** Where an attempt is: a cancellation while COMMIT is on the wire leaves the outcome unknown. */
+interface AttemptState {
+  attempt: number;
+  committing: boolean;
+  /** COMMIT returned (or the statement, in autocommit): too late to cancel. */
+  done: boolean;
+}
+
+/**
+ * How long a cancelled transaction's cleanup (interrupting its statement,
+ * ROLLBACK) may take before its connection is destroyed instead: a server
+ * that does not answer (frozen, unreachable) must not hold the queue slot.
+ */
+const CLEANUP_GRACE_MS = 1000;
+
+async function runOnce(spec: TransactionSpec, signal: CancelToken, state: AttemptState): Promise<unknown[]> {
   const { db } = spec;
   if (signal.aborted) throw signal.reason;
   const runner = db.dataSource.createQueryRunner();
@@ -65,7 +96,11 @@ async function runOnce(spec: TransactionSpec, signal: CancelToken): Promise<unkn
   if (runner.isTransactionActive) await db.dialect.discard(runner, undefined);
   const ctx = new TransactionContext(db, runner, spec.parent);
   try {
-    if (!spec.autocommit) await runner.startTransaction(db.dialect.isolation(spec.options.isolation));
+    // Not even started on a sqlite file deleted or replaced meanwhile (its WAL may now serve another file).
+    db.dialect.verifyWritable(runner);
+    // Waiting for a connection or for BEGIN ends with a cancellation: the server may not answer.
+    if (!spec.autocommit)
+      await untilAborted(runner.startTransaction(db.dialect.isolation(spec.options.isolation)), signal);
     // Cancelled while waiting for the connection or BEGIN: the work never starts.
     if (signal.aborted) throw signal.reason;
     const values = await untilAborted(
@@ -74,20 +109,49 @@ async function runOnce(spec: TransactionSpec, signal: CancelToken): Promise<unkn
     );
     if (ctx.openSavepoints > 0) throw savepointStillOpen(spec);
     ctx.close();
-    if (!spec.autocommit) await runner.commitTransaction();
+    if (!spec.autocommit) {
+      state.committing = true;
+      const commit = runner.commitTransaction().then(() => void (state.done = true));
+      await untilAborted(commit, signal);
+    }
+    state.done = true;
     return values;
   } catch (err) {
     ctx.close();
-    const interrupted = signal.aborted && (await db.dialect.interrupt(runner).catch(() => false));
     // With a savepoint still open, TypeORM's ROLLBACK would only roll back to
     // the savepoint: discarding the connection ends the whole transaction.
     const nested = ctx.openSavepoints > 0;
-    if (!nested && runner.isTransactionActive) await rollback(db, runner);
-    if (interrupted || nested) await db.dialect.discard(runner, err).catch(() => undefined);
+    if (signal.aborted) await abandon(db, runner, nested, err);
+    else {
+      if (!nested && runner.isTransactionActive) await rollback(db, runner);
+      if (nested) await db.dialect.discard(runner, err).catch(() => undefined);
+    }
     throw err;
   } finally {
     await runner.release();
   }
+}
+
+/**
+ * Ends a cancelled transaction: interrupts its statement and rolls back,
+ * unless that takes longer than {@link CLEANUP_GRACE_MS}; then the
+ * connection is destroyed (the server rolls back when it notices). Where a
+ * connection cannot be destroyed apart (sqlite's one), it waits for the
+ * ROLLBACK: the next transaction must not run in this one.
+ */
+async function abandon(db: SharedDatabase, runner: QueryRunner, nested: boolean, err: unknown): Promise<void> {
+  const tidy = (async () => {
+    const interrupted = await db.dialect.interrupt(runner).catch(() => false);
+    if (!nested && runner.isTransactionActive) await rollback(db, runner);
+    if (interrupted || nested) await db.dialect.discard(runner, err).catch(() => undefined);
+  })().catch(() => undefined);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const grace = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), CLEANUP_GRACE_MS)));
+  const outcome = await Promise.race([tidy, grace]);
+  clearTimeout(timer);
+  if (outcome !== 'late') return;
+  if (db.dialect.destroy) await db.dialect.destroy(runner).catch(() => undefined);
+  else await tidy;
 }
 
 /**
@@ -230,6 +294,17 @@ function failed(spec: TransactionSpec, err: unknown, attempts: number): Transact
     dialect: spec.db.dialect.name,
     attempts,
   });
+}
+
+/** The error of a transaction cancelled at this point of its attempt. */
+function cancelledIn(spec: TransactionSpec, signal: CancelToken, state: AttemptState): TransactionError {
+  if (!state.committing || spec.autocommit) return cancelled(spec, signal, state.attempt);
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
+  return new TransactionError(
+    `${label(spec)} was cancelled while its COMMIT was on the way to the server: ${reason}. ` +
+      'Whether it committed is unknown: check before running it again',
+    { cause: signal.reason, method: spec.method, dialect: spec.db.dialect.name, attempts: state.attempt },
+  );
 }
 
 function cancelled(spec: TransactionSpec, signal: CancelToken, attempts: number): TransactionError {

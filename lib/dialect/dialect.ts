@@ -114,6 +114,15 @@ export interface Dialect {
   placeholder(n: number): string;
   /** Opens the change bus of an initialized DataSource (one per DataSource; see {@link ChangeBus}). */
   openBus(ds: DataSource, options: BusOptions): ChangeBus;
+  /**
+   * Destroys the runner's connection at once, without a word to the server
+   * (the server rolls back when it notices), for a cancelled transaction
+   * whose ROLLBACK does not come back: a frozen or unreachable server must
+   * not hold the queue. Waits for a connection still being opened (bounded by
+   * the connect timeout). Absent where a connection cannot be given up apart
+   * (sqlite's one): the caller then waits for the ROLLBACK.
+   */
+  destroy?(runner: QueryRunner): Promise<void>;
 }
 
 /** What a {@link ChangeBus} listener is told. */

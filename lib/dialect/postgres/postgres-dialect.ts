@@ -90,6 +90,9 @@ export const postgresDialect: Dialect = {
       interrupt: () => {
         interrupted = new Error('the stream was interrupted');
         void cancelBackend(client as unknown as PgClient).catch(() => undefined);
+        // A server that does not answer (frozen) would hold the read forever:
+        // the client is not pooled again anyway, so its socket goes now.
+        destroySocket(client);
       },
     };
   },
@@ -174,6 +177,17 @@ export const postgresDialect: Dialect = {
   // handing a connection in an unknown transaction state to the next caller.
   discard: (runner, error) =>
     (runner as unknown as PgRunner).releasePostgresConnection(error ?? new Error('discarded')),
+
+  async destroy(runner: QueryRunner): Promise<void> {
+    const pg = runner as unknown as PgRunner;
+    // Still connecting: the client comes (or fails) within the connect timeout.
+    if (!pg.databaseConnection) await pg.databaseConnectionPromise?.catch(() => undefined);
+    const client = pg.databaseConnection;
+    // pg-pool drops a client released with an error, and ends it; ending
+    // waits for a server that may never answer, so the socket goes now.
+    await pg.releasePostgresConnection(new Error('destroyed: the server did not answer in time'));
+    destroySocket(client);
+  },
 };
 
 /**
@@ -208,6 +222,13 @@ interface PgNamedClient {
 
 interface PgRunner {
   releasePostgresConnection(err?: unknown): Promise<void>;
+  databaseConnection?: PgClient;
+  databaseConnectionPromise?: Promise<unknown>;
+}
+
+/** Closes a client's socket at once: nothing more is sent or waited for. */
+function destroySocket(client: unknown): void {
+  (client as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy();
 }
 
 /**

@@ -14,6 +14,7 @@ import { concreteType, insertSql } from '../sql';
 import { openLocalBus } from './local-bus';
 import { sqliteChunkSource, type SqliteQuery } from './chunk-source';
 import { parseSqliteUrl, SQLITE_FORMS } from './sqlite-target';
+import { gateOutsideCalls, ownQueryRunner } from '../outside-calls';
 
 const TYPES: Record<PortableType, string> = {
   integer: 'integer',
@@ -108,7 +109,7 @@ export const sqliteDialect: Dialect = {
   async openCursor<T>(ds: DataSource, query: CursorQuery, signal: AbortSignal): Promise<RowSource<T>> {
     // In memory there is one connection (its slot is the caller's while the
     // stream is open): read on it, as a transaction's stream would.
-    if (isMemory(ds)) return sqliteDialect.openCursorOn<T>(ds.createQueryRunner(), query);
+    if (isMemory(ds)) return sqliteDialect.openCursorOn<T>(ownQueryRunner(ds), query);
     const reader = await openReader(ds.options.database as string);
     const q: SqliteQuery = (sql, parameters) => reader.all(sql, sqliteDialect.bindParameters(parameters));
     try {
@@ -208,7 +209,7 @@ export const sqliteDialect: Dialect = {
   },
 
   connectionStats(ds: DataSource): ConnectionStats {
-    const busy = ds.isInitialized && ds.createQueryRunner().isTransactionActive;
+    const busy = ds.isInitialized && ownQueryRunner(ds).isTransactionActive;
     return { open: ds.isInitialized ? 1 : 0, idle: ds.isInitialized && !busy ? 1 : 0, waiting: 0, max: 1 };
   },
 
@@ -228,6 +229,10 @@ export const sqliteDialect: Dialect = {
   placeholder: () => '?',
 
   openBus: () => openLocalBus(),
+
+  // One runner for everything: a TypeORM call from outside sasync's work
+  // would run inside sasync's running transaction; it waits for the queue.
+  gateOutsideCalls,
 
   async interrupt(runner: QueryRunner): Promise<boolean> {
     // Only this transaction uses the connection (sasync serializes them), so

@@ -1,0 +1,50 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import type { OutsideGate } from './dialect';
+import { runnerView } from './typeorm-runner-view';
+
+/** Each gated DataSource's own createQueryRunner, for sasync's calls that hold the slot already. */
+const own = new WeakMap<DataSource, DataSource['createQueryRunner']>();
+
+/**
+ * Makes TypeORM calls on `ds` from outside sasync's work wait for the queue:
+ * `ds.createQueryRunner()` (which `dataSource.manager`, `dataSource.query()`
+ * and `dataSource.transaction()` call for each operation) returns, to a
+ * caller that does not hold the queue's slot, a view of the runner that
+ * takes the slot before its first statement and gives it back on release().
+ * Where TypeORM has one connection and one runner for everything (sqlite),
+ * such a call would otherwise run inside whatever transaction sasync is
+ * running, and be rolled back with it.
+ */
+export function gateOutsideCalls(ds: DataSource, gate: OutsideGate): void {
+  if (own.has(ds)) return;
+  const create = ds.createQueryRunner.bind(ds);
+  own.set(ds, create);
+  ds.createQueryRunner = (mode) => {
+    const runner = create(mode);
+    if (gate.holdsSlot()) return runner;
+    let held: Promise<() => void> | undefined;
+    return runnerView(ds, runner, {
+      enter: () => {
+        held ??= gate.acquire();
+        return held.then(() => undefined);
+      },
+      release: async (release) => {
+        const slot = held;
+        held = undefined;
+        try {
+          await release();
+        } finally {
+          await slot?.then(
+            (giveBack) => giveBack(),
+            () => undefined,
+          );
+        }
+      },
+    });
+  };
+}
+
+/** A runner of `ds` for a caller that holds the queue's slot (not gated). */
+export function ownQueryRunner(ds: DataSource): QueryRunner {
+  return (own.get(ds) ?? ds.createQueryRunner.bind(ds))();
+}

@@ -1,0 +1,92 @@
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+
+/**
+ * Decides whether a call through a {@link runnerView} may reach the database.
+ */
+export interface RunnerGate {
+  /**
+   * Called before each call that talks to the database or changes the
+   * transaction's state. Throw (or return a rejecting Promise) to refuse it;
+   * return a Promise to make it wait; return nothing to let it go on at once.
+   */
+  enter(method: string, args: readonly unknown[]): Promise<void> | void;
+  /** The view's release() (default: the runner's own, through {@link enter}). */
+  release?(release: () => Promise<void>): Promise<void>;
+  /**
+   * False once the view may no longer be used. It then reports that it is
+   * not released, so that TypeORM's own "already released" checks let the
+   * call through to {@link enter}, which refuses it with the gate's error.
+   */
+  usable?(): boolean;
+}
+
+/**
+ * The calls that reach the database or change the runner's transaction
+ * state. Everything a runner does goes through one of them: TypeORM's other
+ * methods (schema, entity persistence) call these on `this`, which is the view
+ * when they are called on it. The transaction calls are checked on entry,
+ * before TypeORM changes its bookkeeping (startTransaction sets
+ * `isTransactionActive` before it sends BEGIN).
+ */
+const GATED = new Set<PropertyKey>([
+  'query',
+  'sql',
+  'stream',
+  'connect',
+  'release',
+  'startTransaction',
+  'commitTransaction',
+  'rollbackTransaction',
+]);
+
+/**
+ * Calls that run on the runner itself rather than on the view: TypeORM
+ * bookkeeping compares the runner by identity (postgres keeps its connected
+ * runners in a list and finds them again on release).
+ */
+const ON_RUNNER = new Set<PropertyKey>(['connect', 'release']);
+
+/**
+ * A view of `runner` whose database calls go through `gate`, with an
+ * EntityManager of its own bound to the view (TypeORM's EntityManager and
+ * repositories run everything on their `queryRunner`). Other properties, read
+ * or written, are the runner's: the view shares its connection and
+ * transaction state, only the gate differs. On sqlite, where TypeORM has one
+ * runner for the whole DataSource, this is what lets each transaction (and
+ * each outside caller) be told apart.
+ */
+export function runnerView(ds: DataSource, runner: QueryRunner, gate: RunnerGate): QueryRunner {
+  let manager: EntityManager | undefined;
+  const calls = new Map<PropertyKey, { readonly source: unknown; readonly call: unknown }>();
+  const gated = (name: PropertyKey, fn: (...args: unknown[]) => unknown) =>
+    function gatedCall(this: unknown, ...args: unknown[]): unknown {
+      const self = ON_RUNNER.has(name) ? runner : (this ?? view);
+      if (name === 'release' && gate.release) return gate.release(() => fn.apply(runner, args) as Promise<void>);
+      let entered: Promise<void> | void;
+      try {
+        entered = gate.enter(String(name), args);
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+      return entered ? entered.then(() => fn.apply(self, args)) : fn.apply(self, args);
+    };
+  const view: QueryRunner = new Proxy(runner, {
+    get(target, prop) {
+      if (prop === 'manager') return manager;
+      if (prop === 'isReleased' && gate.usable && !gate.usable()) return false;
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function' || !GATED.has(prop)) return value;
+      // The runner's own method may have been replaced (guardRunner does): wrap the current one.
+      let known = calls.get(prop);
+      if (known?.source !== value) calls.set(prop, (known = { source: value, call: gated(prop, value as never) }));
+      return known.call;
+    },
+    set(target, prop, value: unknown) {
+      // TypeORM's EntityManager constructor sets `manager` on its runner.
+      if (prop === 'manager') return ((manager = value as EntityManager), true);
+      return Reflect.set(target, prop, value, target);
+    },
+  });
+  manager = ds.createEntityManager(view);
+  return view;
+}
