@@ -139,7 +139,15 @@ export function guardRunner(runner: QueryRunner, dialect: Dialect): void {
       if (!c.open) return Promise.reject(endedError(typeof args[0] === 'string' ? args[0] : undefined));
       break;
     }
-    if (Array.isArray(args[1])) args[1] = dialect.bindParameters(args[1]);
+    if (typeof args[0] === 'string') {
+      try {
+        // Without parameters too: SQL with placeholders and no values would bind NULLs.
+        const bound = dialect.bindParameters(args[1] ?? [], args[0]);
+        if (args[1] !== undefined) args[1] = bound;
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     return query.apply(this, args);
   } as QueryRunner['query'];
 }

@@ -91,11 +91,16 @@ export interface Dialect {
   /** Index names on a table, read from the database catalog. */
   indexNames(runner: QueryRunner, table: string): Promise<string[]>;
   /**
-   * Bound parameters as the driver should get them (sqlite: Dates as UTC text
-   * in TypeORM's format, which sorts and works with sqlite's date functions);
-   * returns the same array when nothing changes.
+   * Checks the parameters of `sql` and returns them as the driver must get
+   * them to store them unchanged (sqlite: Dates as UTC text in TypeORM's
+   * format, BigInts as numbers or decimal text; json() markers as JSON text);
+   * the same array when nothing changes. The one place every value passes
+   * before a driver sees it.
+   * @throws InvalidParameterError for a value the driver would change (an
+   *   object, NaN on sqlite, a BigInt beyond 64 bits…) or a count that does
+   *   not match the SQL's placeholders.
    */
-  bindParameters(parameters: unknown[]): unknown[];
+  bindParameters(parameters: readonly unknown[], sql: string): unknown[];
   /** Sets up a DataSource once it is initialized. */
   prepareConnection(ds: DataSource): void;
   /**

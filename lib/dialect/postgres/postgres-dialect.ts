@@ -13,6 +13,7 @@ import {
 } from '../dialect';
 import { concreteType, insertSql } from '../sql';
 import { openPgBus } from './pg-bus';
+import { bindPostgres } from './bind';
 import { declaredCursorSource } from './declared-cursor-source';
 import { pgCursorSource, type PgCursorClient } from './pg-cursor-source';
 import { parsePostgresUrl, POSTGRES_FORMS } from './postgres-target';
@@ -63,6 +64,7 @@ export const postgresDialect: Dialect = {
   streamSlots: (ds) => streamReserve(poolSize(ds)),
 
   async openCursor<T>(ds: DataSource, query: CursorQuery, signal: AbortSignal): Promise<RowSource<T>> {
+    const parameters = postgresDialect.bindParameters(query.parameters, query.sql);
     const client = await ((ds.driver as PostgresDriver).master as PgPool).connect();
     // pg-pool cannot take back a wait; if the stream was cancelled meanwhile, hand the client back at once.
     if (signal.aborted) {
@@ -83,7 +85,7 @@ export const postgresDialect: Dialect = {
       client.off('error', onError);
       client.release((error ?? interrupted) as Error | undefined);
     };
-    const source = pgCursorSource<T>(client, query.sql, query.parameters, release, () => broken);
+    const source = pgCursorSource<T>(client, query.sql, parameters, release, () => broken);
     return {
       read: (n) => source.read(n),
       close: () => source.close(),
@@ -110,9 +112,10 @@ export const postgresDialect: Dialect = {
   // pg keeps the names it has prepared per client and sends Parse only the
   // first time a client sees one; the server keeps it for the connection's life.
   async runPrepared(runner: QueryRunner, statement: PreparedStatement, parameters: unknown[]): Promise<unknown[]> {
+    const values = postgresDialect.bindParameters(parameters, statement.sql);
     const client = (await runner.connect()) as PgNamedClient;
     try {
-      const result = await client.query({ name: statement.id, text: statement.sql, values: parameters });
+      const result = await client.query({ name: statement.id, text: statement.sql, values });
       return result.rows;
     } catch (err) {
       throw statementError(err, statement.sql, parameters);
@@ -145,8 +148,7 @@ export const postgresDialect: Dialect = {
 
   isolation: (level) => level,
 
-  // node-postgres binds Dates, Buffers and bigints itself.
-  bindParameters: (parameters) => parameters,
+  bindParameters: bindPostgres,
 
   connectionStats(ds: DataSource): ConnectionStats {
     const pool = (ds.driver as PostgresDriver).master as PgPool;

@@ -11,6 +11,7 @@ import {
   type PreparedStatement,
 } from '../dialect';
 import { concreteType, insertSql } from '../sql';
+import { bindSqlite } from './bind';
 import { openLocalBus } from './local-bus';
 import { sqliteChunkSource, type SqliteQuery } from './chunk-source';
 import { parseSqliteUrl, SQLITE_FORMS } from './sqlite-target';
@@ -111,7 +112,7 @@ export const sqliteDialect: Dialect = {
     // stream is open): read on it, as a transaction's stream would.
     if (isMemory(ds)) return sqliteDialect.openCursorOn<T>(ownQueryRunner(ds), query);
     const reader = await openReader(ds.options.database as string);
-    const q: SqliteQuery = (sql, parameters) => reader.all(sql, sqliteDialect.bindParameters(parameters));
+    const q: SqliteQuery = (sql, parameters) => reader.all(sql, sqliteDialect.bindParameters(parameters, sql));
     try {
       if (signal.aborted) throw signal.reason;
       // Keyset chunks need a read transaction to see one snapshot; a copy into
@@ -137,6 +138,7 @@ export const sqliteDialect: Dialect = {
   },
 
   async runPrepared(runner: QueryRunner, statement: PreparedStatement, parameters: unknown[]): Promise<unknown[]> {
+    const values = sqliteDialect.bindParameters(parameters, statement.sql);
     const db = connectionOf(runner.connection);
     let cache = statements.get(db);
     if (!cache) statements.set(db, (cache = new Map()));
@@ -155,7 +157,7 @@ export const sqliteDialect: Dialect = {
     }
     const stmt = await prepared;
     return new Promise((resolve, reject) =>
-      stmt.all(sqliteDialect.bindParameters(parameters), (err: Error | null, rows: unknown[]) =>
+      stmt.all(values, (err: Error | null, rows: unknown[]) =>
         err ? reject(statementError(err, statement.sql, parameters)) : resolve(rows),
       ),
     );
@@ -203,10 +205,7 @@ export const sqliteDialect: Dialect = {
   // caller asks for; TypeORM would reject every level but two.
   isolation: () => undefined,
 
-  bindParameters(parameters: unknown[]): unknown[] {
-    if (!parameters.some(isDate)) return parameters;
-    return parameters.map((p) => (isDate(p) ? utcDatetime(p) : p));
-  },
+  bindParameters: bindSqlite,
 
   connectionStats(ds: DataSource): ConnectionStats {
     const busy = ds.isInitialized && ownQueryRunner(ds).isTransactionActive;
@@ -257,17 +256,3 @@ export const sqliteDialect: Dialect = {
     state.transactionDepth = 0;
   },
 };
-
-/** A Date from any realm (a Date made in a vm context, as in Jest, fails instanceof). */
-function isDate(value: unknown): value is Date {
-  return Object.prototype.toString.call(value) === '[object Date]';
-}
-
-/**
- * TypeORM's own sqlite format for dates (`2026-11-21 01:02:03.000`, UTC): the
- * same text its QueryBuilder and entities write and that sqlite's datetime()
- * produces, so stored dates compare and sort consistently.
- */
-function utcDatetime(date: Date): string {
-  return date.toISOString().replace('T', ' ').replace('Z', '');
-}
