@@ -41,6 +41,10 @@ export type { ColumnSpec, PortableType } from './schema/column';
 export type { IndexInfo, TableInfo, TableOptions } from './schema/table-spec';
 export type { ConnectionStats } from './dialect';
 
+// Bound values
+export { json } from './dialect/json-parameter';
+export type { JsonParameter } from './dialect/json-parameter';
+
 // Errors
 export {
   AsyncError,
@@ -48,6 +52,7 @@ export {
   DatabaseError,
   InvalidIdentifierError,
   InvalidKeyError,
+  InvalidParameterError,
   InvalidSpecError,
   MissingKeyError,
   ReadOnlyError,

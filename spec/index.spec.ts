@@ -10,6 +10,7 @@ describe('the public surface', () => {
        "DatabaseError",
        "InvalidIdentifierError",
        "InvalidKeyError",
+       "InvalidParameterError",
        "InvalidSpecError",
        "Items",
        "MAX_NICENESS",
@@ -27,6 +28,7 @@ describe('the public surface', () => {
        "TransactIterationError",
        "TransactionError",
        "devalueSerializer",
+       "json",
        "resolveTarget",
        "transact",
      ]

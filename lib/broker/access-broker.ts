@@ -9,6 +9,7 @@ import { openStream, type StreamHost } from './open-stream';
 import { BrokerClosedError, DatabaseError, InvalidIdentifierError, SasyncError, TransactionError } from '../errors';
 import { checkIdentifier } from '../schema/identifiers';
 import { preparedStatement, type Prepared } from './prepared';
+import { refusedParameters, refusedStatement } from './refused-parameters';
 import type { ColumnSpec } from '../schema/column';
 import { ensureTable } from '../schema/create-table';
 import { checkTableSpec, type TableInfo, type TableOptions } from '../schema/table-spec';
@@ -294,22 +295,40 @@ export class AccessBroker {
    * Streams still open when the broker shuts down fail with BrokerClosedError.
    * @throws RangeError at once for bad options.
    */
+  stream<T = ObjectLiteral>(sql: string, parameters?: readonly unknown[], options?: StreamOptions): RowStream<T>;
+  /** A QueryBuilder brings its own parameters: the second argument is the options. */
+  stream<T = ObjectLiteral>(query: SelectQueryBuilder<ObjectLiteral>, options?: StreamOptions): RowStream<T>;
   stream<T = ObjectLiteral>(
     query: string | SelectQueryBuilder<ObjectLiteral>,
-    parameters?: readonly unknown[],
-    options: StreamOptions = {},
+    second?: readonly unknown[] | StreamOptions,
+    third?: StreamOptions,
   ): RowStream<T> {
-    checkStreamOptions(options);
-    if (options.key !== undefined) checkIdentifier('column', options.key);
     let cursor: CursorQuery;
-    if (typeof query === 'string')
-      cursor = { sql: query, parameters: parameters ? [...parameters] : [], key: options.key };
-    else {
-      if (parameters !== undefined) throw new TypeError('a QueryBuilder brings its own parameters: pass none');
+    let options: StreamOptions;
+    if (typeof query === 'string') {
+      if (second !== undefined && !Array.isArray(second)) {
+        throw new TypeError('stream(sql, parameters, options): parameters must be an array (pass [] for none)');
+      }
+      options = third ?? {};
+      checkStreamOptions(options);
+      cursor = { sql: query, parameters: second ? [...(second as readonly unknown[])] : [], key: options.key };
+    } else {
+      if (Array.isArray(second) || third !== undefined) {
+        throw new TypeError('a QueryBuilder brings its own parameters: call stream(queryBuilder, options)');
+      }
+      options = (second as StreamOptions | undefined) ?? {};
+      checkStreamOptions(options);
       const [sql, values] = query.getQueryAndParameters();
       cursor = { sql, parameters: values, key: options.key };
     }
-    return new RowStream<T>((signal) => openStream<T>(this.#streamHost, cursor, options, signal), options);
+    if (options.key !== undefined) checkIdentifier('column', options.key);
+    // Refused values fail the stream before it waits for a connection.
+    const refused = refusedParameters(this.#db.dialect, cursor.parameters, cursor.sql);
+    return new RowStream<T>(
+      (signal) =>
+        refused === undefined ? openStream<T>(this.#streamHost, cursor, options, signal) : Promise.reject(refused),
+      options,
+    );
   }
 
   /**
@@ -323,6 +342,8 @@ export class AccessBroker {
   query<T = ObjectLiteral>(sql: string, parameters?: readonly unknown[], options?: TransactOptions): Observable<T[]> {
     checkTransactOptions(options);
     const values = parameters ? [...parameters] : undefined;
+    const refused = refusedStatement<T[]>(this.#db.dialect, values ?? [], sql);
+    if (refused) return refused;
     return this.#statement((tx) => tx.query(sql, values) as Promise<T[]>, options ?? {}, options?.name ?? 'query', sql);
   }
 
@@ -353,6 +374,8 @@ export class AccessBroker {
       query: (parameters, options) => {
         checkTransactOptions(options);
         const values = parameters ? [...parameters] : [];
+        const refused = refusedStatement<T[]>(this.#db.dialect, values, sql);
+        if (refused) return refused;
         const run = (tx: EntityManager) =>
           this.#db.dialect.runPrepared(tx.queryRunner!, statement, values) as Promise<T[]>;
         return this.#statement(run, options ?? {}, options?.name ?? name, sql);
