@@ -128,6 +128,23 @@ export interface Dialect {
    * (sqlite's one): the caller then waits for the ROLLBACK.
    */
   destroy?(runner: QueryRunner): Promise<void>;
+
+  /**
+   * Where every transaction shares one connection (sqlite): makes TypeORM
+   * calls on the initialized DataSource from outside sasync's work (say
+   * `dataSource.manager.save()`) wait for the queue's slot, so that they run
+   * on their own rather than inside sasync's running transaction. Absent
+   * where each runner has a connection of its own.
+   */
+  gateOutsideCalls?(ds: DataSource, gate: OutsideGate): void;
+}
+
+/** The broker's queue, as {@link Dialect.gateOutsideCalls} sees it. */
+export interface OutsideGate {
+  /** Whether the caller is sasync's own work, which holds the queue's slot already. */
+  holdsSlot(): boolean;
+  /** Waits for a slot of the queue; resolves with the function that gives it back. */
+  acquire(): Promise<() => void>;
 }
 
 /** What a {@link ChangeBus} listener is told. */
