@@ -28,7 +28,7 @@ export const devalueSerializer: Serializer = {
     try {
       return stringify(value, reducers);
     } catch (cause) {
-      if (!(cause instanceof DevalueError)) throw cause;
+      if (!(cause instanceof DevalueError)) throw encodingFailed(cause);
       const path = cause.path || '(the value itself)';
       throw new SerializationError(
         `cannot store the value at ${path}: ${describe(cause.value)} has no plain form. ` +
@@ -38,8 +38,38 @@ export const devalueSerializer: Serializer = {
       );
     }
   },
-  decode: (text) => parse(text, revivers),
+  decode(text) {
+    try {
+      return parse(text, revivers);
+    } catch (cause) {
+      throw new SerializationError(
+        `cannot read a stored value (${messageOf(cause)}): it is not devalue text, or nested too deeply to read back`,
+        { cause },
+      );
+    }
+  },
 };
+
+/**
+ * Anything else that fails while a value is encoded (a getter that throws,
+ * nesting deep enough to overflow the stack, a Proxy's trap): the value
+ * cannot be stored, whatever the reason.
+ */
+export function encodingFailed(cause: unknown): SerializationError {
+  if (cause instanceof SerializationError) return cause;
+  const reason =
+    cause instanceof RangeError
+      ? 'it is nested too deeply (or too large) to encode'
+      : 'reading it failed, in a getter, a proxy or a custom serializer';
+  return new SerializationError(
+    `cannot store the value: ${reason} (${messageOf(cause)}). Store plain data; nothing was written.`,
+    { cause },
+  );
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
 
 function describe(value: unknown): string {
   if (typeof value === 'function') return `a function${value.name ? ` ${value.name}` : ''}`;

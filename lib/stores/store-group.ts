@@ -9,6 +9,7 @@ import { ItemSql, type Statement } from './item-sql';
 import { groupText, keyFromText, keyText, type NameType } from './keys';
 import { encodeNotice, type Notice } from './notice';
 import { ITEMS_TABLE, StoreBroker, type StoreTable } from './store-broker';
+import { encodingFailed } from './serializer';
 import { settle, type DictOptions, type Settled } from './store-options';
 
 /**
@@ -86,7 +87,18 @@ export class StoreGroup {
 
   /** Encodes before anything is written. @throws SerializationError */
   encode(value: unknown): string {
-    return this.options.serializer.encode(value);
+    let text: unknown;
+    try {
+      text = this.options.serializer.encode(value);
+    } catch (cause) {
+      throw encodingFailed(cause);
+    }
+    if (typeof text !== 'string') {
+      throw new SerializationError(
+        `the serializer of ${this.label} returned ${typeof text}, not text: fix its encode(); nothing was written`,
+      );
+    }
+    return text;
   }
 
   /** @throws SerializationError naming the group and key for a value that cannot be read back. */

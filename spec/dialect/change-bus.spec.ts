@@ -388,3 +388,40 @@ async function openRelay(target: URL): Promise<Relay> {
   };
   return relay;
 }
+
+describePg('the listening connection is named apart [postgres]', () => {
+  /** application_name of this process's sessions on the test database whose name starts with `app`. */
+  async function sessions(outside: Client, app: string): Promise<{ name: string; listening: boolean }[]> {
+    const { rows } = await outside.query<{ application_name: string; query: string }>(
+      `SELECT application_name, query FROM pg_stat_activity WHERE application_name LIKE $1 ORDER BY 1`,
+      [`${app}%`],
+    );
+    return rows.map((r) => ({ name: r.application_name, listening: /^LISTEN /.test(r.query) }));
+  }
+
+  it.each([
+    ['in the URL (?application_name=)', (app: string) => `${PG_URL}?application_name=${app}`],
+    [
+      'in DataSourceOptions (applicationName)',
+      (app: string) => ({ type: 'postgres' as const, url: PG_URL, applicationName: app }),
+    ],
+  ])('when the name is set %s: "<name>:sasync-listener", pool sessions keep the name', async (_, target) => {
+    const app = uniqueName('app');
+    const broker = new AccessBroker(target(app));
+    const outside = new Client({ connectionString: PG_URL });
+    await Promise.all([broker.waitUntilRunning(), outside.connect()]);
+    const { bus } = openBus(broker);
+    try {
+      bus.listen(uniqueName('ch'), recorder());
+      await until(() => bus.state === 'listening', 'the bus listens');
+      await lastValueFrom(broker.query('SELECT 1 AS one'));
+      const seen = await sessions(outside, app);
+      expect(seen.filter((s) => s.listening)).toEqual([{ name: `${app}:sasync-listener`, listening: true }]);
+      expect(seen.filter((s) => !s.listening).map((s) => s.name)).toContain(app);
+    } finally {
+      await bus.close();
+      await outside.end();
+      await broker.shutdown();
+    }
+  });
+});

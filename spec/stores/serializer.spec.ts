@@ -1,6 +1,7 @@
 import {
   AccessBroker,
   MissingKeyError,
+  Items,
   PersistentDict,
   SerializationError,
   devalueSerializer,
@@ -360,6 +361,83 @@ describe.each(allTargets)('stored values [$name]', (t) => {
       await expect(stranger.get('k')).rejects.toBeInstanceOf(SerializationError);
     } finally {
       await Promise.all(readers.map((r) => r.shutdown()));
+      await dict.shutdown();
+      await sql.shutdown();
+    }
+  });
+});
+
+/** `depth` objects nested in each other: `{ a: { a: … } }`. */
+function nested(depth: number): unknown {
+  let value: unknown = 'bottom';
+  for (let i = 0; i < depth; i++) value = { a: value };
+  return value;
+}
+
+describe('devalueSerializer turns every failure into SerializationError', () => {
+  it('a getter that throws, with the error as cause', () => {
+    const boom = new Error('getter exploded');
+    const value = {
+      list: [
+        1,
+        {
+          get bad() {
+            throw boom;
+          },
+        },
+      ],
+    };
+    const error = encodeError(value);
+    expect(error.message).toMatch(/getter exploded/);
+    expect(error.cause).toBe(boom);
+  });
+
+  it('200,000-deep nesting (a stack overflow while encoding)', () => {
+    const error = encodeError(nested(200_000));
+    expect(error.message).toMatch(/cannot store/);
+    expect(error.cause).toBeInstanceOf(RangeError);
+  });
+
+  it('text that cannot be decoded: garbage, and 200,000-deep nesting', () => {
+    const deep = `[${Array.from({ length: 200_000 }, (_, i) => `{"a":${i + 1}}`).join(',')},"bottom"]`;
+    for (const text of ['not devalue', '[', deep]) {
+      expect(() => devalueSerializer.decode(text)).toThrow(SerializationError);
+    }
+  });
+});
+
+describe.each(allTargets)('a value that fails while encoding [$name]', (t) => {
+  it(`is refused with SerializationError by set(), update() and Items; nothing is written [${t.name}]`, async () => {
+    const target = t.target();
+    const group = uniqueName('ser');
+    const dict = new PersistentDict<string, unknown>(group, target);
+    const items = new Items<string, unknown>(group, target);
+    const sql = new AccessBroker(target);
+    const throwing = {
+      get x() {
+        throw new TypeError('no x today');
+      },
+    };
+    // A custom serializer's own failure is one too.
+    const custom = new PersistentDict<string, unknown>(group, target, {
+      serializer: { encode: () => JSON.parse('{') as string, decode: (text) => text },
+    });
+    try {
+      await dict.set('kept', 'old');
+      for (const bad of [throwing, nested(200_000)]) {
+        await expect(dict.set('bad', bad)).rejects.toBeInstanceOf(SerializationError);
+        await expect(dict.update({ fine: 1, bad })).rejects.toBeInstanceOf(SerializationError);
+        await expect(items.insert('bad', bad)).rejects.toBeInstanceOf(SerializationError);
+      }
+      await expect(custom.set('bad', 1)).rejects.toBeInstanceOf(SerializationError);
+      await dict.flush();
+      await custom.flush();
+      expect(await storedCount(sql, group)).toBe(1);
+      expect(await dict.get('fine', 'none')).toBe('none');
+      expect(await dict.get('bad', 'none')).toBe('none');
+    } finally {
+      await custom.shutdown();
+      await items.shutdown();
       await dict.shutdown();
       await sql.shutdown();
     }

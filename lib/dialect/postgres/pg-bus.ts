@@ -175,17 +175,33 @@ async function release(client: Client): Promise<void> {
 function listenerConfig(ds: DataSource): ClientConfig {
   const pool = (ds.driver as PostgresDriver).master as { options: ClientConfig };
   const config = pool.options;
+  // pg lets the connection string's parameters win over the fields: the
+  // name must be set there too, or a URL's ?application_name= would name
+  // the listener like the pool's sessions.
+  const url = parseUrl(config.connectionString);
+  const own = url?.searchParams.get('application_name') || config.application_name;
+  // Named after the DataSource's own sessions where they have a name, so
+  // that whoever looks at pg_stat_activity can tell whose listener it is.
+  const application_name = own ? `${own}:${LISTENER_APPLICATION_NAME}`.slice(0, 63) : LISTENER_APPLICATION_NAME;
+  if (url?.searchParams.has('application_name')) url.searchParams.set('application_name', application_name);
   return {
     ...config,
+    ...(url ? { connectionString: url.toString() } : {}),
     password: config.password,
-    // Named after the DataSource's own sessions where they have a name, so
-    // that whoever looks at pg_stat_activity can tell whose listener it is.
-    application_name: config.application_name
-      ? `${config.application_name}:${LISTENER_APPLICATION_NAME}`.slice(0, 63)
-      : LISTENER_APPLICATION_NAME,
+    application_name,
     // A hung connect would leave the bus 'connecting' forever; a timeout makes it a drop.
     connectionTimeoutMillis: config.connectionTimeoutMillis || 10_000,
     // The connection only reads: keepalives are what notice a peer that vanished.
     keepAlive: config.keepAlive ?? true,
   };
+}
+
+/** A URL connection string, or undefined (none, or another form pg accepts, such as a socket path). */
+function parseUrl(connectionString: string | undefined): URL | undefined {
+  if (!connectionString) return undefined;
+  try {
+    return new URL(connectionString);
+  } catch {
+    return undefined;
+  }
 }
