@@ -1,4 +1,4 @@
-import { BrokerClosedError, TransactionError } from '../errors';
+import { BrokerClosedError, ReadOnlyError, TransactionError } from '../errors';
 import type { CursorQuery } from '../dialect';
 import type { RowSource } from '../rows/row-source';
 import type { StreamOptions } from '../rows/stream-options';
@@ -93,7 +93,8 @@ function guard<T>(source: RowSource<T>, query: CursorQuery, host: StreamHost, re
 }
 
 function wrap(err: unknown, query: CursorQuery): unknown {
-  if (err instanceof TransactionError || err instanceof BrokerClosedError) return err;
+  // A write the stream refused says so itself, with its code and SQL.
+  if (err instanceof TransactionError || err instanceof BrokerClosedError || err instanceof ReadOnlyError) return err;
   const reason = err instanceof Error ? err.message : String(err);
   return new TransactionError(`row stream failed: ${reason}; its cursor was closed`, {
     cause: err,

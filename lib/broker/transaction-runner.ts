@@ -109,6 +109,8 @@ async function runOnce(spec: TransactionSpec, signal: CancelToken, state: Attemp
     );
     if (ctx.openSavepoints > 0) throw savepointStillOpen(spec);
     ctx.close();
+    // Not acknowledged if it would be lost (a sqlite file deleted or replaced meanwhile): rolled back instead.
+    db.dialect.verifyWritable(runner);
     if (!spec.autocommit) {
       state.committing = true;
       const commit = runner.commitTransaction().then(() => void (state.done = true));

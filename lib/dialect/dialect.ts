@@ -120,6 +120,15 @@ export interface Dialect {
   /** Opens the change bus of an initialized DataSource (one per DataSource; see {@link ChangeBus}). */
   openBus(ds: DataSource, options: BusOptions): ChangeBus;
   /**
+   * Called before a write is acknowledged (right before COMMIT, and before an
+   * autocommit statement's result is returned): throws if what was written
+   * would be lost. sqlite: the database file at the path was deleted or
+   * replaced since it was opened (the connection still writes to the old
+   * one). postgres: nothing to check.
+   * @throws DatabaseError saying so, and what to do.
+   */
+  verifyWritable(runner: QueryRunner): void;
+  /**
    * Destroys the runner's connection at once, without a word to the server
    * (the server rolls back when it notices), for a cancelled transaction
    * whose ROLLBACK does not come back: a frozen or unreachable server must

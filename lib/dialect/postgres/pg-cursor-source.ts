@@ -9,14 +9,15 @@ export interface PgCursorClient {
 /**
  * A pg-cursor over `client`: each `read(n)` fetches n rows from the server
  * portal, nothing more. `close()` closes the portal, then calls `release`
- * (with the error if the cursor failed, so that pg-pool drops the client).
+ * (with the error if the cursor failed, so that pg-pool drops the client) and
+ * waits for it.
  * `broken` reports an error the connection had between reads.
  */
 export function pgCursorSource<T>(
   client: PgCursorClient,
   sql: string,
   parameters: unknown[],
-  release: (error?: unknown) => void,
+  release: (error?: unknown) => void | Promise<void>,
   broken: () => unknown = () => undefined,
 ): RowSource<T> {
   const cursor = client.query(new Cursor(sql, parameters));
@@ -42,7 +43,7 @@ export function pgCursorSource<T>(
         } catch (err) {
           failed = err;
         }
-        release(failed);
+        await release(failed);
       })();
       return closed;
     },

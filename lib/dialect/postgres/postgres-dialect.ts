@@ -16,6 +16,7 @@ import { openPgBus } from './pg-bus';
 import { bindPostgres } from './bind';
 import { declaredCursorSource } from './declared-cursor-source';
 import { pgCursorSource, type PgCursorClient } from './pg-cursor-source';
+import { BEGIN_READ_ONLY, endReadOnly, readOnlyOr } from './read-only';
 import { parsePostgresUrl, POSTGRES_FORMS } from './postgres-target';
 
 const TYPES: Record<PortableType, string> = {
@@ -47,6 +48,7 @@ interface PgPool {
   connect(): Promise<
     PgCursorClient & {
       release(error?: Error): void;
+      query(text: string): Promise<unknown>;
       on(event: 'error', fn: (e: unknown) => void): void;
       off(event: 'error', fn: (e: unknown) => void): void;
     }
@@ -81,13 +83,29 @@ export const postgresDialect: Dialect = {
     // ended: the client is destroyed, never pooled, or the late cancel would
     // hit whoever runs the next statement on it.
     let interrupted: Error | undefined;
-    const release = (error?: unknown) => {
+    // The stream's read-only transaction ends with it: by ROLLBACK, or with
+    // the connection when it failed or was interrupted (destroyed, not pooled).
+    const release = async (error?: unknown) => {
+      const failure = error ?? interrupted ?? (await endReadOnly(client));
       client.off('error', onError);
-      client.release((error ?? interrupted) as Error | undefined);
+      client.release(failure as Error | undefined);
     };
+    try {
+      await client.query(BEGIN_READ_ONLY);
+    } catch (err) {
+      await release(err);
+      throw err;
+    }
+    if (signal.aborted) {
+      await release();
+      throw signal.reason;
+    }
     const source = pgCursorSource<T>(client, query.sql, parameters, release, () => broken);
     return {
-      read: (n) => source.read(n),
+      read: (n) =>
+        source.read(n).catch((err: unknown) => {
+          throw readOnlyOr(err, query.sql);
+        }),
       close: () => source.close(),
       interrupt: () => {
         interrupted = new Error('the stream was interrupted');
@@ -190,6 +208,9 @@ export const postgresDialect: Dialect = {
     await pg.releasePostgresConnection(new Error('destroyed: the server did not answer in time'));
     destroySocket(client);
   },
+
+  // The server owns its files: a committed write is durable wherever they are.
+  verifyWritable: () => undefined,
 };
 
 /**

@@ -1,9 +1,28 @@
 import type { RowSource } from '../../rows/row-source';
 import { InvalidIdentifierError } from '../../errors';
 import { checkIdentifier } from '../../schema/identifiers';
+import { explainFailure, type SqliteStep } from './read-only';
+import { compareSqlite } from './sqlite-order';
 
 /** Runs SQL on one sqlite connection (a reader connection, or a transaction's). */
 export type SqliteQuery = (sql: string, parameters: unknown[]) => Promise<Record<string, unknown>[]>;
+
+/** The connection a chunk source reads on. */
+export interface SqliteCursorConnection {
+  /** Runs the stream's reads. */
+  readonly query: SqliteQuery;
+  /**
+   * Creates and drops the temporary copy (a write to the temp database, which
+   * `PRAGMA query_only` refuses too); `query` when not given.
+   */
+  readonly writeTemp?: SqliteQuery;
+  /**
+   * Outside a transaction, where the connection refuses writes: runs one step
+   * of a statement by itself, to tell a statement that writes from a syntax
+   * error (see explainFailure). Inside a transaction: undefined.
+   */
+  readonly step?: SqliteStep;
+}
 
 let tables = 0;
 
@@ -19,7 +38,7 @@ let tables = 0;
  *   read by rowid ranges. The table is dropped on close.
  */
 export function sqliteChunkSource<T>(
-  query: SqliteQuery,
+  connection: SqliteCursorConnection,
   sql: string,
   parameters: unknown[],
   key: string | undefined,
@@ -28,6 +47,14 @@ export function sqliteChunkSource<T>(
   let closed: Promise<void> | undefined;
   let cleanup = async (): Promise<void> => undefined;
   let read: (n: number) => Promise<Record<string, unknown>[]>;
+  const { query, writeTemp = connection.query, step } = connection;
+  // The first statement that runs the caller's SQL: a failure is explained there.
+  const first = <R>(running: Promise<R>): Promise<R> =>
+    step
+      ? running.catch(async (error: unknown) => {
+          throw await explainFailure(error, query, step, body(sql), parameters);
+        })
+      : running;
   if (key !== undefined) {
     const column = `"${checkIdentifier('column', key)}"`;
     const base = `SELECT * FROM (${body(sql)}\n) AS sasync_stream`;
@@ -36,14 +63,14 @@ export function sqliteChunkSource<T>(
     read = async (n) => {
       let rows: Record<string, unknown>[];
       if (!started) {
-        rows = await query(`${base} ORDER BY ${column} LIMIT ?`, [...parameters, n]);
+        rows = await first(query(`${base} ORDER BY ${column} LIMIT ?`, [...parameters, n]));
         started = true;
       } else {
         // >= and one more row: the row read last comes back first; a second
         // one with its key would have been skipped by a plain >.
         rows = await query(`${base} WHERE ${column} >= ? ORDER BY ${column} LIMIT ?`, [...parameters, last, n + 1]);
         let same = 0;
-        while (same < rows.length && rows[same]![key] === last) same++;
+        while (same < rows.length && compareSqlite(rows[same]![key], last) === 0) same++;
         if (same > 1) throw badKey(key, 'its values repeat');
         rows = rows.slice(same);
       }
@@ -56,8 +83,8 @@ export function sqliteChunkSource<T>(
     let copied: Promise<string> | undefined;
     let next = 1;
     read = async (n) => {
-      copied ??= copy(query, table, sql, parameters).then((rowid) => {
-        cleanup = () => query(`DROP TABLE IF EXISTS ${table}`, []).then(() => undefined);
+      copied ??= first(copy(writeTemp, query, table, sql, parameters)).then((rowid) => {
+        cleanup = () => writeTemp(`DROP TABLE IF EXISTS ${table}`, []).then(() => undefined);
         return rowid;
       });
       const rowid = await copied;
@@ -95,8 +122,14 @@ export function sqliteChunkSource<T>(
  * Copies the result into `table` and returns the name its rowid answers to:
  * a result column named rowid, oid or _rowid_ takes that name over.
  */
-async function copy(query: SqliteQuery, table: string, sql: string, parameters: unknown[]): Promise<string> {
-  await query(`CREATE TABLE ${table} AS ${body(sql)}\n`, parameters);
+async function copy(
+  writeTemp: SqliteQuery,
+  query: SqliteQuery,
+  table: string,
+  sql: string,
+  parameters: unknown[],
+): Promise<string> {
+  await writeTemp(`CREATE TABLE ${table} AS ${body(sql)}\n`, parameters);
   const [schema, name] = table.split('.');
   const columns = await query(`SELECT name FROM pragma_table_info(?, ?)`, [name, schema]);
   const taken = new Set(columns.map((c) => String(c.name).toLowerCase()));
@@ -120,14 +153,18 @@ function body(sql: string): string {
   return sql.trim().replace(/(;|\s|--[^\n]*$)+$/, '');
 }
 
-/** Keys must be present, not null, and strictly increasing: otherwise rows would be skipped silently. */
+/**
+ * Keys must be present, not null, and strictly increasing in sqlite's order
+ * (text by UTF-8 bytes, not by JavaScript's UTF-16 units): otherwise rows
+ * would be skipped silently.
+ */
 function checkKeys(rows: Record<string, unknown>[], key: string, previous: unknown): void {
   let before = previous;
   for (const row of rows) {
     if (!(key in row)) throw badKey(key, 'the result has no such column');
     const value = row[key];
     if (value === null || value === undefined) throw badKey(key, 'a row has NULL in it');
-    if (before !== undefined && !((before as number) < (value as number))) {
+    if (before !== undefined && !(compareSqlite(before, value) < 0)) {
       throw badKey(key, 'its values are not unique and increasing in the result');
     }
     before = value;

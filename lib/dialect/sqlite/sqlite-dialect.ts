@@ -14,6 +14,9 @@ import { concreteType, insertSql } from '../sql';
 import { bindSqlite } from './bind';
 import { openLocalBus } from './local-bus';
 import { sqliteChunkSource, type SqliteQuery } from './chunk-source';
+import { checkIdentity, identify, type FileIdentity } from './file-identity';
+import { openQueryOnlyCursor } from './query-only-cursor';
+import { openReader } from './reader';
 import { parseSqliteUrl, SQLITE_FORMS } from './sqlite-target';
 import { gateOutsideCalls, ownQueryRunner } from '../outside-calls';
 
@@ -59,34 +62,12 @@ function isMemoryFile(file: unknown): boolean {
   return file === ':memory:' || file === '' || file === undefined;
 }
 
-/** A reader connection with the few calls a stream needs. */
-interface Reader {
-  all(sql: string, parameters?: unknown[]): Promise<Record<string, unknown>[]>;
-  interrupt(): void;
-  run(sql: string): Promise<void>;
-  close(): Promise<void>;
-}
+/** The file each file DataSource opened, recorded once it is initialized. */
+const identities = new WeakMap<DataSource, FileIdentity>();
 
-async function openReader(file: string): Promise<Reader> {
-  const db = await new Promise<sqlite3.Database>((resolve, reject) => {
-    const opened: sqlite3.Database = new quietSqlite3.Database(file, (err) => (err ? reject(err) : resolve(opened)));
-  });
-  const reader: Reader = {
-    all: (sql, parameters = []) =>
-      new Promise((resolve, reject) =>
-        db.all(sql, parameters, (err, rows) => (err ? reject(err) : resolve(rows as Record<string, unknown>[]))),
-      ),
-    run: (sql) => new Promise((resolve, reject) => db.run(sql, (err) => (err ? reject(err) : resolve()))),
-    interrupt: () => db.interrupt(),
-    close: () => new Promise((resolve) => db.close(() => resolve())),
-  };
-  try {
-    await reader.run('PRAGMA busy_timeout = 5000');
-  } catch (err) {
-    await reader.close();
-    throw err;
-  }
-  return reader;
+/** Runs one step of a statement on a connection (sqlite3_step once), discarding its row. */
+function stepOnce(db: sqlite3.Database, sql: string, parameters: unknown[]): Promise<void> {
+  return new Promise((resolve, reject) => db.get(sql, parameters, (err) => (err ? reject(err) : resolve())));
 }
 
 /** Another connection (another process) holds the lock: re-running may succeed. */
@@ -109,10 +90,21 @@ export const sqliteDialect: Dialect = {
 
   async openCursor<T>(ds: DataSource, query: CursorQuery, signal: AbortSignal): Promise<RowSource<T>> {
     // In memory there is one connection (its slot is the caller's while the
-    // stream is open): read on it, as a transaction's stream would.
-    if (isMemory(ds)) return sqliteDialect.openCursorOn<T>(ownQueryRunner(ds), query);
-    const reader = await openReader(ds.options.database as string);
+    // stream is open): read on it, with writes switched off meanwhile.
+    if (isMemory(ds)) {
+      const db = connectionOf(ds);
+      const step = (sql: string, parameters: unknown[]) =>
+        stepOnce(db, sql, sqliteDialect.bindParameters(parameters, sql));
+      return openQueryOnlyCursor<T>(ownQueryRunner(ds), query, step);
+    }
+    // Read-only: writes are refused, and a file that is gone is never created
+    // empty. A file replaced since the DataSource opened it is not read either.
+    const identity = identities.get(ds);
+    if (identity) checkIdentity(identity);
+    const reader = await openReader(identity?.file ?? (ds.options.database as string));
     const q: SqliteQuery = (sql, parameters) => reader.all(sql, sqliteDialect.bindParameters(parameters, sql));
+    const step = (sql: string, parameters: unknown[]) =>
+      reader.step(sql, sqliteDialect.bindParameters(parameters, sql));
     try {
       if (signal.aborted) throw signal.reason;
       // Keyset chunks need a read transaction to see one snapshot; a copy into
@@ -122,7 +114,7 @@ export const sqliteDialect: Dialect = {
         if (query.key !== undefined) await reader.run('ROLLBACK').catch(() => undefined);
         await reader.close();
       };
-      const source = sqliteChunkSource<T>(q, query.sql, query.parameters, query.key, finish);
+      const source = sqliteChunkSource<T>({ query: q, step }, query.sql, query.parameters, query.key, finish);
       // A read in flight stops at once when the stream is cancelled.
       return { ...source, interrupt: () => reader.interrupt() };
     } catch (err) {
@@ -177,7 +169,7 @@ export const sqliteDialect: Dialect = {
     // Keyset chunks on a connection that writes meanwhile would see those
     // writes (no snapshot of its own); the temporary copy is one.
     const key = runner.isTransactionActive ? undefined : query.key;
-    return sqliteChunkSource<T>(q, query.sql, query.parameters, key, async () => undefined);
+    return sqliteChunkSource<T>({ query: q }, query.sql, query.parameters, key, async () => undefined);
   },
 
   // TypeORM always switches node-sqlite3 into verbose mode, which captures
@@ -223,7 +215,12 @@ export const sqliteDialect: Dialect = {
   // Overlapping calls on one node-sqlite3 connection may execute out of
   // order (a ROLLBACK overtaking an INSERT sent before it, which then commits
   // on its own); in serialized mode they run in the order they were made.
-  prepareConnection: (ds) => void connectionOf(ds).serialize(),
+  // A file database's identity is recorded as it opens, for verifyWritable.
+  prepareConnection(ds) {
+    connectionOf(ds).serialize();
+    if (!isMemory(ds)) identities.set(ds, identify(ds.options.database as string));
+  },
+
 
   placeholder: () => '?',
 
@@ -254,5 +251,10 @@ export const sqliteDialect: Dialect = {
     }
     state.isTransactionActive = false;
     state.transactionDepth = 0;
+  },
+
+  verifyWritable(runner: QueryRunner): void {
+    const identity = identities.get(runner.connection);
+    if (identity) checkIdentity(identity);
   },
 };

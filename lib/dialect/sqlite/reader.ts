@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import sqlite3 from 'sqlite3';
+import { driverErrorCode } from '../dialect';
+import { fileGone } from './file-identity';
+
+/** A stream's reader connection, with the few calls a stream needs. */
+export interface Reader {
+  all(sql: string, parameters?: unknown[]): Promise<Record<string, unknown>[]>;
+  /** Runs one step of a statement (sqlite3_step once), discarding its row. */
+  step(sql: string, parameters: unknown[]): Promise<void>;
+  interrupt(): void;
+  run(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a reader connection on a database file, read-only: a statement that
+ * writes is refused by sqlite (SQLITE_READONLY) before it changes anything,
+ * and a file that is gone is reported rather than created empty at its path.
+ * Temporary tables still work (the temp database is the connection's own).
+ * @throws DatabaseError when there is no file at `file`.
+ */
+export async function openReader(file: string): Promise<Reader> {
+  // The constructor, not the module: node-sqlite3's verbose mode stays off.
+  const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+    const opened: sqlite3.Database = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (err) =>
+      err ? reject(gone(err, file) ?? err) : resolve(opened),
+    );
+  });
+  const reader: Reader = {
+    all: (sql, parameters = []) =>
+      new Promise((resolve, reject) =>
+        db.all(sql, parameters, (err, rows) => (err ? reject(err) : resolve(rows as Record<string, unknown>[]))),
+      ),
+    step: (sql, parameters) =>
+      new Promise((resolve, reject) => db.get(sql, parameters, (err) => (err ? reject(err) : resolve()))),
+    run: (sql) => new Promise((resolve, reject) => db.run(sql, (err) => (err ? reject(err) : resolve()))),
+    interrupt: () => db.interrupt(),
+    close: () => new Promise((resolve) => db.close(() => resolve())),
+  };
+  try {
+    await reader.run('PRAGMA busy_timeout = 5000');
+  } catch (err) {
+    await reader.close();
+    throw err;
+  }
+  return reader;
+}
+
+/** The database file was deleted (or moved) since the DataSource opened it. */
+function gone(err: Error, file: string): Error | undefined {
+  if (driverErrorCode(err) !== 'SQLITE_CANTOPEN' || fs.existsSync(file)) return undefined;
+  return fileGone({ file }, 'no file is there now', err);
+}
