@@ -18,6 +18,16 @@ export class Refusal {
   ) {}
 }
 
+/**
+ * A value that TypeORM would rewrite before sasync sees it (on sqlite it
+ * turns an invalid Date into 'NaN-NaN-NaN …' text and splices numbers, NaN
+ * too, into the SQL), kept as it was so that it is checked, and refused with
+ * its position, like any other parameter.
+ */
+export class Withheld {
+  constructor(readonly value: unknown) {}
+}
+
 /** How one dialect binds a value of an accepted kind: the driver's value, or a Refusal. */
 export type BindOne = (value: unknown, kind: ParameterKind) => unknown;
 
@@ -46,11 +56,12 @@ export function bindAll(
   if (expected !== undefined && parameters.length !== expected) throw countError(parameters.length, expected, sql);
   let out: unknown[] | undefined;
   for (let i = 0; i < parameters.length; i++) {
-    const value = parameters[i];
+    const given = parameters[i];
+    const value = given instanceof Withheld ? given.value : given;
     const kind = kindOf(value);
     const bound = kind instanceof Refusal ? kind : bind(value, kind);
     if (bound instanceof Refusal) throw new InvalidParameterError(i + 1, bound.reason, { sql, hint: bound.hint });
-    if (bound !== value) (out ??= parameters.slice())[i] = bound;
+    if (bound !== given) (out ??= parameters.slice())[i] = bound;
   }
   return out ?? (parameters as unknown[]);
 }

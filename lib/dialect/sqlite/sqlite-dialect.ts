@@ -12,6 +12,7 @@ import {
 } from '../dialect';
 import { concreteType, insertSql } from '../sql';
 import { bindSqlite } from './bind';
+import { watchTypeormValues } from './typeorm-values';
 import { openLocalBus } from './local-bus';
 import { sqliteChunkSource, type SqliteQuery } from './chunk-source';
 import { checkIdentity, identify, type FileIdentity } from './file-identity';
@@ -218,6 +219,7 @@ export const sqliteDialect: Dialect = {
   // A file database's identity is recorded as it opens, for verifyWritable.
   prepareConnection(ds) {
     connectionOf(ds).serialize();
+    watchTypeormValues(ds);
     if (!isMemory(ds)) identities.set(ds, identify(ds.options.database as string));
   },
 
