@@ -1,4 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import type { PortableType } from '../../schema/column';
 import { DatabaseError } from '../../errors';
@@ -61,7 +62,7 @@ export const postgresDialect: Dialect = {
   ownsUrl: (url) => /^postgres(ql)?:\/\//.test(url),
   parseUrl: parsePostgresUrl,
 
-  dataSourceOptions: (options) => options,
+  dataSourceOptions: (options) => withPoolDefaults(options as PostgresConnectionOptions),
 
   streamSlots: (ds) => streamReserve(poolSize(ds)),
 
@@ -212,6 +213,23 @@ export const postgresDialect: Dialect = {
   // The server owns its files: a committed write is durable wherever they are.
   verifyWritable: () => undefined,
 };
+
+/** How long opening a connection may take unless the target says otherwise (libpq has no limit). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Connecting is bounded (a server that accepts and never answers fails in
+ * connectTimeoutMS, not never), and idle pool connections do not keep the
+ * process alive: a program that forgets shutdown() still exits. The user's
+ * own settings win.
+ */
+function withPoolDefaults(options: PostgresConnectionOptions): PostgresConnectionOptions {
+  return {
+    ...options,
+    connectTimeoutMS: options.connectTimeoutMS ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    extra: { allowExitOnIdle: true, ...options.extra },
+  };
+}
 
 /**
  * pg_cancel_backend from a short-lived session of its own (never a pooled one:

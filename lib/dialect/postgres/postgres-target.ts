@@ -4,7 +4,11 @@ import { redactPassword, TargetSyntaxError } from '../target-syntax';
 
 export const POSTGRES_FORMS = "'postgres://user:pass@host:5432/db?max=10' (or postgresql://)";
 
-/** `postgres://user:pass@host:5432/db?max=10`, `postgresql://` too; `max` is the pool size. */
+/**
+ * `postgres://user:pass@host:5432/db?max=10&connect_timeout=10`, `postgresql://`
+ * too; `max` is the pool size, `connect_timeout` (seconds, libpq's name) bounds
+ * opening a connection.
+ */
 export function parsePostgresUrl(target: string): ParsedTarget {
   const fail = (reason: string, cause?: unknown) => new TargetSyntaxError(redactPassword(target), reason, { cause });
   let url: URL;
@@ -23,10 +27,26 @@ export function parsePostgresUrl(target: string): ParsedTarget {
       throw fail(`max must be an integer of at least 2, not ${maxParam}`);
     url.searchParams.delete('max');
   }
+  // libpq's connect_timeout (seconds); node-postgres reads it only from connectionTimeoutMillis.
+  const timeoutParam = url.searchParams.get('connect_timeout');
+  let connectTimeoutMS: number | undefined;
+  if (timeoutParam !== null) {
+    const seconds = Number(timeoutParam);
+    if (!(timeoutParam.trim() !== '' && Number.isInteger(seconds) && seconds >= 0 && seconds <= 2_147_483))
+      throw fail(`connect_timeout must be a whole number of seconds (0: wait forever), not ${timeoutParam}`);
+    connectTimeoutMS = seconds * 1000;
+    url.searchParams.delete('connect_timeout');
+  }
   const shown = new URL(url.toString());
   if (poolSize) shown.searchParams.set('max', String(poolSize));
-  const options: DataSourceOptions = { type: 'postgres', url: url.toString(), ...(poolSize ? { poolSize } : {}) };
+  if (timeoutParam !== null) shown.searchParams.set('connect_timeout', timeoutParam);
+  const options: DataSourceOptions = {
+    type: 'postgres',
+    url: url.toString(),
+    ...(poolSize ? { poolSize } : {}),
+    ...(connectTimeoutMS !== undefined ? { connectTimeoutMS } : {}),
+  };
   // postgresql:// and postgres:// name the same database: one DataSource for both.
-  const key = `${url.toString().replace(/^postgresql:/, 'postgres:')}#max=${poolSize ?? ''}`;
+  const key = `${url.toString().replace(/^postgresql:/, 'postgres:')}#max=${poolSize ?? ''}#connect_timeout=${connectTimeoutMS ?? ''}`;
   return { key, label: redactPassword(shown.toString()), options };
 }
