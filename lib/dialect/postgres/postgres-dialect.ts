@@ -86,27 +86,28 @@ export const postgresDialect: Dialect = {
     let interrupted: Error | undefined;
     // The stream's read-only transaction ends with it: by ROLLBACK, or with
     // the connection when it failed or was interrupted (destroyed, not pooled).
+    // BEGIN is queued ahead of the cursor, not awaited here: a server that
+    // does not answer then holds a read, which an interrupt can end. pg-cursor
+    // sends the statement's Execute only on the first read, after BEGIN.
+    let beginFailed: unknown;
+    const begun = client.query(BEGIN_READ_ONLY).then(
+      () => undefined,
+      (err: unknown) => (beginFailed = err ?? new Error('BEGIN failed')),
+    );
     const release = async (error?: unknown) => {
-      const failure = error ?? interrupted ?? (await endReadOnly(client));
+      const failure = error ?? interrupted ?? beginFailed ?? (await endReadOnly(client));
       client.off('error', onError);
       client.release(failure as Error | undefined);
     };
-    try {
-      await client.query(BEGIN_READ_ONLY);
-    } catch (err) {
-      await release(err);
-      throw err;
-    }
-    if (signal.aborted) {
-      await release();
-      throw signal.reason;
-    }
     const source = pgCursorSource<T>(client, query.sql, parameters, release, () => broken);
     return {
-      read: (n) =>
-        source.read(n).catch((err: unknown) => {
+      read: async (n) => {
+        await begun;
+        if (beginFailed !== undefined) throw beginFailed;
+        return source.read(n).catch((err: unknown) => {
           throw readOnlyOr(err, query.sql);
-        }),
+        });
+      },
       close: () => source.close(),
       interrupt: () => {
         interrupted = new Error('the stream was interrupted');
