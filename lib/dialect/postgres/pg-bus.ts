@@ -1,5 +1,5 @@
 import { Client, type ClientConfig, type Notification } from 'pg';
-import { timer, type Subscription } from 'rxjs';
+import { asyncScheduler, Subscription, timer, type SchedulerLike } from 'rxjs';
 import type { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { BusListeners } from '../bus-listeners';
@@ -46,6 +46,9 @@ export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
   function connect(): void {
     const s: Session = { client: new Client(config), ready: false, heard: new Set(), syncing: false };
     session = s;
+    // Listening is no work of the program's own: a program that forgot
+    // shutdown() still exits when its work is done (net applies this once the socket connects).
+    unref(s.client);
     // Without an 'error' listener a dropped connection crashes the process.
     s.client.on('error', () => drop(s));
     s.client.on('end', () => drop(s));
@@ -57,6 +60,8 @@ export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
       .connect()
       .then(async () => {
         s.ready = true;
+        // Again: with SSL the stream is a new TLS socket once connected.
+        unref(s.client);
         await sync(s);
         if (session !== s) return;
         delay = options.initialDelay;
@@ -79,7 +84,7 @@ export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
     if (listeners.state !== 'down') return;
     const wait = delay;
     delay = Math.min(delay * 2, options.maxDelay);
-    retry = timer(wait, options.scheduler).subscribe(() => {
+    retry = laterUnref(wait, options.scheduler, () => {
       retry = undefined;
       connect();
     });
@@ -204,4 +209,21 @@ function parseUrl(connectionString: string | undefined): URL | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Calls `fn` after `ms` of `scheduler` time. On the default scheduler, a
+ * Node timer that does not hold the event loop (a reconnection is no reason
+ * to keep a program alive); another (a virtual one in tests) keeps its own time.
+ */
+function laterUnref(ms: number, scheduler: SchedulerLike, fn: () => void): Subscription {
+  if (scheduler !== asyncScheduler) return timer(ms, scheduler).subscribe(fn);
+  const handle = setTimeout(fn, ms);
+  handle.unref();
+  return new Subscription(() => clearTimeout(handle));
+}
+
+/** pg's Client.unref() (missing from @types/pg): its socket no longer holds the event loop. */
+function unref(client: Client): void {
+  (client as unknown as { unref?: () => void }).unref?.();
 }
