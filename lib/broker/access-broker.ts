@@ -249,10 +249,16 @@ export class AccessBroker {
     if (pending && sameSpec(pending.info, info)) return (this.#tables[name] = await pending.done);
     const create = () =>
       lastValueFrom(
+        // The dialect begins the transaction (autocommit: no BEGIN here) so
+        // that other processes creating the same tables wait for this one.
         this.#transaction(
-          (tx) => ensureTable(tx.queryRunner!, this.#db.dialect, info),
-          { doNext: true },
+          (tx) =>
+            this.#db.dialect.ddlTransaction(tx.queryRunner!, () =>
+              ensureTable(tx.queryRunner!, this.#db.dialect, info),
+            ),
+          { doNext: true, retry: 2 },
           `table(${name})`,
+          true,
           true,
         ),
         { defaultValue: undefined },

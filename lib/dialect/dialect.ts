@@ -137,15 +137,15 @@ export interface Dialect {
    * (sqlite's one): the caller then waits for the ROLLBACK.
    */
   destroy?(runner: QueryRunner): Promise<void>;
-
   /**
-   * Where every transaction shares one connection (sqlite): makes TypeORM
-   * calls on the initialized DataSource from outside sasync's work (say
-   * `dataSource.manager.save()`) wait for the queue's slot, so that they run
-   * on their own rather than inside sasync's running transaction. Absent
-   * where each runner has a connection of its own.
+   * Runs table and index creation (`work`, which checks the catalog first)
+   * so that no other connection or process creating the same tables can
+   * interleave with it: postgres takes an advisory transaction lock, sqlite
+   * begins with BEGIN IMMEDIATE. Given a runner outside a transaction, it
+   * begins one and commits it; inside one (table() within transact()), it
+   * runs there. On failure the caller rolls back.
    */
-  gateOutsideCalls?(ds: DataSource, gate: OutsideGate): void;
+  ddlTransaction<T>(runner: QueryRunner, work: () => Promise<T>): Promise<T>;
 }
 
 /** The broker's queue, as {@link Dialect.gateOutsideCalls} sees it. */

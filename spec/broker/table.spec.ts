@@ -1,7 +1,8 @@
 import { lastValueFrom } from 'rxjs';
+import type { DataSourceOptions } from 'typeorm';
 import { AccessBroker, TransactionError, type TableInfo } from '../../lib';
 import { loggedOptions, queryLog } from '../support/brokers';
-import { allTargets, fileAndPg, uniqueName, type TestTarget } from '../support/targets';
+import { allTargets, fileAndPg, pgAvailable, postgres, uniqueName, type TestTarget } from '../support/targets';
 
 /** Index name → unique?, read from the database catalog itself. */
 async function catalogIndexes(b: AccessBroker, table: string): Promise<Record<string, boolean>> {
@@ -159,5 +160,56 @@ describe.each(fileAndPg)('table() across DataSources [$name]', (t) => {
     await second.shutdown();
     await first.shutdown();
     await dropTable(t, target, name);
+  });
+});
+
+describe.each(allTargets)('table() inside a transaction [$name]', (t) => {
+  it('creates the table as part of that transaction: rolled back with it, committed with it', async () => {
+    const b = new AccessBroker(t.target());
+    const name = uniqueName('inside');
+    const failing = b.transact(async () => {
+      await b.table(name, [...columns], indexes);
+      throw new Error('changed my mind');
+    });
+    await expect(lastValueFrom(failing)).rejects.toThrow(/changed my mind/);
+    const exists = async () =>
+      (await catalogIndexes(b, name))[`ux_${name}_value`] === true &&
+      (await lastValueFrom(b.query(`SELECT count(*) AS c FROM ${name}`)).then(
+        () => true,
+        () => false,
+      ));
+    expect(await exists()).toBe(false);
+    await lastValueFrom(b.transact(() => b.table(name, [...columns], indexes)));
+    expect(await exists()).toBe(true);
+    await lastValueFrom(b.query(`DROP TABLE ${name}`));
+    await b.shutdown();
+  });
+});
+
+(pgAvailable ? describe : describe.skip)('table() in a postgres schema of its own [postgres]', () => {
+  it('finds the table and its indexes in that schema when another DataSource starts', async () => {
+    const schema = uniqueName('schema');
+    const admin = new AccessBroker(postgres.target());
+    await lastValueFrom(admin.query(`CREATE SCHEMA ${schema}`));
+    try {
+      for (const round of [1, 2]) {
+        const log = queryLog();
+        const options = { ...loggedOptions(postgres.target(), log), schema } as DataSourceOptions;
+        const b = new AccessBroker(options);
+        await b.table('in_schema', [...columns], indexes);
+        expect([round, log.count(/^CREATE/i)]).toEqual([round, round === 1 ? 4 : 0]);
+        await b.shutdown();
+      }
+      const rows = await lastValueFrom(
+        admin.query<{ n: string }>('SELECT count(*) AS n FROM pg_indexes WHERE schemaname = $1 AND tablename = $2', [
+          schema,
+          'in_schema',
+        ]),
+      );
+      expect(Number(rows[0]!.n)).toBe(4); // the primary key's and three of its own
+    } finally {
+      await lastValueFrom(admin.query(`DROP SCHEMA ${schema} CASCADE`));
+      await admin.shutdown();
+    }
   });
 });

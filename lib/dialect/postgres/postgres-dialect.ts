@@ -13,6 +13,7 @@ import {
   type PreparedStatement,
 } from '../dialect';
 import { concreteType, insertSql } from '../sql';
+import { pgDdlTransaction, pgIndexNames } from './ddl';
 import { openPgBus } from './pg-bus';
 import { bindPostgres } from './bind';
 import { declaredCursorSource } from './declared-cursor-source';
@@ -175,13 +176,8 @@ export const postgresDialect: Dialect = {
     return { open: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize(ds) };
   },
 
-  async indexNames(runner: QueryRunner, table: string): Promise<string[]> {
-    const rows: { indexname: string }[] = await runner.query(
-      'SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1',
-      [table],
-    );
-    return rows.map((r) => r.indexname);
-  },
+  // In the DataSource's schema, where TypeORM creates the table and its indexes.
+  indexNames: pgIndexNames,
 
   async interrupt(runner: QueryRunner): Promise<boolean> {
     const client = (runner as unknown as { databaseConnection?: PgClient }).databaseConnection;
@@ -213,6 +209,9 @@ export const postgresDialect: Dialect = {
 
   // The server owns its files: a committed write is durable wherever they are.
   verifyWritable: () => undefined,
+
+  // Table creation under an advisory lock, so that processes starting at once do not collide.
+  ddlTransaction: pgDdlTransaction,
 };
 
 /** How long opening a connection may take unless the target says otherwise (libpq has no limit). */

@@ -11,6 +11,7 @@ import {
   type PreparedStatement,
 } from '../dialect';
 import { concreteType, insertSql } from '../sql';
+import { sqliteDdlTransaction } from './ddl';
 import { bindSqlite } from './bind';
 import { watchTypeormValues } from './typeorm-values';
 import { openLocalBus } from './local-bus';
@@ -259,4 +260,7 @@ export const sqliteDialect: Dialect = {
     const identity = identities.get(runner.connection);
     if (identity) checkIdentity(identity);
   },
+
+  // Table creation under BEGIN IMMEDIATE, so that processes starting at once do not collide.
+  ddlTransaction: sqliteDdlTransaction,
 };
