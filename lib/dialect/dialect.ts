@@ -119,6 +119,15 @@ export interface Dialect {
   placeholder(n: number): string;
   /** Opens the change bus of an initialized DataSource (one per DataSource; see {@link ChangeBus}). */
   openBus(ds: DataSource, options: BusOptions): ChangeBus;
+
+  /**
+   * Where every transaction shares one connection (sqlite): makes TypeORM
+   * calls on the initialized DataSource from outside sasync's work (say
+   * `dataSource.manager.save()`) wait for the queue's slot, so that they run
+   * on their own rather than inside sasync's running transaction. Absent
+   * where each runner has a connection of its own.
+   */
+  gateOutsideCalls?(ds: DataSource, gate: OutsideGate): void;
   /**
    * Called before a write is acknowledged (right before COMMIT, and before an
    * autocommit statement's result is returned): throws if what was written
