@@ -52,9 +52,13 @@ function afterComment(sql: string, from: number): number {
   let depth = 1;
   let i = from;
   while (i < sql.length && depth > 0) {
-    if (sql.startsWith('/*', i)) (depth++, (i += 2));
-    else if (sql.startsWith('*/', i)) (depth--, (i += 2));
-    else i++;
+    if (sql.startsWith('/*', i)) depth++;
+    else if (sql.startsWith('*/', i)) depth--;
+    else {
+      i++;
+      continue;
+    }
+    i += 2;
   }
   return i;
 }
