@@ -10,11 +10,13 @@ import {
   type ConnectionStats,
   type CursorQuery,
   type Dialect,
+  type LostConnection,
   type PreparedStatement,
 } from '../dialect';
 import { concreteType, insertSql } from '../sql';
 import { pgDdlTransaction, pgIndexNames } from './ddl';
 import { openPgBus } from './pg-bus';
+import { withSchemaPath } from './schema-path';
 import { bindPostgres } from './bind';
 import { declaredCursorSource } from './declared-cursor-source';
 import { pgCursorSource, type PgCursorClient } from './pg-cursor-source';
@@ -63,7 +65,7 @@ export const postgresDialect: Dialect = {
   ownsUrl: (url) => /^postgres(ql)?:\/\//.test(url),
   parseUrl: parsePostgresUrl,
 
-  dataSourceOptions: (options) => withPoolDefaults(options as PostgresConnectionOptions),
+  dataSourceOptions: (options) => withSchemaPath(withPoolDefaults(options as PostgresConnectionOptions)),
 
   streamSlots: (ds) => streamReserve(poolSize(ds)),
 
@@ -143,7 +145,26 @@ export const postgresDialect: Dialect = {
     }
   },
 
-  prepareConnection: () => undefined,
+  // Every client records the first error it emits (a FATAL from the server,
+  // a reset socket), so that a call after its death can say why it died.
+  prepareConnection(ds: DataSource): void {
+    const pool = (ds.driver as PostgresDriver).master as PgPool & {
+      _clients?: object[];
+      on(event: 'connect', fn: (client: PgEmitter) => void): void;
+    };
+    for (const client of pool._clients ?? []) recordLoss(client as PgEmitter);
+    pool.on('connect', recordLoss);
+  },
+
+  lostConnection(runner: QueryRunner | undefined, error: unknown): LostConnection | undefined {
+    const client = (runner as unknown as PgRunner | undefined)?.databaseConnection;
+    const own = LOST_CODES.has(driverErrorCode(error) ?? '') ? error : undefined;
+    if (runner === undefined || client === undefined)
+      return own === undefined ? undefined : { error: own, connecting: runner !== undefined };
+    const died = lossOf.get(client) ?? (isDead(client) ? (error ?? new Error('the connection ended')) : undefined);
+    const cause = own ?? died;
+    return cause === undefined ? undefined : { error: cause, connecting: false };
+  },
 
   placeholder: (n) => `$${n}`,
 
@@ -265,6 +286,46 @@ interface PgRunner {
   releasePostgresConnection(err?: unknown): Promise<void>;
   databaseConnection?: PgClient;
   databaseConnectionPromise?: Promise<unknown>;
+}
+
+/**
+ * Codes that mean the connection is gone: the server terminated the backend
+ * or shut down (57P01), crashed (57P02), is starting or stopping (57P03),
+ * connection exceptions (08xxx), and the socket's own.
+ */
+const LOST_CODES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+interface PgEmitter {
+  on(event: 'error', fn: (e: unknown) => void): void;
+}
+
+/** The first error each client emitted: why it died. */
+const lossOf = new WeakMap<object, unknown>();
+
+function recordLoss(client: PgEmitter): void {
+  client.on('error', (error) => {
+    if (!lossOf.has(client)) lossOf.set(client, error);
+  });
+}
+
+/** pg's own flags: the client's connection has ended or can take no more queries. */
+function isDead(client: unknown): boolean {
+  const c = client as { _ending?: boolean; _ended?: boolean; _queryable?: boolean };
+  return c._ended === true || c._queryable === false;
 }
 
 /** Closes a client's socket at once: nothing more is sent or waited for. */
