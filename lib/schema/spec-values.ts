@@ -14,7 +14,23 @@ export function plainCopy(
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InvalidSpecError(table, column, field, `must be an object, not ${describe(value)}`);
   }
-  return { ...(value as Record<string, unknown>) };
+  try {
+    return { ...(value as Record<string, unknown>) };
+  } catch (cause) {
+    // A getter or Proxy that throws: nothing of it can be trusted.
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new InvalidSpecError(table, column, field, `could not be read (${reason})`);
+  }
+}
+
+/** A one-time copy of an array (each element read once), refusing one that cannot be read. */
+export function copyList(table: string, field: string, list: readonly unknown[]): unknown[] {
+  try {
+    return Array.from(list);
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new InvalidSpecError(table, undefined, field, `could not be read (${reason})`);
+  }
 }
 
 /** A value for an error message: short, and never the whole of a long string. */

@@ -2,7 +2,7 @@ import { InvalidIdentifierError, InvalidSpecError } from '../errors';
 import type { ColumnSpec } from './column';
 import { checkColumn, MAX_COLUMNS } from './column-check';
 import { checkIdentifier, MAX_IDENTIFIER_LENGTH } from './identifiers';
-import { plainCopy } from './spec-values';
+import { copyList, plainCopy } from './spec-values';
 
 /** Indexes of a table: index name → the columns it covers, in order. */
 export interface TableOptions {
@@ -43,7 +43,7 @@ export function checkTableSpec(name: string, columns: readonly ColumnSpec[], opt
   if (!Array.isArray(columns) || columns.length === 0) {
     throw new InvalidIdentifierError('table', name, 'a table needs at least one column');
   }
-  const specs = Array.from(columns as readonly unknown[]);
+  const specs = copyList(name, 'columns', columns);
   if (specs.length > MAX_COLUMNS) {
     throw new InvalidSpecError(
       name,
@@ -85,7 +85,7 @@ export function checkTableSpec(name: string, columns: readonly ColumnSpec[], opt
       if (!Array.isArray(given) || given.length === 0) {
         throw new InvalidIdentifierError('index', indexName, 'an index needs a non-empty array of column names');
       }
-      const indexColumns = Array.from(given as readonly unknown[]);
+      const indexColumns = copyList(name, `options.${field}.${indexName}`, given);
       for (const [k, c] of indexColumns.entries()) {
         if (!checked.some((col) => col.name === c)) {
           throw new InvalidIdentifierError(

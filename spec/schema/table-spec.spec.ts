@@ -50,6 +50,26 @@ const hostile: [string, unknown[], unknown?][] = [
     ],
   ],
   ['a column spec that is not an object', ['n integer']],
+  [
+    'a column spec whose getter throws',
+    [
+      {
+        name: 'n',
+        get type(): string {
+          throw new Error('no type for you');
+        },
+      },
+    ],
+  ],
+  [
+    'a columns array whose element getter throws',
+    new Proxy([{ name: 'n', type: 'integer' }], {
+      get: (target, key) => {
+        if (key === '0') throw new Error('no column for you');
+        return Reflect.get(target, key);
+      },
+    }),
+  ],
   ['a column spec that is an array', [['n', 'integer']]],
   ['an index on SQL', [{ name: 'n', type: 'integer' }], { index: { n: [`n${DROP}`] } }],
   ['an index naming a column twice', [{ name: 'n', type: 'integer' }], { index: { n: ['n', 'n'] } }],
