@@ -69,7 +69,7 @@ async function expectRefused(write: Promise<unknown>, file: string): Promise<voi
 }
 
 describe('a sqlite file deleted or replaced while open [sqlite-file]', () => {
-  it('is noticed before a write is acknowledged: a transaction is refused and rolled back, a statement fails', () =>
+  it('is noticed before the next write: a transaction and a statement are refused, and the broker keeps answering', () =>
     withFileItems(async (b, file) => {
       removeDatabase(file);
       await expectRefused(
