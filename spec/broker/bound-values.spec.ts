@@ -1,6 +1,13 @@
 import { lastValueFrom, toArray } from 'rxjs';
-import type { EntityManager } from 'typeorm';
-import { AccessBroker, InvalidParameterError, json, SerializationError, TransactionError } from '../../lib';
+import { EntitySchema, type DataSourceOptions, type EntityManager } from 'typeorm';
+import {
+  AccessBroker,
+  InvalidParameterError,
+  json,
+  resolveTarget,
+  SerializationError,
+  TransactionError,
+} from '../../lib';
 import { expectPoolWhole } from '../support/brokers';
 import { allTargets, ph, uniqueName, type TestTarget } from '../support/targets';
 
@@ -368,4 +375,98 @@ describe.each(allTargets.filter((t) => t.dialect === 'sqlite'))('sqlite placehol
     const e = parameterError(await refusal(lastValueFrom(b.query(sql, values.slice(1)))));
     expect(e.position).toBe(values.length);
   });
+});
+
+interface Row {
+  id?: number;
+  txt?: unknown;
+  at?: unknown;
+  n?: unknown;
+  doc?: unknown;
+}
+
+/** A broker whose table is also a TypeORM entity, for tx.getRepository(). */
+class EntityBroker extends AccessBroker {
+  constructor(
+    target: DataSourceOptions,
+    readonly rowsTable: string,
+    readonly Row: EntitySchema<Row>,
+  ) {
+    super(target);
+  }
+
+  protected override async startup(): Promise<void> {
+    await this.table(this.rowsTable, [
+      { name: 'id', type: 'integer', primary: true, generated: true },
+      { name: 'txt', type: 'text', nullable: true },
+      { name: 'at', type: 'datetime', nullable: true },
+      { name: 'n', type: 'float', nullable: true },
+      { name: 'doc', type: jsonColumn(this.dialect), nullable: true },
+    ]);
+  }
+}
+
+/** The entity's JSON column: jsonb on postgres; on sqlite TypeORM's simple-json, stored as text. */
+function jsonColumn(dialect: string): 'json' | 'text' {
+  return dialect === 'postgres' ? 'json' : 'text';
+}
+
+describe.each(allTargets)("entity values through the transaction's repository [$name]", (t: TestTarget) => {
+  let b: EntityBroker;
+  beforeAll(async () => {
+    const table = uniqueName('rows');
+    const Row = new EntitySchema<Row>({
+      name: table,
+      tableName: table,
+      columns: {
+        id: { type: Number, primary: true, generated: true },
+        txt: { type: 'text', nullable: true },
+        at: { type: t.dialect === 'postgres' ? 'timestamptz' : 'datetime', nullable: true },
+        n: { type: t.dialect === 'postgres' ? 'double precision' : 'double', nullable: true },
+        doc: { type: t.dialect === 'postgres' ? 'jsonb' : 'simple-json', nullable: true },
+      },
+    });
+    const options = { ...resolveTarget(t.target()).options, entities: [Row] } as DataSourceOptions;
+    b = new EntityBroker(options, table, Row);
+    await b.waitUntilRunning();
+  });
+  afterAll(async () => {
+    await lastValueFrom(b.query(`DROP TABLE IF EXISTS ${b.rowsTable}`));
+    await b.shutdown();
+  });
+  afterEach(() => lastValueFrom(b.query(`DELETE FROM ${b.rowsTable}`)));
+
+  const count = async () =>
+    Number((await lastValueFrom(b.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${b.rowsTable}`)))[0]!.n);
+
+  it('saves ordinary entities as before (TypeORM turns their JSON column into text itself)', async () => {
+    const at = new Date('2026-11-21T01:02:03.004Z');
+    await lastValueFrom(b.transact((tx) => tx.getRepository(b.Row).save({ txt: 'a', at, n: 1.5, doc: { k: [1] } })));
+    const [row] = await lastValueFrom(b.transact((tx) => tx.getRepository(b.Row).find()));
+    expect(row).toMatchObject({ txt: 'a', n: 1.5, doc: { k: [1] } });
+    expect(new Date(row!.at as Date).getTime()).toBe(at.getTime());
+  });
+
+  const bad: [string, Row][] = [
+    ['a plain object in a text column', { txt: { a: 1 } }],
+    ['a Map in a text column', { txt: new Map() }],
+    ['an invalid Date', { at: new Date(NaN) }],
+    ...(t.dialect === 'sqlite' ? [['NaN', { n: NaN }] as [string, Row]] : []),
+  ];
+  it.each(bad)(
+    'refuses %s in save(): TransactionError caused by InvalidParameterError, nothing written',
+    async (_k, row) => {
+      const error = await refusal(
+        lastValueFrom(
+          b.transact(async (tx) => {
+            await tx.getRepository(b.Row).save({ txt: 'first' });
+            await tx.getRepository(b.Row).save(row);
+          }),
+        ),
+      );
+      expect(error).toBeInstanceOf(TransactionError);
+      expect(parameterError(error).position).toBeGreaterThanOrEqual(1);
+      expect(await count()).toBe(0);
+    },
+  );
 });
