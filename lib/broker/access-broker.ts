@@ -22,6 +22,7 @@ import { storeAccess, type StoreAccess } from './store-access';
 import { CancelToken, UNSUBSCRIBED } from './cancel-token';
 import { cancellation } from './cancellation';
 import { asHolder } from './slot';
+import { Retrying } from './retrying';
 import {
   collect,
   runJoined,
@@ -70,7 +71,8 @@ const starting = new AsyncLocalStorage<AccessBroker>();
 export class AccessBroker {
   readonly #db: SharedDatabase;
   readonly #name: string;
-  readonly #started: Promise<void>;
+  /** Start-up (the database opened, startup(), first()): tried again after a failure, see Retrying. */
+  readonly #started: Retrying;
   readonly #tables: Record<string, TableInfo> = {};
   #running = false;
   #closing = false;
@@ -109,7 +111,7 @@ export class AccessBroker {
       admit: async () => {
         const startup = starting.getStore() === this;
         if (this.#closing && !startup) throw new BrokerClosedError(this.#name, 'a row stream');
-        if (!this.#running && !startup) await this.#started;
+        if (!this.#running && !startup) await this.#whenStarted();
       },
       track: (close) => {
         this.#streams.add(close);
@@ -117,8 +119,7 @@ export class AccessBroker {
       },
     };
     // Starts after the constructor returns, when subclass fields exist.
-    this.#started = Promise.resolve().then(() => this.#start());
-    this.#started.catch(() => undefined);
+    this.#started = new Retrying(() => this.#start());
   }
 
   /**
@@ -137,9 +138,13 @@ export class AccessBroker {
     return this.#running && !this.#closing;
   }
 
-  /** Resolves when the broker is running; rejects if start-up failed. */
+  /**
+   * Resolves when the broker is running; rejects if start-up failed. After a
+   * failure, a later call tries the start-up again (waiting out the backoff
+   * first), so that a broker recovers once its database is back.
+   */
   waitUntilRunning(): Promise<void> {
-    return this.#started;
+    return this.#closing ? this.#started.current : this.#started.ensureWaiting();
   }
 
   /** Which database this broker talks to. */
@@ -453,7 +458,7 @@ export class AccessBroker {
    * rollback of work that was cancelled (other brokers' work does not count).
    */
   async drain(): Promise<void> {
-    await this.#started.catch(() => undefined);
+    await this.#started.current.catch(() => undefined);
     while (this.#inflight > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
   }
 
@@ -484,15 +489,25 @@ export class AccessBroker {
     await this.#db.release();
   }
 
+  /**
+   * Resolves once the broker runs. After a failed start-up (the database was
+   * down, locked or missing) the next call past the backoff tries again and
+   * waits for it; calls before that fail at once with the last error. Once
+   * shut down, nothing is tried again.
+   */
+  #whenStarted(): Promise<void> {
+    return this.#closing ? this.#started.current : this.#started.ensure();
+  }
+
   async #start(): Promise<void> {
-    await this.#db.ready;
+    await this.#db.open();
     try {
       await this.#startUp();
     } catch (cause) {
       if (cause instanceof SasyncError) throw cause;
       const reason = cause instanceof Error ? cause.message : String(cause);
       throw new DatabaseError(
-        `${this.#name} could not start: ${reason}. Fix its startup() or first(); until then it runs nothing`,
+        `${this.#name} could not start: ${reason}. Fix its startup() or first(); the next call tries the start-up again`,
         { cause, target: this.#db.label },
       );
     }
@@ -585,7 +600,7 @@ export class AccessBroker {
     };
     this.#inflight++;
     if (startupWork || this.#running) enqueue();
-    else this.#started.then(enqueue, (err: unknown) => inScope(() => subscriber.error(err)));
+    else this.#whenStarted().then(enqueue, (err: unknown) => inScope(() => subscriber.error(err)));
     return () => {
       unsubscribe?.();
       token.abort(UNSUBSCRIBED);

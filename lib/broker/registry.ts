@@ -1,9 +1,10 @@
-import { DataSource } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { dialectFor, type BusOptions, type ChangeBus, type Dialect } from '../dialect';
 import { DatabaseError } from '../errors';
 import { PriorityScheduler } from '../scheduler/priority-scheduler';
 import type { ResolvedTarget } from '../target';
 import type { TableInfo } from '../schema/table-spec';
+import { Retrying } from './retrying';
 import { acquireSlot, holdsSlot } from './slot';
 
 /** For waits nobody aborts. */
@@ -15,7 +16,6 @@ const NEVER = new AbortController().signal;
  * when the last one shuts down.
  */
 export class SharedDatabase {
-  readonly dataSource: DataSource;
   readonly dialect: Dialect;
   readonly scheduler: PriorityScheduler;
   /**
@@ -26,8 +26,12 @@ export class SharedDatabase {
   readonly label: string;
   /** Table creations under way, so that concurrent calls for one name share one. */
   readonly tables = new Map<string, { readonly info: TableInfo; readonly done: Promise<TableInfo> }>();
-  readonly ready: Promise<void>;
+  readonly #options: DataSourceOptions;
+  #dataSource: DataSource;
+  /** Opening the DataSource: tried again (with a new DataSource) after a failure. */
+  readonly #opening: Retrying;
   #refs = 0;
+  #attempts = 0;
   #closed: Promise<void> | undefined;
   #bus: ChangeBus | undefined;
 
@@ -38,34 +42,60 @@ export class SharedDatabase {
     this.label = target.label;
     this.dialect = dialectFor(target.options);
     const options = this.dialect.dataSourceOptions(target.options);
-    this.dataSource = new DataSource({ ...options, logging: options.logging ?? false });
-    this.scheduler = new PriorityScheduler(this.dialect.transactionSlots(this.dataSource));
-    const streamSlots = this.dialect.streamSlots(this.dataSource);
+    this.#options = { ...options, logging: options.logging ?? false } as DataSourceOptions;
+    this.#dataSource = new DataSource(this.#options);
+    this.scheduler = new PriorityScheduler(this.dialect.transactionSlots(this.#dataSource));
+    const streamSlots = this.dialect.streamSlots(this.#dataSource);
     this.streamScheduler = streamSlots > 0 ? new PriorityScheduler(streamSlots) : undefined;
-    this.ready = this.dataSource.initialize().then(
-      (ds) => {
-        this.dialect.prepareConnection(ds);
-        this.dialect.gateOutsideCalls?.(ds, {
-          holdsSlot: () => holdsSlot(this.scheduler),
-          acquire: () => acquireSlot(this.scheduler, {}, NEVER),
-        });
-      },
-      (cause: unknown) => {
-        if (registry.get(this.key) === this) registry.delete(this.key);
-        const reason = cause instanceof Error ? cause.message : String(cause);
-        throw new DatabaseError(
-          `cannot open ${this.label}: ${reason}. Check that the server is running and the target is right.`,
-          { cause, target: this.label },
-        );
-      },
-    );
-    // Brokers report a failed start themselves; this copy must not count as unhandled.
-    this.ready.catch(() => undefined);
+    this.#opening = new Retrying(() => this.#open());
+  }
+
+  /** The DataSource: after a failed opening, the one of the latest attempt. */
+  get dataSource(): DataSource {
+    return this.#dataSource;
+  }
+
+  /**
+   * The latest attempt to open the DataSource (it never starts another one).
+   * Rejects with DatabaseError if that attempt failed.
+   */
+  get ready(): Promise<void> {
+    return this.#opening.current;
+  }
+
+  /**
+   * Resolves once the DataSource is open: if the last attempt failed (the
+   * database was down, locked or missing), tries again with a new
+   * DataSource. The brokers' start-ups, which call this, pace the attempts.
+   */
+  open(): Promise<void> {
+    return this.#closed ? this.ready : this.#opening.ensure(true);
+  }
+
+  async #open(): Promise<void> {
+    // A DataSource whose initialize() failed is not tried again: a new one is.
+    if (this.#attempts++ > 0) this.#dataSource = new DataSource(this.#options);
+    const ds = this.#dataSource;
+    try {
+      await ds.initialize();
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new DatabaseError(
+        `cannot open ${this.label}: ${reason}. Check that the server is running and the target is right; ` +
+          'the next call tries again',
+        { cause, target: this.label },
+      );
+    }
+    this.dialect.prepareConnection(ds);
+    this.dialect.gateOutsideCalls?.(ds, {
+      holdsSlot: () => holdsSlot(this.scheduler),
+      acquire: () => acquireSlot(this.scheduler, {}, NEVER),
+    });
   }
 
   /** The change bus of this DataSource, opened by the first store that asks (with its options). */
   async bus(options: BusOptions): Promise<ChangeBus> {
-    await this.ready;
+    await this.open();
     this.#bus ??= this.dialect.openBus(this.dataSource, options);
     return this.#bus;
   }

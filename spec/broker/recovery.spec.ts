@@ -1,0 +1,135 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { once } from 'node:events';
+import { lastValueFrom } from 'rxjs';
+import { AccessBroker, DatabaseError } from '../../lib';
+import { ItemsBroker } from '../support/brokers';
+import { PG_URL, pgAvailable, scratchDir, uniqueName } from '../support/targets';
+
+const describePg = pgAvailable ? describe : describe.skip;
+
+/**
+ * Calls `fn` until it resolves (the broker retries its start-up on a call
+ * once the backoff allows; calls before that fail at once), for at most `ms`.
+ */
+async function eventually<T>(fn: () => Promise<T>, ms = 20000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+}
+
+/** The broker works: a write and a read through its queue. */
+async function expectWorking(b: ItemsBroker): Promise<void> {
+  await lastValueFrom(b.query(b.insertSql(), ['recovered']));
+  expect(await b.names()).toEqual(['recovered']);
+}
+
+/** Another process holding a sqlite file's write lock (BEGIN EXCLUSIVE) until told to let go. */
+async function lockFile(file: string): Promise<{ release(): Promise<void> }> {
+  const script = `
+    const sqlite3 = require('sqlite3');
+    const db = new sqlite3.Database(process.argv[1]);
+    db.serialize(() => {
+      db.run('PRAGMA journal_mode = DELETE');
+      db.run('BEGIN EXCLUSIVE');
+      db.run('CREATE TABLE IF NOT EXISTS lock_holder (a)', (err) => {
+        if (err) throw err;
+        process.stdout.write('locked\\n');
+      });
+    });
+    process.stdin.once('data', () => db.run('COMMIT', () => db.close(() => process.exit(0))));
+  `;
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ['-e', script, file], {
+    cwd: process.cwd(),
+  });
+  const [data] = (await once(child.stdout, 'data')) as [Buffer];
+  expect(data.toString()).toBe('locked\n');
+  return {
+    release: async () => {
+      const exited = once(child, 'exit');
+      child.stdin.write('go\n');
+      await exited;
+    },
+  };
+}
+
+describe('a broker whose start-up failed recovers once the database is back [sqlite-file]', () => {
+  it('a path whose directory cannot be made yet (a file stands in its place), then can', async () => {
+    const dir = path.join(scratchDir(), uniqueName('later'));
+    fs.writeFileSync(dir, 'not a directory');
+    const target = `sqlite:${path.join(dir, 'db.sqlite')}`;
+    const b = new ItemsBroker(target);
+    const other = new ItemsBroker(target);
+    await expect(b.waitUntilRunning()).rejects.toThrow(DatabaseError);
+    await expect(lastValueFrom(b.query('SELECT 1 AS one'))).rejects.toThrow(DatabaseError);
+    await expect(other.waitUntilRunning()).rejects.toThrow(DatabaseError);
+    fs.rmSync(dir);
+    // waitUntilRunning() waits out the backoff and tries again; the other broker's next calls do.
+    await b.waitUntilRunning();
+    await expectWorking(b);
+    await eventually(() => lastValueFrom(other.query('SELECT 1 AS one')));
+    expect(other.running).toBe(true);
+    await expectWorking(other);
+    await Promise.all([b.shutdown(), other.shutdown()]);
+  });
+
+  it('a file locked by another process (BEGIN EXCLUSIVE), then released', async () => {
+    const file = path.join(scratchDir(), `${uniqueName('locked')}.sqlite`);
+    const lock = await lockFile(file);
+    const b = new ItemsBroker(`sqlite:${file}`);
+    let released = false;
+    try {
+      await expect(b.waitUntilRunning()).rejects.toThrow(DatabaseError);
+      await expect(lastValueFrom(b.query('SELECT 1 AS one'))).rejects.toThrow(DatabaseError);
+      await lock.release();
+      released = true;
+      await eventually(() => lastValueFrom(b.query('SELECT 1 AS one')));
+      await expectWorking(b);
+    } finally {
+      if (!released) await lock.release();
+      await b.shutdown();
+    }
+  });
+
+  it('shutdown() after a failed start-up resolves and tries nothing again', async () => {
+    const dir = path.join(scratchDir(), uniqueName('never'));
+    fs.writeFileSync(dir, 'not a directory');
+    const b = new ItemsBroker(`sqlite:${path.join(dir, 'db.sqlite')}`);
+    await expect(b.waitUntilRunning()).rejects.toThrow(DatabaseError);
+    await b.shutdown();
+    fs.rmSync(dir);
+    await expect(b.waitUntilRunning()).rejects.toThrow(DatabaseError);
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+});
+
+describePg('a broker whose start-up failed recovers once the database is back [postgres]', () => {
+  it('a database that does not exist yet, then CREATE DATABASE', async () => {
+    const name = uniqueName('recover');
+    const url = new URL(PG_URL);
+    url.pathname = `/${name}`;
+    const admin = new AccessBroker(PG_URL);
+    const b = new ItemsBroker(url.toString());
+    try {
+      const error = await b.waitUntilRunning().catch((err: unknown) => err);
+      expect(error).toBeInstanceOf(DatabaseError);
+      expect((error as DatabaseError).message).toMatch(/cannot open/);
+      await expect(lastValueFrom(b.query('SELECT 1 AS one'))).rejects.toThrow(DatabaseError);
+      await lastValueFrom(admin.query(`CREATE DATABASE ${name}`));
+      await eventually(() => lastValueFrom(b.query('SELECT 1 AS one')));
+      expect(b.running).toBe(true);
+      await expectWorking(b);
+    } finally {
+      await b.shutdown();
+      await lastValueFrom(admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      await admin.shutdown();
+    }
+  });
+});
