@@ -304,6 +304,8 @@ export class AccessBroker {
    * stream's own (or, inside a transaction, on that transaction's). Takes raw
    * SQL with the driver's placeholders, or a TypeORM SelectQueryBuilder.
    * Streams still open when the broker shuts down fail with BrokerClosedError.
+   * A bound value a driver would change fails the stream with
+   * InvalidParameterError before it takes a connection.
    * @throws RangeError at once for bad options.
    */
   stream<T = ObjectLiteral>(sql: string, parameters?: readonly unknown[], options?: StreamOptions): RowStream<T>;
@@ -348,7 +350,9 @@ export class AccessBroker {
    * single statement is atomic by itself), or in a transaction when
    * `isolation` is given. BEGIN, COMMIT and friends are refused: use
    * transact(). Use the driver's placeholders: `$1` on postgres, `?` on
-   * sqlite. Values are always bound, never spliced into the SQL.
+   * sqlite. Values are always bound, never spliced into the SQL, and checked
+   * first: one a driver would change (or a count that does not match the
+   * placeholders) fails the Observable with InvalidParameterError, unqueued.
    */
   query<T = ObjectLiteral>(sql: string, parameters?: readonly unknown[], options?: TransactOptions): Observable<T[]> {
     checkTransactOptions(options);
