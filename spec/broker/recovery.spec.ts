@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import { lastValueFrom } from 'rxjs';
-import { AccessBroker, DatabaseError } from '../../lib';
+import { AccessBroker, DatabaseError, SasyncError } from '../../lib';
 import { ItemsBroker } from '../support/brokers';
 import { PG_URL, pgAvailable, scratchDir, uniqueName } from '../support/targets';
 
@@ -32,12 +32,12 @@ async function expectWorking(b: ItemsBroker): Promise<void> {
 }
 
 /** Another process holding a sqlite file's write lock (BEGIN EXCLUSIVE) until told to let go. */
-async function lockFile(file: string): Promise<{ release(): Promise<void> }> {
+async function lockFile(file: string, journal: 'DELETE' | 'WAL'): Promise<{ release(): Promise<void> }> {
   const script = `
     const sqlite3 = require('sqlite3');
     const db = new sqlite3.Database(process.argv[1]);
     db.serialize(() => {
-      db.run('PRAGMA journal_mode = DELETE');
+      db.run('PRAGMA journal_mode = ${journal}');
       db.run('BEGIN EXCLUSIVE');
       db.run('CREATE TABLE IF NOT EXISTS lock_holder (a)', (err) => {
         if (err) throw err;
@@ -80,14 +80,21 @@ describe('a broker whose start-up failed recovers once the database is back [sql
     await Promise.all([b.shutdown(), other.shutdown()]);
   });
 
-  it('a file locked by another process (BEGIN EXCLUSIVE), then released', async () => {
+  // Not yet in WAL mode, the file cannot even be opened (TypeORM switches it
+  // to WAL before it sets the busy timeout); in WAL mode it opens, and
+  // startup()'s table() fails once the busy timeout is over (each of its tries).
+  it.each([
+    ['not yet in WAL mode: opening fails', 'DELETE', DatabaseError],
+    ['in WAL mode: startup() fails after the busy timeout', 'WAL', SasyncError],
+  ] as const)('a file locked by another process (BEGIN EXCLUSIVE), then released; %s', async (_, journal, Expected) => {
     const file = path.join(scratchDir(), `${uniqueName('locked')}.sqlite`);
-    const lock = await lockFile(file);
-    const b = new ItemsBroker(`sqlite:${file}`);
+    const lock = await lockFile(file, journal);
+    // A short busy timeout, so that the failure comes soon.
+    const b = new ItemsBroker({ type: 'sqlite', database: file, busyTimeout: 300 });
     let released = false;
     try {
-      await expect(b.waitUntilRunning()).rejects.toThrow(DatabaseError);
-      await expect(lastValueFrom(b.query('SELECT 1 AS one'))).rejects.toThrow(DatabaseError);
+      await expect(b.waitUntilRunning()).rejects.toThrow(Expected);
+      await expect(lastValueFrom(b.query('SELECT 1 AS one'))).rejects.toThrow(Expected);
       await lock.release();
       released = true;
       await eventually(() => lastValueFrom(b.query('SELECT 1 AS one')));
