@@ -63,6 +63,17 @@ function uses(b: NotesBroker, kept: EntityManager, label: string): [string, () =
     ['queryRunner.query()', () => kept.queryRunner!.query(insert)],
     ['queryRunner.startTransaction()', () => kept.queryRunner!.startTransaction()],
     ['transaction()', () => kept.transaction((m) => m.save(b.Note, { text: `${label} nested` }))],
+    [
+      'createQueryBuilder().insert()',
+      () =>
+        kept
+          .createQueryBuilder()
+          .insert()
+          .into(b.Note)
+          .values({ text: `${label} builder` })
+          .execute(),
+    ],
+    ['count()', () => kept.count(b.Note)],
   ];
 }
 
