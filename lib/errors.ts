@@ -219,6 +219,51 @@ export class InvalidSpecError extends SasyncError {
   }
 }
 
+/**
+ * The connection a transaction or row stream ran on was lost, or could not be
+ * opened: the server terminated its backend, shut down or restarted, or the
+ * network dropped it. `code` is the driver's: postgres `57P01` (terminated or
+ * shut down), `57P02` (crash of another backend), `57P03` (starting or
+ * shutting down), `08006`…, or the socket's `ECONNRESET`, `ECONNREFUSED`;
+ * `cause` is the driver's error.
+ *
+ * Lost before its COMMIT was sent, a transaction was rolled back by the
+ * server and may succeed if re-run: `retry` re-runs it. Lost while its COMMIT
+ * was on the way (`duringCommit`), it may or may not have committed: it is
+ * never re-run, check before running it again.
+ */
+export class ConnectionLostError extends SasyncError {
+  readonly code: string | undefined;
+  readonly target: string | undefined;
+  readonly duringCommit: boolean;
+  constructor(
+    /** What was going on, for the message: "running a transaction", "reading a row stream". */
+    doing: string,
+    context: SasyncErrorOptions & {
+      readonly target?: string;
+      readonly duringCommit?: boolean;
+      readonly connecting?: boolean;
+    },
+  ) {
+    const code = driverFields(context.cause).code;
+    const where = context.target ?? 'the database';
+    const what = code ? ` (${code})` : '';
+    const reason = context.cause instanceof Error ? `: ${context.cause.message}` : '';
+    const outcome = context.connecting
+      ? `could not open a connection to ${where}${what} for ${doing}${reason}; nothing was run`
+      : `the connection to ${where} was lost${what} while ${doing}${reason}`;
+    const advice = context.duringCommit
+      ? '; its COMMIT was on the way: whether it committed is unknown, so it is not re-run: check before running it again'
+      : doing.includes('transaction') || doing.includes('statement')
+        ? `; ${context.connecting ? '' : 'the transaction was rolled back by the server; '}it may succeed if re-run: pass { retry: n }`
+        : '';
+    super(outcome + advice, context);
+    this.code = code;
+    this.target = context.target;
+    this.duringCommit = context.duringCommit ?? false;
+  }
+}
+
 /** What the drivers and TypeORM's QueryFailedError say about a failed statement. */
 export interface DriverFields {
   /** postgres SQLSTATE (`40001`) or sqlite code (`SQLITE_BUSY`). */

@@ -49,6 +49,7 @@ export type { JsonParameter } from './dialect/json-parameter';
 export {
   AsyncError,
   BrokerClosedError,
+  ConnectionLostError,
   DatabaseError,
   InvalidIdentifierError,
   InvalidKeyError,

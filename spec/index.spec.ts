@@ -7,6 +7,7 @@ describe('the public surface', () => {
        "AccessBroker",
        "AsyncError",
        "BrokerClosedError",
+       "ConnectionLostError",
        "DatabaseError",
        "InvalidIdentifierError",
        "InvalidKeyError",

@@ -1,4 +1,4 @@
-import { BrokerClosedError, ReadOnlyError, TransactionError } from '../errors';
+import { BrokerClosedError, ConnectionLostError, ReadOnlyError, TransactionError } from '../errors';
 import type { CursorQuery } from '../dialect';
 import type { RowSource } from '../rows/row-source';
 import type { StreamOptions } from '../rows/stream-options';
@@ -54,7 +54,7 @@ export async function openStream<T>(
     return guard(source, query, host, release);
   } catch (err) {
     release();
-    throw wrap(err, query);
+    throw wrap(err, query, db);
   }
 }
 
@@ -84,7 +84,7 @@ function guard<T>(source: RowSource<T>, query: CursorQuery, host: StreamHost, re
         if (closedBy) throw closedBy;
         return rows;
       } catch (err) {
-        throw closedBy ?? wrap(err, query);
+        throw closedBy ?? wrap(err, query, host.db);
       }
     },
     close,
@@ -92,12 +92,15 @@ function guard<T>(source: RowSource<T>, query: CursorQuery, host: StreamHost, re
   };
 }
 
-function wrap(err: unknown, query: CursorQuery): unknown {
+function wrap(err: unknown, query: CursorQuery, db: SharedDatabase): unknown {
   // A write the stream refused says so itself, with its code and SQL.
   if (err instanceof TransactionError || err instanceof BrokerClosedError || err instanceof ReadOnlyError) return err;
-  const reason = err instanceof Error ? err.message : String(err);
+  // A lost connection is told as one (the driver's code stays on the error).
+  const lost = db.dialect.lostConnection?.(undefined, err);
+  const cause = lost ? new ConnectionLostError('reading a row stream', { cause: lost.error, target: db.label }) : err;
+  const reason = cause instanceof Error ? cause.message : String(cause);
   return new TransactionError(`row stream failed: ${reason}; its cursor was closed`, {
-    cause: err,
+    cause,
     sql: query.sql,
     method: 'stream',
   });

@@ -1,6 +1,6 @@
 import { isObservable, toArray, type Observable } from 'rxjs';
 import type { EntityManager, QueryRunner } from 'typeorm';
-import { TransactionError } from '../errors';
+import { ConnectionLostError, TransactionError } from '../errors';
 import { RowStream } from '../rows/row-stream';
 import type { CancelToken } from './cancel-token';
 import { endedError, guardRunner, TransactionContext } from './context';
@@ -59,7 +59,7 @@ export async function runTransaction(spec: TransactionSpec, signal: CancelToken)
         return await runOnce({ ...spec, emit }, signal, state);
       } catch (err) {
         if (signal.aborted) throw reported ?? cancelledIn(spec, signal, state);
-        if (attempt < attempts && !emitted && spec.db.dialect.isRetryable(err)) {
+        if (attempt < attempts && !emitted && retryable(spec, err)) {
           await pause(backoff(attempt), signal).catch(() => undefined);
           if (signal.aborted) throw reported ?? cancelledIn(spec, signal, state);
           continue;
@@ -111,6 +111,9 @@ async function runOnce(spec: TransactionSpec, signal: CancelToken, state: Attemp
     ctx.close();
     // Not acknowledged if it would be lost (a sqlite file deleted or replaced meanwhile): rolled back instead.
     db.dialect.verifyWritable(runner);
+    // A connection that died meanwhile: say so, and that COMMIT was never sent (so it may be re-run).
+    const gone = db.dialect.lostConnection?.(runner, undefined);
+    if (gone) throw gone.error;
     if (!spec.autocommit) {
       state.committing = true;
       const commit = runner.commitTransaction().then(() => void (state.done = true));
@@ -125,8 +128,11 @@ async function runOnce(spec: TransactionSpec, signal: CancelToken, state: Attemp
     const nested = ctx.openSavepoints > 0;
     if (signal.aborted) await abandon(db, runner, nested, err);
     else {
+      // Asked before the ROLLBACK, which gives a dead connection up.
+      const lost = db.dialect.lostConnection?.(runner, err);
       if (!nested && runner.isTransactionActive) await rollback(db, runner);
       if (nested) await db.dialect.discard(runner, err).catch(() => undefined);
+      if (lost) throw connectionLost(spec, lost.error, lost.connecting, state.committing && !lost.connecting);
     }
     throw err;
   } finally {
@@ -280,16 +286,44 @@ function label(spec: TransactionSpec): string {
   return spec.method ? `${what} ${spec.method}` : what;
 }
 
+/**
+ * A lost connection, told as one. Lost before COMMIT was sent, the server
+ * rolled the transaction back and `retry` re-runs it; lost while COMMIT (or
+ * an autocommit statement) was on the way, the outcome is unknown and it is
+ * never re-run.
+ */
+function connectionLost(
+  spec: TransactionSpec,
+  cause: unknown,
+  connecting: boolean,
+  committing: boolean,
+): ConnectionLostError {
+  return new ConnectionLostError(`running ${label(spec)}`, {
+    cause,
+    target: spec.db.label,
+    connecting,
+    duringCommit: !connecting && (committing || spec.autocommit === true),
+  });
+}
+
+/** Whether re-running may succeed: a serialization failure or deadlock, or a connection lost before COMMIT. */
+function retryable(spec: TransactionSpec, err: unknown): boolean {
+  if (err instanceof ConnectionLostError) return !err.duringCommit;
+  return spec.db.dialect.isRetryable(err);
+}
+
 function failed(spec: TransactionSpec, err: unknown, attempts: number): TransactionError {
   if (err instanceof TransactionError && attempts === 1) return err;
   const reason = err instanceof Error ? err.message : String(err);
-  const retryable = spec.db.dialect.isRetryable(err);
-  const hint = retryable
-    ? attempts > 1
-      ? ` (still failing after ${attempts} attempts: raise retry or reduce contention)`
-      : ' (it may succeed if re-run: pass { retry: 3 })'
-    : '';
-  const outcome = spec.autocommit ? 'failed' : 'failed and was rolled back';
+  const lost = err instanceof ConnectionLostError;
+  // A lost connection's message says already what to do.
+  const hint =
+    !lost && retryable(spec, err)
+      ? attempts > 1
+        ? ` (still failing after ${attempts} attempts: raise retry or reduce contention)`
+        : ' (it may succeed if re-run: pass { retry: 3 })'
+      : '';
+  const outcome = spec.autocommit || (lost && err.duringCommit) ? 'failed' : 'failed and was rolled back';
   return new TransactionError(`${label(spec)} ${outcome}: ${reason}${hint}`, {
     cause: err,
     method: spec.method,

@@ -147,6 +147,15 @@ export interface Dialect {
    */
   destroy?(runner: QueryRunner): Promise<void>;
   /**
+   * Whether `error` means that a connection was lost or could not be opened
+   * (the server terminated the backend, shut down or restarted; the network
+   * dropped): then the driver's error that says so, with its code. With a
+   * runner, also a call that failed because its connection had died before
+   * (TypeORM's "already released"), and with no error, whether the runner's
+   * connection is dead now. Undefined for any other error.
+   */
+  lostConnection?(runner: QueryRunner | undefined, error: unknown): LostConnection | undefined;
+  /**
    * Runs table and index creation (`work`, which checks the catalog first)
    * so that no other connection or process creating the same tables can
    * interleave with it: postgres takes an advisory transaction lock, sqlite
@@ -155,6 +164,14 @@ export interface Dialect {
    * runs there. On failure the caller rolls back.
    */
   ddlTransaction<T>(runner: QueryRunner, work: () => Promise<T>): Promise<T>;
+}
+
+/** A connection that was lost, as {@link Dialect.lostConnection} tells it. */
+export interface LostConnection {
+  /** The driver's error that says so (with its code). */
+  readonly error: unknown;
+  /** The connection was never opened: nothing was run on it. */
+  readonly connecting: boolean;
 }
 
 /** The broker's queue, as {@link Dialect.gateOutsideCalls} sees it. */

@@ -159,8 +159,13 @@ export const postgresDialect: Dialect = {
   lostConnection(runner: QueryRunner | undefined, error: unknown): LostConnection | undefined {
     const client = (runner as unknown as PgRunner | undefined)?.databaseConnection;
     const own = LOST_CODES.has(driverErrorCode(error) ?? '') ? error : undefined;
-    if (runner === undefined || client === undefined)
-      return own === undefined ? undefined : { error: own, connecting: runner !== undefined };
+    if (runner === undefined || client === undefined) {
+      // An error a client emitted as it died: why it died (a FATAL has the code).
+      const emitter = typeof error === 'object' && error !== null ? emitterOf.get(error) : undefined;
+      const died = emitter === undefined ? undefined : lossOf.get(emitter);
+      const cause = own ?? died;
+      return cause === undefined ? undefined : { error: cause, connecting: runner !== undefined && died === undefined };
+    }
     const died = lossOf.get(client) ?? (isDead(client) ? (error ?? new Error('the connection ended')) : undefined);
     const cause = own ?? died;
     return cause === undefined ? undefined : { error: cause, connecting: false };
@@ -311,14 +316,23 @@ const LOST_CODES = new Set([
 
 interface PgEmitter {
   on(event: 'error', fn: (e: unknown) => void): void;
+  connection?: { on(event: 'errorMessage', fn: (e: { severity?: string }) => void): void };
 }
 
-/** The first error each client emitted: why it died. */
+/** Why each client died: the server's FATAL, else the first error it emitted. */
 const lossOf = new WeakMap<object, unknown>();
+/** The client that emitted an error (a stream fails with what its client emitted). */
+const emitterOf = new WeakMap<object, object>();
 
 function recordLoss(client: PgEmitter): void {
+  const first = (error: unknown) => void (lossOf.has(client) || lossOf.set(client, error));
+  // A FATAL goes to the query in flight, if any, not to 'error': catch it on its way.
+  client.connection?.on('errorMessage', (message) => {
+    if (message.severity === 'FATAL' || message.severity === 'PANIC') first(message);
+  });
   client.on('error', (error) => {
-    if (!lossOf.has(client)) lossOf.set(client, error);
+    first(error);
+    if (typeof error === 'object' && error !== null) emitterOf.set(error, client);
   });
 }
 
