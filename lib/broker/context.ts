@@ -35,7 +35,7 @@ export class TransactionContext {
     readonly parent: TransactionContext | undefined,
     readonly outer?: TransactionContext,
   ) {
-    const view = runnerView(db.dataSource, runner, {
+    const view = runnerView(runner.connection, runner, {
       enter: (method, args) => {
         if (!this.open) throw endedError(method === 'query' && typeof args[0] === 'string' ? args[0] : undefined);
       },
