@@ -225,7 +225,8 @@ export class InvalidSpecError extends SasyncError {
  * network dropped it. `code` is the driver's: postgres `57P01` (terminated or
  * shut down), `57P02` (crash of another backend), `57P03` (starting or
  * shutting down), `08006`…, or the socket's `ECONNRESET`, `ECONNREFUSED`;
- * `cause` is the driver's error.
+ * `08006` (connection_failure) when the driver gave none (the socket just
+ * closed); `cause` is the driver's error.
  *
  * Lost before its COMMIT was sent, a transaction was rolled back by the
  * server and may succeed if re-run: `retry` re-runs it. Lost while its COMMIT
@@ -258,7 +259,7 @@ export class ConnectionLostError extends SasyncError {
         ? `; ${context.connecting ? '' : 'the transaction was rolled back by the server; '}it may succeed if re-run: pass { retry: n }`
         : '';
     super(outcome + advice, context);
-    this.code = code;
+    this.code = code ?? '08006';
     this.target = context.target;
     this.duringCommit = context.duringCommit ?? false;
   }

@@ -325,7 +325,7 @@ export async function createCluster(): Promise<PgCluster> {
       `listen_addresses = '127.0.0.1'`,
       `unix_socket_directories = '${root}'`,
       'fsync = off',
-      'synchronous_commit = off',
+      // synchronous_commit stays on: an immediate (crash) restart must keep every acknowledged COMMIT.
       'full_page_writes = off',
       'shared_buffers = 16MB',
       'max_connections = 40',
