@@ -157,26 +157,6 @@ export class InvalidParameterError extends SasyncError {
   }
 }
 
-/**
- * A bound parameter was refused before any driver saw it: the driver would
- * have stored something else (a plain object as JSON text, NaN as NULL), or
- * there are more or fewer values than the SQL has placeholders. Nothing ran.
- */
-export class InvalidParameterError extends SasyncError {
-  /** Which parameter (1-based): the first bad value, or the first missing or extra one. */
-  readonly position: number;
-  /** What is wrong with it. */
-  readonly reason: string;
-  /** The statement it was for, when known. */
-  readonly sql: string | undefined;
-  constructor(position: number, reason: string, context: { readonly sql?: string; readonly hint: string }) {
-    super(`parameter ${position} ${reason}: ${context.hint}`);
-    this.position = position;
-    this.reason = reason;
-    this.sql = context.sql;
-  }
-}
-
 /** A row stream was iterated in a way it does not support (twice at once, say). */
 export class TransactIterationError extends SasyncError {}
 
