@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import { lastValueFrom } from 'rxjs';
+import { DataSource } from 'typeorm';
 import { AccessBroker, DatabaseError, SasyncError } from '../../lib';
 import { ItemsBroker } from '../support/brokers';
 import { PG_URL, pgAvailable, scratchDir, uniqueName } from '../support/targets';
@@ -102,6 +103,26 @@ describe('a broker whose start-up failed recovers once the database is back [sql
     } finally {
       if (!released) await lock.release();
       await b.shutdown();
+    }
+  });
+
+  it('calls while the database is still away fail with DatabaseError, and at most one tries again at a time', async () => {
+    const dir = path.join(scratchDir(), uniqueName('away'));
+    fs.writeFileSync(dir, 'not a directory');
+    const initialize = jest.spyOn(DataSource.prototype, 'initialize');
+    try {
+      const b = new ItemsBroker(`sqlite:${path.join(dir, 'db.sqlite')}`);
+      await expect(b.waitUntilRunning()).rejects.toThrow(DatabaseError);
+      const opened = initialize.mock.calls.length;
+      const calls = Array.from({ length: 20 }, () =>
+        lastValueFrom(b.query('SELECT 1 AS one')).catch((e: unknown) => e),
+      );
+      for (const error of await Promise.all(calls)) expect(error).toBeInstanceOf(DatabaseError);
+      expect(initialize.mock.calls.length - opened).toBeLessThanOrEqual(1);
+      await b.shutdown();
+    } finally {
+      initialize.mockRestore();
+      fs.rmSync(dir);
     }
   });
 
