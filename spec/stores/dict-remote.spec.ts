@@ -38,6 +38,8 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
       await a.delete('k');
       await until(() => watched.length === 3, 'b sees the delete');
       await a.set('x', 1);
+      // b reads x when it hears of it: after the clear it would find nothing to report.
+      await until(() => seen.some((c) => c.key === 'x'), 'b sees x');
       await a.clear();
       await until(() => seen.some((c) => c.type === 'clear'), 'b sees the clear');
       sub.unsubscribe();
