@@ -35,7 +35,13 @@ export interface TransactionSpec {
  * after COMMIT; rejects with a {@link TransactionError} once rolled back.
  * Whatever happens, the connection is released before it settles.
  */
-export async function runTransaction(spec: TransactionSpec, signal: CancelToken): Promise<unknown[]> {
+export async function runTransaction(given: TransactionSpec, signal: CancelToken): Promise<unknown[]> {
+  // A statement that a timeout or signal may cancel runs in a transaction of
+  // its own: cancelled while it runs (or waits for a lock: sqlite's busy wait
+  // does not heed an interrupt), it is rolled back rather than left to commit
+  // by itself after its caller was told it did not.
+  const cancellable = given.options.timeout !== undefined || given.options.signal !== undefined;
+  const spec = given.autocommit && cancellable ? { ...given, autocommit: false } : given;
   const attempts = 1 + (spec.options.retry ?? 0);
   // Rows of a returned RowStream already delivered cannot be taken back: such
   // a transaction is never re-run, or its subscriber would get them twice.

@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { lastValueFrom } from 'rxjs';
+import { DatabaseError, TransactionError } from '../../lib';
+import { ItemsBroker } from '../support/brokers';
+import { sqliteFile } from '../support/targets';
+
+const HOLDER = path.join(__dirname, 'fixtures', 'sqlite-lock-holder.ts');
+
+/** The issue's bound on hearing of a timeout, and a margin for a loaded machine where none is asked for. */
+const WITHIN = 250;
+const MARGIN = 2000;
+
+/** Another process holding BEGIN EXCLUSIVE on `file` until release(). */
+async function holdLock(file: string): Promise<{ release(): Promise<void>; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', HOLDER, file], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  const saw = (word: string) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => output.includes(word) && resolve();
+      child.stdout!.on('data', (chunk: Buffer) => ((output += chunk.toString()), check()));
+      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.on('exit', () => (output.includes(word) ? resolve() : reject(new Error(`lock holder: ${output}`))));
+      check();
+    });
+  await saw('locked');
+  return {
+    child,
+    release: async () => {
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      child.stdin!.write('release\n');
+      await saw('released');
+      await exited;
+    },
+  };
+}
+
+/** The sqlite file of a target string. */
+function fileOf(target: string): string {
+  return target.replace(/^sqlite:/, '');
+}
+
+/**
+ * Another process holds a sqlite write lock: a transaction with a timeout
+ * errors at its deadline rather than after the busy timeout, opening a
+ * locked file is bounded, and once the lock is released the broker goes on.
+ */
+describe('another process holding a sqlite write lock [sqlite-file]', () => {
+  it('a transaction with timeout errors at the deadline; after the release the broker goes on [sqlite-file]', async () => {
+    const target = sqliteFile.target();
+    const broker = new ItemsBroker(target);
+    await broker.waitUntilRunning();
+    const holder = await holdLock(fileOf(target));
+    try {
+      const start = Date.now();
+      let error: unknown;
+      try {
+        await lastValueFrom(broker.query(broker.insertSql(), ['blocked'], { timeout: 1000 }));
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(TransactionError);
+      expect((error as Error).message).toMatch(/timed out after 1000 ms/);
+      expect(Date.now() - start).toBeLessThan(1000 + WITHIN);
+    } finally {
+      await holder.release();
+    }
+    await lastValueFrom(broker.query(broker.insertSql(), ['after']));
+    expect(await broker.names()).toEqual(['after']);
+    await broker.shutdown();
+  });
+
+  it('opening a file another process holds locked is bounded by the busy timeout; after the release the broker starts [sqlite-file]', async () => {
+    const target = sqliteFile.target();
+    const holder = await holdLock(fileOf(target));
+    const broker = new ItemsBroker(target);
+    try {
+      const start = Date.now();
+      let error: unknown;
+      try {
+        await broker.waitUntilRunning();
+      } catch (err) {
+        error = err;
+      }
+      // Either it could start (reading under a write lock) or it says why not, within the busy timeout.
+      expect(Date.now() - start).toBeLessThan(5000 + MARGIN);
+      if (error !== undefined) expect(error).toBeInstanceOf(DatabaseError);
+    } finally {
+      await holder.release();
+    }
+    await broker.waitUntilRunning();
+    await lastValueFrom(broker.query(broker.insertSql(), ['after']));
+    expect(await broker.names()).toEqual(['after']);
+    await broker.shutdown();
+  });
+});
