@@ -1,6 +1,6 @@
 import { lastValueFrom } from 'rxjs';
 import { TransactionError } from '../../lib';
-import { expectPoolWhole, ItemsBroker } from '../support/brokers';
+import { expectPoolWhole, ItemsBroker, latch } from '../support/brokers';
 import { createCluster, pgClusterAvailable, type PgCluster } from '../support/pg-cluster';
 import { until } from '../support/streams';
 
@@ -114,6 +114,30 @@ async function rejection(promise: Promise<unknown>, start: number): Promise<{ er
       expect(error).toBeInstanceOf(TransactionError);
       expect(after).toBeLessThan(700 + WITHIN);
     }
+    await servesAgain();
+  });
+
+  it('an aborted stream ends at once while it waits for a new connection to a frozen server [postgres]', async () => {
+    // Every idle connection is held by a transaction, so the stream needs a new one.
+    const hold = latch();
+    const holders = Array.from({ length: broker.connectionStats().idle }, () =>
+      lastValueFrom(broker.transact(() => hold.promise)),
+    );
+    await until(() => broker.connectionStats().idle === 0, 'the idle connections taken');
+    cluster.freeze();
+    const controller = new AbortController();
+    const start = Date.now();
+    const next = broker
+      .stream(`SELECT * FROM ${broker.itemsTable}`, [], { signal: controller.signal })
+      [Symbol.asyncIterator]()
+      .next();
+    setTimeout(() => controller.abort(new Error('stop waiting')), 500);
+    const { error, after } = await rejection(next, start);
+    expect(error).toBeInstanceOf(TransactionError);
+    expect(after).toBeLessThan(500 + WITHIN);
+    hold.resolve();
+    cluster.thaw();
+    await Promise.all(holders);
     await servesAgain();
   });
 

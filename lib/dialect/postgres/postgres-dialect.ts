@@ -71,12 +71,7 @@ export const postgresDialect: Dialect = {
 
   async openCursor<T>(ds: DataSource, query: CursorQuery, signal: AbortSignal): Promise<RowSource<T>> {
     const parameters = postgresDialect.bindParameters(query.parameters, query.sql);
-    const client = await ((ds.driver as PostgresDriver).master as PgPool).connect();
-    // pg-pool cannot take back a wait; if the stream was cancelled meanwhile, hand the client back at once.
-    if (signal.aborted) {
-      client.release();
-      throw signal.reason;
-    }
+    const client = await connectUnlessAborted((ds.driver as PostgresDriver).master as PgPool, signal);
     // A connection that dies while the stream is paused (server restart,
     // network) emits 'error' on the client: without a listener that crashes
     // the process. Keep it, and fail the next read with it.
@@ -340,6 +335,32 @@ function recordLoss(client: PgEmitter): void {
 function isDead(client: unknown): boolean {
   const c = client as { _ending?: boolean; _ended?: boolean; _queryable?: boolean };
   return c._ended === true || c._queryable === false;
+}
+
+type PooledClient = Awaited<ReturnType<PgPool['connect']>>;
+
+/**
+ * A client from the pool, unless `signal` aborts first: then the wait ends at
+ * once (a frozen server would hold it for the whole connect timeout). pg-pool
+ * cannot take a wait back: a client that comes later goes back to the pool.
+ */
+function connectUnlessAborted(pool: PgPool, signal: AbortSignal): Promise<PooledClient> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    pool.connect().then(
+      (client) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) client.release();
+        else resolve(client);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err as Error);
+      },
+    );
+  });
 }
 
 /** Closes a client's socket at once: nothing more is sent or waited for. */
