@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { DataSourceOptions } from 'typeorm';
-import { AccessBroker, DatabaseError } from '../../lib';
+import { AccessBroker, DatabaseError, resolveTarget } from '../../lib';
 import { PG_URL, pgAvailable } from '../support/targets';
 
 /** How late after the connect timeout the failure may come (a loaded machine). */
@@ -69,6 +69,12 @@ describe('connect timeout [postgres]', () => {
     await broker.shutdown();
     expect(Date.now() - start).toBeLessThan(1000 + MARGIN);
     await expect(broker.waitUntilRunning()).rejects.toBeInstanceOf(DatabaseError);
+  });
+
+  it('a connect_timeout that is not a whole number of seconds is refused at once, naming the forms [postgres]', () => {
+    for (const bad of ['x', '-1', '1.5', ''])
+      expect(() => resolveTarget(`postgres://h/db?connect_timeout=${bad}`)).toThrow(DatabaseError);
+    expect(resolveTarget('postgres://h/db?connect_timeout=7').label).toContain('connect_timeout=7');
   });
 
   (pgAvailable ? it : it.skip)(
