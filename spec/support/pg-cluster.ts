@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -120,6 +120,7 @@ class Cluster implements PgCluster {
   readonly url: string;
   #frozen = new Set<number>();
   #removed = false;
+  #reaper: ChildProcess | undefined;
 
   constructor(
     readonly root: string,
@@ -154,6 +155,25 @@ class Cluster implements PgCluster {
   async start(): Promise<void> {
     const log = path.join(this.root, 'server.log');
     await pgExec('pg_ctl', ['-D', this.dataDir, '-l', log, '-w', '-t', '60', 'start']);
+    this.#reaper ??= this.#watch();
+  }
+
+  /**
+   * A detached shell that stops and deletes the cluster once this process is
+   * gone, however it died (a killed test run runs no 'exit' hook).
+   */
+  #watch(): ChildProcess {
+    const pgCtl = `${asRoot ? 'runuser -u postgres -- ' : ''}'${path.join(PG_BIN, 'pg_ctl')}'`;
+    const script = [
+      `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done`,
+      `P=$(head -1 '${this.dataDir}/postmaster.pid' 2>/dev/null)`,
+      `if [ -n "$P" ]; then kill -CONT $P $(pgrep -P $P) 2>/dev/null; fi`,
+      `${pgCtl} -D '${this.dataDir}' -m immediate -w -t 20 stop >/dev/null 2>&1`,
+      `rm -rf '${this.root}'`,
+    ].join('; ');
+    const reaper = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
+    reaper.unref();
+    return reaper;
   }
 
   async stop({ mode = 'fast' }: { mode?: 'smart' | 'fast' | 'immediate' } = {}): Promise<void> {
@@ -255,6 +275,7 @@ class Cluster implements PgCluster {
     if (this.#removed) return;
     this.#removed = true;
     live.delete(this);
+    if (this.#reaper?.pid !== undefined) signal(this.#reaper.pid, 'SIGKILL');
     this.thaw();
     const pid = this.pid();
     if (pid !== undefined && this.running()) {
