@@ -2,6 +2,7 @@ import { QueryFailedError } from 'typeorm';
 import {
   AsyncError,
   BrokerClosedError,
+  ConnectionLostError,
   DatabaseError,
   InvalidIdentifierError,
   InvalidKeyError,
@@ -26,6 +27,7 @@ const examples: [ErrorClass, () => SasyncError][] = [
   [InvalidIdentifierError, () => new InvalidIdentifierError('table', 'x y', 'spaces are not allowed')],
   [TransactIterationError, () => new TransactIterationError('already iterating')],
   [InvalidKeyError, () => new InvalidKeyError('', 'prefs', 'a key cannot be empty')],
+  [ConnectionLostError, () => new ConnectionLostError('running transaction', { cause: new Error('reset') })],
 ];
 
 describe.each(examples.map(([Class, make]) => [Class.name, Class, make] as const))('%s', (_name, Class, make) => {
@@ -305,5 +307,41 @@ describe('TransactIterationError', () => {
     });
     expect(err.message).toBe('this RowStream is already being iterated: subscribe again instead');
     expect(err.cause).toBe(cause);
+  });
+});
+
+describe('ConnectionLostError', () => {
+  const fatal = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+
+  it('names the target and the driver code, says the server rolled back and that retry may help', () => {
+    const err = new ConnectionLostError('running transaction save', { cause: fatal, target: 'postgres://h/db' });
+    expect(err.message).toBe(
+      'the connection to postgres://h/db was lost (57P01) while running transaction save: ' +
+        'terminating connection due to administrator command; the transaction was rolled back by the server; ' +
+        'it may succeed if re-run: pass { retry: n }',
+    );
+    expect(err).toMatchObject({ code: '57P01', target: 'postgres://h/db', duringCommit: false, cause: fatal });
+    expect(new TransactionError('failed', { cause: err }).code).toBe('57P01');
+  });
+
+  it('says the outcome is unknown when COMMIT was on the way, and does not suggest retry', () => {
+    const err = new ConnectionLostError('running transaction', { cause: fatal, duringCommit: true });
+    expect(err.duringCommit).toBe(true);
+    expect(err.message).toMatch(/whether it committed is unknown/);
+    expect(err.message).not.toMatch(/retry: n/);
+  });
+
+  it('says nothing was run when the connection could not be opened', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const err = new ConnectionLostError('running transaction', { cause: refused, connecting: true });
+    expect(err.message).toMatch(/^could not open a connection to the database \(ECONNREFUSED\).*nothing was run/);
+  });
+
+  it('has code 08006 (connection_failure) when the driver gave none', () => {
+    const err = new ConnectionLostError('reading a row stream', {
+      cause: new Error('Connection terminated unexpectedly'),
+    });
+    expect(err.code).toBe('08006');
+    expect(err.message).not.toMatch(/retry/);
   });
 });
