@@ -89,6 +89,25 @@ async function rejection(promise: Promise<unknown>, start: number): Promise<{ er
     expect(await broker.names()).not.toContain('idle-frozen');
   });
 
+  it('a timeout while COMMIT waits on a frozen server says whether it committed is unknown [postgres]', async () => {
+    const start = Date.now();
+    const work = lastValueFrom(
+      broker.transact(
+        async (tx) => {
+          await tx.query(broker.insertSql(), ['committing']);
+          // The work returns: COMMIT goes to a server that no longer answers.
+          cluster.freeze();
+        },
+        { timeout: 800 },
+      ),
+    );
+    const { error, after } = await rejection(work, start);
+    expect(error).toBeInstanceOf(TransactionError);
+    expect((error as Error).message).toMatch(/COMMIT was on the way.*unknown/);
+    expect(after).toBeLessThan(800 + WITHIN);
+    await servesAgain();
+  });
+
   it('an abort by signal ends the wait at once while BEGIN waits on a frozen server [postgres]', async () => {
     const controller = new AbortController();
     cluster.freeze();
