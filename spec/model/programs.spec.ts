@@ -1,4 +1,4 @@
-import { checkPrograms, programSettings } from '../support/model-run';
+import { BOUNDED_TEST_MS, checkPrograms, programSettings } from '../support/model-run';
 import { allTargets } from '../support/targets';
 
 /**
@@ -13,6 +13,10 @@ import { allTargets } from '../support/targets';
  */
 describe.each(allTargets)('random programs keep every promise [$name]', (t) => {
   const settings = programSettings();
-  it(`acknowledged writes are there, refused ones are not, nothing leaks (${settings.numRuns} programs) [${t.name}]`, () =>
-    checkPrograms(t, settings));
+  const how = settings.soak ? `for ${settings.timeLimitMs / 60_000} min` : `${settings.numRuns} programs`;
+  it(
+    `acknowledged writes are there, refused ones are not, nothing leaks (${how}) [${t.name}]`,
+    () => checkPrograms(t, settings),
+    settings.soak ? undefined : BOUNDED_TEST_MS,
+  );
 });

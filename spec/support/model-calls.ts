@@ -119,8 +119,52 @@ export async function dictCall(w: World, c: DictCall): Promise<void> {
   });
 }
 
+/** A place of the PersistentArray: a small domain, so that calls meet. */
+export type Place = readonly [x: number, y: string | null, z: null];
+
+export type ArrayCall =
+  | { readonly kind: 'set'; readonly at: Place; readonly value: unknown }
+  | { readonly kind: 'delete' | 'get'; readonly at: Place }
+  | { readonly kind: 'clear' };
+
+export function describeArray(c: ArrayCall): string {
+  const at = c.kind === 'clear' ? '' : c.at.map((v) => JSON.stringify(v)).join(', ');
+  return `array.${c.kind}(${at}${c.kind === 'set' ? `, ${JSON.stringify(c.value)}` : ''})`;
+}
+
+/** A PersistentArray call, with the same promises as a dict's (see {@link dictCall}). */
+export async function arrayCall(w: World, c: ArrayCall): Promise<void> {
+  const op = w.newOp(describeArray(c));
+  const refused = w.dictClosed;
+  const key = c.kind === 'clear' ? '' : JSON.stringify(c.at);
+  if (c.kind === 'get') {
+    const wanted = w.arrayModel.get(key);
+    const got = await call(w, op, () => w.array.get(...c.at)).then(
+      (value) => (op.settle({ kind: 'acked' }), value),
+      (error: unknown) => (op.settle({ kind: 'failed', error }), error),
+    );
+    if (refused ? classify(got) !== 'closed' : JSON.stringify(got) !== JSON.stringify(wanted)) {
+      w.fail(`${op}: got ${describeValue(got)}, the model holds ${describeValue(wanted)}`);
+    }
+    return;
+  }
+  const promise = call(w, op, () =>
+    c.kind === 'set' ? w.array.set(...c.at, c.value) : c.kind === 'delete' ? w.array.delete(...c.at) : w.array.clear(),
+  );
+  if (!refused) {
+    if (c.kind === 'set') w.arrayModel.set(key, c.value);
+    else if (c.kind === 'delete') w.arrayModel.delete(key);
+    else w.arrayModel.clear();
+  }
+  track(op, promise, () => {
+    const o = op.outcome;
+    const kind = o.kind === 'failed' ? classify(o.error) : undefined;
+    if (kind !== (refused ? 'closed' : undefined)) w.fail(`${op}${refused ? ' (after the stores shut down)' : ''}`);
+  });
+}
+
 function describeValue(v: unknown): string {
-  if (v === ABSENT) return 'nothing';
+  if (v === ABSENT || v === undefined) return 'nothing';
   if (v instanceof Error) return describeError(v);
   return JSON.stringify(v);
 }

@@ -8,7 +8,7 @@ import { allTargets } from './targets';
 async function main(): Promise<void> {
   const seed = Number(process.argv[2] ?? 1);
   for (const t of allTargets) {
-    await checkPrograms(t, { numRuns: 3, maxCommands: 10, timeLimitMs: 8000, seed });
+    await checkPrograms(t, { numRuns: 3, maxCommands: 10, timeLimitMs: 8000, shrinkMs: 5000, soak: false, seed });
   }
   process.stdout.write('done\n');
 }

@@ -1,5 +1,8 @@
 import fc from 'fast-check';
 import {
+  arrayCall,
+  describeArray,
+  type ArrayCall,
   dataSourceWrite,
   dictCall,
   describeDict,
@@ -110,6 +113,18 @@ class Dict extends Command {
   }
 }
 
+class ArrayOp extends Command {
+  constructor(readonly call: ArrayCall) {
+    super();
+  }
+  run(_: Model, w: World) {
+    return arrayCall(w, this.call);
+  }
+  toString() {
+    return describeArray(this.call);
+  }
+}
+
 class Sleep extends Command {
   constructor(readonly ms: number) {
     super();
@@ -151,7 +166,7 @@ class Settle extends Command {
 }
 
 class Shutdown extends Command {
-  constructor(readonly which: 'broker' | 'dict' | 'both') {
+  constructor(readonly which: 'broker' | 'stores' | 'both') {
     super();
   }
   async run(_: Model, w: World) {
@@ -192,18 +207,25 @@ const dictCalls: fc.Arbitrary<DictCall> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'flush' as const }) },
 );
 
+const places = fc.tuple(fc.constantFrom(0, 1), fc.constantFrom('a', null), fc.constant(null));
+const arrayCalls: fc.Arbitrary<ArrayCall> = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('set' as const), at: places, value: values }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('delete' as const, 'get' as const), at: places }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'clear' as const }) },
+);
+
 /** Time passing and the end of things: sleeps and awaits often, a shutdown seldom. */
 const control: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(0, 1, 10, 30).map((ms) => new Sleep(ms)) },
   { weight: 2, arbitrary: fc.nat(5).map((k) => new Await(k)) },
   { weight: 2, arbitrary: fc.constant(new Settle()) },
-  { weight: 1, arbitrary: fc.constantFrom('broker', 'dict', 'both').map((which) => new Shutdown(which as 'both')) },
+  { weight: 1, arbitrary: fc.constantFrom('broker', 'stores', 'both').map((which) => new Shutdown(which as 'both')) },
 );
 
 function misuses(holes: ReadonlySet<Hole>): fc.Arbitrary<Cmd>[] {
   const what: Misuse['what'][] = [];
   if (holes.has('keptManager')) what.push('kept query', 'kept builder', 'dataSource');
-  if (holes.has('streamWrite')) what.push('stream write');
+  if (holes.has('streamWrite') && holes.has('pgStreamHang')) what.push('stream write');
   if (what.length === 0) return [];
   return [fc.tuple(fc.constantFrom(...what), fc.nat(5)).map(([w, k]) => new Misuse(w, k))];
 }
@@ -224,13 +246,14 @@ export function programs(options: ProgramOptions): fc.Arbitrary<Iterable<Cmd>> {
       tx,
       tx,
       tx,
-      streamPlanArb.map((plan) => new Stream(plan)),
+      ...(options.holes.has('pgStreamHang') ? [streamPlanArb.map((plan): Cmd => new Stream(plan))] : []),
       fc
         .tuple(fc.nat(5), fc.constantFrom('abort' as const, 'unsubscribe' as const))
         .map(([k, how]) => new Cancel(k, how)),
       fc.constantFrom<RunKind>('value', 'reject', 'throw', 'insert').map((kind) => new Run(kind)),
       dictCalls.map((c) => new Dict(c)),
       dictCalls.map((c) => new Dict(c)),
+      arrayCalls.map((c) => new ArrayOp(c)),
       control,
       ...misuses(options.holes),
     ],

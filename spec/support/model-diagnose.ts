@@ -22,3 +22,31 @@ export async function pgActivity(url: string, applicationName: string): Promise<
     await client.end().catch(() => undefined);
   }
 }
+
+/**
+ * The pg clients of a DataSource's pool as node-postgres sees them (test
+ * diagnostics only, reading pg's own fields): what each is running and what
+ * waits behind it, e.g. a pg-cursor's state.
+ */
+export function pgClients(driver: unknown): string {
+  try {
+    const pool = (driver as { master?: { _clients?: unknown[] } }).master;
+    return (pool?._clients ?? [])
+      .map((c) => {
+        const client = c as {
+          processID?: number;
+          readyForQuery?: boolean;
+          queryQueue?: unknown[];
+          activeQuery?: { constructor: { name: string }; state?: string; text?: string; _queue?: unknown[] } | null;
+        };
+        const active = client.activeQuery;
+        const what = active
+          ? `${active.constructor.name}(${active.state ?? ''}${active._queue ? `, ${active._queue.length} reads queued` : ''}) ${String(active.text ?? '').slice(0, 60)}`
+          : 'none';
+        return `pid ${client.processID}: readyForQuery ${client.readyForQuery}, active ${what}, queued ${client.queryQueue?.length ?? 0}`;
+      })
+      .join('\n');
+  } catch (error) {
+    return `(pg clients unreadable: ${String(error)})`;
+  }
+}

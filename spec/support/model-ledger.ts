@@ -120,7 +120,8 @@ function outcomeFate(outcome: Outcome): Fate {
     case 'acked':
       return 'present';
     case 'failed':
-      return 'absent';
+      // Failed, it rolled back, unless the error says its COMMIT was under way.
+      return outcomeUnknown(outcome.error) ? 'either' : 'absent';
     case 'unsubscribed':
       // Work that had not returned when its subscriber left is rolled back; after
       // that, COMMIT may already be under way, and nobody is told which it was.
@@ -128,6 +129,21 @@ function outcomeFate(outcome: Outcome): Fate {
     case 'pending':
       return 'either';
   }
+}
+
+/**
+ * Whether an error says the outcome is unknown: cancelled (or its connection
+ * lost) while its COMMIT was on the way to the server. ConnectionLostError
+ * says so in `duringCommit`; a cancelled transaction's TransactionError has
+ * no such field yet, only its message (see the model report): this reads
+ * the field where there is one, and the message until there is.
+ */
+export function outcomeUnknown(error: unknown): boolean {
+  for (const e of causes(error)) {
+    if ((e as { duringCommit?: unknown } | null)?.duringCommit === true) return true;
+    if ((e as { outcomeUnknown?: unknown } | null)?.outcomeUnknown === true) return true;
+  }
+  return error instanceof TransactionError && /whether it committed is unknown/i.test(error.message);
 }
 
 /** What kind of error an operation ended with. */

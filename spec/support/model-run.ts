@@ -13,9 +13,14 @@ import type { TestTarget } from './targets';
  * SASYNC_MODEL_SEED, SASYNC_MODEL_PATH and SASYNC_MODEL_REPLAY.
  */
 export interface ProgramSettings {
+  /** Programs per fast-check run (a soak makes run after run until its time is up). */
   readonly numRuns: number;
   readonly maxCommands: number;
+  /** No new program starts after this long (one running is never cut short: it could hide a hang). */
   readonly timeLimitMs: number;
+  /** How long a failure may be shrunk before the smallest failing program found is reported. */
+  readonly shrinkMs: number;
+  readonly soak: boolean;
   readonly seed?: number;
   readonly path?: string;
   readonly replayPath?: string;
@@ -29,11 +34,14 @@ export function programSettings(env: NodeJS.ProcessEnv = process.env): ProgramSe
   };
   if (env.SASYNC_SOAK) {
     const minutes = Number(env.SASYNC_SOAK_MINUTES ?? 10);
-    return { numRuns: 1_000_000, maxCommands: 30, timeLimitMs: minutes * 60_000, ...replay };
+    return { numRuns: 50, maxCommands: 30, timeLimitMs: minutes * 60_000, shrinkMs: 600_000, soak: true, ...replay };
   }
-  const runs = Number(env.SASYNC_MODEL_RUNS ?? 20);
-  return { numRuns: runs, maxCommands: 15, timeLimitMs: 9_000, ...replay };
+  const runs = Number(env.SASYNC_MODEL_RUNS ?? 40);
+  return { numRuns: runs, maxCommands: 25, timeLimitMs: 9_000, shrinkMs: 30_000, soak: false, ...replay };
 }
+
+/** How long the bounded run's test may take, failures (a hung program, shrinking) included. */
+export const BOUNDED_TEST_MS = 180_000;
 
 /** Runs one program: sets up a World, runs the commands, then ends and checks everything. */
 export async function runProgram(t: TestTarget, holes: ReadonlySet<Hole>, cmds: Iterable<Cmd>): Promise<void> {
@@ -56,7 +64,8 @@ export async function runProgram(t: TestTarget, holes: ReadonlySet<Hole>, cmds: 
 
 /**
  * Runs random programs on `t` until `settings` says stop; a failing
- * program is shrunk and reported with its seed, path and commands.
+ * program is shrunk (for at most `shrinkMs`) and reported with its seed,
+ * path and commands.
  */
 export async function checkPrograms(t: TestTarget, settings: ProgramSettings = programSettings()): Promise<void> {
   const holes = enabledHoles(t.dialect);
@@ -66,15 +75,27 @@ export async function checkPrograms(t: TestTarget, settings: ProgramSettings = p
     maxCommands: settings.maxCommands,
     replayPath: settings.replayPath,
   });
-  await fc.assert(
-    fc.asyncProperty(arbitrary, (cmds) => runProgram(t, holes, cmds)),
-    {
+  const end = Date.now() + settings.timeLimitMs;
+  const replaying = settings.path !== undefined;
+  // fast-check's own time limits would cut a running program short (and a
+  // hang with it): past the time, programs not yet started pass at once
+  // instead; past the shrink budget, so do the candidates left to shrink.
+  let shrinkEnd: number | undefined;
+  const property = fc.asyncProperty(arbitrary, async (cmds) => {
+    if (!replaying && (shrinkEnd === undefined ? Date.now() > end : Date.now() > shrinkEnd)) return;
+    try {
+      await runProgram(t, holes, cmds);
+    } catch (error) {
+      shrinkEnd ??= Date.now() + settings.shrinkMs;
+      throw error;
+    }
+  });
+  do {
+    await fc.assert(property, {
       numRuns: settings.numRuns,
-      interruptAfterTimeLimit: settings.timeLimitMs,
-      markInterruptAsFailure: false,
       seed: settings.seed,
       path: settings.path,
-      endOnFailure: settings.path !== undefined,
-    },
-  );
+      endOnFailure: replaying,
+    });
+  } while (settings.soak && !replaying && Date.now() < end);
 }

@@ -2,7 +2,7 @@ import { lastValueFrom } from 'rxjs';
 import type { EntityManager } from 'typeorm';
 import { TransactionError } from '../../lib';
 import { classify, describeError, PlannedError, Scope, type ErrorKind } from './model-ledger';
-import type { Op } from './model-op';
+import { CANCEL_MARGIN_MS, type Op } from './model-op';
 import { describeSteps, describeTx, type Ending, type PartPlan, type Step, type TxPlan } from './model-plans';
 import type { World } from './model-world';
 
@@ -24,24 +24,45 @@ export function startTx(w: World, plan: TxPlan): void {
   const top = new Scope(op, 'top');
   op.controller = plan.signal ? new AbortController() : undefined;
   const refused = w.brokerClosed;
+  // What a returned stream must show: every write of the transaction that no rollback took back.
+  let own: string[] = [];
   const work = async (tx: EntityManager) => {
     try {
       await runBody({ w, op, top, scope: top, tx }, plan.steps, plan.ending);
+      if (!plan.returnsStream) return undefined;
+      own = w.ledger.visibleIn(top);
+      return w.broker.stream<{ tag: string }>(w.selectSql(), [], { batchSize: 2 });
     } finally {
       op.bodyDone = true;
     }
   };
+  const emitted: string[] = [];
   const source = w.broker.transact(work, {
     niceness: plan.niceness,
     timeout: plan.timeout,
     signal: op.controller?.signal,
     name: `op${op.id}`,
   });
+  if (plan.timeout !== undefined) op.settleWithin(plan.timeout + CANCEL_MARGIN_MS);
   op.subscription = source.subscribe({
+    next: (row: unknown) => void (row && emitted.push((row as { tag: string }).tag)),
     complete: () => op.settle({ kind: 'acked' }),
     error: (error: unknown) => op.settle({ kind: 'failed', error }),
   });
-  void op.done.then(() => checkTx(w, op, plan, refused));
+  void op.done.then(() => {
+    checkTx(w, op, plan, refused);
+    if (op.outcome.kind === 'acked' && plan.returnsStream) checkReturned(w, op, top, own, emitted);
+  });
+}
+
+/** The rows a transaction's returned stream emitted: its own writes, and what others had committed. */
+function checkReturned(w: World, op: Op, top: Scope, own: readonly string[], emitted: readonly string[]): void {
+  const seen = new Set(emitted);
+  if (seen.size !== emitted.length) w.fail(`op ${op.id}'s returned stream emitted a row twice: ${emitted}`);
+  const missing = own.filter((tag) => !seen.has(tag));
+  if (missing.length > 0) w.fail(`op ${op.id}'s returned stream does not show its own writes ${missing}`);
+  const written = new Set(w.ledger.writtenIn(top));
+  for (const tag of seen) if (!written.has(tag)) w.seen.set(tag, `op ${op.id}'s returned stream`);
 }
 
 async function runBody(at: Place, steps: readonly Step[], ending: Ending): Promise<void> {

@@ -1,18 +1,20 @@
 import { lastValueFrom } from 'rxjs';
 import type { EntityManager } from 'typeorm';
-import { AccessBroker, PersistentDict } from '../../lib';
+import { AccessBroker, PersistentArray, PersistentDict } from '../../lib';
 import { devalueSerializer } from '../../lib/stores/serializer';
 import { storedRows } from './stores';
 import { ph, uniqueName, type TestTarget } from './targets';
 import { HangError, settleResources, resourceCounts, within } from './model-handles';
 import { describeError, Ledger, ModelFailure } from './model-ledger';
-import { pgActivity } from './model-diagnose';
+import { pgActivity, pgClients } from './model-diagnose';
 import { Op } from './model-op';
 import type { Hole } from './model-plans';
 
 /** How long anything a program started may take to settle, or to shut down. */
-export const SETTLE_MS = 15_000;
+export const SETTLE_MS = 10_000;
 export const SHUTDOWN_MS = 10_000;
+/** Once something hung, what is left waits this long at most: the failure is known, the run goes on. */
+const AFTER_HANG_MS = 2_000;
 
 let programs = 0;
 
@@ -62,12 +64,15 @@ export class World {
   readonly seen = new Map<string, string>();
   /** What the dict holds, as the program's accepted writes made it. */
   readonly dictModel = new Map<string, unknown>();
+  /** What the array holds, by place (as JSON). */
+  readonly arrayModel = new Map<string, unknown>();
   readonly failures: string[] = [];
   brokerShutdown: Promise<void> | undefined;
   dictShutdown: Promise<void> | undefined;
   readonly #baseline: ReadonlyMap<string, number>;
   /** Failures already thrown by assertNoFailures. */
   #reported = 0;
+  #hangs = 0;
   readonly #observer: AccessBroker | undefined;
 
   private constructor(
@@ -77,6 +82,7 @@ export class World {
     readonly holes: ReadonlySet<Hole>,
     readonly broker: ModelBroker,
     readonly dict: PersistentDict<string, unknown>,
+    readonly array: PersistentArray<unknown>,
     observer: AccessBroker | undefined,
     baseline: ReadonlyMap<string, number>,
   ) {
@@ -91,14 +97,18 @@ export class World {
     // for reading the table back after the program's own shut down.
     const observer = t.name === 'sqlite-memory' ? new AccessBroker(target, { name: 'ModelObserver' }) : undefined;
     const broker = new ModelBroker(target, uniqueName('model'));
-    const dict = new PersistentDict<string, unknown>(uniqueName('model'), target);
+    const group = uniqueName('model');
+    const dict = new PersistentDict<string, unknown>(group, target);
+    const array = new PersistentArray<unknown>(group, target);
     try {
       await within(Promise.all([broker.waitUntilRunning(), dict.waitUntilRunning()]), SETTLE_MS, 'start-up');
     } catch (error) {
-      await Promise.all([broker.shutdown(), dict.shutdown(), observer?.shutdown()]).catch(() => undefined);
+      await Promise.all([broker.shutdown(), dict.shutdown(), array.shutdown(), observer?.shutdown()]).catch(
+        () => undefined,
+      );
       throw error;
     }
-    return new World(t, target, session, holes, broker, dict, observer, baseline);
+    return new World(t, target, session, holes, broker, dict, array, observer, baseline);
   }
 
   get dialect(): 'sqlite' | 'postgres' {
@@ -134,6 +144,10 @@ export class World {
   newOp(label: string): Op {
     const op = new Op(this.ops.length + 1, label);
     this.ops.push(op);
+    void op.done.then(() => {
+      if (op.mustSettleBy !== undefined && op.settledAt! > op.mustSettleBy)
+        this.fail(`op ${op.id} ended ${op.settledAt! - op.mustSettleBy} ms after its timeout or abort (and margin)`);
+    });
     return op;
   }
 
@@ -151,10 +165,15 @@ export class World {
     );
   }
 
-  /** Shuts the broker, the dict or both down now, without waiting (later commands race with it). */
-  shutdown(which: 'broker' | 'dict' | 'both'): void {
-    if (which !== 'dict') this.brokerShutdown ??= this.#bounded(this.broker.shutdown(), 'broker.shutdown()');
-    if (which !== 'broker') this.dictShutdown ??= this.#bounded(this.dict.shutdown(), 'dict.shutdown()');
+  /** Shuts the broker, the stores (dict and array) or all down now, without waiting (later commands race with it). */
+  shutdown(which: 'broker' | 'stores' | 'both'): void {
+    if (which !== 'stores') this.brokerShutdown ??= this.#bounded(this.broker.shutdown(), 'broker.shutdown()');
+    if (which !== 'broker') {
+      this.dictShutdown ??= Promise.all([
+        this.#bounded(this.dict.shutdown(), 'dict.shutdown()'),
+        this.#bounded(this.array.shutdown(), 'array.shutdown()'),
+      ]).then(() => undefined);
+    }
   }
 
   /**
@@ -163,12 +182,13 @@ export class World {
    */
   async settle(): Promise<void> {
     const ops = Promise.all(this.ops.map((op) => op.done));
-    await within(ops, SETTLE_MS, 'the operations').catch((error: unknown) => this.#hung(error));
+    await within(ops, this.#bound(SETTLE_MS), 'the operations').catch((error: unknown) => this.#hung(error));
     if (!this.brokerClosed)
-      await within(this.broker.drain(), SETTLE_MS, 'broker.drain()').catch((e: unknown) => this.#hung(e));
+      await within(this.broker.drain(), this.#bound(SETTLE_MS), 'broker.drain()').catch((e: unknown) => this.#hung(e));
     if (!this.dictClosed) {
-      await within(this.dict.flush(), SETTLE_MS, 'dict.flush()').catch((error: unknown) =>
-        this.fail(`dict.flush() failed: ${describeError(error)}`),
+      const flushed = Promise.all([this.dict.flush(), this.array.flush()]);
+      await within(flushed, this.#bound(SETTLE_MS), 'the stores flush()').catch((error: unknown) =>
+        this.fail(`the stores' flush() failed: ${describeError(error)}`),
       );
     }
     await this.#checkPool();
@@ -218,9 +238,10 @@ export class World {
         true,
       );
       this.#compareDict(await storedRows(checker, this.dict.group));
+      await this.#compareArray();
     } finally {
       await this.#drop(checker);
-      await within(checker.shutdown(), SHUTDOWN_MS, 'the checker broker shutdown()').catch((e: unknown) =>
+      await within(checker.shutdown(), this.#bound(SHUTDOWN_MS), 'the checker broker shutdown()').catch((e: unknown) =>
         this.#hung(e),
       );
     }
@@ -239,9 +260,31 @@ export class World {
     }
   }
 
+  /** Reads every place of the array's small domain back through a fresh PersistentArray. */
+  async #compareArray(): Promise<void> {
+    const fresh = new PersistentArray<unknown>(this.dict.group, this.target);
+    try {
+      for (const x of [0, 1]) {
+        for (const y of ['a', null]) {
+          const key = JSON.stringify([x, y, null]);
+          const stored = await fresh.get(x, y, null);
+          if (JSON.stringify(stored) !== JSON.stringify(this.arrayModel.get(key)))
+            this.fail(
+              `the array holds ${JSON.stringify(stored)} at ${key}, its accepted writes make ${JSON.stringify(this.arrayModel.get(key))}`,
+            );
+        }
+      }
+    } finally {
+      await within(fresh.shutdown(), this.#bound(SHUTDOWN_MS), 'the fresh array shutdown()').catch((e: unknown) =>
+        this.#hung(e),
+      );
+    }
+  }
+
   async #checkPool(): Promise<void> {
     // The broker's DataSource, while anyone (the dict, the observer) still holds it.
     const holder = this.#observer ?? this.broker;
+    if (!this.#observer && this.brokerClosed && this.dictClosed) return;
     if (!holder.dataSource.isInitialized) return;
     // A stream ended by take(n) gives its connection back a few turns after its subscriber completed.
     const deadline = Date.now() + 2000;
@@ -257,26 +300,33 @@ export class World {
   async #drop(checker: AccessBroker): Promise<void> {
     const drop = async () => {
       await lastValueFrom(checker.query(`DROP TABLE IF EXISTS ${this.broker.tableName}`));
-      await lastValueFrom(
-        checker.query(`DELETE FROM sasync_items WHERE group_id = ${ph(this.dialect, 1)}`, [this.dict.group]),
-      );
+      for (const table of ['sasync_items', 'sasync_array'])
+        await lastValueFrom(
+          checker.query(`DELETE FROM ${table} WHERE group_id = ${ph(this.dialect, 1)}`, [this.dict.group]),
+        );
     };
-    await within(drop(), SETTLE_MS, 'dropping the table').catch((e: unknown) =>
+    await within(drop(), this.#bound(SETTLE_MS), 'dropping the table').catch((e: unknown) =>
       this.fail(`could not drop the program's table: ${describeError(e)}`),
     );
   }
 
   #bounded(promise: Promise<void>, what: string): Promise<void> {
-    return within(promise, SHUTDOWN_MS, what).catch((error: unknown) =>
+    return within(promise, this.#bound(SHUTDOWN_MS), what).catch((error: unknown) =>
       error instanceof HangError ? this.#hung(error) : this.fail(`${what} rejected: ${describeError(error)}`),
     );
   }
 
+  #bound(ms: number): number {
+    return this.#hangs > 0 ? AFTER_HANG_MS : ms;
+  }
+
   async #hung(error: unknown): Promise<void> {
+    this.#hangs++;
     const pending = this.ops.filter((op) => op.pending).map((op) => `op ${op.id} ${op.label}`);
     this.fail(`${describeError(error)}${pending.length ? ` (still pending: ${pending.join('; ')})` : ''}`);
     if (this.dialect !== 'postgres') return;
     const stats = this.broker.dataSource.isInitialized ? JSON.stringify(this.broker.connectionStats()) : 'closed';
-    this.fail(`pool: ${stats}; sessions:\n${await pgActivity(this.target, this.session)}`);
+    const clients = this.broker.dataSource.isInitialized ? pgClients(this.broker.dataSource.driver) : '';
+    this.fail(`pool: ${stats}; sessions:\n${await pgActivity(this.target, this.session)}\nclients:\n${clients}`);
   }
 }
