@@ -3,7 +3,9 @@ import type { EntityManager } from 'typeorm';
 import { TransactionError } from '../../lib';
 import { latch, withItems } from '../support/brokers';
 import { enabledHoles, type Hole } from '../support/model-plans';
-import { allTargets } from '../support/targets';
+import { AccessBroker } from '../../lib';
+import { within } from '../support/model-handles';
+import { allTargets, pgAvailable, postgres } from '../support/targets';
 
 /**
  * What the random programs of spec/model/programs.spec.ts found, as plain
@@ -143,5 +145,33 @@ describe.each(allTargets)('model regressions [$name]', (t) => {
       expect(error).toBeInstanceOf(TransactionError);
       expect(handled).toEqual(['a']);
     }),
+  );
+});
+
+describe.each(pgAvailable ? [postgres] : [])('model regressions, postgres streams [$name]', (t) => {
+  // Found by the model: shutdown() lands while a stream outside a transaction
+  // is opening (its connection taken, BEGIN READ ONLY sent, the cursor queued
+  // behind it). The stream closes its cursor before pg submitted it; pg
+  // submits it when BEGIN returns, nobody reads or closes it, the ROLLBACK
+  // that would give the connection back waits behind it: the stream never
+  // settles and the connection never comes back.
+  unlessOpen('pgStreamHang', t.dialect)(
+    `settles a stream that shutdown() closes while it opens, and gives its connection back [${t.name}]`,
+    async () => {
+      const target = t.target();
+      const keeper = new AccessBroker(target, { name: 'Keeper' }); // holds the DataSource
+      const broker = new AccessBroker(target);
+      await broker.waitUntilRunning();
+      // Test-only: pg-pool's 'acquire' fires as the stream takes its connection.
+      const pool = (broker.dataSource.driver as unknown as { master: NodeJS.EventEmitter }).master;
+      let closed: Promise<void> | undefined;
+      pool.once('acquire', () => void (closed = broker.shutdown()));
+      const read = lastValueFrom(broker.stream('SELECT 1 AS x'), { defaultValue: undefined }).catch((e: unknown) => e);
+      await within(read, 5000, 'the stream');
+      await within(closed!, 5000, 'shutdown()');
+      const stats = keeper.connectionStats();
+      expect(stats.idle).toBe(stats.open);
+      await keeper.shutdown();
+    },
   );
 });

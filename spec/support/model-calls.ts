@@ -187,21 +187,28 @@ export function useKept(w: World, index: number, api: 'query' | 'builder'): void
   });
 }
 
-/** `broker.dataSource.manager` outside any transaction: runs on its own, whatever transactions do meanwhile. */
+/**
+ * `broker.dataSource.manager` outside any transaction: runs on its own,
+ * whatever transactions do meanwhile. It is not the broker's work: one that
+ * races with shutdown() may fail (pg-pool's untyped connect timeout, 10 s
+ * later, when the pool ends under it), and then nobody knows if it wrote.
+ */
 export function dataSourceWrite(w: World): void {
   if (w.brokerClosed) return;
   const op = w.newOp('dataSource.manager.query(insert)');
   const tag = w.ledger.own(op);
-  track(
-    op,
-    call(w, op, () => w.broker.dataSource.manager.query(w.insertSql(), [tag])),
-    () => op.outcome.kind === 'failed' && w.fail(`${op}`),
+  const write = call(w, op, () => w.broker.dataSource.manager.query(w.insertSql(), [tag]));
+  write.then(
+    () => op.settle({ kind: 'acked' }),
+    (error: unknown) => op.settle(w.brokerClosed ? { kind: 'unknown', error } : { kind: 'failed', error }),
   );
+  void op.done.then(() => op.outcome.kind === 'failed' && w.fail(`${op}`));
 }
 
 /** stream() of a write outside any transaction: refused with a typed error, nothing written. */
 export function streamWrite(w: World): void {
   const op = w.newOp('stream(INSERT … RETURNING)');
+  op.isStream = true;
   const tag = w.ledger.refused();
   const sql = `${w.insertSql()} RETURNING tag`;
   track(

@@ -24,7 +24,9 @@ export type Outcome =
   | { readonly kind: 'acked' }
   | { readonly kind: 'failed'; readonly error: unknown }
   /** Unsubscribed before it reported anything; `bodyDone` tells whether its work had returned by then. */
-  | { readonly kind: 'unsubscribed'; readonly bodyDone: boolean };
+  | { readonly kind: 'unsubscribed'; readonly bodyDone: boolean }
+  /** Failed in a way that does not say whether it wrote (a call of the user's own that raced with shutdown). */
+  | { readonly kind: 'unknown'; readonly error: unknown };
 
 /** One transaction, or a nested part of one (a join or a savepoint). */
 export class Scope {
@@ -127,6 +129,7 @@ function outcomeFate(outcome: Outcome): Fate {
       // that, COMMIT may already be under way, and nobody is told which it was.
       return outcome.bodyDone ? 'either' : 'absent';
     case 'pending':
+    case 'unknown':
       return 'either';
   }
 }

@@ -25,6 +25,8 @@ export class Op {
   /** The reasons this program cancelled it with (abort reasons). */
   readonly cancelReasons: unknown[] = [];
   readonly parts: PartResult[] = [];
+  /** A stream outside any transaction. */
+  isStream = false;
   /** When its timeout or an abort must have ended it by (ms since the epoch), with a generous margin. */
   mustSettleBy: number | undefined;
   settledAt: number | undefined;
@@ -76,8 +78,8 @@ export class Op {
   toString(): string {
     const o = this.outcome;
     const how =
-      o.kind === 'failed'
-        ? `failed: ${describeError(o.error)}`
+      o.kind === 'failed' || o.kind === 'unknown'
+        ? `${o.kind}: ${describeError(o.error)}`
         : o.kind === 'unsubscribed'
           ? `unsubscribed (work ${o.bodyDone ? 'had returned' : 'had not returned'})`
           : o.kind;

@@ -25,10 +25,11 @@ export type Hole =
   /** Found by these tests: consume() calls its handler for the rest of a batch after the signal aborted. */
   | 'consumeAfterAbort'
   /**
-   * Found by these tests (postgres): now and then a stream() outside a
-   * transaction never reads its first batch: the backend waits in its
-   * statement (ClientRead) and the stream, its connection, shutdown() and the
-   * process wait forever. The programs leave such streams out there meanwhile.
+   * Found by these tests (postgres): shutdown() while a stream() outside a
+   * transaction is opening (its connection taken, BEGIN READ ONLY sent) makes
+   * the stream close its cursor before pg submitted it; pg submits it later
+   * anyway, the ROLLBACK waits behind it, and the stream, its connection and
+   * the process wait forever. Meanwhile a program lets its streams end first.
    */
   | 'pgStreamHang';
 

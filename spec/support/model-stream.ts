@@ -16,6 +16,7 @@ type Row = { id: number; tag: string };
  */
 export function startStream(w: World, plan: StreamPlan): void {
   const op = w.newOp(describeStream(plan));
+  op.isStream = true;
   op.controller = plan.stop === 'abort' ? new AbortController() : undefined;
   const acknowledged = [...w.ledger.entries()].filter(([, fate]) => fate === 'present').map(([tag]) => tag);
   const stream = w.broker.stream<Row>(w.selectSql(), [], {
