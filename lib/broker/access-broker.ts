@@ -21,7 +21,7 @@ import { acquireDatabase, type SharedDatabase } from './registry';
 import { storeAccess, type StoreAccess } from './store-access';
 import { CancelToken, UNSUBSCRIBED } from './cancel-token';
 import { cancellation } from './cancellation';
-import { asHolder } from './slot';
+import { SlotHolder } from './slot';
 import { Retrying } from './retrying';
 import {
   collect,
@@ -585,9 +585,16 @@ export class AccessBroker {
       // A job that throws before returning its Promise (user code called
       // synchronously) must still be counted as settled, or drain() and
       // shutdown() would wait for it forever.
+      // Where outside calls wait for the queue (sqlite), the job is marked as
+      // holding its slot, so that what it calls does not wait for itself.
+      let holder: SlotHolder | undefined;
+      const run = () => attempt(() => job(token, emit));
       return scope
-        .runInAsyncScope(() => asHolder(queue, () => attempt(() => job(token, emit))))
-        .finally(() => this.#settled());
+        .runInAsyncScope(() => (this.#db.gatesOutsideCalls ? (holder = new SlotHolder(queue)).run(run) : run()))
+        .finally(() => {
+          holder?.end();
+          this.#settled();
+        });
     };
     let queue = this.#db.scheduler;
     const enqueue = () => {

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { TransactionError } from '../errors';
 import type { Dialect } from '../dialect';
-import { runnerView } from '../dialect/typeorm-runner-view';
+import { gateOf, runnerView } from '../dialect/typeorm-runner-view';
 import type { SharedDatabase } from './registry';
 
 /**
@@ -41,7 +41,6 @@ export class TransactionContext {
       },
       usable: () => this.open,
     });
-    views.set(view, this);
     this.manager = view.manager;
   }
 
@@ -80,9 +79,6 @@ export class TransactionContext {
 
 const storage = new AsyncLocalStorage<TransactionContext | undefined>();
 
-/** The transaction each manager's runner view belongs to. */
-const views = new WeakMap<QueryRunner, TransactionContext>();
-
 /**
  * The innermost transaction on `db` around the caller, if any. It may have
  * ended (work that outlived its transaction): callers check `open`.
@@ -108,9 +104,10 @@ export function outerContext(): TransactionContext | undefined {
 
 /** Throws if the transaction of `runner` (a transaction manager's, or the caller's on it) has ended. */
 export function assertOpen(runner: QueryRunner): void {
-  const own = views.get(runner);
-  if (own) {
-    if (!own.open) throw endedError();
+  // A transaction manager's runner answers for its own transaction.
+  const own = gateOf(runner);
+  if (own?.usable) {
+    if (!own.usable()) throw endedError();
     return;
   }
   for (let c = storage.getStore(); c; c = c.parent) {

@@ -50,6 +50,14 @@ export class SharedDatabase {
     this.#opening = new Retrying(() => this.#open());
   }
 
+  /**
+   * Whether TypeORM calls from outside sasync's work wait for the queue here
+   * (see Dialect.gateOutsideCalls): then jobs must say that they hold their slot.
+   */
+  get gatesOutsideCalls(): boolean {
+    return this.dialect.gateOutsideCalls !== undefined;
+  }
+
   /** The DataSource: after a failed opening, the one of the latest attempt. */
   get dataSource(): DataSource {
     return this.#dataSource;

@@ -33,30 +33,40 @@ export function acquireSlot(
   });
 }
 
-/** A job holding a slot of `scheduler`, inside any outer one the caller held. */
-interface Holder {
-  readonly scheduler: PriorityScheduler;
-  held: boolean;
-  readonly outer: Holder | undefined;
-}
-
-const holders = new AsyncLocalStorage<Holder>();
-
 /**
- * Runs `job` as the holder of a slot of `scheduler` until the Promise it
- * returns settles: what it calls meanwhile can tell (with {@link holdsSlot})
- * that it must not wait for a slot itself, or it would wait for itself.
+ * A job holding a slot of a scheduler, inside any outer one the caller held:
+ * what the job calls while it runs can tell (with {@link holdsSlot}) that it
+ * must not wait for a slot itself, or it would wait for itself.
  */
-export function asHolder<T>(scheduler: PriorityScheduler, job: () => Promise<T>): Promise<T> {
-  const holder: Holder = { scheduler, held: true, outer: holders.getStore() };
-  return holders.run(holder, job).finally(() => (holder.held = false));
+export class SlotHolder {
+  #held = true;
+  readonly #outer: SlotHolder | undefined = holders.getStore();
+
+  /** Made in the job's async context, so that it chains to the caller's holder. */
+  constructor(readonly scheduler: PriorityScheduler) {}
+
+  /** Runs `fn` (the job) as this holder. */
+  run<T>(fn: () => T): T {
+    return holders.run(this, fn);
+  }
+
+  /** The job has ended: work it left running no longer holds the slot. */
+  end(): void {
+    this.#held = false;
+  }
+
+  /** Whether this holder, or one it runs inside, holds a slot of `scheduler` now. */
+  holds(scheduler: PriorityScheduler): boolean {
+    return (this.#held && this.scheduler === scheduler) || (this.#outer?.holds(scheduler) ?? false);
+  }
 }
+
+const holders = new AsyncLocalStorage<SlotHolder>();
 
 /**
  * Whether the caller is a job (or runs inside one) that holds a slot of
  * `scheduler` now; work a job left running after it ended does not.
  */
 export function holdsSlot(scheduler: PriorityScheduler): boolean {
-  for (let h = holders.getStore(); h; h = h.outer) if (h.scheduler === scheduler && h.held) return true;
-  return false;
+  return holders.getStore()?.holds(scheduler) ?? false;
 }

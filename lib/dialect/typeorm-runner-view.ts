@@ -26,7 +26,10 @@ export interface RunnerGate {
  * methods (schema, entity persistence) call these on `this`, which is the view
  * when they are called on it. The transaction calls are checked on entry,
  * before TypeORM changes its bookkeeping (startTransaction sets
- * `isTransactionActive` before it sends BEGIN).
+ * `isTransactionActive` before it sends BEGIN). Once let through, they run on
+ * the runner itself: TypeORM finds runners again by identity (postgres keeps
+ * its connected runners in a list), and the many property reads of a query
+ * are not worth a trip through the view each.
  */
 const GATED = new Set<PropertyKey>([
   'query',
@@ -40,13 +43,6 @@ const GATED = new Set<PropertyKey>([
 ]);
 
 /**
- * Calls that run on the runner itself rather than on the view: TypeORM
- * bookkeeping compares the runner by identity (postgres keeps its connected
- * runners in a list and finds them again on release).
- */
-const ON_RUNNER = new Set<PropertyKey>(['connect', 'release']);
-
-/**
  * A view of `runner` whose database calls go through `gate`, with an
  * EntityManager of its own bound to the view (TypeORM's EntityManager and
  * repositories run everything on their `queryRunner`). Other properties, read
@@ -55,12 +51,19 @@ const ON_RUNNER = new Set<PropertyKey>(['connect', 'release']);
  * runner for the whole DataSource, this is what lets each transaction (and
  * each outside caller) be told apart.
  */
+/** The property a view answers with its gate (views are Proxies: no WeakMap per view needed). */
+const GATE = Symbol('sasync.runnerGate');
+
+/** The gate of a {@link runnerView}; undefined for any other runner. */
+export function gateOf(runner: QueryRunner): RunnerGate | undefined {
+  return (runner as QueryRunner & { [GATE]?: RunnerGate })[GATE];
+}
+
 export function runnerView(ds: DataSource, runner: QueryRunner, gate: RunnerGate): QueryRunner {
   let manager: EntityManager | undefined;
   const calls = new Map<PropertyKey, { readonly source: unknown; readonly call: unknown }>();
   const gated = (name: PropertyKey, fn: (...args: unknown[]) => unknown) =>
-    function gatedCall(this: unknown, ...args: unknown[]): unknown {
-      const self = ON_RUNNER.has(name) ? runner : (this ?? view);
+    function gatedCall(...args: unknown[]): unknown {
       if (name === 'release' && gate.release) return gate.release(() => fn.apply(runner, args) as Promise<void>);
       let entered: Promise<void> | void;
       try {
@@ -68,11 +71,12 @@ export function runnerView(ds: DataSource, runner: QueryRunner, gate: RunnerGate
       } catch (err) {
         return Promise.reject(err as Error);
       }
-      return entered ? entered.then(() => fn.apply(self, args)) : fn.apply(self, args);
+      return entered ? entered.then(() => fn.apply(runner, args)) : fn.apply(runner, args);
     };
   const view: QueryRunner = new Proxy(runner, {
     get(target, prop) {
       if (prop === 'manager') return manager;
+      if (prop === GATE) return gate;
       if (prop === 'isReleased' && gate.usable && !gate.usable()) return false;
       const value: unknown = Reflect.get(target, prop, target);
       if (typeof value !== 'function' || !GATED.has(prop)) return value;
