@@ -103,7 +103,7 @@ async function runOnce(spec: TransactionSpec, signal: CancelToken, state: Attemp
   const ctx = new TransactionContext(db, runner, spec.parent);
   try {
     // Not even started on a sqlite file deleted or replaced meanwhile (its WAL may now serve another file).
-    db.dialect.verifyWritable(runner);
+    await db.dialect.verifyWritable(runner);
     // Waiting for a connection or for BEGIN ends with a cancellation: the server may not answer.
     if (!spec.autocommit)
       await untilAborted(runner.startTransaction(db.dialect.isolation(spec.options.isolation)), signal);
@@ -116,7 +116,7 @@ async function runOnce(spec: TransactionSpec, signal: CancelToken, state: Attemp
     if (ctx.openSavepoints > 0) throw savepointStillOpen(spec);
     ctx.close();
     // Not acknowledged if it would be lost (a sqlite file deleted or replaced meanwhile): rolled back instead.
-    db.dialect.verifyWritable(runner);
+    await db.dialect.verifyWritable(runner);
     // A connection that died meanwhile: say so, and that COMMIT was never sent (so it may be re-run).
     const gone = db.dialect.lostConnection?.(runner, undefined);
     if (gone) throw gone.error;

@@ -133,10 +133,11 @@ export interface Dialect {
    * autocommit statement's result is returned): throws if what was written
    * would be lost. sqlite: the database file at the path was deleted or
    * replaced since it was opened (the connection still writes to the old
-   * one). postgres: nothing to check.
-   * @throws DatabaseError saying so, and what to do.
+   * one). postgres: the server already aborted the transaction (the work
+   * caught a failed statement and went on), so COMMIT would roll it back.
+   * @throws DatabaseError (sqlite) or TransactionError (postgres) saying so, and what to do.
    */
-  verifyWritable(runner: QueryRunner): void;
+  verifyWritable(runner: QueryRunner): void | Promise<void>;
   /**
    * Destroys the runner's connection at once, without a word to the server
    * (the server rolls back when it notices), for a cancelled transaction

@@ -2,7 +2,7 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import type { PortableType } from '../../schema/column';
-import { DatabaseError } from '../../errors';
+import { DatabaseError, TransactionError } from '../../errors';
 import type { RowSource } from '../../rows/row-source';
 import {
   driverErrorCode,
@@ -229,7 +229,23 @@ export const postgresDialect: Dialect = {
   },
 
   // The server owns its files: a committed write is durable wherever they are.
-  verifyWritable: () => undefined,
+  // But work that caught a failed statement and went on has a transaction the
+  // server already aborted: postgres would answer COMMIT with ROLLBACK, and the
+  // caller would be told its writes were committed when none were.
+  async verifyWritable(runner: QueryRunner): Promise<void> {
+    const client = (runner as unknown as PgRunner).databaseConnection;
+    if (!client) return;
+    // A failed statement's promise settles at its ErrorResponse; the status
+    // comes with the ReadyForQuery right behind it, which may not be here yet.
+    if (!client.readyForQuery) await readyForQuery(client);
+    if (client.getTransactionStatus?.() !== 'E') return;
+    throw new TransactionError(
+      'the work caught a failed statement and went on, but postgres had already aborted the transaction ' +
+        '(it answers COMMIT with ROLLBACK), so nothing it wrote was kept: let the error propagate, or run ' +
+        'the part that may fail in a nested transaction with { savepoint: true }',
+      { cause: Object.assign(new Error('current transaction is aborted'), { code: '25P02' }), dialect: 'postgres' },
+    );
+  },
 
   // Table creation under an advisory lock, so that processes starting at once do not collide.
   ddlTransaction: pgDdlTransaction,
@@ -268,11 +284,35 @@ async function cancelBackend(client: PgClient): Promise<void> {
   }
 }
 
+/** Resolves at the client's next ReadyForQuery, or when its connection ends (then nothing more comes). */
+function readyForQuery(client: PgClient): Promise<void> {
+  const connection = client.connection;
+  if (!connection) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      connection.off('readyForQuery', done);
+      connection.off('end', done);
+      resolve();
+    };
+    connection.on('readyForQuery', done);
+    connection.on('end', done);
+  });
+}
+
 interface PgClient {
   processID: number | null;
   /** pg's own record of the query on the wire (what its deprecated activeQuery getter returns). */
   _activeQuery?: unknown;
   connectionParameters: unknown;
+  /** False between sending a statement and the server's ReadyForQuery after it. */
+  readyForQuery?: boolean;
+  /** The protocol connection (an EventEmitter of backend messages). */
+  connection?: {
+    on(event: string, fn: () => void): void;
+    off(event: string, fn: () => void): void;
+  };
+  /** The status of the last ReadyForQuery: 'I' idle, 'T' in a transaction, 'E' in a failed one. */
+  getTransactionStatus?(): string | null;
   connect(): Promise<void>;
   query(sql: string, values: unknown[]): Promise<unknown>;
   end(): Promise<void>;

@@ -224,7 +224,6 @@ export const sqliteDialect: Dialect = {
     if (!isMemory(ds)) identities.set(ds, identify(ds.options.database as string));
   },
 
-
   placeholder: () => '?',
 
   openBus: () => openLocalBus(),
