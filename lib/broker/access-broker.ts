@@ -53,8 +53,16 @@ export const transactNamed = Symbol('sasync.transactNamed');
 
 let globalTarget: ResolvedTarget | undefined;
 
-/** The run() whose function is running around the caller, with the queue for what it submits. */
-const holdingSlot = new AsyncLocalStorage<{ readonly db: SharedDatabase; readonly queue: PriorityScheduler }>();
+/**
+ * The run() whose function is running around the caller, with the queue for
+ * what it submits and the broker that took it (which lets that work in even
+ * while it shuts down: shutdown() waits for the run, and so for what it needs).
+ */
+const holdingSlot = new AsyncLocalStorage<{
+  readonly db: SharedDatabase;
+  readonly queue: PriorityScheduler;
+  readonly broker: AccessBroker;
+}>();
 
 /** Statements that start or end a transaction or savepoint. */
 const TRANSACTION_CONTROL = /^\s*(begin|start|commit|end|rollback|abort|savepoint|release)\b/i;
@@ -110,8 +118,12 @@ export class AccessBroker {
       name: this.#name,
       admit: async () => {
         const startup = starting.getStore() === this;
-        if (this.#closing && !startup) throw new BrokerClosedError(this.#name, 'a row stream');
+        if (this.#closing && !startup && !this.#insideOwnRun()) throw new BrokerClosedError(this.#name, 'a row stream');
         if (!this.#running && !startup) await this.#whenStarted();
+      },
+      transactionQueue: () => {
+        const held = holdingSlot.getStore();
+        return held?.db === this.#db ? held.queue : this.#db.scheduler;
       },
       track: (close) => {
         this.#streams.add(close);
@@ -293,7 +305,12 @@ export class AccessBroker {
       // Work that fn submits must not wait for the slot fn itself holds: it
       // queues on a queue of its own, as many at once as the shared one allows.
       const queue = new PriorityScheduler(this.#db.scheduler.concurrency);
-      const job = () => holdingSlot.run({ db: this.#db, queue }, () => collect(fn()));
+      const job = (token: CancelToken) =>
+        heedCancellation(
+          holdingSlot.run({ db: this.#db, queue, broker: this }, () => attempt(() => collect(fn()))),
+          token,
+          options?.name ?? 'run',
+        );
       return this.#queue(subscriber, options ?? {}, 'run', false, job);
     }) as Observable<R>;
   }
@@ -567,7 +584,7 @@ export class AccessBroker {
     job: (token: CancelToken, emit: (value: unknown) => void) => Promise<unknown[]>,
   ): () => void {
     const startupWork = internal || starting.getStore() === this;
-    if (this.#closing && !startupWork) {
+    if (this.#closing && !startupWork && !this.#insideOwnRun()) {
       subscriber.error(new BrokerClosedError(this.#name));
       return () => undefined;
     }
@@ -620,9 +637,42 @@ export class AccessBroker {
     };
   }
 
+  /** Whether the caller is the function of a run() this broker took (it may submit work while shutdown() waits for it). */
+  #insideOwnRun(): boolean {
+    return holdingSlot.getStore()?.broker === this;
+  }
+
   #settled(): void {
     if (--this.#inflight === 0) this.#idle.splice(0).forEach((resolve) => resolve());
   }
+}
+
+/**
+ * A run()'s result, unless it is cancelled (timeout, signal, unsubscribe)
+ * first: then the caller is told at once, while the function, which nothing
+ * can stop, runs on to its end holding its place in the queue.
+ */
+function heedCancellation(result: Promise<unknown[]>, token: CancelToken, method: string): Promise<unknown[]> {
+  const cancelled = () => {
+    const reason = token.reason instanceof Error ? token.reason.message : String(token.reason);
+    return new TransactionError(
+      `${method} was cancelled: ${reason}. Its function cannot be stopped from outside: it runs on to its end ` +
+        '(holding its place in the queue), and what it returns is dropped',
+      { cause: token.reason, method },
+    );
+  };
+  const stop = token.onAbort(() => void token.report(cancelled()));
+  return result
+    .then(
+      (values) => {
+        if (token.aborted) throw cancelled();
+        return values;
+      },
+      (err: unknown) => {
+        throw token.aborted ? cancelled() : err;
+      },
+    )
+    .finally(stop);
 }
 
 /** What `fn` returns, or a rejected Promise if it throws instead of returning one. */

@@ -2,6 +2,7 @@ import { BrokerClosedError, ConnectionLostError, ReadOnlyError, TransactionError
 import type { CursorQuery } from '../dialect';
 import type { RowSource } from '../rows/row-source';
 import type { StreamOptions } from '../rows/stream-options';
+import type { PriorityScheduler } from '../scheduler/priority-scheduler';
 import { currentContext, endedError } from './context';
 import type { SharedDatabase } from './registry';
 import { acquireSlot } from './slot';
@@ -12,6 +13,12 @@ export interface StreamHost {
   readonly name: string;
   /** Resolves when the broker takes work (after start-up); rejects once it is shut down. */
   admit(): Promise<void>;
+  /**
+   * The queue the caller's transactions go to: the shared one, or inside a
+   * run() the run's own (the run holds a slot of the shared one; a stream
+   * that needs the transaction slot would wait for itself there).
+   */
+  transactionQueue(): PriorityScheduler;
   /** Tracks an open stream so that shutdown can close it; returns the untracking. */
   track(close: (error: Error) => void): () => void;
 }
@@ -38,7 +45,7 @@ export async function openStream<T>(
     return guard(await db.dialect.openCursorOn<T>(ctx.runner, query), query, host, () => undefined);
   }
   await host.admit();
-  const scheduler = db.streamScheduler ?? db.scheduler;
+  const scheduler = db.streamScheduler ?? host.transactionQueue();
   const release = await acquireSlot(scheduler, options, signal);
   try {
     // The slot may have come free because shutdown closed other streams.
