@@ -66,6 +66,9 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
       for (const row of batch) {
         while (inFlight >= concurrency) await waitForRoom(concurrency - 1);
         if (failure) throw failure.error;
+        // Cancelled while this loop holds a batch: no handler for the rest of it.
+        const signal = this.#options.signal;
+        if (signal?.aborted) throw cancelledError(signal.reason);
         const result = handler(row);
         if (result === undefined || result === null) continue;
         inFlight++;
