@@ -97,16 +97,25 @@ export const postgresDialect: Dialect = {
       client.off('error', onError);
       client.release(failure as Error | undefined);
     };
-    const source = pgCursorSource<T>(client, query.sql, parameters, release, () => broken);
+    // The cursor is queued on the client only at the first read: one queued
+    // earlier and closed before pg submitted it would be submitted anyway,
+    // with nobody to read or close it, and the ROLLBACK behind it would wait
+    // forever (a stream shut down while it opened hung, holding its connection).
+    let source: RowSource<T> | undefined;
+    let closing: Promise<void> | undefined;
+    const cursor = () => (source ??= pgCursorSource<T>(client, query.sql, parameters, release, () => broken));
     return {
       read: async (n) => {
         await begun;
         if (beginFailed !== undefined) throw beginFailed;
-        return source.read(n).catch((err: unknown) => {
-          throw readOnlyOr(err, query.sql);
-        });
+        if (closing) throw new Error('the stream is closed');
+        return cursor()
+          .read(n)
+          .catch((err: unknown) => {
+            throw readOnlyOr(err, query.sql);
+          });
       },
-      close: () => source.close(),
+      close: () => (closing ??= source ? source.close() : release()),
       interrupt: () => {
         interrupted = new Error('the stream was interrupted');
         void cancelBackend(client as unknown as PgClient).catch(() => undefined);
