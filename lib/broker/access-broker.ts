@@ -259,7 +259,9 @@ export class AccessBroker {
   async table(name: string, columns: readonly ColumnSpec[], options?: TableOptions): Promise<TableInfo> {
     const info = checkTableSpec(name, columns, options);
     if (this.#closing && starting.getStore() !== this) throw new BrokerClosedError(this.#name, `table(${name})`);
-    await this.#db.ready;
+    // Outside start-up, after it, like any other call: a failed start-up is tried again first.
+    if (starting.getStore() === this) await this.#db.ready;
+    else await this.#whenStarted();
     // Only creations under way are shared: a later call checks the catalog
     // again (the table may have been dropped, or a creation rolled back).
     const pending = this.#db.tables.get(name);

@@ -126,6 +126,19 @@ describe('a broker whose start-up failed recovers once the database is back [sql
     }
   });
 
+  it('table() called after a failed start-up tries the start-up again, then creates its table', async () => {
+    const dir = path.join(scratchDir(), uniqueName('table'));
+    fs.writeFileSync(dir, 'not a directory');
+    const b = new AccessBroker(`sqlite:${path.join(dir, 'db.sqlite')}`);
+    await expect(b.waitUntilRunning()).rejects.toThrow(DatabaseError);
+    await expect(b.table('later', [{ name: 'id', type: 'integer', primary: true }])).rejects.toThrow(DatabaseError);
+    fs.rmSync(dir);
+    await eventually(() => b.table('later', [{ name: 'id', type: 'integer', primary: true }]));
+    expect(b.running).toBe(true);
+    expect(await lastValueFrom(b.query('SELECT count(*) AS n FROM later'))).toEqual([{ n: 0 }]);
+    await b.shutdown();
+  });
+
   it('shutdown() after a failed start-up resolves and tries nothing again', async () => {
     const dir = path.join(scratchDir(), uniqueName('never'));
     fs.writeFileSync(dir, 'not a directory');
