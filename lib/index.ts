@@ -44,6 +44,8 @@ export type { ConnectionStats } from './dialect';
 // Bound values
 export { json } from './dialect/json-parameter';
 export type { JsonParameter } from './dialect/json-parameter';
+export { array } from './dialect/array-parameter';
+export type { ArrayParameter } from './dialect/array-parameter';
 
 // Errors
 export {

@@ -28,6 +28,7 @@ describe('the public surface', () => {
        "SerializationError",
        "TransactIterationError",
        "TransactionError",
+       "array",
        "devalueSerializer",
        "json",
        "resolveTarget",

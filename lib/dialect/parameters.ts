@@ -1,4 +1,5 @@
 import { InvalidParameterError } from '../errors';
+import { ArrayParameter } from './array-parameter';
 import { JsonParameter } from './json-parameter';
 
 /**
@@ -8,7 +9,7 @@ import { JsonParameter } from './json-parameter';
  * Symbol as NULL and an object as '[object Object]'; pg binds a function as
  * its source text and an object as JSON).
  */
-export type ParameterKind = 'null' | 'string' | 'number' | 'boolean' | 'bigint' | 'date' | 'bytes' | 'json';
+export type ParameterKind = 'null' | 'string' | 'number' | 'boolean' | 'bigint' | 'date' | 'bytes' | 'json' | 'array';
 
 /** Why a value is refused, and what to do instead. */
 export class Refusal {
@@ -38,7 +39,7 @@ const MAX_INT64 = 2n ** 63n - 1n;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 const SCALARS = 'a string, number, boolean, bigint, Date, Buffer or null';
-export const JSON_HINT = `wrap it with json(value) to store it as JSON; or pass ${SCALARS}`;
+export const JSON_HINT = `wrap it with json(value) to store it as JSON (or, on postgres, an array with array(values) for a postgres array); or pass ${SCALARS}`;
 
 /**
  * Checks and converts the parameters of one statement: as many as `expected`
@@ -113,6 +114,7 @@ export function kindOf(value: unknown): ParameterKind | Refusal {
 
 function objectKind(value: object): ParameterKind | Refusal {
   if (value instanceof JsonParameter) return 'json';
+  if (value instanceof ArrayParameter) return 'array';
   if (isDate(value)) {
     return Number.isNaN(value.getTime())
       ? new Refusal('is an invalid Date', 'pass a valid Date, or null for SQL NULL')
@@ -164,4 +166,33 @@ export function memoCount(count: (sql: string) => number, size = 1000): (sql: st
     }
     return n;
   };
+}
+
+/**
+ * The elements of an array() parameter, each bound by `bind` as a parameter
+ * would be (nested arrays for more dimensions), or the Refusal of the first
+ * bad one, naming where it is.
+ */
+export function bindElements(values: readonly unknown[], bind: BindOne, at = ''): unknown[] | Refusal {
+  const out: unknown[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    const where = `${at}[${i}]`;
+    if (Array.isArray(value)) {
+      const inner = bindElements(value, bind, where);
+      if (inner instanceof Refusal) return inner;
+      out.push(inner);
+      continue;
+    }
+    const kind = kindOf(value);
+    const bound =
+      kind === 'json' || kind === 'array' ? refusedElement() : kind instanceof Refusal ? kind : bind(value, kind);
+    if (bound instanceof Refusal) return new Refusal(`has an element at ${where} that ${bound.reason}`, bound.hint);
+    out.push(bound);
+  }
+  return out;
+}
+
+function refusedElement(): Refusal {
+  return new Refusal('is json() or array() (elements must be scalars)', 'nest plain arrays for more dimensions');
 }

@@ -1,4 +1,5 @@
-import { bindAll, memoCount, Refusal, type ParameterKind } from '../parameters';
+import { bindAll, bindElements, memoCount, Refusal, type ParameterKind } from '../parameters';
+import type { ArrayParameter } from '../array-parameter';
 import type { JsonParameter } from '../json-parameter';
 import { postgresPlaceholderCount } from './placeholders';
 
@@ -35,6 +36,9 @@ function bindOne(value: unknown, kind: ParameterKind): unknown {
         : Buffer.from((value as Uint8Array).buffer, (value as Uint8Array).byteOffset, (value as Uint8Array).byteLength);
     case 'json':
       return (value as JsonParameter).text;
+    // pg renders a JavaScript array as an array literal, element by element.
+    case 'array':
+      return bindElements((value as ArrayParameter).values, bindOne);
     default:
       return value;
   }

@@ -30,6 +30,11 @@ function bindOne(value: unknown, kind: ParameterKind): unknown {
       return Buffer.isBuffer(value) ? value : toBuffer(value as Uint8Array);
     case 'json':
       return (value as JsonParameter).text;
+    case 'array':
+      return new Refusal(
+        'is array(…), but sqlite has no array type',
+        'wrap it with json(values) to store it as JSON text',
+      );
     default:
       return value;
   }
