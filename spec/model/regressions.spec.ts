@@ -19,9 +19,11 @@ function unlessOpen(hole: Hole, dialect: 'sqlite' | 'postgres'): jest.It {
 }
 
 describe.each(allTargets)('model regressions [$name]', (t) => {
-  // Found by the model (postgres): the outer work catches the SQL error of a
-  // joined part and returns; postgres has aborted the transaction, answers
-  // COMMIT with ROLLBACK, and the transaction was acknowledged with nothing written.
+  // Found by the model (postgres; seed -1461165422, path
+  // "33:2:1:1:1:2:3:3:5:4:5:6:7:7:7:7:7:7:7:7" with SASYNC_MODEL_HOLES=joinedSqlError):
+  // the outer work catches the SQL error of a joined part and returns;
+  // postgres has aborted the transaction, answers COMMIT with ROLLBACK, and
+  // the transaction was acknowledged with nothing written.
   unlessOpen('joinedSqlError', t.dialect)(
     `acknowledges a transaction whose joined part's SQL error was caught only if its writes are committed [${t.name}]`,
     () =>

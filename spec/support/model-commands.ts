@@ -79,7 +79,11 @@ class Cancel extends Command {
     super();
   }
   async run(_: Model, w: World) {
-    const can = w.ops.filter((op) => op.pending && (this.how === 'abort' ? op.controller : op.subscription));
+    // The open hole: a stream cancelled while it opens may keep its connection.
+    const streams = w.holes.has('pgStreamHang');
+    const can = w.ops.filter(
+      (op) => op.pending && (streams || !op.isStream) && (this.how === 'abort' ? op.controller : op.subscription),
+    );
     const op = can[this.k % Math.max(1, can.length)];
     if (this.how === 'abort') op?.abort();
     else op?.unsubscribe();

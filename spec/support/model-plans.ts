@@ -29,7 +29,10 @@ export type Hole =
    * transaction is opening (its connection taken, BEGIN READ ONLY sent) makes
    * the stream close its cursor before pg submitted it; pg submits it later
    * anyway, the ROLLBACK waits behind it, and the stream, its connection and
-   * the process wait forever. Meanwhile a program lets its streams end first.
+   * the process wait forever. Unsubscribing from such a stream (seed
+   * 358142430, path "11:28:31:15:2:11:6:11:7:7:12", soak size) keeps its
+   * connection busy until the pool ends. Meanwhile a program lets its streams
+   * end before a shutdown, and does not cancel them.
    */
   | 'pgStreamHang';
 
@@ -107,6 +110,16 @@ export interface StreamPlan {
   readonly key: boolean;
 }
 
+/** How work with these steps ends if nothing cancels it: the first failure nobody catches, or 'ok'. */
+export function expectedEnding(steps: readonly Step[], ending: Ending): Ending {
+  for (const step of steps) {
+    if (step.kind !== 'part' || step.part.caught) continue;
+    const inner = expectedEnding(step.part.steps, step.part.ending);
+    if (inner !== 'ok') return inner;
+  }
+  return ending;
+}
+
 const endings = fc.constantFrom<Ending>('ok', 'ok', 'throw', 'sqlError');
 
 function leafSteps(holes: ReadonlySet<Hole>): fc.Arbitrary<Step>[] {
@@ -143,9 +156,13 @@ function partArb(depth: number, holes: ReadonlySet<Hole>, dialect: 'sqlite' | 'p
       caught: fc.boolean(),
     })
     .map((part) =>
-      // A caught SQL error in a joined part is the silent-ROLLBACK hole on postgres.
-      part.kind === 'joined' && part.caught && part.ending === 'sqlError' && !holes.has('joinedSqlError')
-        ? { ...part, ending: 'throw' as const }
+      // A caught SQL error in a joined part (its own or one it lets through) is
+      // the silent-ROLLBACK hole on postgres: meanwhile such a part is not caught.
+      part.kind === 'joined' &&
+      part.caught &&
+      expectedEnding(part.steps, part.ending) === 'sqlError' &&
+      !holes.has('joinedSqlError')
+        ? { ...part, caught: false }
         : part,
     );
 }

@@ -10,7 +10,10 @@ import type { TestTarget } from './targets';
  * dialect; `npm run soak` (SASYNC_SOAK=1) runs programs for
  * SASYNC_SOAK_MINUTES (default 10) per dialect. A failure reported with
  * `{ seed, path }` (and a replayPath in its counterexample) replays with
- * SASYNC_MODEL_SEED, SASYNC_MODEL_PATH and SASYNC_MODEL_REPLAY.
+ * SASYNC_MODEL_SEED, SASYNC_MODEL_PATH and SASYNC_MODEL_REPLAY (with the
+ * same SASYNC_SOAK, which sets the program size). SASYNC_MODEL_DEBUG=1 prints
+ * each program's operations; SASYNC_MODEL_HOLES (see model-plans.ts) lets
+ * programs exercise holes still open.
  */
 export interface ProgramSettings {
   /** Programs per fast-check run (a soak makes run after run until its time is up). */

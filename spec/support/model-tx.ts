@@ -3,7 +3,15 @@ import type { EntityManager } from 'typeorm';
 import { TransactionError } from '../../lib';
 import { classify, describeError, PlannedError, Scope, type ErrorKind } from './model-ledger';
 import { CANCEL_MARGIN_MS, type Op } from './model-op';
-import { describeSteps, describeTx, type Ending, type PartPlan, type Step, type TxPlan } from './model-plans';
+import {
+  describeSteps,
+  describeTx,
+  expectedEnding,
+  type Ending,
+  type PartPlan,
+  type Step,
+  type TxPlan,
+} from './model-plans';
 import type { World } from './model-world';
 
 /** Where a step runs: the operation, the (nested) transaction and its manager. */
@@ -145,16 +153,6 @@ async function useKeptInside(at: Place): Promise<void> {
     if (!(error instanceof TransactionError))
       w.fail(`op ${op.id}: a kept EntityManager was refused with ${describeError(error)}, not a TransactionError`);
   }
-}
-
-/** How work with these steps ends if nothing cancels it: the first failure nobody catches, or 'ok'. */
-export function expectedEnding(steps: readonly Step[], ending: Ending): Ending {
-  for (const step of steps) {
-    if (step.kind !== 'part' || step.part.caught) continue;
-    const inner = expectedEnding(step.part.steps, step.part.ending);
-    if (inner !== 'ok') return inner;
-  }
-  return ending;
 }
 
 /** On postgres, an SQL error in a joined part aborts the whole transaction, caught or not. */
