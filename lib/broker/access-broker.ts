@@ -21,7 +21,7 @@ import { acquireDatabase, type SharedDatabase } from './registry';
 import { storeAccess, type StoreAccess } from './store-access';
 import { CancelToken, UNSUBSCRIBED } from './cancel-token';
 import { cancellation } from './cancellation';
-import { SlotHolder } from './slot';
+import { currentRun, runInScope, SlotHolder } from './slot';
 import { Retrying } from './retrying';
 import {
   collect,
@@ -52,17 +52,6 @@ export interface BrokerOptions {
 export const transactNamed = Symbol('sasync.transactNamed');
 
 let globalTarget: ResolvedTarget | undefined;
-
-/**
- * The run() whose function is running around the caller, with the queue for
- * what it submits and the broker that took it (which lets that work in even
- * while it shuts down: shutdown() waits for the run, and so for what it needs).
- */
-const holdingSlot = new AsyncLocalStorage<{
-  readonly db: SharedDatabase;
-  readonly queue: PriorityScheduler;
-  readonly broker: AccessBroker;
-}>();
 
 /** Statements that start or end a transaction or savepoint. */
 const TRANSACTION_CONTROL = /^\s*(begin|start|commit|end|rollback|abort|savepoint|release)\b/i;
@@ -122,8 +111,7 @@ export class AccessBroker {
         if (!this.#running && !startup) await this.#whenStarted();
       },
       transactionQueue: () => {
-        const held = holdingSlot.getStore();
-        return held?.db === this.#db ? held.queue : this.#db.scheduler;
+        return currentRun(this.#db)?.queue ?? this.#db.scheduler;
       },
       track: (close) => {
         this.#streams.add(close);
@@ -309,7 +297,7 @@ export class AccessBroker {
       const queue = new PriorityScheduler(this.#db.scheduler.concurrency);
       const job = (token: CancelToken) =>
         heedCancellation(
-          holdingSlot.run({ db: this.#db, queue, broker: this }, () => attempt(() => collect(fn()))),
+          runInScope({ db: this.#db, queue, owner: this, live: true }, () => attempt(() => collect(fn()))),
           token,
           options?.name ?? 'run',
         );
@@ -618,8 +606,8 @@ export class AccessBroker {
     let queue = this.#db.scheduler;
     const enqueue = () => {
       if (subscriber.closed) return;
-      const held = holdingSlot.getStore();
-      if (held?.db === this.#db) queue = held.queue;
+      const run = currentRun(this.#db);
+      if (run) queue = run.queue;
       const sub = queue.schedule(tracked, options).subscribe({
         next: (values) => inScope(() => values.forEach((v) => subscriber.next(v))),
         error: (err: unknown) => inScope(() => subscriber.error(err)),
@@ -641,7 +629,7 @@ export class AccessBroker {
 
   /** Whether the caller is the function of a run() this broker took (it may submit work while shutdown() waits for it). */
   #insideOwnRun(): boolean {
-    return holdingSlot.getStore()?.broker === this;
+    return currentRun(this.#db)?.owner === this;
   }
 
   #settled(): void {

@@ -5,7 +5,7 @@ import { PriorityScheduler } from '../scheduler/priority-scheduler';
 import type { ResolvedTarget } from '../target';
 import type { TableInfo } from '../schema/table-spec';
 import { Retrying } from './retrying';
-import { acquireSlot, holdsSlot } from './slot';
+import { acquireSlot, currentRun, holdFromHere, holdsSlot } from './slot';
 
 /** For waits nobody aborts. */
 const NEVER = new AbortController().signal;
@@ -95,10 +95,31 @@ export class SharedDatabase {
       );
     }
     this.dialect.prepareConnection(ds);
-    this.dialect.gateOutsideCalls?.(ds, {
-      holdsSlot: () => holdsSlot(this.scheduler),
-      acquire: () => acquireSlot(this.scheduler, {}, NEVER),
-    });
+    this.dialect.gateOutsideCalls?.(ds, { claim: () => this.#claim() });
+  }
+
+  /**
+   * What an outside TypeORM call must wait for (see Dialect.gateOutsideCalls):
+   * nothing if the caller holds the slot (sasync's own work); else the slot of
+   * the queue that governs it: inside a run(), the run's own (the run holds
+   * the shared slot, its transactions take turns on its queue); elsewhere the
+   * shared one. Once taken, the caller's context is marked as holding it, so
+   * that what it calls meanwhile (the function of a dataSource.transaction(),
+   * a subscriber) does not wait for it again.
+   */
+  #claim(): (() => Promise<() => void>) | undefined {
+    const queue = currentRun(this)?.queue ?? this.scheduler;
+    if (holdsSlot(queue)) return undefined;
+    return () => {
+      const holder = holdFromHere(queue);
+      return acquireSlot(queue, {}, NEVER).then((release) => {
+        holder.take();
+        return () => {
+          holder.end();
+          release();
+        };
+      });
+    };
   }
 
   /** The change bus of this DataSource, opened by the first store that asks (with its options). */

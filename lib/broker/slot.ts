@@ -39,11 +39,21 @@ export function acquireSlot(
  * must not wait for a slot itself, or it would wait for itself.
  */
 export class SlotHolder {
-  #held = true;
+  #held: boolean;
   readonly #outer: SlotHolder | undefined = holders.getStore();
 
   /** Made in the job's async context, so that it chains to the caller's holder. */
-  constructor(readonly scheduler: PriorityScheduler) {}
+  constructor(
+    readonly scheduler: PriorityScheduler,
+    held = true,
+  ) {
+    this.#held = held;
+  }
+
+  /** The slot it waited for is now held. */
+  take(): void {
+    this.#held = true;
+  }
 
   /** Runs `fn` (the job) as this holder. */
   run<T>(fn: () => T): T {
@@ -69,4 +79,44 @@ const holders = new AsyncLocalStorage<SlotHolder>();
  */
 export function holdsSlot(scheduler: PriorityScheduler): boolean {
   return holders.getStore()?.holds(scheduler) ?? false;
+}
+
+/**
+ * Marks the caller's async context, from here on, as holding a slot of
+ * `scheduler` once {@link SlotHolder.take} is called: for a TypeORM call
+ * from outside sasync's work that waits for the queue (sqlite), so that what
+ * it calls while it holds the slot (TypeORM's transaction() running the
+ * caller's function, a subscriber) does not wait for the slot it holds.
+ * Unlike a job's, its context cannot be entered with run(): it is marked
+ * where the call is made, for the rest of that call.
+ */
+export function holdFromHere(scheduler: PriorityScheduler): SlotHolder {
+  const holder = new SlotHolder(scheduler, false);
+  holders.enterWith(holder);
+  return holder;
+}
+
+/**
+ * A run() whose function runs around the caller: the database, the queue of
+ * the run's own that what it submits goes to, and whose run it is. Work the
+ * function left running after it ended is no longer inside it (`live`).
+ */
+export interface RunScope {
+  readonly db: object;
+  readonly queue: PriorityScheduler;
+  readonly owner: object;
+  live: boolean;
+}
+
+const runs = new AsyncLocalStorage<RunScope>();
+
+/** Runs `fn` (a run()'s function) inside `scope`; the scope ends when its result settles. */
+export function runInScope<T>(scope: RunScope, fn: () => Promise<T>): Promise<T> {
+  return runs.run(scope, fn).finally(() => void (scope.live = false));
+}
+
+/** The live run() of `db` around the caller, if any. */
+export function currentRun(db: object): RunScope | undefined {
+  const scope = runs.getStore();
+  return scope?.live && scope.db === db ? scope : undefined;
 }

@@ -116,10 +116,13 @@ async function runOnce(spec: TransactionSpec, signal: CancelToken, state: Attemp
     if (ctx.openSavepoints > 0) throw savepointStillOpen(spec);
     ctx.close();
     // Not acknowledged if it would be lost (a sqlite file deleted or replaced meanwhile): rolled back instead.
-    await db.dialect.verifyWritable(runner);
+    const verified = db.dialect.verifyWritable(runner);
+    if (verified) await untilAborted(verified, signal);
     // A connection that died meanwhile: say so, and that COMMIT was never sent (so it may be re-run).
     const gone = db.dialect.lostConnection?.(runner, undefined);
     if (gone) throw gone.error;
+    // Cancelled (and told so) while it checked: COMMIT must not go out now.
+    if (signal.aborted) throw signal.reason;
     if (!spec.autocommit) {
       state.committing = true;
       const commit = runner.commitTransaction().then(() => void (state.done = true));

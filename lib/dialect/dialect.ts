@@ -177,10 +177,14 @@ export interface LostConnection {
 
 /** The broker's queue, as {@link Dialect.gateOutsideCalls} sees it. */
 export interface OutsideGate {
-  /** Whether the caller is sasync's own work, which holds the queue's slot already. */
-  holdsSlot(): boolean;
-  /** Waits for a slot of the queue; resolves with the function that gives it back. */
-  acquire(): Promise<() => void>;
+  /**
+   * Asked as a caller makes a runner: undefined when the caller may use the
+   * connection at once (sasync's own work, holding the slot already);
+   * otherwise the function that takes the slot, to call at the runner's first
+   * statement in the caller's context, resolving with the function that gives
+   * it back.
+   */
+  claim(): (() => Promise<() => void>) | undefined;
 }
 
 /** What a {@link ChangeBus} listener is told. */

@@ -21,11 +21,12 @@ export function gateOutsideCalls(ds: DataSource, gate: OutsideGate): void {
   own.set(ds, create);
   ds.createQueryRunner = (mode) => {
     const runner = create(mode);
-    if (gate.holdsSlot()) return runner;
+    const claim = gate.claim();
+    if (!claim) return runner;
     let held: Promise<() => void> | undefined;
     return runnerView(ds, runner, {
       enter: () => {
-        held ??= gate.acquire();
+        held ??= claim();
         return held.then(() => undefined);
       },
       release: async (release) => {
