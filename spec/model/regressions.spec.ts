@@ -122,7 +122,8 @@ describe.each(allTargets)('model regressions [$name]', (t) => {
         await started.promise;
         const closed = b.shutdown();
         gate.resolve();
-        expect(await ran).toEqual(expect.any(Array));
+        // Acknowledged (query()'s result: rows on postgres, the row id on sqlite), not refused.
+        expect(await ran).not.toBeInstanceOf(Error);
         await closed;
       }),
   );

@@ -48,11 +48,11 @@ export const HOLES: readonly Hole[] = [
 /** Holes still open, by dialect: their steps are generated only when SASYNC_MODEL_HOLES names them. */
 const OPEN: Record<Hole, readonly ('sqlite' | 'postgres')[]> = {
   keptManager: [],
-  joinedSqlError: ['postgres'],
+  joinedSqlError: [],
   streamWrite: [],
-  runInShutdown: ['sqlite', 'postgres'],
-  consumeAfterAbort: ['sqlite', 'postgres'],
-  pgStreamHang: ['postgres'],
+  runInShutdown: [],
+  consumeAfterAbort: [],
+  pgStreamHang: [],
 };
 
 /** Whether `hole` is still open on `dialect`: its regression specs are skipped and its steps left out until it closes. */
