@@ -1,4 +1,5 @@
 import { InvalidIdentifierError, type IdentifierKind } from '../errors';
+import { describe } from './spec-values';
 
 /** Postgres truncates identifiers longer than this; sqlite has no limit. */
 export const MAX_IDENTIFIER_LENGTH = 63;
@@ -36,7 +37,7 @@ const RESERVED = new Set(
  * @throws InvalidIdentifierError saying what is wrong and what would do.
  */
 export function checkIdentifier(kind: IdentifierKind, name: unknown): string {
-  if (typeof name !== 'string') throw new InvalidIdentifierError(kind, String(name), 'a name must be a string');
+  if (typeof name !== 'string') throw new InvalidIdentifierError(kind, describe(name), 'a name must be a string');
   if (name.length === 0) throw new InvalidIdentifierError(kind, name, 'a name cannot be empty');
   if (name.length > MAX_IDENTIFIER_LENGTH) {
     throw new InvalidIdentifierError(kind, name, `use at most ${MAX_IDENTIFIER_LENGTH} characters`);

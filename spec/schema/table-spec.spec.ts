@@ -26,6 +26,8 @@ const hostile: [string, unknown[], unknown?][] = [
   ['primary as text', [{ name: 'n', type: 'integer', primary: 'yes' }]],
   ['generated as a number', [{ name: 'n', type: 'integer', primary: true, generated: 1 }]],
   ['an unknown field', [{ name: 'n', type: 'integer', check: `1=1${DROP}` }]],
+  // Found by the property below (seed -1381024582): String() of it throws.
+  ['a name that is an object String() cannot print', [{ name: { toString: 0 }, type: 'integer' }]],
   ['a unique flag (an index option, not a column field)', [{ name: 'n', type: 'integer', unique: true }]],
   ['a type with SQL in it', [{ name: 'n', type: `integer${DROP}` }]],
   ['a type that is not a string', [{ name: 'n', type: ['integer'] }]],
