@@ -111,6 +111,8 @@ describe.each(allTargets)('sharing and shutdown [$name]', (t) => {
     expect(work).not.toHaveBeenCalled();
     await expect(lastValueFrom(b.query('SELECT 1'))).rejects.toBeInstanceOf(BrokerClosedError);
     await expect(b.table('x', [{ name: 'n', type: 'integer' }])).rejects.toBeInstanceOf(BrokerClosedError);
+    // Its connections are gone: stats say so rather than throw.
+    expect(b.connectionStats()).toMatchObject({ open: 0, idle: 0, waiting: 0 });
   });
 
   it('waits for queued and running work before closing, losing none', async () => {

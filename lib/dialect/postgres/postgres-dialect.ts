@@ -202,7 +202,9 @@ export const postgresDialect: Dialect = {
   bindParameters: bindPostgres,
 
   connectionStats(ds: DataSource): ConnectionStats {
-    const pool = (ds.driver as PostgresDriver).master as PgPool;
+    // Closed (after shutdown) or not yet open: no pool, no connections.
+    const pool = (ds.driver as PostgresDriver | undefined)?.master as PgPool | undefined;
+    if (!ds.isInitialized || !pool) return { open: 0, idle: 0, waiting: 0, max: poolSize(ds) };
     return { open: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize(ds) };
   },
 
