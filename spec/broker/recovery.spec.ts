@@ -81,9 +81,10 @@ describe('a broker whose start-up failed recovers once the database is back [sql
     await Promise.all([b.shutdown(), other.shutdown()]);
   });
 
-  // Not yet in WAL mode, the file cannot even be opened (TypeORM switches it
-  // to WAL before it sets the busy timeout); in WAL mode it opens, and
-  // startup()'s table() fails once the busy timeout is over (each of its tries).
+  // Not yet in WAL mode, the file cannot even be opened (switching it to WAL
+  // needs the lock: it fails once the busy timeout is over); in WAL mode it
+  // opens, and startup()'s table() fails once the busy timeout is over (each
+  // of its tries).
   it.each([
     ['not yet in WAL mode: opening fails', 'DELETE', DatabaseError],
     ['in WAL mode: startup() fails after the busy timeout', 'WAL', SasyncError],

@@ -14,6 +14,7 @@ import { concreteType, insertSql } from '../sql';
 import { sqliteDdlTransaction } from './ddl';
 import { bindSqlite } from './bind';
 import { watchTypeormValues } from './typeorm-values';
+import { busyFirst } from './busy-first';
 import { openLocalBus } from './local-bus';
 import { sqliteChunkSource, type SqliteQuery } from './chunk-source';
 import { checkIdentity, identify, type FileIdentity } from './file-identity';
@@ -183,10 +184,14 @@ export const sqliteDialect: Dialect = {
   dataSourceOptions(options) {
     if (options.type !== 'sqlite') return options;
     const file = !isMemoryFile(options.database);
+    const driver = (options.driver as typeof sqlite3 | undefined) ?? quietSqlite3;
+    if (!file) return { ...options, driver };
+    const busyTimeout = options.busyTimeout ?? 5000;
     return {
       ...options,
-      driver: options.driver ?? quietSqlite3,
-      ...(file ? { enableWAL: options.enableWAL ?? true, busyTimeout: options.busyTimeout ?? 5000 } : {}),
+      driver: busyTimeout > 0 ? busyFirst(driver, busyTimeout) : driver,
+      enableWAL: options.enableWAL ?? true,
+      busyTimeout,
     };
   },
 
