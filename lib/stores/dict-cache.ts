@@ -46,6 +46,15 @@ export class DictCache<K, V> {
     this.put(key, present, value);
   }
 
+  /**
+   * Local writes of `keys` (and a clear) just became durable: a read that
+   * started before now may not have seen them, so it counts as older.
+   */
+  durable(keys: Iterable<K>, cleared: boolean): void {
+    for (const key of keys) this.#written.set(key, ++this.#seq);
+    if (cleared) this.#clearedAt = ++this.#seq;
+  }
+
   /** Whether a read that started after `mark` has already been stored for `key`. */
   readSince(key: K, mark: number): boolean {
     return Math.max(this.#readAt.get(key) ?? 0, this.#remoteClearAt) > mark;

@@ -52,6 +52,7 @@ export class PersistentArray<V = unknown> {
       (take) => this.#g.write(() => this.#batch(take())),
       // A write that finally failed: memory shows the table again, then its Promise rejects.
       (batch) => (batch.cleared ? this.#reread.group('local') : this.#reread.keys([...batch.writes.keys()], 'local')),
+      (batch) => this.#cache.durable(batch.writes.keys(), batch.cleared),
     );
     const readSome = async (keys: readonly string[]) =>
       placeMap(await this.#g.read<Row>(this.#sql.loadSome(keys.map((key) => JSON.parse(key) as Place))));

@@ -49,6 +49,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
       (take) => this.#g.write(() => this.#batch(take())),
       // A write that finally failed: memory shows the table again, then its Promise rejects.
       (batch) => (batch.cleared ? this.#reread.group('local') : this.#reread.keys([...batch.writes.keys()], 'local')),
+      (batch) => this.#cache.durable(this.#keysOf(batch.writes.keys()), batch.cleared),
     );
     this.#loader = new KeyLoader<K>({
       read: async (texts) => {
@@ -360,6 +361,14 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
       else statements.push(sql.upsert(run.keys.map((name) => [name, batch.writes.get(name) as string] as const)));
     }
     return { statements, notice: { ...(batch.cleared ? { c: 1 as const } : {}), k: [...batch.writes.keys()] } };
+  }
+
+  /** The keys stored names are (names that are no key of this dict left out). */
+  *#keysOf(texts: Iterable<string>): Iterable<K> {
+    for (const text of texts) {
+      const key = this.#keyOf(text);
+      if (key !== undefined) yield key;
+    }
   }
 
   /** The key a stored name is, or undefined when no key of this dict is stored so. */

@@ -23,6 +23,13 @@ export type BatchWriter = (take: () => WriteBatch) => Promise<void>;
  */
 export type FailedBatch = (batch: WriteBatch) => Promise<void>;
 
+/**
+ * Called when a batch has committed, while its keys still count as pending:
+ * a read that started before this moment may not have seen the batch, so
+ * the store marks its keys written now, and such a read cannot replace them.
+ */
+export type DurableBatch = (batch: WriteBatch) => void;
+
 class Pending implements WriteBatch {
   cleared = false;
   readonly writes = new Map<string, string | typeof DELETED>();
@@ -61,6 +68,7 @@ export class WriteQueue {
   constructor(
     private readonly writer: BatchWriter,
     private readonly failed: FailedBatch = async () => undefined,
+    private readonly durable: DurableBatch = () => undefined,
   ) {}
 
   set(key: string, text: string): Promise<void> {
@@ -126,6 +134,7 @@ export class WriteQueue {
   }
 
   #finish(batch: Pending, error?: unknown): void {
+    if (error === undefined) this.durable(batch);
     this.#writing = undefined;
     this.#busy = false;
     if (error === undefined) batch.settle();
