@@ -108,6 +108,7 @@ export const postgresDialect: Dialect = {
       read: async (n) => {
         await begun;
         if (beginFailed !== undefined) throw beginFailed;
+        if (interrupted) throw interrupted;
         if (closing) throw new Error('the stream is closed');
         return cursor()
           .read(n)
@@ -115,7 +116,9 @@ export const postgresDialect: Dialect = {
             throw readOnlyOr(err, query.sql);
           });
       },
-      close: () => (closing ??= source ? source.close() : release()),
+      // An interrupted stream's socket is gone: closing its portal would wait
+      // for an answer that never comes; the client is dropped, not pooled.
+      close: () => (closing ??= source && !interrupted ? source.close() : release()),
       interrupt: () => {
         interrupted = new Error('the stream was interrupted');
         void cancelBackend(client as unknown as PgClient).catch(() => undefined);
