@@ -104,23 +104,28 @@ export const postgresDialect: Dialect = {
     let source: RowSource<T> | undefined;
     let closing: Promise<void> | undefined;
     const cursor = () => (source ??= pgCursorSource<T>(client, query.sql, parameters, release, () => broken));
+    // An interrupt ends the read in flight itself: pg does not always fail a
+    // cursor's pending read when its socket is destroyed and the client ended
+    // (found by the model tests: the read, and the stream, waited forever).
+    let stopRead: ((error: Error) => void) | undefined;
+    const stopped = new Promise<never>((_, reject) => (stopRead = reject));
+    stopped.catch(() => undefined);
     return {
       read: async (n) => {
         await begun;
         if (beginFailed !== undefined) throw beginFailed;
         if (interrupted) throw interrupted;
         if (closing) throw new Error('the stream is closed');
-        return cursor()
-          .read(n)
-          .catch((err: unknown) => {
-            throw readOnlyOr(err, query.sql);
-          });
+        return Promise.race([cursor().read(n), stopped]).catch((err: unknown) => {
+          throw readOnlyOr(err, query.sql);
+        });
       },
       // An interrupted stream's socket is gone: closing its portal would wait
       // for an answer that never comes; the client is dropped, not pooled.
       close: () => (closing ??= source && !interrupted ? source.close() : release()),
       interrupt: () => {
         interrupted = new Error('the stream was interrupted');
+        stopRead?.(interrupted);
         void cancelBackend(client as unknown as PgClient).catch(() => undefined);
         // A server that does not answer (frozen) would hold the read forever:
         // the client is not pooled again anyway, so its socket goes now.
