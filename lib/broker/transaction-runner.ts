@@ -103,7 +103,8 @@ async function runOnce(spec: TransactionSpec, signal: CancelToken, state: Attemp
   const ctx = new TransactionContext(db, runner, spec.parent);
   try {
     // Not even started on a sqlite file deleted or replaced meanwhile (its WAL may now serve another file).
-    await db.dialect.verifyWritable(runner);
+    const before = db.dialect.verifyWritable(runner);
+    if (before) await before;
     // Waiting for a connection or for BEGIN ends with a cancellation: the server may not answer.
     if (!spec.autocommit)
       await untilAborted(runner.startTransaction(db.dialect.isolation(spec.options.isolation)), signal);

@@ -251,19 +251,14 @@ export const postgresDialect: Dialect = {
   // But work that caught a failed statement and went on has a transaction the
   // server already aborted: postgres would answer COMMIT with ROLLBACK, and the
   // caller would be told its writes were committed when none were.
-  async verifyWritable(runner: QueryRunner): Promise<void> {
+  verifyWritable(runner: QueryRunner): Promise<void> | void {
     const client = (runner as unknown as PgRunner).databaseConnection;
     if (!client) return;
     // A failed statement's promise settles at its ErrorResponse; the status
     // comes with the ReadyForQuery right behind it, which may not be here yet.
-    if (!client.readyForQuery) await readyForQuery(client);
-    if (client.getTransactionStatus?.() !== 'E') return;
-    throw new TransactionError(
-      'the work caught a failed statement and went on, but postgres had already aborted the transaction ' +
-        '(it answers COMMIT with ROLLBACK), so nothing it wrote was kept: let the error propagate, or run ' +
-        'the part that may fail in a nested transaction with { savepoint: true }',
-      { cause: Object.assign(new Error('current transaction is aborted'), { code: '25P02' }), dialect: 'postgres' },
-    );
+    // (No Promise when it is here: this runs for every transaction.)
+    if (!client.readyForQuery) return readyForQuery(client).then(() => refuseAborted(client));
+    refuseAborted(client);
   },
 
   // Table creation under an advisory lock, so that processes starting at once do not collide.
@@ -301,6 +296,17 @@ async function cancelBackend(client: PgClient): Promise<void> {
   } finally {
     await canceller.end().catch(() => undefined);
   }
+}
+
+/** Throws if the server has aborted the client's transaction (see verifyWritable). */
+function refuseAborted(client: PgClient): void {
+  if (client.getTransactionStatus?.() !== 'E') return;
+  throw new TransactionError(
+    'the work caught a failed statement and went on, but postgres had already aborted the transaction ' +
+      '(it answers COMMIT with ROLLBACK), so nothing it wrote was kept: let the error propagate, or run ' +
+      'the part that may fail in a nested transaction with { savepoint: true }',
+    { cause: Object.assign(new Error('current transaction is aborted'), { code: '25P02' }), dialect: 'postgres' },
+  );
 }
 
 /** Resolves at the client's next ReadyForQuery, or when its connection ends (then nothing more comes). */
