@@ -14,6 +14,7 @@ import {
   type PreparedStatement,
 } from '../dialect';
 import { concreteType, insertSql } from '../sql';
+import { clientWithConnectTimeout } from './connect-timeout';
 import { pgDdlTransaction, pgIndexNames } from './ddl';
 import { openPgBus } from './pg-bus';
 import { withSchemaPath } from './schema-path';
@@ -275,10 +276,18 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
  * own settings win.
  */
 function withPoolDefaults(options: PostgresConnectionOptions): PostgresConnectionOptions {
+  const connectTimeoutMS = options.connectTimeoutMS ?? DEFAULT_CONNECT_TIMEOUT_MS;
   return {
     ...options,
-    connectTimeoutMS: options.connectTimeoutMS ?? DEFAULT_CONNECT_TIMEOUT_MS,
-    extra: { allowExitOnIdle: true, ...options.extra },
+    connectTimeoutMS,
+    // Each client times its own connecting; the pool (to which TypeORM hands
+    // connectTimeoutMS) gets none, or it would run a timer per checkout.
+    extra: {
+      allowExitOnIdle: true,
+      connectionTimeoutMillis: 0,
+      Client: clientWithConnectTimeout(connectTimeoutMS),
+      ...options.extra,
+    },
   };
 }
 
