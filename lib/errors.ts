@@ -29,6 +29,8 @@ export interface TransactionErrorContext extends SasyncErrorOptions {
   readonly dialect?: string;
   /** How many times the transaction was attempted (more than 1 with `retry`). */
   readonly attempts?: number;
+  /** It may have committed: it was cancelled, or its connection lost, while COMMIT was on the way. */
+  readonly outcomeUnknown?: boolean;
 }
 
 /**
@@ -44,6 +46,11 @@ export class TransactionError extends SasyncError {
   readonly attempts: number;
   readonly code: string | undefined;
   readonly detail: string | undefined;
+  /**
+   * True when it may have committed after all (cancelled, or its connection
+   * lost, while COMMIT was on the way): check before running it again.
+   */
+  readonly outcomeUnknown: boolean;
 
   constructor(message: string, context: TransactionErrorContext = {}) {
     super(message, context);
@@ -55,6 +62,8 @@ export class TransactionError extends SasyncError {
     this.attempts = context.attempts ?? 1;
     this.code = driver.code;
     this.detail = driver.detail;
+    this.outcomeUnknown =
+      context.outcomeUnknown ?? (context.cause instanceof ConnectionLostError && context.cause.duringCommit);
   }
 }
 

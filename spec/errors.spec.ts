@@ -106,6 +106,18 @@ describe('TransactionError', () => {
     expect(err.dialect).toBeUndefined();
     expect(err.code).toBeUndefined();
     expect(err.detail).toBeUndefined();
+    expect(err.outcomeUnknown).toBe(false);
+  });
+
+  it('says when the outcome is unknown: told so, or caused by a connection lost during COMMIT', () => {
+    expect(new TransactionError('cancelled during COMMIT', { outcomeUnknown: true }).outcomeUnknown).toBe(true);
+    const lost = (duringCommit: boolean) =>
+      new ConnectionLostError('running transaction', {
+        cause: Object.assign(new Error('terminated'), { code: '57P01' }),
+        duringCommit,
+      });
+    expect(new TransactionError('failed', { cause: lost(true) }).outcomeUnknown).toBe(true);
+    expect(new TransactionError('failed', { cause: lost(false) }).outcomeUnknown).toBe(false);
   });
 
   it("reads code, detail, SQL and parameters from a cause shaped like TypeORM's QueryFailedError", () => {

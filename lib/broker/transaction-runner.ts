@@ -349,7 +349,13 @@ function cancelledIn(spec: TransactionSpec, signal: CancelToken, state: AttemptS
   return new TransactionError(
     `${label(spec)} was cancelled while its COMMIT was on the way to the server: ${reason}. ` +
       'Whether it committed is unknown: check before running it again',
-    { cause: signal.reason, method: spec.method, dialect: spec.db.dialect.name, attempts: state.attempt },
+    {
+      cause: signal.reason,
+      method: spec.method,
+      dialect: spec.db.dialect.name,
+      attempts: state.attempt,
+      outcomeUnknown: true,
+    },
   );
 }
 

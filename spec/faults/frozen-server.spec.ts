@@ -104,6 +104,7 @@ async function rejection(promise: Promise<unknown>, start: number): Promise<{ er
     const { error, after } = await rejection(work, start);
     expect(error).toBeInstanceOf(TransactionError);
     expect((error as Error).message).toMatch(/COMMIT was on the way.*unknown/);
+    expect((error as TransactionError).outcomeUnknown).toBe(true);
     expect(after).toBeLessThan(800 + WITHIN);
     await servesAgain();
   });

@@ -136,17 +136,11 @@ function outcomeFate(outcome: Outcome): Fate {
 
 /**
  * Whether an error says the outcome is unknown: cancelled (or its connection
- * lost) while its COMMIT was on the way to the server. ConnectionLostError
- * says so in `duringCommit`; a cancelled transaction's TransactionError has
- * no such field yet, only its message (see the model report): this reads
- * the field where there is one, and the message until there is.
+ * lost) while its COMMIT was on the way to the server, as TransactionError's
+ * `outcomeUnknown` (and ConnectionLostError's `duringCommit`) say.
  */
 export function outcomeUnknown(error: unknown): boolean {
-  for (const e of causes(error)) {
-    if ((e as { duringCommit?: unknown } | null)?.duringCommit === true) return true;
-    if ((e as { outcomeUnknown?: unknown } | null)?.outcomeUnknown === true) return true;
-  }
-  return error instanceof TransactionError && /whether it committed is unknown/i.test(error.message);
+  return error instanceof TransactionError && error.outcomeUnknown;
 }
 
 /** What kind of error an operation ended with. */
