@@ -14,7 +14,6 @@ import {
   type PreparedStatement,
 } from '../dialect';
 import { concreteType, insertSql } from '../sql';
-import { clientWithConnectTimeout } from './connect-timeout';
 import { pgDdlTransaction, pgIndexNames } from './ddl';
 import { openPgBus } from './pg-bus';
 import { withSchemaPath } from './schema-path';
@@ -276,18 +275,10 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
  * own settings win.
  */
 function withPoolDefaults(options: PostgresConnectionOptions): PostgresConnectionOptions {
-  const connectTimeoutMS = options.connectTimeoutMS ?? DEFAULT_CONNECT_TIMEOUT_MS;
   return {
     ...options,
-    connectTimeoutMS,
-    // Each client times its own connecting; the pool (to which TypeORM hands
-    // connectTimeoutMS) gets none, or it would run a timer per checkout.
-    extra: {
-      allowExitOnIdle: true,
-      connectionTimeoutMillis: 0,
-      Client: clientWithConnectTimeout(connectTimeoutMS),
-      ...options.extra,
-    },
+    connectTimeoutMS: options.connectTimeoutMS ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    extra: { allowExitOnIdle: true, ...options.extra },
   };
 }
 
