@@ -23,18 +23,22 @@ describe.each(allTargets)('the shared DataSource used around sasync work [$name]
   it(`a dataSource write inside run() does not join the run's transaction that rolls back [${t.name}]`, () =>
     withItems(t, async (b) => {
       const inserted = latch();
+      const issued = latch();
       await lastValueFrom(
         b.run(async () => {
           const tx = lastValueFrom(
             b.transact(async (m) => {
               await m.query(b.insertSql(), ['rolled back']);
               inserted.resolve();
-              await new Promise((resolve) => setTimeout(resolve, 50));
+              // The outside write is under way (on sqlite it waits for this transaction) when this one fails.
+              await issued.promise;
               throw new Error('the work fails');
             }),
           ).catch((e: unknown) => e);
           await inserted.promise;
-          await b.dataSource.query(b.insertSql(), ['on its own']);
+          const outside = b.dataSource.query(b.insertSql(), ['on its own']);
+          issued.resolve();
+          await outside;
           expect(await tx).toBeInstanceOf(Error);
         }),
       );
@@ -48,14 +52,14 @@ describe.each(allTargets)('the shared DataSource used around sasync work [$name]
       await lastValueFrom(
         b.run(() => {
           // Left running after the function returned: no longer part of the run.
-          setTimeout(() => {
+          setImmediate(() => {
             left.resolve(
               (async () => {
                 await went.promise;
                 return lastValueFrom(b.query('SELECT 1 AS x')).catch((e: unknown) => e);
               })(),
             );
-          }, 0);
+          });
           return 1;
         }),
       );

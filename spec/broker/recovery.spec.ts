@@ -1,11 +1,10 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { once } from 'node:events';
 import { lastValueFrom } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { AccessBroker, DatabaseError, SasyncError } from '../../lib';
 import { ItemsBroker } from '../support/brokers';
+import { holdSqliteLock } from '../support/sqlite-lock';
 import { PG_URL, pgAvailable, scratchDir, uniqueName } from '../support/targets';
 
 const describePg = pgAvailable ? describe : describe.skip;
@@ -30,35 +29,6 @@ async function eventually<T>(fn: () => Promise<T>, ms = 20000): Promise<T> {
 async function expectWorking(b: ItemsBroker): Promise<void> {
   await lastValueFrom(b.query(b.insertSql(), ['recovered']));
   expect(await b.names()).toEqual(['recovered']);
-}
-
-/** Another process holding a sqlite file's write lock (BEGIN EXCLUSIVE) until told to let go. */
-async function lockFile(file: string, journal: 'DELETE' | 'WAL'): Promise<{ release(): Promise<void> }> {
-  const script = `
-    const sqlite3 = require('sqlite3');
-    const db = new sqlite3.Database(process.argv[1]);
-    db.serialize(() => {
-      db.run('PRAGMA journal_mode = ${journal}');
-      db.run('BEGIN EXCLUSIVE');
-      db.run('CREATE TABLE IF NOT EXISTS lock_holder (a)', (err) => {
-        if (err) throw err;
-        process.stdout.write('locked\\n');
-      });
-    });
-    process.stdin.once('data', () => db.run('COMMIT', () => db.close(() => process.exit(0))));
-  `;
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ['-e', script, file], {
-    cwd: process.cwd(),
-  });
-  const [data] = (await once(child.stdout, 'data')) as [Buffer];
-  expect(data.toString()).toBe('locked\n');
-  return {
-    release: async () => {
-      const exited = once(child, 'exit');
-      child.stdin.write('go\n');
-      await exited;
-    },
-  };
 }
 
 describe('a broker whose start-up failed recovers once the database is back [sqlite-file]', () => {
@@ -90,7 +60,7 @@ describe('a broker whose start-up failed recovers once the database is back [sql
     ['in WAL mode: startup() fails after the busy timeout', 'WAL', SasyncError],
   ] as const)('a file locked by another process (BEGIN EXCLUSIVE), then released; %s', async (_, journal, Expected) => {
     const file = path.join(scratchDir(), `${uniqueName('locked')}.sqlite`);
-    const lock = await lockFile(file, journal);
+    const lock = await holdSqliteLock(file, journal);
     // A short busy timeout, so that the failure comes soon.
     const b = new ItemsBroker({ type: 'sqlite', database: file, busyTimeout: 300 });
     let released = false;

@@ -1,7 +1,9 @@
+import { once, type EventEmitter } from 'node:events';
 import { lastValueFrom } from 'rxjs';
 import { ConnectionLostError, TransactionError } from '../../lib';
-import { expectPoolWhole, ItemsBroker } from '../support/brokers';
-import { createCluster, pgClusterAvailable, type PgCluster } from '../support/pg-cluster';
+import { expectPoolWhole } from '../support/brokers';
+import { useClusterBroker } from '../support/cluster-broker';
+import { pgClusterAvailable } from '../support/pg-cluster';
 import { until } from '../support/streams';
 
 /** The error `promise` rejected with. */
@@ -33,17 +35,7 @@ function expectLost(error: unknown, code: RegExp): ConnectionLostError {
  * succeeds on a fresh connection.
  */
 (pgClusterAvailable ? describe : describe.skip)('a lost connection is reported as one [postgres]', () => {
-  let cluster: PgCluster;
-  let broker: ItemsBroker;
-  beforeAll(async () => {
-    cluster = await createCluster();
-    broker = new ItemsBroker(cluster.url);
-    await broker.waitUntilRunning();
-  });
-  afterAll(async () => {
-    await broker?.shutdown();
-    await cluster?.remove();
-  });
+  const fixture = useClusterBroker();
 
   /** The pid of the backend the transaction runs on. */
   async function backendPid(tx: { query(sql: string): Promise<{ pid: number }[]> }): Promise<number> {
@@ -52,18 +44,21 @@ function expectLost(error: unknown, code: RegExp): ConnectionLostError {
   }
 
   async function servesAgain(name: string): Promise<void> {
-    await lastValueFrom(broker.query(broker.insertSql(), [name]));
-    expect(await broker.names()).toContain(name);
-    await until(() => broker.connectionStats().idle === broker.connectionStats().open, 'the pool is whole');
-    expectPoolWhole(broker);
+    await lastValueFrom(fixture.broker.query(fixture.broker.insertSql(), [name]));
+    expect(await fixture.broker.names()).toContain(name);
+    await until(
+      () => fixture.broker.connectionStats().idle === fixture.broker.connectionStats().open,
+      'the pool is whole',
+    );
+    expectPoolWhole(fixture.broker);
   }
 
   it('a backend terminated mid-transaction: 57P01, and the next transaction succeeds [postgres]', async () => {
     const error = await rejection(
       lastValueFrom(
-        broker.transact(async (tx) => {
-          await tx.query(broker.insertSql(), ['mid']);
-          await cluster.terminate(await backendPid(tx));
+        fixture.broker.transact(async (tx) => {
+          await tx.query(fixture.broker.insertSql(), ['mid']);
+          await fixture.cluster.terminate(await backendPid(tx));
           await tx.query('SELECT 1');
         }),
       ),
@@ -71,36 +66,38 @@ function expectLost(error: unknown, code: RegExp): ConnectionLostError {
     const lost = expectLost(error, /^57P01$/);
     expect(lost.duringCommit).toBe(false);
     expect((error as Error).message).toMatch(/rolled back by the server/);
-    expect(await broker.names()).not.toContain('mid');
+    expect(await fixture.broker.names()).not.toContain('mid');
     await servesAgain('after-mid');
   });
 
   it('a backend terminated while the work awaits something else, before COMMIT: 57P01, nothing committed [postgres]', async () => {
     const error = await rejection(
       lastValueFrom(
-        broker.transact(async (tx) => {
-          await tx.query(broker.insertSql(), ['before-commit']);
-          await cluster.terminate(await backendPid(tx));
-          // Let the connection hear of it before the work returns and COMMIT would go out.
-          await new Promise((r) => setTimeout(r, 300));
+        fixture.broker.transact(async (tx) => {
+          await tx.query(fixture.broker.insertSql(), ['before-commit']);
+          // The connection hears of it before the work returns and COMMIT would go out.
+          const client = (tx.queryRunner as unknown as { databaseConnection: EventEmitter }).databaseConnection;
+          const ended = once(client, 'end');
+          await fixture.cluster.terminate(await backendPid(tx));
+          await ended;
         }),
       ),
     );
     const lost = expectLost(error, /^57P01$/);
     expect(lost.duringCommit).toBe(false);
-    expect(await broker.names()).not.toContain('before-commit');
+    expect(await fixture.broker.names()).not.toContain('before-commit');
     await servesAgain('after-before-commit');
   });
 
   it('retry re-runs a transaction whose connection was lost before COMMIT [postgres]', async () => {
     let attempts = 0;
     await lastValueFrom(
-      broker.transact(
+      fixture.broker.transact(
         async (tx) => {
           attempts++;
-          await tx.query(broker.insertSql(), [`retried-${attempts}`]);
+          await tx.query(fixture.broker.insertSql(), [`retried-${attempts}`]);
           if (attempts === 1) {
-            await cluster.terminate(await backendPid(tx));
+            await fixture.cluster.terminate(await backendPid(tx));
             await tx.query('SELECT 1');
           }
         },
@@ -108,19 +105,21 @@ function expectLost(error: unknown, code: RegExp): ConnectionLostError {
       ),
     );
     expect(attempts).toBe(2);
-    const names = await broker.names();
+    const names = await fixture.broker.names();
     expect(names).toContain('retried-2');
     expect(names).not.toContain('retried-1');
   });
 
   it('a backend terminated mid-stream: the stream fails with the code and a lost connection [postgres]', async () => {
-    await lastValueFrom(broker.query(broker.insertSql(), ['s1']));
-    await lastValueFrom(broker.query(broker.insertSql(), ['s2']));
-    const iterator = broker
-      .stream<{ pid: number }>(`SELECT pg_backend_pid() AS pid, name FROM ${broker.itemsTable}`, [], { batchSize: 1 })
+    await lastValueFrom(fixture.broker.query(fixture.broker.insertSql(), ['s1']));
+    await lastValueFrom(fixture.broker.query(fixture.broker.insertSql(), ['s2']));
+    const iterator = fixture.broker
+      .stream<{ pid: number }>(`SELECT pg_backend_pid() AS pid, name FROM ${fixture.broker.itemsTable}`, [], {
+        batchSize: 1,
+      })
       [Symbol.asyncIterator]();
     const first = await iterator.next();
-    await cluster.terminate(first.value!.pid);
+    await fixture.cluster.terminate(first.value!.pid);
     const error = await rejection(
       (async () => {
         for (;;) if ((await iterator.next()).done) return;
@@ -133,12 +132,12 @@ function expectLost(error: unknown, code: RegExp): ConnectionLostError {
     await servesAgain('after-stream');
   });
 
-  it('the server restarts under an open transaction: a lost connection, then the broker serves again [postgres]', async () => {
+  it('the server restarts under an open transaction: a lost connection, then the fixture.broker serves again [postgres]', async () => {
     const error = await rejection(
       lastValueFrom(
-        broker.transact(async (tx) => {
-          await tx.query(broker.insertSql(), ['restart']);
-          await cluster.restart({ mode: 'fast' });
+        fixture.broker.transact(async (tx) => {
+          await tx.query(fixture.broker.insertSql(), ['restart']);
+          await fixture.cluster.restart({ mode: 'fast' });
           await tx.query('SELECT 1');
         }),
       ),

@@ -22,7 +22,9 @@ import { createCluster, pgClusterAvailable, type PgCluster } from '../support/pg
       cluster.freeze();
       let answered = false;
       const pending = client.query('SELECT 1 AS one').then((r) => ((answered = true), r));
-      await new Promise((r) => setTimeout(r, 300));
+      // Stopped (state T), the postmaster and this client's backend cannot answer.
+      expect(processState(cluster.pid()!)).toBe('T');
+      expect(processState((client as unknown as { processID: number }).processID)).toBe('T');
       expect(answered).toBe(false);
       cluster.thaw();
       expect((await pending).rows).toEqual([{ one: 1 }]);
@@ -67,3 +69,10 @@ import { createCluster, pgClusterAvailable, type PgCluster } from '../support/pg
     }
   });
 });
+
+/** A process's state letter from /proc (R running, S sleeping, T stopped). */
+function processState(pid: number): string {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The name in parentheses may hold spaces: the state follows its closing one.
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}

@@ -1,7 +1,8 @@
 import { lastValueFrom } from 'rxjs';
 import { ConnectionLostError, TransactionError } from '../../lib';
-import { expectPoolWhole, ItemsBroker } from '../support/brokers';
-import { createCluster, pgClusterAvailable, type PgCluster } from '../support/pg-cluster';
+import { expectPoolWhole } from '../support/brokers';
+import { useClusterBroker } from '../support/cluster-broker';
+import { pgClusterAvailable } from '../support/pg-cluster';
 import { until } from '../support/streams';
 
 /** One write of the load: acknowledged, or failed with this error. */
@@ -17,47 +18,45 @@ interface Outcome {
  * it was lost during COMMIT), and the broker serves again after.
  */
 (pgClusterAvailable ? describe : describe.skip)('a server restart under load [postgres]', () => {
-  let cluster: PgCluster;
-  let broker: ItemsBroker;
-  beforeAll(async () => {
-    cluster = await createCluster();
-    broker = new ItemsBroker(`${cluster.url}?max=6`);
-    await broker.waitUntilRunning();
-  });
-  afterAll(async () => {
-    await broker?.shutdown();
-    await cluster?.remove();
-  });
+  const fixture = useClusterBroker('?max=6');
 
   it.each(['fast', 'immediate'] as const)(
     'loses no acknowledged write and reports every failure as a lost connection (%s restart) [postgres]',
     async (mode) => {
-      const writes: Promise<Outcome>[] = [];
+      const outcomes: Outcome[] = [];
       let stop = false;
       let n = 0;
-      const load = (async () => {
+      let restarted = false;
+      let ackedAfterRestart = 0;
+      // Eight workers, each with one transaction in flight at a time, until told to stop.
+      const worker = async () => {
         while (!stop) {
           const name = `${mode}-${++n}`;
-          writes.push(
-            lastValueFrom(
-              broker.transact(async (tx) => {
-                await tx.query(broker.insertSql(), [name]);
+          const startedAfterRestart = restarted;
+          outcomes.push(
+            await lastValueFrom(
+              fixture.broker.transact(async (tx) => {
+                await tx.query(fixture.broker.insertSql(), [name]);
                 await tx.query('SELECT pg_sleep(0.005)');
               }),
             ).then(
-              () => ({ name }),
+              () => {
+                if (startedAfterRestart) ackedAfterRestart++;
+                return { name };
+              },
               (error: unknown) => ({ name, error }),
             ),
           );
-          await new Promise((r) => setTimeout(r, 5));
         }
-      })();
+      };
+      const load = Promise.all(Array.from({ length: 8 }, worker));
       await until(() => n >= 20, 'load under way');
-      await cluster.restart({ mode });
-      await new Promise((r) => setTimeout(r, 300));
+      await fixture.cluster.restart({ mode });
+      restarted = true;
+      // Under load until the broker has served again after the restart.
+      await until(() => ackedAfterRestart >= 5, 'writes acknowledged after the restart');
       stop = true;
       await load;
-      const outcomes = await Promise.all(writes);
       const failed = outcomes.filter((o) => o.error !== undefined);
       const acknowledged = outcomes.filter((o) => o.error === undefined).map((o) => o.name);
       expect(acknowledged.length).toBeGreaterThan(0);
@@ -67,16 +66,19 @@ interface Outcome {
         expect((error as TransactionError).cause).toBeInstanceOf(ConnectionLostError);
         expect((error as TransactionError).code).toBeDefined();
       }
-      const stored = new Set(await broker.names());
+      const stored = new Set(await fixture.broker.names());
       for (const name of acknowledged) expect(stored).toContain(name);
       for (const { name, error } of failed)
         if (!((error as TransactionError).cause as ConnectionLostError).duringCommit)
           expect(stored).not.toContain(name);
       // Serves again, on a pool whose dead clients were replaced.
-      await lastValueFrom(broker.query(broker.insertSql(), [`${mode}-after`]));
-      expect(await broker.names()).toContain(`${mode}-after`);
-      await until(() => broker.connectionStats().idle === broker.connectionStats().open, 'the pool is whole');
-      expectPoolWhole(broker);
+      await lastValueFrom(fixture.broker.query(fixture.broker.insertSql(), [`${mode}-after`]));
+      expect(await fixture.broker.names()).toContain(`${mode}-after`);
+      await until(
+        () => fixture.broker.connectionStats().idle === fixture.broker.connectionStats().open,
+        'the pool is whole',
+      );
+      expectPoolWhole(fixture.broker);
     },
   );
 });

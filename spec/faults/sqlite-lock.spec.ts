@@ -1,39 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { lastValueFrom } from 'rxjs';
 import { DatabaseError, TransactionError } from '../../lib';
 import { ItemsBroker } from '../support/brokers';
+import { holdSqliteLock } from '../support/sqlite-lock';
 import { sqliteFile } from '../support/targets';
-
-const HOLDER = path.join(__dirname, 'fixtures', 'sqlite-lock-holder.ts');
 
 /** The issue's bound on hearing of a timeout, and a margin for a loaded machine where none is asked for. */
 const WITHIN = 250;
 const MARGIN = 2000;
-
-/** Another process holding BEGIN EXCLUSIVE on `file` until release(). */
-async function holdLock(file: string): Promise<{ release(): Promise<void>; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOLDER, file], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let output = '';
-  const saw = (word: string) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => output.includes(word) && resolve();
-      child.stdout!.on('data', (chunk: Buffer) => ((output += chunk.toString()), check()));
-      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.on('exit', () => (output.includes(word) ? resolve() : reject(new Error(`lock holder: ${output}`))));
-      check();
-    });
-  await saw('locked');
-  return {
-    child,
-    release: async () => {
-      const exited = new Promise((resolve) => child.on('exit', resolve));
-      child.stdin!.write('release\n');
-      await saw('released');
-      await exited;
-    },
-  };
-}
 
 /** The sqlite file of a target string. */
 function fileOf(target: string): string {
@@ -50,7 +23,7 @@ describe('another process holding a sqlite write lock [sqlite-file]', () => {
     const target = sqliteFile.target();
     const broker = new ItemsBroker(target);
     await broker.waitUntilRunning();
-    const holder = await holdLock(fileOf(target));
+    const holder = await holdSqliteLock(fileOf(target));
     try {
       const start = Date.now();
       let error: unknown;
@@ -72,7 +45,7 @@ describe('another process holding a sqlite write lock [sqlite-file]', () => {
 
   it('opening a file another process holds locked is bounded by the busy timeout; after the release the broker starts [sqlite-file]', async () => {
     const target = sqliteFile.target();
-    const holder = await holdLock(fileOf(target));
+    const holder = await holdSqliteLock(fileOf(target));
     const broker = new ItemsBroker(target);
     try {
       const start = Date.now();

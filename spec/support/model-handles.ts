@@ -1,3 +1,4 @@
+import { until } from './streams';
 /**
  * What keeps the process alive, counted by type, so that a random program
  * can be checked to leave nothing behind (connections, timers, listeners)
@@ -25,12 +26,8 @@ export function extraResources(baseline: ReadonlyMap<string, number>): string[] 
  * Resolves with what is still left over (empty when nothing is).
  */
 export async function settleResources(baseline: ReadonlyMap<string, number>, ms: number): Promise<string[]> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const extra = extraResources(baseline);
-    if (extra.length === 0 || Date.now() > deadline) return extra;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await until(() => extraResources(baseline).length === 0, 'resources released', ms).catch(() => undefined);
+  return extraResources(baseline);
 }
 
 /**

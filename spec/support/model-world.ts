@@ -1,3 +1,4 @@
+import { until } from './streams';
 import { lastValueFrom } from 'rxjs';
 import type { EntityManager } from 'typeorm';
 import { AccessBroker, PersistentArray, PersistentDict } from '../../lib';
@@ -287,14 +288,13 @@ export class World {
     if (!this.#observer && this.brokerClosed && this.dictClosed) return;
     if (!holder.dataSource.isInitialized) return;
     // A stream ended by take(n) gives its connection back a few turns after its subscriber completed.
-    const deadline = Date.now() + 2000;
-    for (;;) {
+    const whole = () => {
       const stats = holder.connectionStats();
-      if (stats.waiting === 0 && stats.idle === stats.open) return;
-      if (Date.now() > deadline)
-        return this.fail(`the pool is not whole after every operation: ${JSON.stringify(stats)}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+      return stats.waiting === 0 && stats.idle === stats.open;
+    };
+    await until(whole, 'the pool is whole', 2000).catch(() =>
+      this.fail(`the pool is not whole after every operation: ${JSON.stringify(holder.connectionStats())}`),
+    );
   }
 
   async #drop(checker: AccessBroker): Promise<void> {
