@@ -102,9 +102,13 @@ async function runOnce(spec: TransactionSpec, signal: CancelToken, state: Attemp
   if (runner.isTransactionActive) await db.dialect.discard(runner, undefined);
   const ctx = new TransactionContext(db, runner, spec.parent);
   try {
-    // Not even started on a sqlite file deleted or replaced meanwhile (its WAL may now serve another file).
-    const before = db.dialect.verifyWritable(runner);
-    if (before) await before;
+    // A statement in autocommit is durable once it ran: not even started on a
+    // sqlite file deleted or replaced meanwhile (its WAL may now serve another
+    // file). A transaction is checked before COMMIT, which is enough.
+    if (spec.autocommit) {
+      const before = db.dialect.verifyWritable(runner);
+      if (before) await before;
+    }
     // Waiting for a connection or for BEGIN ends with a cancellation: the server may not answer.
     if (!spec.autocommit)
       await untilAborted(runner.startTransaction(db.dialect.isolation(spec.options.isolation)), signal);
