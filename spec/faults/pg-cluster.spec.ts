@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { Client } from 'pg';
-import { createCluster, pgClusterAvailable, type PgCluster } from '../support/pg-cluster';
+import { createCluster, pgClusterAvailable, processState, type PgCluster } from '../support/pg-cluster';
 
 /** The private cluster the fault specs use: it starts, freezes, thaws, terminates, restarts and goes away. */
 (pgClusterAvailable ? describe : describe.skip)('private postgres cluster (spec/support/pg-cluster.ts)', () => {
@@ -29,6 +29,8 @@ import { createCluster, pgClusterAvailable, type PgCluster } from '../support/pg
       cluster.thaw();
       expect((await pending).rows).toEqual([{ one: 1 }]);
     } finally {
+      // A failed expectation must not leave the cluster frozen for the specs after it.
+      cluster.thaw();
       await client.end();
     }
   });
@@ -69,10 +71,3 @@ import { createCluster, pgClusterAvailable, type PgCluster } from '../support/pg
     }
   });
 });
-
-/** A process's state letter from /proc (R running, S sleeping, T stopped). */
-function processState(pid: number): string {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The name in parentheses may hold spaces: the state follows its closing one.
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-}

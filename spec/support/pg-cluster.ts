@@ -96,6 +96,35 @@ function childrenOf(ppid: number): number[] {
   return pids;
 }
 
+/** A process's state letter from /proc (R running, S sleeping, T stopped), or undefined once it is gone. */
+export function processState(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The name in parentheses may hold spaces: the state follows its closing one.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Returns once every process in `pids` is stopped (or gone): SIGSTOP is
+ * delivered asynchronously, and a caller that goes on at once may still find
+ * a backend running. Bounded: a process not stopped after 5 s is an error.
+ */
+function awaitStopped(pids: Iterable<number>): void {
+  const deadline = Date.now() + 5000;
+  for (const pid of pids) {
+    for (
+      let state = processState(pid);
+      state !== undefined && state !== 'T' && state !== 't';
+      state = processState(pid)
+    ) {
+      if (Date.now() > deadline) throw new Error(`process ${pid} did not stop after SIGSTOP (state ${state})`);
+    }
+  }
+}
+
 function signal(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(pid, sig);
@@ -197,6 +226,7 @@ class Cluster implements PgCluster {
       signal(child, 'SIGSTOP');
       this.#frozen.add(child);
     }
+    awaitStopped(this.#frozen);
   }
 
   thaw(): void {
