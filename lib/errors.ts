@@ -254,6 +254,54 @@ export class ConnectionLostError extends SasyncError {
   }
 }
 
+/** Context a {@link CancelledError} or {@link TimeoutError} carries. */
+export interface CancelledErrorContext extends SasyncErrorOptions {
+  /** The transaction method's (or run's, or stream's) name, when it has one. */
+  readonly method?: string;
+  /** The dialect it ran on, once it had started. */
+  readonly dialect?: string;
+  /** Attempts made before it was cancelled (more than 1 with `retry`). */
+  readonly attempts?: number;
+  /** Cancelled while its COMMIT was on the way: it may have committed. */
+  readonly outcomeUnknown?: boolean;
+}
+
+/**
+ * Work was cancelled before it finished: its caller's `signal` aborted (the
+ * signal's reason is `cause`), or its row stream was closed by its consumer.
+ * A transaction cancelled while queued never ran; cancelled while running,
+ * it was rolled back, unless `outcomeUnknown`: then it was cancelled while
+ * its COMMIT was on the way and may have committed, so check before running
+ * it again. Unsubscribing cancels too, but nobody is left to be told.
+ */
+export class CancelledError extends SasyncError {
+  readonly method: string | undefined;
+  readonly dialect: string | undefined;
+  readonly attempts: number;
+  readonly outcomeUnknown: boolean;
+  constructor(message: string, context: CancelledErrorContext = {}) {
+    super(message, context);
+    this.method = context.method;
+    this.dialect = context.dialect;
+    this.attempts = context.attempts ?? 0;
+    this.outcomeUnknown = context.outcomeUnknown ?? false;
+  }
+}
+
+/**
+ * Work took longer than its `timeout` (counted from its submission: waiting
+ * in the queue and running) and was cancelled: a {@link CancelledError} whose
+ * cause is the time running out. `timeout` is the limit in ms. Raise it if
+ * the work needs longer, or find out what holds the queue or the database.
+ */
+export class TimeoutError extends CancelledError {
+  readonly timeout: number | undefined;
+  constructor(message: string, context: CancelledErrorContext & { readonly timeout?: number } = {}) {
+    super(message, context);
+    this.timeout = context.timeout;
+  }
+}
+
 /** What the drivers and TypeORM's QueryFailedError say about a failed statement. */
 export interface DriverFields {
   /** postgres SQLSTATE (`40001`) or sqlite code (`SQLITE_BUSY`). */

@@ -4,9 +4,9 @@ import 'reflect-metadata';
 export { AccessBroker } from './broker/access-broker';
 export type { BrokerOptions, TransactionMethod, WorkResult } from './broker/access-broker';
 export { transact } from './broker/transact-decorator';
-export type { TransactOptions } from './broker/options';
+export type { TransactOptions } from './transaction/options';
 export type { Prepared } from './broker/prepared';
-export type { Produced, ValueSource } from './broker/produce-rows';
+export type { Produced, ValueSource } from './rows/produce-rows';
 
 // Rows
 export { RowStream } from './rows/row-stream';
@@ -51,6 +51,7 @@ export type { ArrayParameter } from './dialect/array-parameter';
 export {
   AsyncError,
   BrokerClosedError,
+  CancelledError,
   ConnectionLostError,
   DatabaseError,
   InvalidIdentifierError,
@@ -61,7 +62,8 @@ export {
   ReadOnlyError,
   SasyncError,
   SerializationError,
+  TimeoutError,
   TransactionError,
   TransactIterationError,
 } from './errors';
-export type { IdentifierKind, SasyncErrorOptions, TransactionErrorContext } from './errors';
+export type { CancelledErrorContext, IdentifierKind, SasyncErrorOptions, TransactionErrorContext } from './errors';

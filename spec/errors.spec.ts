@@ -2,6 +2,7 @@ import { QueryFailedError } from 'typeorm';
 import {
   AsyncError,
   BrokerClosedError,
+  CancelledError,
   ConnectionLostError,
   DatabaseError,
   InvalidIdentifierError,
@@ -9,6 +10,7 @@ import {
   MissingKeyError,
   SasyncError,
   SerializationError,
+  TimeoutError,
   TransactIterationError,
   TransactionError,
 } from '../lib/errors';
@@ -28,6 +30,8 @@ const examples: [ErrorClass, () => SasyncError][] = [
   [TransactIterationError, () => new TransactIterationError('already iterating')],
   [InvalidKeyError, () => new InvalidKeyError('', 'prefs', 'a key cannot be empty')],
   [ConnectionLostError, () => new ConnectionLostError('running transaction', { cause: new Error('reset') })],
+  [CancelledError, () => new CancelledError('transaction save was cancelled and rolled back: the caller aborted')],
+  [TimeoutError, () => new TimeoutError('transaction save timed out after 50 ms and was rolled back', { timeout: 50 })],
 ];
 
 describe.each(examples.map(([Class, make]) => [Class.name, Class, make] as const))('%s', (_name, Class, make) => {
@@ -54,6 +58,50 @@ describe('error classes are distinct', () => {
     expect(new DatabaseError('x')).not.toBeInstanceOf(TransactionError);
     expect(new TransactionError('x')).not.toBeInstanceOf(DatabaseError);
     expect(new AsyncError('x')).not.toBeInstanceOf(TransactIterationError);
+    expect(new CancelledError('x')).not.toBeInstanceOf(TransactionError);
+    expect(new CancelledError('x')).not.toBeInstanceOf(TimeoutError);
+    expect(new TransactionError('x')).not.toBeInstanceOf(CancelledError);
+  });
+});
+
+describe('CancelledError', () => {
+  it('keeps message, cause and every context field', () => {
+    const reason = new Error('the user closed the page');
+    const err = new CancelledError('transaction save was cancelled', {
+      cause: reason,
+      method: 'save',
+      dialect: 'postgres',
+      attempts: 2,
+      outcomeUnknown: true,
+    });
+    expect(err.message).toBe('transaction save was cancelled');
+    expect(err.cause).toBe(reason);
+    expect(err).toMatchObject({ method: 'save', dialect: 'postgres', attempts: 2, outcomeUnknown: true });
+  });
+
+  it('leaves unknown context undefined, counts no attempt and claims no unknown outcome by default', () => {
+    expect(new CancelledError('x')).toMatchObject({
+      method: undefined,
+      dialect: undefined,
+      attempts: 0,
+      outcomeUnknown: false,
+    });
+  });
+});
+
+describe('TimeoutError', () => {
+  it('is a CancelledError that keeps its limit in ms', () => {
+    const err = new TimeoutError('transaction save timed out after 50 ms', {
+      timeout: 50,
+      method: 'save',
+      attempts: 1,
+    });
+    expect(err).toBeInstanceOf(CancelledError);
+    expect(err).toMatchObject({ timeout: 50, method: 'save', attempts: 1, outcomeUnknown: false });
+  });
+
+  it('leaves the limit undefined when not given', () => {
+    expect(new TimeoutError('x').timeout).toBeUndefined();
   });
 });
 

@@ -4,8 +4,8 @@ import type { DataSource, EntityManager, ObjectLiteral, SelectQueryBuilder } fro
 import type { ConnectionStats, CursorQuery } from '../dialect';
 import { RowStream } from '../rows/row-stream';
 import { checkConcurrency, checkStreamOptions, type StreamOptions } from '../rows/stream-options';
-import { produceRowsWork, type Produced, type ValueSource } from './produce-rows';
-import { openStream, type StreamHost } from './open-stream';
+import { produceRowsWork, type Produced, type ValueSource } from '../rows/produce-rows';
+import { openStream, type StreamHost } from '../rows/open-stream';
 import { BrokerClosedError, DatabaseError, InvalidIdentifierError, SasyncError, TransactionError } from '../errors';
 import { checkIdentifier } from '../schema/identifiers';
 import { preparedStatement, type Prepared } from './prepared';
@@ -14,14 +14,14 @@ import type { ColumnSpec } from '../schema/column';
 import { ensureTable } from '../schema/create-table';
 import { checkTableSpec, type TableInfo, type TableOptions } from '../schema/table-spec';
 import { resolveTarget, type DatabaseTarget, type ResolvedTarget } from '../target';
-import { currentContext, endedError, outerContext } from './context';
-import { checkTransactOptions, mergeOptions, type TransactOptions } from './options';
+import { currentContext, endedError, outerContext } from '../transaction/context';
+import { checkTransactOptions, mergeOptions, type TransactOptions } from '../transaction/options';
 import { PriorityScheduler } from '../scheduler/priority-scheduler';
 import { acquireDatabase, type SharedDatabase } from './registry';
 import { storeAccess, type StoreAccess } from './store-access';
-import { CancelToken, UNSUBSCRIBED } from './cancel-token';
-import { cancellation } from './cancellation';
-import { currentRun, runInScope, SlotHolder } from './slot';
+import { CancelToken, UNSUBSCRIBED } from '../cancel';
+import { cancellation } from '../transaction/cancellation';
+import { currentRun, runInScope, SlotHolder } from '../transaction/slot';
 import { Retrying } from './retrying';
 import {
   collect,
@@ -30,7 +30,7 @@ import {
   runTransaction,
   type TransactionSpec,
   type Work,
-} from './transaction-runner';
+} from '../transaction/run-transaction';
 
 /** What transaction work may return: a value, a Promise of one, or an Observable of several. */
 export type WorkResult<R> = Observable<R> | PromiseLike<R> | R;

@@ -3,7 +3,7 @@ import type { Observable } from 'rxjs';
 import type { PreparedStatement } from '../dialect';
 import type { RowStream } from '../rows/row-stream';
 import type { StreamOptions } from '../rows/stream-options';
-import type { TransactOptions } from './options';
+import type { TransactOptions } from '../transaction/options';
 
 /** A statement made by `broker.prepare(name, sql)`: compiled once, run with new parameters. */
 export interface Prepared<T> {

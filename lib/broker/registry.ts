@@ -5,7 +5,7 @@ import { PriorityScheduler } from '../scheduler/priority-scheduler';
 import type { ResolvedTarget } from '../target';
 import type { TableInfo } from '../schema/table-spec';
 import { Retrying } from './retrying';
-import { acquireSlot, currentRun, holdFromHere, holdsSlot } from './slot';
+import { acquireSlot, currentRun, holdFromHere, holdsSlot } from '../transaction/slot';
 
 /** For waits nobody aborts. */
 const NEVER = new AbortController().signal;

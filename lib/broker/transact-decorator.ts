@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import { AccessBroker, transactNamed } from './access-broker';
-import { checkTransactOptions, type TransactOptions } from './options';
+import { checkTransactOptions, type TransactOptions } from '../transaction/options';
 
 type Method = (this: AccessBroker, ...args: never[]) => unknown;
 

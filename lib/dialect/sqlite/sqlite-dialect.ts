@@ -21,7 +21,7 @@ import { checkIdentity, identify, type FileIdentity } from './file-identity';
 import { openQueryOnlyCursor } from './query-only-cursor';
 import { openReader } from './reader';
 import { parseSqliteUrl, SQLITE_FORMS } from './sqlite-target';
-import { gateOutsideCalls, ownQueryRunner } from '../outside-calls';
+import { gateOutsideCalls, ownQueryRunner } from '../typeorm/outside-calls';
 
 const TYPES: Record<PortableType, string> = {
   integer: 'integer',

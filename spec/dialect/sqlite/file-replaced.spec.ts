@@ -165,7 +165,7 @@ describe('a sqlite file deleted or replaced while open [sqlite-file]', () => {
 // In memory there is no file to lose, and a postgres server owns its files:
 // the check before COMMIT lets a healthy transaction through there, and
 // writes go on as usual (postgres's refusal of an aborted transaction is in
-// spec/broker/caught-error.spec.ts).
+// spec/transaction/caught-error.spec.ts).
 describe.each(allTargets.filter((t) => t.name !== 'sqlite-file'))(
   'the check before a write is acknowledged does nothing [$name]',
   (t: TestTarget) => {

@@ -1,11 +1,11 @@
 import { BrokerClosedError, ConnectionLostError, ReadOnlyError, TransactionError } from '../errors';
 import type { CursorQuery } from '../dialect';
-import type { RowSource } from '../rows/row-source';
-import type { StreamOptions } from '../rows/stream-options';
+import type { RowSource } from './row-source';
+import type { StreamOptions } from './stream-options';
 import type { PriorityScheduler } from '../scheduler/priority-scheduler';
-import { currentContext, endedError } from './context';
-import type { SharedDatabase } from './registry';
-import { acquireSlot } from './slot';
+import { currentContext, endedError } from '../transaction/context';
+import type { SharedDatabase } from '../broker/registry';
+import { acquireSlot } from '../transaction/slot';
 
 /** What opening a stream needs from its broker. */
 export interface StreamHost {

@@ -1,5 +1,5 @@
 import { TransactionError } from '../errors';
-import type { CancelToken } from './cancel-token';
+import type { CancelToken } from '../cancel';
 import type { TransactOptions } from './options';
 
 /** Cancellation of one submission by the caller's `signal` or its `timeout`. */

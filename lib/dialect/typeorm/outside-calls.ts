@@ -1,6 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import type { OutsideGate } from './dialect';
-import { runnerView } from './typeorm-runner-view';
+import type { OutsideGate } from '../dialect';
+import { runnerView } from './runner-view';
 
 /** Each gated DataSource's own createQueryRunner, for sasync's calls that hold the slot already. */
 const own = new WeakMap<DataSource, DataSource['createQueryRunner']>();

@@ -15,7 +15,7 @@ import type { EntityManager } from 'typeorm';
 import type { Dialect } from '../dialect';
 import { InvalidIdentifierError } from '../errors';
 import { checkIdentifier } from '../schema/identifiers';
-import { assertOpen } from './context';
+import { assertOpen } from '../transaction/context';
 import { replayable, type ValueSource } from './replay-source';
 
 export type { ValueSource } from './replay-source';

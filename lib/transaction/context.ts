@@ -2,8 +2,9 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { TransactionError } from '../errors';
 import type { Dialect } from '../dialect';
-import { gateOf, runnerView } from '../dialect/typeorm-runner-view';
-import type { SharedDatabase } from './registry';
+import { gateOf, runnerView } from '../dialect/typeorm/runner-view';
+import { hookQuery } from '../dialect/typeorm/query-hook';
+import type { SharedDatabase } from '../broker/registry';
 
 /**
  * A transaction (or a savepoint inside one) that is running. Work started
@@ -117,7 +118,6 @@ export function assertOpen(runner: QueryRunner): void {
   }
 }
 
-const GUARDED = Symbol('sasync.guarded');
 /**
  * Makes `runner.query` refuse calls from work whose transaction has ended.
  * Without this, work that keeps going after it was cancelled (or that left a
@@ -126,25 +126,15 @@ const GUARDED = Symbol('sasync.guarded');
  * Parameters go through the dialect's `bindParameters` on the way.
  */
 export function guardRunner(runner: QueryRunner, dialect: Dialect): void {
-  const r = runner as QueryRunner & { [GUARDED]?: true };
-  if (r[GUARDED]) return;
-  r[GUARDED] = true;
-  const query = runner.query;
-  runner.query = function guardedQuery(this: QueryRunner, ...args: Parameters<QueryRunner['query']>) {
+  hookQuery(runner, (sql, parameters) => {
     for (let c = storage.getStore(); c; c = c.parent) {
       if (c.runner !== runner) continue;
-      if (!c.open) return Promise.reject(endedError(typeof args[0] === 'string' ? args[0] : undefined));
+      if (!c.open) throw endedError(typeof sql === 'string' ? sql : undefined);
       break;
     }
-    if (typeof args[0] === 'string') {
-      try {
-        // Without parameters too: SQL with placeholders and no values would bind NULLs.
-        const bound = dialect.bindParameters(args[1] ?? [], args[0]);
-        if (args[1] !== undefined) args[1] = bound;
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }
-    return query.apply(this, args);
-  } as QueryRunner['query'];
+    if (typeof sql !== 'string') return parameters;
+    // Without parameters too: SQL with placeholders and no values would bind NULLs.
+    const bound = dialect.bindParameters(parameters ?? [], sql);
+    return parameters === undefined ? undefined : bound;
+  });
 }

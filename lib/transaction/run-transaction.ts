@@ -2,10 +2,10 @@ import { isObservable, toArray, type Observable } from 'rxjs';
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { ConnectionLostError, TransactionError } from '../errors';
 import { RowStream } from '../rows/row-stream';
-import type { CancelToken } from './cancel-token';
+import type { CancelToken } from '../cancel';
 import { endedError, guardRunner, TransactionContext } from './context';
 import type { TransactOptions } from './options';
-import type { SharedDatabase } from './registry';
+import type { SharedDatabase } from '../broker/registry';
 
 /** What a transaction runs: it may return a value, a Promise or an Observable. */
 export type Work = (tx: EntityManager) => unknown;
