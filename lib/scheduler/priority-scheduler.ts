@@ -2,9 +2,9 @@ import { Observable, type SchedulerLike } from 'rxjs';
 import { Heap } from './heap';
 import { checkPriority, compareKeys, type PriorityOptions } from './priority';
 import { QueueSchedulerLike } from './scheduler-like';
-import { Task, type Job, type Slots } from './task';
+import { Task, type AbortableJob, type Job, type ScheduleOptions, type Slots } from './task';
 
-export type { Job } from './task';
+export type { AbortableJob, Job, ScheduleOptions } from './task';
 
 /**
  * A priority queue that runs at most `concurrency` jobs at once, in order of
@@ -51,11 +51,20 @@ export class PriorityScheduler {
 
   /**
    * A cold Observable of the job's results: each subscription queues the job
-   * once. Unsubscribing while queued removes it; while running, aborts its
-   * signal (and unsubscribes it, for an Observable job).
+   * once. Unsubscribing while queued removes it; while running, unsubscribes
+   * an Observable job (its slot is free at once), and aborts the signal of a
+   * job that asked for one with `abortable: true`:
+   *
+   * ```ts
+   * q.schedule((signal) => fetch(url, { signal }), { abortable: true });
+   * ```
+   *
+   * A job that declares a signal without asking for it does not type-check.
    * @throws RangeError at once for bad priority options; nothing is queued.
    */
-  schedule<T>(job: Job<T>, options?: PriorityOptions): Observable<T> {
+  schedule<T>(job: Job<T>, options?: ScheduleOptions & { readonly abortable?: false }): Observable<T>;
+  schedule<T>(job: AbortableJob<T>, options: ScheduleOptions & { readonly abortable: true }): Observable<T>;
+  schedule<T>(job: AbortableJob<T>, options?: ScheduleOptions): Observable<T> {
     checkPriority(options);
     return new Observable<T>((subscriber) => {
       const task = new Task(this.#slots, job, subscriber, ++this.#serial, options);

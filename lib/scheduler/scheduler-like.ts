@@ -1,4 +1,5 @@
 import { EMPTY, Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import { clock, type TimerHandle } from '../clock';
 import type { PriorityScheduler } from './priority-scheduler';
 import type { PriorityOptions } from './priority';
 
@@ -19,7 +20,7 @@ export class QueueSchedulerLike implements SchedulerLike {
   }
 
   now(): number {
-    return Date.now();
+    return clock.now();
   }
 
   schedule<T>(work: Work<T>, delay = 0, state?: T): Subscription {
@@ -29,7 +30,7 @@ export class QueueSchedulerLike implements SchedulerLike {
 
 class QueueAction<T> extends Subscription implements SchedulerAction<T> {
   #pending: Subscription | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: TimerHandle | undefined;
 
   constructor(
     private readonly queue: PriorityScheduler,
@@ -43,7 +44,7 @@ class QueueAction<T> extends Subscription implements SchedulerAction<T> {
     if (this.closed) return this;
     this.#cancel();
     if (delay > 0) {
-      this.#timer = setTimeout(() => {
+      this.#timer = clock.setTimeout(() => {
         this.#timer = undefined;
         this.#enqueue(state);
       }, delay);
@@ -65,7 +66,7 @@ class QueueAction<T> extends Subscription implements SchedulerAction<T> {
   }
 
   #cancel(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#pending?.unsubscribe();
     this.#pending = undefined;

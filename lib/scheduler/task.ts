@@ -10,14 +10,25 @@ import type { HeapEntry } from './heap';
 import { laneOf, priorityOf, type Lane, type PriorityOptions, type QueueKey } from './priority';
 
 /**
- * A unit of work for the queue. It gets a signal that aborts when its
- * subscriber unsubscribes while it runs. A Promise-returning job keeps its
- * slot until the Promise settles, even after an abort (a transaction must
- * finish rolling back before the next one may use the connection); an
- * Observable job gives its slot back as soon as it is unsubscribed. A job
- * that declares no parameter gets no signal (and costs no AbortController).
+ * A unit of work for the queue. A Promise-returning job keeps its slot until
+ * the Promise settles, even after its subscriber unsubscribed (a transaction
+ * must finish rolling back before the next one may use the connection); an
+ * Observable job gives its slot back as soon as it is unsubscribed.
  */
-export type Job<T> = (signal: AbortSignal) => ObservableInput<T>;
+export type Job<T> = () => ObservableInput<T>;
+
+/**
+ * A job that asked for a signal (`{ abortable: true }`): it aborts when the
+ * job's subscriber unsubscribes while the job runs, so that the job can stop
+ * what it started. Other jobs get none, and cost no AbortController.
+ */
+export type AbortableJob<T> = (signal: AbortSignal) => ObservableInput<T>;
+
+/** Where a job sorts in the queue, and whether it wants a signal. */
+export interface ScheduleOptions extends PriorityOptions {
+  /** The job takes an AbortSignal (see {@link AbortableJob}); default false. */
+  readonly abortable?: boolean;
+}
 
 /** What a task needs of its scheduler. */
 export interface Slots {
@@ -39,6 +50,7 @@ export class Task<T> implements HeapEntry, QueueKey, Unsubscribable {
   readonly lane: Lane;
   readonly priority: number;
   #state: TaskState = 'queued';
+  readonly #abortable: boolean;
   #controller: AbortController | undefined;
   #inner: Subscription | undefined;
   /** An Observable job: it gives its slot back when unsubscribed, even mid-subscribe. */
@@ -46,13 +58,14 @@ export class Task<T> implements HeapEntry, QueueKey, Unsubscribable {
 
   constructor(
     private readonly slots: Slots,
-    private readonly job: Job<T>,
+    private readonly job: AbortableJob<T>,
     private readonly subscriber: Subscriber<T>,
     readonly serial: number,
-    options: PriorityOptions | undefined,
+    options: ScheduleOptions | undefined,
   ) {
     this.lane = laneOf(options);
     this.priority = priorityOf(serial, options);
+    this.#abortable = options?.abortable === true;
   }
 
   /** Runs the job; the scheduler has counted the slot as taken. */
@@ -60,11 +73,11 @@ export class Task<T> implements HeapEntry, QueueKey, Unsubscribable {
     this.#state = 'running';
     let input: ObservableInput<T>;
     try {
-      if (this.job.length > 0) {
+      if (this.#abortable) {
         this.#controller = new AbortController();
         input = this.job(this.#controller.signal);
       } else {
-        input = (this.job as () => ObservableInput<T>)();
+        input = (this.job as Job<T>)();
       }
     } catch (err) {
       this.#settle(undefined, err, true);
@@ -90,7 +103,7 @@ export class Task<T> implements HeapEntry, QueueKey, Unsubscribable {
     else this.#inner = inner;
   }
 
-  /** The subscriber's teardown: leave the queue, or abort the run. */
+  /** The subscriber's teardown: leave the queue, or abort the run (its signal, if it asked for one). */
   unsubscribe(): void {
     if (this.#state === 'queued') {
       this.#state = 'done';

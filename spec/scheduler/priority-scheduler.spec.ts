@@ -155,7 +155,7 @@ describe('PriorityScheduler (marbles)', () => {
       const a = cold('-a----b|');
       const b = cold('-b|');
       expectObservable(
-        q.schedule((s) => ((signal = s), a)),
+        q.schedule((s) => ((signal = s), a), { abortable: true }),
         '^--!',
       ).toBe('-a');
       expectObservable(q.schedule(() => b)).toBe('----b|');
@@ -169,7 +169,7 @@ describe('PriorityScheduler (marbles)', () => {
     let signal: AbortSignal | undefined;
     testScheduler().run(({ cold, expectObservable }) => {
       const q = new PriorityScheduler(1);
-      expectObservable(q.schedule((s) => ((signal = s), cold('-a|')))).toBe('-a|');
+      expectObservable(q.schedule((s) => ((signal = s), cold('-a|')), { abortable: true })).toBe('-a|');
     });
     expect(signal?.aborted).toBe(false);
   });
@@ -246,10 +246,13 @@ describe('PriorityScheduler', () => {
     let secondStarted = false;
     const values: number[] = [];
     const sub = q
-      .schedule((s) => {
-        signal = s;
-        return first.promise;
-      })
+      .schedule(
+        (s) => {
+          signal = s;
+          return first.promise;
+        },
+        { abortable: true },
+      )
       .subscribe((v) => values.push(v));
     q.schedule(async () => {
       secondStarted = true;
@@ -542,12 +545,23 @@ describe('PriorityScheduler.withNiceness (an RxJS SchedulerLike)', () => {
 });
 
 describe('PriorityScheduler job signals', () => {
-  it('gives an AbortSignal to a job that declares a parameter, and none to one that does not', async () => {
+  it('gives an AbortSignal to a job that asks for one with abortable: true, and none to others', async () => {
     const q = new PriorityScheduler(1);
     const seen: unknown[] = [];
-    await lastValueFrom(q.schedule((signal: AbortSignal) => (seen.push(signal), of(1))));
+    await lastValueFrom(q.schedule((signal: AbortSignal) => (seen.push(signal), of(1)), { abortable: true }));
     await lastValueFrom(q.schedule((...args: unknown[]) => (seen.push(args[0]), of(2))));
+    await lastValueFrom(q.schedule((...args: unknown[]) => (seen.push(args[0]), of(3)), { niceness: 5 }));
     expect(seen[0]).toBeInstanceOf(AbortSignal);
     expect(seen[1]).toBeUndefined();
+    expect(seen[2]).toBeUndefined();
+  });
+
+  it('does not type-check a job that declares a signal without asking for one', () => {
+    const q = new PriorityScheduler(1);
+    // @ts-expect-error the job takes a signal, but abortable: true is missing
+    const unasked = () => q.schedule((signal: AbortSignal) => of(signal.aborted));
+    // @ts-expect-error the same, with priority options
+    const unaskedNice = () => q.schedule((signal: AbortSignal) => of(signal.aborted), { niceness: 1 });
+    expect([unasked, unaskedNice]).toHaveLength(2);
   });
 });
