@@ -1,6 +1,9 @@
-import type { Statement } from './item-sql';
+import type { Statement } from './statement';
+import { ARRAY_TABLE } from './tables';
+import { storedOrder } from './write-order';
+import { DELETED, type WriteBatch } from './write-queue';
 
-const T = 'sasync_array';
+const T = ARRAY_TABLE.name;
 
 /** An element's place as stored: the three coordinate texts. */
 export type Place = readonly [string, string, string];
@@ -49,5 +52,17 @@ export class ArraySql {
 
   clear(): Statement {
     return { sql: `DELETE FROM ${T} WHERE group_id = ${this.p(1)}`, parameters: [this.group] };
+  }
+
+  /** One statement per element, in the unique index's order (see storedOrder). */
+  writes(batch: WriteBatch): Statement[] {
+    const statements = batch.cleared ? [this.clear()] : [];
+    const order = [...batch.writes.keys()].map((key) => [key, JSON.parse(key) as Place] as const);
+    order.sort(([, a], [, b]) => storedOrder(a[0], b[0]) || storedOrder(a[1], b[1]) || storedOrder(a[2], b[2]));
+    for (const [key, place] of order) {
+      const write = batch.writes.get(key)!;
+      statements.push(write === DELETED ? this.delete(place) : this.upsert(place, write));
+    }
+    return statements;
   }
 }

@@ -30,3 +30,6 @@ export function coordinateOf(text: string): Coordinate {
   if (text === '~') return null;
   return text.startsWith('n') ? Number(text.slice(1)) : text.slice(1);
 }
+
+/** An element's coordinates. */
+export type Coordinates = readonly [x: Coordinate, y: Coordinate, z: Coordinate];

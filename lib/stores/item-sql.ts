@@ -1,13 +1,9 @@
-/** A statement and its bound parameters. */
-export interface Statement {
-  readonly sql: string;
-  readonly parameters: unknown[];
-}
+import type { Statement } from './statement';
+import { ITEMS_TABLE } from './tables';
+import { writeRuns } from './write-order';
+import type { WriteBatch } from './write-queue';
 
-/** Rows per multi-row statement: far below both databases' limits on bound parameters. */
-export const ROWS_PER_STATEMENT = 500;
-
-const T = 'sasync_items';
+const T = ITEMS_TABLE.name;
 
 /**
  * The statements of `sasync_items` for one group. Values are always bound;
@@ -31,7 +27,7 @@ export class ItemSql {
     return { sql: `SELECT name, value FROM ${T} WHERE group_id = ${this.p(1)}`, parameters: [this.group] };
   }
 
-  /** Some items' values; names are at most {@link ROWS_PER_STATEMENT}. */
+  /** Some items' values; names are at most ROWS_PER_STATEMENT (statement.ts). */
   loadSome(names: readonly string[]): Statement {
     const list = names.map((_, i) => this.p(i + 2)).join(', ');
     return {
@@ -60,7 +56,7 @@ export class ItemSql {
     };
   }
 
-  /** Inserts or replaces items; at most {@link ROWS_PER_STATEMENT} of them. */
+  /** Inserts or replaces items; at most ROWS_PER_STATEMENT (statement.ts) of them. */
   upsert(items: readonly (readonly [string, string])[]): Statement {
     const parameters: unknown[] = [];
     const rows = items.map(([name, text]) => {
@@ -75,7 +71,7 @@ export class ItemSql {
     };
   }
 
-  /** Deletes some items; at most {@link ROWS_PER_STATEMENT} of them. */
+  /** Deletes some items; at most ROWS_PER_STATEMENT (statement.ts) of them. */
   delete(names: readonly string[]): Statement {
     const list = names.map((_, i) => this.p(i + 2)).join(', ');
     return {
@@ -87,9 +83,18 @@ export class ItemSql {
   clear(): Statement {
     return { sql: `DELETE FROM ${T} WHERE group_id = ${this.p(1)}`, parameters: [this.group] };
   }
-}
 
-/** `items` in slices of at most {@link ROWS_PER_STATEMENT}. */
-export function* slices<T>(items: readonly T[]): Generator<T[]> {
-  for (let i = 0; i < items.length; i += ROWS_PER_STATEMENT) yield items.slice(i, i + ROWS_PER_STATEMENT);
+  /**
+   * The statements of one write transaction: keys in the order of the
+   * table's unique index, so that two writers of the same keys lock them in
+   * the same order and cannot deadlock each other.
+   */
+  writes(batch: WriteBatch): Statement[] {
+    const statements = batch.cleared ? [this.clear()] : [];
+    for (const run of writeRuns(batch.writes)) {
+      if (run.deleted) statements.push(this.delete(run.keys));
+      else statements.push(this.upsert(run.keys.map((name) => [name, batch.writes.get(name) as string] as const)));
+    }
+    return statements;
+  }
 }

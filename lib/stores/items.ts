@@ -1,8 +1,10 @@
 import type { DatabaseTarget } from '../target';
-import { StoreGroup } from './store-group';
-import { slices, type Statement } from './item-sql';
+import { ItemSql } from './item-sql';
+import { slices, type Statement } from './statement';
 import { Missing } from './missing';
+import { StoreGroup } from './store-group';
 import type { ItemOptions } from './store-options';
+import { ITEMS_TABLE } from './tables';
 import { storedOrder } from './write-order';
 
 /**
@@ -19,6 +21,7 @@ import { storedOrder } from './write-order';
  */
 export class Items<K extends string | number = string, V = unknown> {
   readonly #g: StoreGroup;
+  readonly #sql: ItemSql;
 
   /**
    * @param groupId a string or finite number; 7 and '7' are one group.
@@ -26,7 +29,8 @@ export class Items<K extends string | number = string, V = unknown> {
    * @throws TypeError for a group id of another type; DatabaseError for a bad target.
    */
   constructor(groupId: string | number, target?: DatabaseTarget, options?: ItemOptions) {
-    this.#g = new StoreGroup('Items', groupId, target, options);
+    this.#g = new StoreGroup('Items', groupId, target, options, ITEMS_TABLE);
+    this.#sql = new ItemSql(this.#g.group, (n) => this.#g.placeholder(n));
   }
 
   /** The group id as stored. */
@@ -35,32 +39,32 @@ export class Items<K extends string | number = string, V = unknown> {
   }
 
   waitUntilRunning(): Promise<void> {
-    return this.#g.broker.waitUntilRunning();
+    return this.#g.waitUntilRunning();
   }
 
   /** The value of `name`, or a {@link Missing} when there is none. */
   async load(name: K): Promise<V | Missing> {
     this.#g.assertOpen('load()');
     const text = this.#g.key(name);
-    const [row] = await this.#g.read<{ value: string }>(this.#g.sql.load(text));
+    const [row] = await this.#g.read<{ value: string }>(this.#sql.load(text));
     return row ? (this.#g.decode(text, row.value) as V) : new Missing(this.#g.group, name);
   }
 
   /** Every item of the group; keys of the store's name type. */
   async loadAll(): Promise<Map<K, V>> {
     this.#g.assertOpen('loadAll()');
-    const rows = await this.#g.read<{ name: string; value: string }>(this.#g.sql.loadAll());
+    const rows = await this.#g.read<{ name: string; value: string }>(this.#sql.loadAll());
     return new Map(rows.map((r) => [this.#g.keyOf<K>(r.name), this.#g.decode(r.name, r.value) as V]));
   }
 
   /** Adds an item; fails with TransactionError if `name` exists (use {@link update}). */
   insert(name: K, value: V): Promise<void> {
-    return this.#write('insert()', name, value, (text, encoded) => this.#g.sql.insert(text, encoded));
+    return this.#write('insert()', name, value, (text, encoded) => this.#sql.insert(text, encoded));
   }
 
   /** Overwrites an item's value; does nothing if there is no such item. */
   update(name: K, value: V): Promise<void> {
-    return this.#write('update()', name, value, (text, encoded) => this.#g.sql.update(text, encoded));
+    return this.#write('update()', name, value, (text, encoded) => this.#sql.update(text, encoded));
   }
 
   /** Deletes the named items (missing ones are ignored), in one transaction. */
@@ -70,7 +74,7 @@ export class Items<K extends string | number = string, V = unknown> {
     const texts = [...new Set(names.map((n) => this.#g.key(n)))].sort(storedOrder);
     if (texts.length === 0) return;
     await this.#g.write(() => ({
-      statements: [...slices(texts)].map((some) => this.#g.sql.delete(some)),
+      statements: [...slices(texts)].map((some) => this.#sql.delete(some)),
       notice: { k: texts },
     }));
   }
@@ -78,7 +82,7 @@ export class Items<K extends string | number = string, V = unknown> {
   /** The names of the group's items, as the store's name type. */
   async names(): Promise<K[]> {
     this.#g.assertOpen('names()');
-    const rows = await this.#g.read<{ name: string }>(this.#g.sql.names());
+    const rows = await this.#g.read<{ name: string }>(this.#sql.names());
     return rows.map((r) => this.#g.keyOf<K>(r.name));
   }
 

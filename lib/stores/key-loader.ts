@@ -1,4 +1,4 @@
-import { ROWS_PER_STATEMENT } from './item-sql';
+import { ROWS_PER_STATEMENT } from './statement';
 
 /** What a {@link KeyLoader} reads and where the results go. */
 export interface LoadTarget<K> {

@@ -1,20 +1,17 @@
-import { Observable, Subject, type SchedulerLike } from 'rxjs';
-import { AsyncError, MissingKeyError, SerializationError } from '../errors';
+import type { Observable, SchedulerLike } from 'rxjs';
+import { AsyncError, MissingKeyError } from '../errors';
 import type { DatabaseTarget } from '../target';
+import { attempt } from './attempt';
+import { CachedStore, remoteSettled } from './cached-store';
 import type { Change } from './change';
 import { snapshots, watchKey } from './change-feed';
-import { attempt } from './attempt';
-import { DictCache, type Known } from './dict-cache';
-import { KeyLoader } from './key-loader';
-import { RemoteSync, remoteSettled } from './remote-sync';
-import { Reread } from './reread';
-import { writeRuns } from './write-order';
-import { StoreGroup, type StoreWrite } from './store-group';
+import { dictRows, sameText } from './dict-rows';
+import { ItemSql } from './item-sql';
+import type { Known } from './store-cache';
+import { StoreGroup } from './store-group';
 import type { DictOptions } from './store-options';
 import { SyncView } from './sync-view';
-import { WriteQueue, type WriteBatch } from './write-queue';
-
-type Row = { name: string; value: string };
+import { ITEMS_TABLE } from './tables';
 
 /**
  * A persistent dictionary (sAsync's PersistentDict): a group of
@@ -29,14 +26,8 @@ type Row = { name: string; value: string };
  */
 export class PersistentDict<K extends string | number = string, V = unknown> {
   readonly #g: StoreGroup;
-  readonly #cache = new DictCache<K, V>();
-  readonly #writes: WriteQueue;
-  readonly #loader: KeyLoader<K>;
-  readonly #changes = new Subject<Change<K, V>>();
-  readonly #reread: Reread<K, V>;
-  readonly #remote: RemoteSync;
+  readonly #store: CachedStore<K, V, K>;
   #view: SyncView<K, V> | undefined;
-  #shutdown: Promise<void> | undefined;
 
   /**
    * @param id the group id: a string or finite number (7 and '7' are one group).
@@ -44,43 +35,14 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
    * @throws TypeError for a group id of another type or bad options.
    */
   constructor(id: string | number, target?: DatabaseTarget, options?: DictOptions) {
-    this.#g = new StoreGroup('PersistentDict', id, target, options);
-    this.#writes = new WriteQueue(
-      (take) => this.#g.write(() => this.#batch(take())),
-      // A write that finally failed: memory shows the table again, then its Promise rejects.
-      (batch) => (batch.cleared ? this.#reread.group('local') : this.#reread.keys([...batch.writes.keys()], 'local')),
-      (batch) => this.#cache.durable(this.#keysOf(batch.writes.keys()), batch.cleared),
-    );
-    this.#loader = new KeyLoader<K>({
-      read: async (texts) => {
-        const rows = await this.#g.read<Row>(this.#g.sql.loadSome(texts));
-        return new Map(rows.map((r) => [r.name, r.value]));
-      },
-      mark: () => this.#cache.mark(),
-      apply: (k, stored, mark, text) => {
-        // A local write (or a newer read) since the query started wins.
-        if (this.#cache.known(k) !== undefined || this.#cache.writtenSince(k, mark)) return;
-        if (stored === undefined) this.#cache.put(k, false, undefined, mark);
-        else this.#cache.put(k, true, this.#g.decode(text, stored) as V, mark);
-      },
-    });
-    this.#reread = new Reread<K, V>({
-      cache: this.#cache,
-      keyOf: (text) => this.#keyOf(text),
-      textOf: (key) => this.#g.key(key),
-      readSome: async (texts) => rowMap(await this.#g.read<Row>(this.#g.sql.loadSome(texts))),
-      readAll: async () => rowMap(await this.#g.read<Row>(this.#g.sql.loadAll())),
-      decode: (text, stored) => this.#g.decode(text, stored) as V,
-      pending: (text) => this.#writes.pending(text),
-      emit: (change) => this.#changes.next(change),
-      same: (a, b) => Object.is(a, b) || this.#sameText(a, b),
-    });
-    this.#remote = new RemoteSync(this.#g, this.#reread);
+    this.#g = new StoreGroup('PersistentDict', id, target, options, ITEMS_TABLE);
+    const sql = new ItemSql(this.#g.group, (n) => this.#g.placeholder(n));
+    this.#store = new CachedStore(this.#g, dictRows<K, V>(this.#g, sql));
   }
 
   /** Waits until the re-reads that notices (or failed writes) started have finished. */
   [remoteSettled](): Promise<void> {
-    return this.#reread.settled();
+    return this.#store.settled();
   }
 
   /** The group id as stored. */
@@ -90,11 +52,11 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
 
   /** Every change, local or remote, as it happens; completes on shutdown. Subscribing costs nothing. */
   get changes$(): Observable<Change<K, V>> {
-    return this.#changes.asObservable();
+    return this.#store.changes$;
   }
 
   waitUntilRunning(): Promise<void> {
-    return this.#g.broker.waitUntilRunning();
+    return this.#g.waitUntilRunning();
   }
 
   /**
@@ -118,9 +80,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
   /** What memory knows of `key`, reading it first if memory does not know. */
   async #lookup(key: K, what: string): Promise<Known<V>> {
     this.#g.assertOpen(what);
-    const text = this.#g.key(key);
-    if (this.#cache.known(key) === undefined) await this.#loader.load(key, text);
-    return this.#cache.known(key);
+    return this.#store.lookup(key, this.#g.key(key));
   }
 
   /**
@@ -162,7 +122,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
           : (Object.entries(entries) as unknown as [K, V][]);
       // Check every entry first: a bad one leaves everything as it was.
       const encoded = pairs.map(([key, value]) => [this.#g.key(key), this.#g.encode(value)] as const);
-      const writes = pairs.map(([key, value], i) => this.#apply(key, value, encoded[i]![0], encoded[i]![1]));
+      const writes = pairs.map(([key, value], i) => this.#store.set(key, encoded[i]![0], value, encoded[i]![1]));
       const all = Promise.all(writes).then(() => undefined);
       all.catch(() => undefined);
       return all;
@@ -172,8 +132,8 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
   /** Every item, loaded once and kept in memory from then on. */
   async loadAll(): Promise<Map<K, V>> {
     this.#g.assertOpen('loadAll()');
-    if (!this.#cache.complete) await this.#loadAll();
-    return new Map(this.#cache.values);
+    await this.#store.loadAll();
+    return this.#store.cache.copy();
   }
 
   async keys(): Promise<K[]> {
@@ -201,7 +161,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
   flush(): Promise<void> {
     return attempt(() => {
       this.#g.assertOpen('flush()');
-      return this.#writes.flush();
+      return this.#store.flush();
     });
   }
 
@@ -213,7 +173,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
   async preload(): Promise<SyncView<K, V>> {
     await this.loadAll();
     this.#view ??= new SyncView<K, V>({
-      cache: this.#cache,
+      cache: this.#store.cache,
       assertOpen: (what) => this.#g.assertOpen(what),
       key: (key) => this.#g.key(key),
       set: (key, value) => this.#setNow(key, value),
@@ -243,7 +203,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
   watch(key: K): Observable<V | undefined> {
     this.#g.assertOpen('watch()');
     const same = (a: V | undefined, b: V | undefined) =>
-      Object.is(a, b) || (typeof a === 'object' && typeof b === 'object' && this.#sameText(a, b));
+      Object.is(a, b) || (typeof a === 'object' && typeof b === 'object' && sameText(this.#g, a, b));
     return watchKey(this.changes$, key, () => this.get<undefined>(key, undefined), same);
   }
 
@@ -254,12 +214,12 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
    */
   snapshot$(options: { within?: number; scheduler?: SchedulerLike } = {}): Observable<ReadonlyMap<K, V>> {
     this.#g.assertOpen('snapshot$()');
-    const { within = 16, scheduler = this.#g.options.scheduler } = options;
+    const { within = 16, scheduler = this.#g.scheduler } = options;
     if (!(within >= 0)) throw new RangeError(`within must be a number of ms ≥ 0, not ${within}`);
     return snapshots(
       this.changes$,
       () => this.loadAll(),
-      () => new Map(this.#cache.values),
+      () => this.#store.cache.copy(),
       within,
       scheduler,
     );
@@ -270,128 +230,23 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
    * connection. Calls made afterwards fail with BrokerClosedError.
    */
   shutdown(): Promise<void> {
-    this.#shutdown ??= this.#close();
-    return this.#shutdown;
-  }
-
-  async #close(): Promise<void> {
-    const flushed = this.#writes.flush().catch(() => undefined);
-    await this.#g.shutdown(async () => {
-      await flushed;
-      this.#remote.stop();
-      this.#reread.stop();
-    });
-    this.#changes.complete();
+    return this.#store.close();
   }
 
   #setNow(key: K, value: V): Promise<void> {
     this.#g.assertOpen('set()');
-    return this.#apply(key, value, this.#g.key(key), this.#g.encode(value));
-  }
-
-  #apply(key: K, value: V, text: string, encoded: string): Promise<void> {
-    const previous = this.#cache.known(key);
-    this.#cache.write(key, true, value);
-    this.#changes.next({
-      type: 'set',
-      key,
-      value,
-      previous: previous?.present ? previous.value : undefined,
-      origin: 'local',
-    });
-    return this.#writes.set(text, encoded);
+    return this.#store.set(key, this.#g.key(key), value, this.#g.encode(value));
   }
 
   #deleteNow(key: K): Promise<void> {
     this.#g.assertOpen('delete()');
-    const text = this.#g.key(key);
-    const previous = this.#cache.known(key);
-    this.#cache.write(key, false);
-    if (previous?.present !== false) {
-      const value = previous?.present ? previous.value : undefined;
-      this.#changes.next({ type: 'delete', key, value: undefined, previous: value, origin: 'local' });
-    }
-    return this.#writes.delete(text);
+    return this.#store.delete(key, this.#g.key(key));
   }
 
   #clearNow(): Promise<void> {
     this.#g.assertOpen('clear()');
-    this.#cache.clear(true);
-    this.#changes.next({ type: 'clear', key: undefined, value: undefined, previous: undefined, origin: 'local' });
-    return this.#writes.clear();
-  }
-
-  async #loadAll(): Promise<void> {
-    const mark = this.#cache.mark();
-    const rows = await this.#g.read<Row>(this.#g.sql.loadAll());
-    const { values, failures } = this.#decodeRows(rows);
-    for (const [key, value] of values) {
-      if (!this.#cache.writtenSince(key, mark) && this.#cache.known(key) === undefined)
-        this.#cache.put(key, true, value, mark);
-    }
-    if (failures.length > 0) throw failures[0]!;
-    this.#cache.completed();
-  }
-
-  /** Rows decoded; a corrupt value is reported by key, and the others still load. */
-  #decodeRows(rows: readonly Row[]): { values: Map<K, V>; failures: SerializationError[] } {
-    const values = new Map<K, V>();
-    const failures: SerializationError[] = [];
-    for (const row of rows) {
-      try {
-        values.set(this.#g.keyOf<K>(row.name), this.#g.decode(row.name, row.value) as V);
-      } catch (error) {
-        if (!(error instanceof SerializationError)) throw error;
-        failures.push(error);
-      }
-    }
-    return { values, failures };
-  }
-
-  /**
-   * The statements and notice of one write transaction: keys in the order
-   * of the table's unique index, so that two writers of the same keys lock
-   * them in the same order and cannot deadlock each other.
-   */
-  #batch(batch: WriteBatch): StoreWrite {
-    const sql = this.#g.sql;
-    const statements = batch.cleared ? [sql.clear()] : [];
-    for (const run of writeRuns(batch.writes)) {
-      if (run.deleted) statements.push(sql.delete(run.keys));
-      else statements.push(sql.upsert(run.keys.map((name) => [name, batch.writes.get(name) as string] as const)));
-    }
-    return { statements, notice: { ...(batch.cleared ? { c: 1 as const } : {}), k: [...batch.writes.keys()] } };
-  }
-
-  /** The keys stored names are (names that are no key of this dict left out). */
-  *#keysOf(texts: Iterable<string>): Iterable<K> {
-    for (const text of texts) {
-      const key = this.#keyOf(text);
-      if (key !== undefined) yield key;
-    }
-  }
-
-  /** The key a stored name is, or undefined when no key of this dict is stored so. */
-  #keyOf(text: string): K | undefined {
-    try {
-      const key = this.#g.keyOf<K>(text);
-      return this.#g.key(key) === text ? key : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  #sameText(a: unknown, b: unknown): boolean {
-    try {
-      return this.#g.encode(a) === this.#g.encode(b);
-    } catch {
-      return false;
-    }
+    return this.#store.clear();
   }
 }
 
 const ABSENT = Symbol('absent');
-
-function rowMap(rows: readonly Row[]): Map<string, string> {
-  return new Map(rows.map((r) => [r.name, r.value]));
-}

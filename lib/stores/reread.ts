@@ -1,10 +1,10 @@
 import type { Change } from './change';
-import type { DictCache } from './dict-cache';
-import { slices } from './item-sql';
+import type { StoreCache } from './store-cache';
+import { slices } from './statement';
 
 /** What a {@link Reread} needs of its store. */
 export interface RereadHost<K, V> {
-  readonly cache: DictCache<K, V>;
+  readonly cache: StoreCache<K, V>;
   /** The key a stored key text names, or undefined when no key of this store is stored so. */
   keyOf(text: string): K | undefined;
   /** The key as stored. */
@@ -99,7 +99,7 @@ export class Reread<K, V> {
 
   async #readGroup(origin: Change<K, V>['origin']): Promise<void> {
     const { cache } = this.host;
-    const known = [...cache.values.keys(), ...cache.absentKeys()];
+    const known = [...cache.keys(), ...cache.absentKeys()];
     if (this.#stopped || (known.length === 0 && !cache.complete)) return;
     const mark = cache.mark();
     const found = await this.host.readAll();
@@ -121,9 +121,9 @@ export class Reread<K, V> {
    */
   #emptied(mark: number, origin: Change<K, V>['origin']): boolean {
     const { cache } = this.host;
-    if (![...cache.values.keys()].every((key) => this.#free(key, this.host.textOf(key), mark))) return false;
+    if (![...cache.keys()].every((key) => this.#free(key, this.host.textOf(key), mark))) return false;
     // Keys it did not know may have been there too.
-    const had = cache.values.size > 0 || !cache.complete;
+    const had = cache.size > 0 || !cache.complete;
     cache.clear(false);
     cache.clearedRemotely(mark);
     if (had) this.host.emit({ type: 'clear', key: undefined, value: undefined, previous: undefined, origin });

@@ -1,14 +1,6 @@
 import { AccessBroker } from '../broker/access-broker';
-import type { ColumnSpec } from '../schema/column';
-import type { TableOptions } from '../schema/table-spec';
 import type { DatabaseTarget } from '../target';
-
-/** A store's table: its name and how to make it. */
-export interface StoreTable {
-  readonly name: string;
-  readonly columns: readonly ColumnSpec[];
-  readonly options: TableOptions;
-}
+import type { StoreTable } from './tables';
 
 /** sAsync's Transactor: the broker of a store, which makes its table at start-up. */
 export class StoreBroker extends AccessBroker {
@@ -23,27 +15,3 @@ export class StoreBroker extends AccessBroker {
     await this.table(this.#spec.name, this.#spec.columns, this.#spec.options);
   }
 }
-
-/** `sasync_items(group_id, name, value)`, shared by every Items and PersistentDict group. */
-export const ITEMS_TABLE: StoreTable = {
-  name: 'sasync_items',
-  columns: [
-    { name: 'group_id', type: 'string', length: 255, nullable: false },
-    { name: 'name', type: 'string', length: 255, nullable: false },
-    { name: 'value', type: 'text', nullable: false },
-  ],
-  options: { unique: { group_name: ['group_id', 'name'] } },
-};
-
-/** `sasync_array(group_id, x, y, z, value)`, shared by every PersistentArray. */
-export const ARRAY_TABLE: StoreTable = {
-  name: 'sasync_array',
-  columns: [
-    { name: 'group_id', type: 'string', length: 255, nullable: false },
-    { name: 'x', type: 'string', length: 255, nullable: false },
-    { name: 'y', type: 'string', length: 255, nullable: false },
-    { name: 'z', type: 'string', length: 255, nullable: false },
-    { name: 'value', type: 'text', nullable: false },
-  ],
-  options: { unique: { group_xyz: ['group_id', 'x', 'y', 'z'] } },
-};

@@ -1,16 +1,18 @@
-import { createHash, randomUUID } from 'node:crypto';
-import type { DataSourceOptions } from 'typeorm';
-import { lastValueFrom } from 'rxjs';
+import { randomUUID } from 'node:crypto';
+import { lastValueFrom, type SchedulerLike } from 'rxjs';
 import { storeAccess } from '../broker/store-access';
 import type { ChangeBus } from '../dialect';
 import { BrokerClosedError, SerializationError } from '../errors';
 import type { DatabaseTarget } from '../target';
-import { ItemSql, type Statement } from './item-sql';
+import { storeChannel } from './channel';
+import { listenToGroup, type GroupListener } from './group-listener';
 import { groupText, keyFromText, keyText, type NameType } from './keys';
 import { encodeNotice, type Notice } from './notice';
-import { ITEMS_TABLE, StoreBroker, type StoreTable } from './store-broker';
 import { encodingFailed } from './serializer';
+import type { Statement } from './statement';
+import { StoreBroker } from './store-broker';
 import { settle, type DictOptions, type Settled } from './store-options';
+import type { StoreTable } from './tables';
 
 /**
  * Re-runs of a write transaction that failed with a deadlock or a
@@ -28,24 +30,24 @@ export interface StoreWrite {
 }
 
 /**
- * One group of a store table on its broker: reads, write transactions that
- * announce what they changed, keys and values in and out of text. Items,
- * PersistentDict and PersistentArray are built on it.
+ * One group of a store table on its own broker: reads, write transactions
+ * that announce what they changed, listening to what other stores announce,
+ * keys and values in and out of text. Items, PersistentDict and
+ * PersistentArray are built on it; its broker is released by
+ * {@link shutdown}.
  */
 export class StoreGroup {
+  /** The group id as stored. */
   readonly group: string;
-  readonly broker: StoreBroker;
-  /** The statements of `sasync_items` for this group. */
-  readonly sql: ItemSql;
-  /** The database's n-th bound-parameter placeholder. */
-  readonly placeholder: (n: number) => string;
-  readonly table: StoreTable;
-  readonly options: Settled;
-  /** Tells this group's own notices from other stores'. */
-  readonly origin = randomUUID();
-  readonly bus: Promise<ChangeBus>;
   /** `PersistentDict("prefs")`, for messages. */
   readonly label: string;
+  readonly #broker: StoreBroker;
+  readonly #table: StoreTable;
+  readonly #options: Settled;
+  readonly #placeholder: (n: number) => string;
+  /** Tells this group's own notices from other stores'. */
+  readonly #origin = randomUUID();
+  readonly #bus: Promise<ChangeBus>;
   #closed = false;
 
   constructor(
@@ -53,23 +55,32 @@ export class StoreGroup {
     groupId: unknown,
     target: DatabaseTarget | undefined,
     options: DictOptions | undefined,
-    table: StoreTable = ITEMS_TABLE,
+    table: StoreTable,
   ) {
-    this.table = table;
+    this.#table = table;
     this.group = groupText(groupId);
-    this.options = settle(options);
+    this.#options = settle(options);
     this.label = `${kind}(${JSON.stringify(this.group)})`;
-    this.broker = new StoreBroker(table, target, this.label);
-    const access = this.broker[storeAccess]();
-    this.placeholder = access.placeholder;
-    this.sql = new ItemSql(this.group, access.placeholder);
-    const { scheduler, initialDelay, maxDelay } = this.options;
-    this.bus = this.broker.waitUntilRunning().then(() => access.bus({ scheduler, initialDelay, maxDelay }));
-    this.bus.catch(() => undefined);
+    this.#broker = new StoreBroker(table, target, this.label);
+    const access = this.#broker[storeAccess]();
+    this.#placeholder = access.placeholder;
+    const { scheduler, initialDelay, maxDelay } = this.#options;
+    this.#bus = this.#broker.waitUntilRunning().then(() => access.bus({ scheduler, initialDelay, maxDelay }));
+    this.#bus.catch(() => undefined);
   }
 
-  get closed(): boolean {
-    return this.#closed;
+  waitUntilRunning(): Promise<void> {
+    return this.#broker.waitUntilRunning();
+  }
+
+  /** The database's n-th (1-based) bound-parameter placeholder. */
+  placeholder(n: number): string {
+    return this.#placeholder(n);
+  }
+
+  /** The store's scheduler option (default asyncScheduler). */
+  get scheduler(): SchedulerLike {
+    return this.#options.scheduler;
   }
 
   /** @throws BrokerClosedError after shutdown. */
@@ -77,19 +88,21 @@ export class StoreGroup {
     if (this.#closed) throw new BrokerClosedError(this.label, what);
   }
 
+  /** A key as stored. @throws InvalidKeyError */
   key(key: unknown): string {
-    return keyText(key, this.options.nameType, this.group);
+    return keyText(key, this.#options.nameType, this.group);
   }
 
+  /** A stored name read back as a key of the store's name type. */
   keyOf<K>(text: string): K {
-    return keyFromText(text, this.options.nameType as NameType) as K;
+    return keyFromText(text, this.#options.nameType as NameType) as K;
   }
 
   /** Encodes before anything is written. @throws SerializationError */
   encode(value: unknown): string {
     let text: unknown;
     try {
-      text = this.options.serializer.encode(value);
+      text = this.#options.serializer.encode(value);
     } catch (cause) {
       throw encodingFailed(cause);
     }
@@ -104,7 +117,7 @@ export class StoreGroup {
   /** @throws SerializationError naming the group and key for a value that cannot be read back. */
   decode(name: string, text: string): unknown {
     try {
-      return this.options.serializer.decode(text);
+      return this.#options.serializer.decode(text);
     } catch (cause) {
       throw new SerializationError(
         `the stored value of key ${JSON.stringify(name)} in group ${JSON.stringify(this.group)} cannot be read ` +
@@ -117,7 +130,7 @@ export class StoreGroup {
 
   /** Runs a read at ordinary priority; resolves with its rows. */
   read<T>(statement: Statement): Promise<T[]> {
-    return lastValueFrom(this.broker.query<T>(statement.sql, statement.parameters), { defaultValue: [] });
+    return lastValueFrom(this.#broker.query<T>(statement.sql, statement.parameters), { defaultValue: [] });
   }
 
   /**
@@ -126,21 +139,21 @@ export class StoreGroup {
    * transaction starts.
    */
   async write(build: () => StoreWrite): Promise<void> {
-    const bus = await this.bus;
-    const channel = this.channel;
+    const bus = await this.#bus;
+    const channel = this.#channel();
     let payload: string | undefined;
     await lastValueFrom(
-      this.broker.transact(
+      this.#broker.transact(
         async (tx) => {
           // Called again on each retry: it returns the same statements.
           const { statements, notice } = build();
           for (const { sql, parameters } of statements) await tx.query(sql, parameters);
           if (notice) {
-            payload = encodeNotice({ g: this.group, o: this.origin, ...notice });
+            payload = encodeNotice({ g: this.group, o: this.#origin, ...notice });
             await bus.announce(tx.queryRunner!, channel, payload);
           }
         },
-        { niceness: this.options.writeNiceness, name: 'write', retry: WRITE_RETRIES },
+        { niceness: this.#options.writeNiceness, name: 'write', retry: WRITE_RETRIES },
       ),
       { defaultValue: undefined },
     );
@@ -148,12 +161,12 @@ export class StoreGroup {
   }
 
   /**
-   * The channel of this group's table (once running): the table's name,
-   * with the postgres schema of the DataSource when it has one other than
-   * public, so that stores separated by schema do not hear each other.
+   * Tells `listener` what other stores announce about this group, once the
+   * bus is open; returns the function that stops listening.
    */
-  get channel(): string {
-    return storeChannel(this.table.name, this.broker.dataSource.options);
+  listen(listener: GroupListener): () => void {
+    const source = { bus: this.#bus, channel: () => this.#channel(), group: this.group, origin: this.#origin };
+    return listenToGroup(source, listener);
   }
 
   /**
@@ -165,19 +178,12 @@ export class StoreGroup {
     try {
       await beforeClose?.();
     } finally {
-      await this.broker.shutdown();
+      await this.#broker.shutdown();
     }
   }
-}
 
-/** Postgres truncates identifiers, channel names among them, to 63 bytes. */
-const MAX_CHANNEL_BYTES = 63;
-
-/** See {@link StoreGroup.channel}. */
-export function storeChannel(table: string, options: DataSourceOptions): string {
-  const schema = options.type === 'postgres' ? options.schema : undefined;
-  if (!schema || schema === 'public') return table;
-  const channel = `${table}@${schema}`;
-  if (Buffer.byteLength(channel) <= MAX_CHANNEL_BYTES) return channel;
-  return `${table}@${createHash('sha256').update(schema).digest('hex').slice(0, 40)}`;
+  /** The channel of this group's table (once running): see storeChannel. */
+  #channel(): string {
+    return storeChannel(this.#table.name, this.#broker.dataSource.options);
+  }
 }

@@ -1,8 +1,8 @@
-import type { DictCache } from './dict-cache';
+import type { ReadonlyCache } from './store-cache';
 
 /** What a {@link SyncView} needs of its dict. */
 export interface SyncHost<K, V> {
-  readonly cache: DictCache<K, V>;
+  readonly cache: ReadonlyCache<K, V>;
   /** @throws BrokerClosedError once the dict is shut down. */
   assertOpen(what: string): void;
   /** @throws InvalidKeyError */
@@ -28,19 +28,19 @@ export class SyncView<K, V> implements Iterable<[K, V]> {
 
   get size(): number {
     this.#host.assertOpen('view.size');
-    return this.#host.cache.values.size;
+    return this.#host.cache.size;
   }
 
   get(key: K): V | undefined {
     this.#host.assertOpen('view.get()');
     this.#host.key(key);
-    return this.#host.cache.values.get(key);
+    return this.#host.cache.get(key);
   }
 
   has(key: K): boolean {
     this.#host.assertOpen('view.has()');
     this.#host.key(key);
-    return this.#host.cache.values.has(key);
+    return this.#host.cache.has(key);
   }
 
   set(key: K, value: V): this {
@@ -61,17 +61,17 @@ export class SyncView<K, V> implements Iterable<[K, V]> {
 
   keys(): IterableIterator<K> {
     this.#host.assertOpen('view.keys()');
-    return this.#host.cache.values.keys();
+    return this.#host.cache.keys();
   }
 
   values(): IterableIterator<V> {
     this.#host.assertOpen('view.values()');
-    return this.#host.cache.values.values();
+    return this.#host.cache.values();
   }
 
   entries(): IterableIterator<[K, V]> {
     this.#host.assertOpen('view.entries()');
-    return this.#host.cache.values.entries();
+    return this.#host.cache.entries();
   }
 
   forEach(callback: (value: V, key: K, view: this) => void): void {

@@ -1,4 +1,4 @@
-import { ROWS_PER_STATEMENT } from './item-sql';
+import { ROWS_PER_STATEMENT } from './statement';
 import { DELETED } from './write-queue';
 
 /**

@@ -3,7 +3,7 @@ import { asyncScheduler } from 'rxjs';
 import { PersistentDict, PersistentArray, devalueSerializer } from '../../lib';
 import { storeAccess } from '../../lib/broker/store-access';
 import type { ChangeBus } from '../../lib/dialect/dialect';
-import { remoteSettled } from '../../lib/stores/remote-sync';
+import { remoteSettled } from '../../lib/stores/cached-store';
 import { RawSql } from '../support/stores';
 import { within } from '../support/streams';
 import { allTargets, uniqueName } from '../support/targets';

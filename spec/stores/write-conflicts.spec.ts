@@ -10,7 +10,7 @@ import {
   type Change,
 } from '../../lib';
 import { storeAccess } from '../../lib/broker/store-access';
-import { remoteSettled } from '../../lib/stores/remote-sync';
+import { remoteSettled } from '../../lib/stores/cached-store';
 import { RawSql } from '../support/stores';
 import { until } from '../support/streams';
 import { allTargets, fileAndPg, uniqueName } from '../support/targets';

@@ -1,6 +1,6 @@
 import { lastValueFrom } from 'rxjs';
 import { AccessBroker, type DatabaseTarget } from '../../lib';
-import { ARRAY_TABLE, ITEMS_TABLE } from '../../lib/stores/store-broker';
+import { ARRAY_TABLE, ITEMS_TABLE } from '../../lib/stores/tables';
 import { ph } from './targets';
 
 /** Makes the store tables, as the stores would, so that rows can be written first. */

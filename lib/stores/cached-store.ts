@@ -1,0 +1,188 @@
+import { Observable, Subject } from 'rxjs';
+import { SerializationError } from '../errors';
+import type { Change } from './change';
+import { KeyLoader } from './key-loader';
+import { Reread } from './reread';
+import { StoreCache, type Known, type ReadonlyCache } from './store-cache';
+import type { StoreGroup } from './store-group';
+import type { StoreRows } from './store-rows';
+import { WriteQueue, type WriteBatch } from './write-queue';
+
+/** Waits until the re-reads that notices (or failed writes) started have finished; for specs. */
+export const remoteSettled = Symbol('sasync.remoteSettled');
+
+/**
+ * The core of a store with a cache (PersistentDict, PersistentArray): reads
+ * resolve from memory when they can and load cold keys in batches; writes
+ * change memory at once, emit a local change and are written lazily,
+ * coalesced, each write's Promise resolving once it is durable. A write
+ * that finally fails, and (with `remote`) a notice from another store,
+ * makes memory read the table again. {@link close} flushes, stops
+ * listening, completes `changes$` and releases the group's broker.
+ */
+export class CachedStore<K, V, C> {
+  readonly #cache = new StoreCache<K, V>();
+  readonly #g: StoreGroup;
+  readonly #rows: StoreRows<K, V, C>;
+  readonly #writes: WriteQueue;
+  readonly #loader: KeyLoader<K>;
+  readonly #reread: Reread<K, V>;
+  readonly #changes = new Subject<Change<C, V>>();
+  readonly #unlisten: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(group: StoreGroup, rows: StoreRows<K, V, C>) {
+    this.#g = group;
+    this.#rows = rows;
+    this.#writes = new WriteQueue(
+      (take) => group.write(() => this.#batch(take())),
+      // A write that finally failed: memory shows the table again, then its Promise rejects.
+      (batch) => (batch.cleared ? this.#reread.group('local') : this.#reread.keys([...batch.writes.keys()], 'local')),
+      (batch) => this.#cache.durable(this.#keysOf(batch.writes.keys()), batch.cleared),
+    );
+    this.#loader = new KeyLoader<K>({
+      read: (texts) => rows.readSome(texts),
+      mark: () => this.#cache.mark(),
+      apply: (key, stored, mark, text) => {
+        // A local write (or a newer read) since the query started wins.
+        if (this.#cache.known(key) !== undefined || this.#cache.writtenSince(key, mark)) return;
+        if (stored === undefined) this.#cache.put(key, false, undefined, mark);
+        else this.#cache.put(key, true, group.decode(text, stored) as V, mark);
+      },
+    });
+    this.#reread = new Reread<K, V>({
+      cache: this.#cache,
+      keyOf: (text) => rows.keyOf(text),
+      textOf: (key) => rows.textOf(key),
+      readSome: (texts) => rows.readSome(texts),
+      readAll: () => rows.readAll(),
+      decode: (text, stored) => group.decode(text, stored) as V,
+      pending: (text) => this.#writes.pending(text),
+      emit: (change) =>
+        this.#emit({ ...change, key: change.key === undefined ? undefined : rows.changeKey(change.key) }),
+      same: (a, b) => rows.same(a, b),
+    });
+    this.#unlisten = rows.remote
+      ? group.listen({
+          keys: (texts) => void this.#reread.keys(texts, 'remote'),
+          group: () => void this.#reread.group('remote'),
+        })
+      : undefined;
+  }
+
+  /** What memory holds, to read synchronously. */
+  get cache(): ReadonlyCache<K, V> {
+    return this.#cache;
+  }
+
+  /** Every change, local or remote, as it happens; completes on close. */
+  get changes$(): Observable<Change<C, V>> {
+    return this.#changes.asObservable();
+  }
+
+  /** What memory knows of `key` (stored as `text`), reading it first if memory does not know. */
+  async lookup(key: K, text: string): Promise<Known<V>> {
+    if (this.#cache.known(key) === undefined) await this.#loader.load(key, text);
+    return this.#cache.known(key);
+  }
+
+  /**
+   * Reads every key of the group into memory, once: memory knows them all
+   * from then on. A value that cannot be decoded rejects (the first such
+   * SerializationError) after the others were taken.
+   */
+  async loadAll(): Promise<void> {
+    if (this.#cache.complete) return;
+    const mark = this.#cache.mark();
+    const found = await this.#rows.readAll();
+    const failures: SerializationError[] = [];
+    for (const [text, stored] of found) {
+      const key = this.#rows.keyOf(text);
+      if (key === undefined) continue;
+      let value: V;
+      try {
+        value = this.#g.decode(text, stored) as V;
+      } catch (error) {
+        if (!(error instanceof SerializationError)) throw error;
+        failures.push(error);
+        continue;
+      }
+      // A local write (or a newer read) since the query started wins.
+      if (!this.#cache.writtenSince(key, mark) && this.#cache.known(key) === undefined)
+        this.#cache.put(key, true, value, mark);
+    }
+    if (failures.length > 0) throw failures[0]!;
+    this.#cache.completed();
+  }
+
+  /**
+   * Sets `key` (stored as `text`, value encoded as `encoded`) in memory now
+   * and writes it lazily; resolves when it (or a later value) is durable.
+   */
+  set(key: K, text: string, value: V, encoded: string, changeKey: C = this.#rows.changeKey(key)): Promise<void> {
+    const before = this.#cache.known(key);
+    this.#cache.write(key, true, value);
+    this.#emit({ type: 'set', key: changeKey, value, previous: valueOf(before), origin: 'local' });
+    return this.#writes.set(text, encoded);
+  }
+
+  /** Deletes `key` now in memory (a change only if it was not known absent), lazily in the database. */
+  delete(key: K, text: string, changeKey: C = this.#rows.changeKey(key)): Promise<void> {
+    const before = this.#cache.known(key);
+    this.#cache.write(key, false);
+    if (before?.present !== false) {
+      this.#emit({ type: 'delete', key: changeKey, value: undefined, previous: valueOf(before), origin: 'local' });
+    }
+    return this.#writes.delete(text);
+  }
+
+  /** Empties the group now in memory, lazily in the database. */
+  clear(): Promise<void> {
+    this.#cache.clear(true);
+    this.#emit({ type: 'clear', key: undefined, value: undefined, previous: undefined, origin: 'local' });
+    return this.#writes.clear();
+  }
+
+  /** Resolves when every write made before the call is durable. */
+  flush(): Promise<void> {
+    return this.#writes.flush();
+  }
+
+  /** Waits until the re-reads that notices (or failed writes) started have finished. */
+  settled(): Promise<void> {
+    return this.#reread.settled();
+  }
+
+  /** Flushes, stops listening and re-reading, releases the group's broker, completes `changes$`. */
+  close(): Promise<void> {
+    this.#closing ??= this.#g
+      .shutdown(async () => {
+        await this.#writes.flush().catch(() => undefined);
+        this.#unlisten?.();
+        this.#reread.stop();
+      })
+      .finally(() => this.#changes.complete());
+    return this.#closing;
+  }
+
+  #emit(change: Change<C, V>): void {
+    this.#changes.next(change);
+  }
+
+  #batch(batch: WriteBatch) {
+    const notice = { ...(batch.cleared ? { c: 1 as const } : {}), k: [...batch.writes.keys()] };
+    return { statements: this.#rows.statements(batch), notice };
+  }
+
+  /** The keys stored texts are (texts that are no key of this store left out). */
+  *#keysOf(texts: Iterable<string>): Iterable<K> {
+    for (const text of texts) {
+      const key = this.#rows.keyOf(text);
+      if (key !== undefined) yield key;
+    }
+  }
+}
+
+function valueOf<V>(known: Known<V>): V | undefined {
+  return known?.present ? known.value : undefined;
+}
