@@ -19,6 +19,28 @@ export default tseslint.config(
     },
   },
   {
+    // TypeORM's and the drivers' internals stay behind the dialect seam (lib/dialect/typeorm/ explains each use).
+    files: ['lib/**/*.ts'],
+    ignores: ['lib/dialect/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['pg', 'pg-cursor', 'sqlite3'].map((name) => ({
+            name,
+            message: 'only lib/dialect/ talks to the drivers: add what you need to the Dialect',
+          })),
+          patterns: [
+            {
+              group: ['typeorm/driver/*'],
+              message: "only lib/dialect/ uses TypeORM's driver classes: add what you need to the Dialect",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: { globals: { module: 'writable', require: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

@@ -4,6 +4,8 @@
  * read-only context. Messages say what happened and what to do about it.
  */
 
+import { driverFields } from './dialect/driver-error';
+
 /** Options every sasync error accepts. */
 export interface SasyncErrorOptions {
   readonly cause?: unknown;
@@ -300,39 +302,6 @@ export class TimeoutError extends CancelledError {
     super(message, context);
     this.timeout = context.timeout;
   }
-}
-
-/** What the drivers and TypeORM's QueryFailedError say about a failed statement. */
-export interface DriverFields {
-  /** postgres SQLSTATE (`40001`) or sqlite code (`SQLITE_BUSY`). */
-  readonly code?: string;
-  readonly detail?: string;
-  readonly sql?: string;
-  readonly parameters?: readonly unknown[];
-}
-
-/**
- * Reads the driver's fields from an error, wherever TypeORM put them (on the
- * error, on its `driverError`, or further down its `cause` chain).
- */
-export function driverFields(error: unknown, seen = new Set<unknown>()): DriverFields {
-  if (typeof error !== 'object' || error === null || seen.has(error)) return {};
-  seen.add(error);
-  const e = error as Record<string, unknown>;
-  const d = ((typeof e.driverError === 'object' && e.driverError) || e) as Record<string, unknown>;
-  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-  const code = str(d.code) ?? str(e.code);
-  const own: DriverFields = {
-    code,
-    detail: str(d.detail),
-    sql: str(e.query),
-    parameters: Array.isArray(e.parameters) ? e.parameters : undefined,
-  };
-  return code === undefined ? { ...driverFields(e.cause, seen), ...defined(own) } : own;
-}
-
-function defined(fields: DriverFields): DriverFields {
-  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
 }
 
 function redact(parameters: readonly unknown[] | undefined): readonly string[] | undefined {

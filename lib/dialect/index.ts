@@ -1,7 +1,7 @@
 import type { DataSourceOptions } from 'typeorm';
 import type { Dialect } from './dialect';
-import { postgresDialect } from './postgres/postgres-dialect';
-import { sqliteDialect } from './sqlite/sqlite-dialect';
+import { postgresDialect } from './postgres/dialect';
+import { sqliteDialect } from './sqlite/dialect';
 
 export type {
   BusListener,
@@ -9,8 +9,11 @@ export type {
   BusState,
   ChangeBus,
   ConnectionStats,
+  CursorCancel,
   CursorQuery,
   Dialect,
+  DialectCapabilities,
+  IsolationLevel,
   ParsedTarget,
   PreparedStatement,
 } from './dialect';

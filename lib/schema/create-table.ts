@@ -1,6 +1,6 @@
 import { Table, TableIndex, type QueryRunner } from 'typeorm';
-import type { Dialect } from '../dialect';
 import type { ColumnSpec } from './column';
+import type { SchemaIntrospector } from './introspector';
 import { DEFAULT_PRECISION, DEFAULT_SCALE } from './column-check';
 import type { TableInfo } from './table-spec';
 
@@ -9,9 +9,9 @@ import type { TableInfo } from './table-spec';
  * yet (checking first, never creating and catching the failure), inside the
  * caller's transaction.
  */
-export async function ensureTable(runner: QueryRunner, dialect: Dialect, info: TableInfo): Promise<void> {
-  if (!(await runner.hasTable(info.name))) await runner.createTable(toTable(dialect, info), false, false, false);
-  const existing = new Set(await dialect.indexNames(runner, info.name));
+export async function ensureTable(runner: QueryRunner, schema: SchemaIntrospector, info: TableInfo): Promise<void> {
+  if (!(await runner.hasTable(info.name))) await runner.createTable(toTable(schema, info), false, false, false);
+  const existing = new Set(await schema.indexNames(runner, info.name));
   for (const index of Object.values(info.indexes)) {
     if (existing.has(index.dbName)) continue;
     await runner.createIndex(
@@ -21,11 +21,11 @@ export async function ensureTable(runner: QueryRunner, dialect: Dialect, info: T
   }
 }
 
-function toTable(dialect: Dialect, info: TableInfo): Table {
+function toTable(schema: SchemaIntrospector, info: TableInfo): Table {
   return new Table({
     name: info.name,
     columns: info.columns.map((c) => {
-      const concrete = dialect.columnType(withScale(c));
+      const concrete = schema.columnType(withScale(c));
       return {
         name: c.name,
         ...concrete,

@@ -66,3 +66,8 @@ function afterComment(sql: string, from: number): number {
 function isIdChar(c: string | undefined): boolean {
   return c !== undefined && (/[A-Za-z0-9_]/.test(c) || c.charCodeAt(0) >= 0x80);
 }
+
+/** The n-th (1-based) placeholder. */
+export function placeholder(n: number): string {
+  return `$${n}`;
+}

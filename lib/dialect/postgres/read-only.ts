@@ -1,5 +1,5 @@
 import { ReadOnlyError } from '../../errors';
-import { driverErrorCode } from '../dialect';
+import { driverErrorCode } from '../driver-error';
 
 /**
  * A stream outside a transaction reads in a transaction of its own that may

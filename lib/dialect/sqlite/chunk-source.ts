@@ -1,11 +1,9 @@
 import type { RowSource } from '../../rows/row-source';
 import { InvalidIdentifierError } from '../../errors';
 import { checkIdentifier } from '../../schema/identifiers';
-import { explainFailure, type SqliteStep } from './read-only';
+import { explainFailure } from './read-only';
+import type { SqliteQuery, SqliteStep } from './sql-calls';
 import { compareSqlite } from './sqlite-order';
-
-/** Runs SQL on one sqlite connection (a reader connection, or a transaction's). */
-export type SqliteQuery = (sql: string, parameters: unknown[]) => Promise<Record<string, unknown>[]>;
 
 /** The connection a chunk source reads on. */
 export interface SqliteCursorConnection {

@@ -1,4 +1,5 @@
 import type { QueryRunner } from 'typeorm';
+import { setTransactionState } from '../typeorm/sqlite-driver';
 
 /**
  * Runs table and index creation in a transaction that starts with BEGIN
@@ -14,10 +15,17 @@ export async function sqliteDdlTransaction<T>(runner: QueryRunner, work: () => P
   await runner.query('BEGIN IMMEDIATE');
   // TypeORM's own bookkeeping, as its startTransaction() would leave it, so
   // that its commitTransaction() and rollbackTransaction() end this one.
-  const state = runner as unknown as { isTransactionActive: boolean; transactionDepth: number };
-  state.isTransactionActive = true;
-  state.transactionDepth = 1;
+  setTransactionState(runner, true);
   const result = await work();
   await runner.commitTransaction();
   return result;
+}
+
+/** Index names on a table, from sqlite_master. */
+export async function sqliteIndexNames(runner: QueryRunner, table: string): Promise<string[]> {
+  const rows: { name: string }[] = await runner.query(
+    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+    [table],
+  );
+  return rows.map((r) => r.name);
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { DataSource } from 'typeorm';
 import { DatabaseError } from '../../errors';
 
 /**
@@ -51,4 +52,17 @@ export function fileGone(identity: Pick<FileIdentity, 'file'>, now: string, caus
       'Restore the file, or shut the broker down and create a new one to open the file now at that path',
     { cause, target: identity.file },
   );
+}
+
+/** The file each file DataSource opened, recorded once it is initialized. */
+const identities = new WeakMap<DataSource, FileIdentity>();
+
+/** Records the file a file DataSource has just opened. */
+export function recordIdentity(ds: DataSource, file: string): void {
+  identities.set(ds, identify(file));
+}
+
+/** The file `ds` opened; undefined in memory. */
+export function identityOf(ds: DataSource): FileIdentity | undefined {
+  return identities.get(ds);
 }

@@ -55,3 +55,8 @@ function isDigit(c: string): boolean {
 function isIdChar(c: string): boolean {
   return /[A-Za-z0-9_$]/.test(c) || c.charCodeAt(0) >= 0x80;
 }
+
+/** Every placeholder is `?` (sqlite numbers them in order). */
+export function placeholder(): string {
+  return '?';
+}

@@ -1,8 +1,8 @@
 import type { QueryRunner } from 'typeorm';
 import type { RowSource } from '../../rows/row-source';
 import type { CursorQuery } from '../dialect';
-import { sqliteChunkSource, type SqliteQuery } from './chunk-source';
-import type { SqliteStep } from './read-only';
+import { sqliteChunkSource } from './chunk-source';
+import type { SqliteQuery, SqliteStep } from './sql-calls';
 
 /**
  * A stream outside a transaction on sqlite in memory, which has one

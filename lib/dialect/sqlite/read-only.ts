@@ -1,9 +1,6 @@
 import { ReadOnlyError } from '../../errors';
-import { driverErrorCode } from '../dialect';
-import type { SqliteQuery } from './chunk-source';
-
-/** Runs one step of a statement by itself, on a connection that refuses writes. */
-export type SqliteStep = (sql: string, parameters: unknown[]) => Promise<void>;
+import { driverErrorCode } from '../driver-error';
+import type { SqliteQuery, SqliteStep } from './sql-calls';
 
 /**
  * Why a stream's statement failed, as the caller should hear it. A stream

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import sqlite3 from 'sqlite3';
-import { driverErrorCode } from '../dialect';
+import { driverErrorCode } from '../driver-error';
 import { fileGone } from './file-identity';
 
 /** A stream's reader connection, with the few calls a stream needs. */

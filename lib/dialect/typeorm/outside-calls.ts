@@ -1,5 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import type { OutsideGate } from '../dialect';
+import type { OutsideGate } from '../dialect-connections';
 import { runnerView } from './runner-view';
 
 /** Each gated DataSource's own createQueryRunner, for sasync's calls that hold the slot already. */
@@ -14,6 +14,12 @@ const own = new WeakMap<DataSource, DataSource['createQueryRunner']>();
  * Where TypeORM has one connection and one runner for everything (sqlite),
  * such a call would otherwise run inside whatever transaction sasync is
  * running, and be rolled back with it.
+ *
+ * TypeORM internal: `DataSource.createQueryRunner` is replaced on the live
+ * DataSource (TypeORM has no hook for runner creation; its manager and
+ * repositories call it on `this` for each operation). Breaks if TypeORM
+ * makes runners some other way, or caches the one it made: outside calls
+ * would run inside sasync's transaction (spec/dialect/outside-calls.spec.ts).
  */
 export function gateOutsideCalls(ds: DataSource, gate: OutsideGate): void {
   if (own.has(ds)) return;

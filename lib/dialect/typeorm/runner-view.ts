@@ -42,15 +42,6 @@ const GATED = new Set<PropertyKey>([
   'rollbackTransaction',
 ]);
 
-/**
- * A view of `runner` whose database calls go through `gate`, with an
- * EntityManager of its own bound to the view (TypeORM's EntityManager and
- * repositories run everything on their `queryRunner`). Other properties, read
- * or written, are the runner's: the view shares its connection and
- * transaction state, only the gate differs. On sqlite, where TypeORM has one
- * runner for the whole DataSource, this is what lets each transaction (and
- * each outside caller) be told apart.
- */
 /** The property a view answers with its gate (views are Proxies: no WeakMap per view needed). */
 const GATE = Symbol('sasync.runnerGate');
 
@@ -59,6 +50,22 @@ export function gateOf(runner: QueryRunner): RunnerGate | undefined {
   return (runner as QueryRunner & { [GATE]?: RunnerGate })[GATE];
 }
 
+/**
+ * A view of `runner` whose database calls go through `gate`, with an
+ * EntityManager of its own bound to the view (TypeORM's EntityManager and
+ * repositories run everything on their `queryRunner`). Other properties, read
+ * or written, are the runner's: the view shares its connection and
+ * transaction state, only the gate differs. On sqlite, where TypeORM has one
+ * runner for the whole DataSource, this is what lets each transaction (and
+ * each outside caller) be told apart.
+ *
+ * TypeORM internals: the view is a Proxy over a live runner, and keeps the
+ * `manager` TypeORM's EntityManager constructor sets on its runner. It relies on TypeORM routing every database call of a
+ * runner through the methods in GATED, and on its EntityManager running
+ * everything on its `queryRunner`. Breaks if a TypeORM release reaches the
+ * connection another way: that call would bypass the gate
+ * (spec/dialect/outside-calls.spec.ts, spec/transaction/kept-manager.spec.ts).
+ */
 export function runnerView(ds: DataSource, runner: QueryRunner, gate: RunnerGate): QueryRunner {
   let manager: EntityManager | undefined;
   const calls = new Map<PropertyKey, { readonly source: unknown; readonly call: unknown }>();

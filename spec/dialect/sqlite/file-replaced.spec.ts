@@ -3,6 +3,7 @@ import { lastValueFrom, toArray } from 'rxjs';
 import sqlite3 from 'sqlite3';
 import type { DataSource } from 'typeorm';
 import { AccessBroker, DatabaseError, TransactionError } from '../../../lib';
+import { CancelToken } from '../../../lib/cancel';
 import { DIALECT_LIST } from '../../../lib/dialect';
 import { ItemsBroker } from '../../support/brokers';
 import { sqliteFile as brokerFile } from '../../support/streams';
@@ -154,7 +155,7 @@ describe('a sqlite file deleted or replaced while open [sqlite-file]', () => {
       const dialect = DIALECT_LIST.find((d) => d.name === 'sqlite')!;
       removeDatabase(file);
       const error = await dialect
-        .openCursor(unrecorded, { sql: 'SELECT 1 AS one', parameters: [] }, new AbortController().signal)
+        .openCursor(unrecorded, { sql: 'SELECT 1 AS one', parameters: [] }, new CancelToken())
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DatabaseError);
       expect((error as Error).message).toContain(`the sqlite file at ${file} was deleted or replaced`);

@@ -1,6 +1,7 @@
 import path from 'node:path';
-import type { ParsedTarget } from '../dialect';
+import type { DialectTarget, ParsedTarget } from '../dialect';
 import { TargetSyntaxError } from '../target-syntax';
+import { sqliteOptions } from './options';
 
 export const SQLITE_FORMS = "'sqlite::memory:', 'sqlite:relative/path.db', 'sqlite:///absolute/path.db'";
 
@@ -20,3 +21,11 @@ export function parseSqliteUrl(target: string): ParsedTarget {
   const database = path.resolve(file);
   return { key: `sqlite:${database}`, label: `sqlite:${database}`, options: { type: 'sqlite', database } };
 }
+
+/** How sqlite targets are read, and the options their DataSource is made with. */
+export const sqliteTarget: DialectTarget = {
+  urlForms: SQLITE_FORMS,
+  ownsUrl: (url) => url.startsWith('sqlite:'),
+  parseUrl: parseSqliteUrl,
+  dataSourceOptions: sqliteOptions,
+};

@@ -1,9 +1,10 @@
 import { Client, type ClientConfig, type Notification } from 'pg';
 import { asyncScheduler, Subscription, timer, type SchedulerLike } from 'rxjs';
 import type { DataSource } from 'typeorm';
-import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { BusListeners } from '../bus-listeners';
-import type { BusOptions, BusState, ChangeBus } from '../dialect';
+import type { BusOptions, BusState, ChangeBus } from '../change-bus';
+import { unref } from '../typeorm/pg-client';
+import { pgPool } from '../typeorm/postgres-driver';
 
 /** The listening connection's name in pg_stat_activity. */
 export const LISTENER_APPLICATION_NAME = 'sasync-listener';
@@ -178,8 +179,7 @@ async function release(client: Client): Promise<void> {
 
 /** The pool's connection settings; pg-pool hides the password, which a spread would lose. */
 function listenerConfig(ds: DataSource): ClientConfig {
-  const pool = (ds.driver as PostgresDriver).master as { options: ClientConfig };
-  const config = pool.options;
+  const config = pgPool(ds)?.options ?? {};
   // pg lets the connection string's parameters win over the fields: the
   // name must be set there too, or a URL's ?application_name= would name
   // the listener like the pool's sessions.
@@ -221,9 +221,4 @@ function laterUnref(ms: number, scheduler: SchedulerLike, fn: () => void): Subsc
   const handle = setTimeout(fn, ms);
   handle.unref();
   return new Subscription(() => clearTimeout(handle));
-}
-
-/** pg's Client.unref() (missing from @types/pg): its socket no longer holds the event loop. */
-function unref(client: Client): void {
-  (client as unknown as { unref?: () => void }).unref?.();
 }

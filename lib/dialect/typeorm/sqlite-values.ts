@@ -16,6 +16,13 @@ const WATCHED = Symbol('sasync.watchedValues');
  * into 'NaN-NaN-NaN …' text. Such values are passed on as {@link Withheld},
  * which `bindParameters` refuses with their position; everything else goes
  * through TypeORM unchanged.
+ *
+ * TypeORM internals: SqliteDriver's `escapeQueryWithParameters` and
+ * `preparePersistentValue` are replaced on the live driver (public methods,
+ * but TypeORM calls them for itself; there is no hook). Breaks if TypeORM
+ * renames them or rewrites values elsewhere first: NaN and invalid Dates
+ * would be stored rewritten instead of refused
+ * (spec/dialect/bound-values.spec.ts, spec/dialect/bound-values-property.spec.ts).
  */
 export function watchTypeormValues(ds: DataSource): void {
   const driver = ds.driver as unknown as EscapingDriver & { [WATCHED]?: true };

@@ -1,5 +1,5 @@
 import { BusListeners } from '../bus-listeners';
-import type { ChangeBus } from '../dialect';
+import type { ChangeBus } from '../change-bus';
 
 /**
  * The change bus of a database that cannot carry notices (sqlite): every

@@ -1,6 +1,7 @@
 import type { DataSourceOptions } from 'typeorm';
-import type { ParsedTarget } from '../dialect';
+import type { DialectTarget, ParsedTarget } from '../dialect';
 import { redactPassword, TargetSyntaxError } from '../target-syntax';
+import { postgresOptions } from './options';
 
 export const POSTGRES_FORMS = "'postgres://user:pass@host:5432/db?max=10' (or postgresql://)";
 
@@ -50,3 +51,11 @@ export function parsePostgresUrl(target: string): ParsedTarget {
   const key = `${url.toString().replace(/^postgresql:/, 'postgres:')}#max=${poolSize ?? ''}#connect_timeout=${connectTimeoutMS ?? ''}`;
   return { key, label: redactPassword(shown.toString()), options };
 }
+
+/** How postgres targets are read, and the options their DataSource is made with. */
+export const postgresTarget: DialectTarget = {
+  urlForms: POSTGRES_FORMS,
+  ownsUrl: (url) => /^postgres(ql)?:\/\//.test(url),
+  parseUrl: parsePostgresUrl,
+  dataSourceOptions: postgresOptions,
+};

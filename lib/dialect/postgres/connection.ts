@@ -1,0 +1,36 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import { cancelBackend, destroySocket, isRunning } from '../typeorm/pg-client';
+import { releaseRunnerClient, runnerClient, settledRunnerClient } from '../typeorm/postgres-driver';
+import { recordLosses } from './lost-connection';
+
+/** Sets up an initialized DataSource: its clients record why they die. */
+export function prepareConnection(ds: DataSource): void {
+  recordLosses(ds);
+}
+
+/** Cancels the runner's running statement, if one runs; true when it did. */
+export async function interrupt(runner: QueryRunner): Promise<boolean> {
+  const client = runnerClient(runner);
+  // Nothing running (the work waits on something else): a plain ROLLBACK
+  // will do, and the connection goes back to the pool.
+  if (!client || !isRunning(client)) return false;
+  // The cancel may reach the backend after its statement ended, so the
+  // caller discards this connection afterwards rather than hand it to
+  // someone whose query the cancel could hit.
+  await cancelBackend(client);
+  return true;
+}
+
+/** Gives up the runner's connection: pg-pool destroys it rather than pool it again. */
+export function discard(runner: QueryRunner, error: unknown): Promise<void> {
+  return releaseRunnerClient(runner, error ?? new Error('discarded'));
+}
+
+/** Destroys the runner's connection at once, once it has one (bounded by the connect timeout). */
+export async function destroy(runner: QueryRunner): Promise<void> {
+  const client = await settledRunnerClient(runner);
+  // pg-pool drops a client released with an error, and ends it; ending
+  // waits for a server that may never answer, so the socket goes now.
+  await releaseRunnerClient(runner, new Error('destroyed: the server did not answer in time'));
+  destroySocket(client);
+}

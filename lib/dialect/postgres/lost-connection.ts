@@ -1,0 +1,68 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import { driverErrorCode } from '../driver-error';
+import type { LostConnection } from '../dialect';
+import { isDead, onFatal, type PgClient } from '../typeorm/pg-client';
+import { pgPool, pgPoolClients, runnerClient } from '../typeorm/postgres-driver';
+
+/**
+ * Codes that mean the connection is gone: the server terminated the backend
+ * or shut down (57P01), crashed (57P02), is starting or stopping (57P03),
+ * connection exceptions (08xxx), and the socket's own.
+ */
+const LOST_CODES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/** Why each client died: the server's FATAL, else the first error it emitted. */
+const lossOf = new WeakMap<object, unknown>();
+/** The client that emitted an error (a stream fails with what its client emitted). */
+const emitterOf = new WeakMap<object, object>();
+
+/**
+ * Every client of the DataSource's pool, now and later, records the first
+ * error it emits (a FATAL from the server, a reset socket), so that a call
+ * after its death can say why it died.
+ */
+export function recordLosses(ds: DataSource): void {
+  const pool = pgPool(ds);
+  if (!pool) return;
+  for (const client of pgPoolClients(pool)) recordLoss(client);
+  pool.on('connect', recordLoss);
+}
+
+function recordLoss(client: PgClient): void {
+  const first = (error: unknown) => void (lossOf.has(client) || lossOf.set(client, error));
+  onFatal(client, first);
+  client.on('error', (error) => {
+    first(error);
+    if (typeof error === 'object' && error !== null) emitterOf.set(error, client);
+  });
+}
+
+/** Whether `error` (or the runner's state) means a lost connection: see DialectConnections.lostConnection. */
+export function lostConnection(runner: QueryRunner | undefined, error: unknown): LostConnection | undefined {
+  const client = runnerClient(runner);
+  const own = LOST_CODES.has(driverErrorCode(error) ?? '') ? error : undefined;
+  if (runner === undefined || client === undefined) {
+    // An error a client emitted as it died: why it died (a FATAL has the code).
+    const emitter = typeof error === 'object' && error !== null ? emitterOf.get(error) : undefined;
+    const died = emitter === undefined ? undefined : lossOf.get(emitter);
+    const cause = own ?? died;
+    return cause === undefined ? undefined : { error: cause, connecting: runner !== undefined && died === undefined };
+  }
+  const died = lossOf.get(client) ?? (isDead(client) ? (error ?? new Error('the connection ended')) : undefined);
+  const cause = own ?? died;
+  return cause === undefined ? undefined : { error: cause, connecting: false };
+}

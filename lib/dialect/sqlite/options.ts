@@ -1,0 +1,44 @@
+import sqlite3 from 'sqlite3';
+import type { DataSource, DataSourceOptions } from 'typeorm';
+import { busyFirst } from './busy-first';
+
+/** node-sqlite3 as TypeORM gets it: everything but verbose mode. */
+const quietSqlite3: typeof sqlite3 = Object.create(sqlite3, {
+  verbose: {
+    value(this: typeof sqlite3) {
+      return this;
+    },
+  },
+});
+
+/**
+ * The options a sqlite DataSource is made with. TypeORM always switches
+ * node-sqlite3 into verbose mode, which captures and formats a stack trace on
+ * every call: a third of sasync's CPU time per transaction. Given a driver
+ * whose verbose() does nothing, it stays quiet (unless something else in the
+ * process turns verbose mode on for everyone). File databases run in WAL
+ * mode, so that a stream's reader connection and the writer never block each
+ * other, with a busy timeout for other processes.
+ */
+export function sqliteOptions(options: DataSourceOptions): DataSourceOptions {
+  if (options.type !== 'sqlite') return options;
+  const file = !isMemoryFile(options.database);
+  const driver = (options.driver as typeof sqlite3 | undefined) ?? quietSqlite3;
+  if (!file) return { ...options, driver };
+  const busyTimeout = options.busyTimeout ?? 5000;
+  return {
+    ...options,
+    driver: busyTimeout > 0 ? busyFirst(driver, busyTimeout) : driver,
+    enableWAL: options.enableWAL ?? true,
+    busyTimeout,
+  };
+}
+
+/** Whether the DataSource's database is in memory (one connection, no file). */
+export function isMemory(ds: DataSource): boolean {
+  return isMemoryFile(ds.options.database);
+}
+
+function isMemoryFile(file: unknown): boolean {
+  return file === ':memory:' || file === '' || file === undefined;
+}
