@@ -1,8 +1,7 @@
 import { lastValueFrom, toArray, VirtualTimeScheduler } from 'rxjs';
 import { PersistentDict, type Change } from '../../lib';
 import { loggedOptions, queryLog } from '../support/brokers';
-import { RawSql } from '../support/stores';
-import { until } from '../support/streams';
+import { RawSql, recorder } from '../support/stores';
 import { allTargets, uniqueName } from '../support/targets';
 
 describe.each(allTargets)('PersistentDict change streams [$name]', (t) => {
@@ -42,9 +41,10 @@ describe.each(allTargets)('PersistentDict change streams [$name]', (t) => {
   it(`watch emits the current value, then each distinct change, and completes on shutdown [${t.name}]`, async () => {
     await d.set('k', 'first');
     const values = lastValueFrom(d.watch('k').pipe(toArray()));
-    const other = d.watch('never-set');
-    const otherValues = lastValueFrom(other.pipe(toArray()));
-    await until(async () => (await d.get('k')) === 'first', 'the watch loaded');
+    const loaded = recorder(d.watch('k'));
+    const otherValues = lastValueFrom(d.watch('never-set').pipe(toArray()));
+    // Subscribed together: when one has its current value, so has the other.
+    expect(await loaded.first).toBe('first');
     await d.set('k', 'second');
     await d.set('k', 'second'); // the same value: not again
     await d.set('k', { deep: [1] });
@@ -60,22 +60,19 @@ describe.each(allTargets)('PersistentDict change streams [$name]', (t) => {
 
   it(`watch reads a cold key from the database once, and unsubscribing leaves nothing running [${t.name}]`, async () => {
     await raw.query('INSERT INTO sasync_items (group_id, name, value) VALUES (?, ?, ?)', [d.group, 'cold', '["v"]']);
-    const seen: unknown[] = [];
-    const sub = d.watch('cold').subscribe((v) => seen.push(v));
-    await until(() => seen.length === 1, 'the current value');
-    expect(seen).toEqual(['v']);
-    sub.unsubscribe();
+    const watch = recorder(d.watch('cold'));
+    expect(await watch.first).toBe('v');
+    watch.unsubscribe();
     await d.set('cold', 'changed');
-    expect(seen).toEqual(['v']);
+    expect(watch.seen).toEqual(['v']);
   });
 
   it(`snapshot$ emits the map once loaded, then once per burst on a virtual clock [${t.name}]`, async () => {
     await d.set('a', 1);
     const clock = new VirtualTimeScheduler();
-    const snapshots: ReadonlyMap<string, unknown>[] = [];
-    const sub = d.snapshot$({ within: 50, scheduler: clock }).subscribe((s) => snapshots.push(s));
-    await until(() => snapshots.length === 1, 'the first snapshot');
-    expect(snapshots[0]).toEqual(new Map([['a', 1]]));
+    const sub = recorder(d.snapshot$({ within: 50, scheduler: clock }));
+    const snapshots = sub.seen;
+    expect(await sub.first).toEqual(new Map([['a', 1]]));
     for (let i = 0; i < 5; i++) void d.set('a', i + 10);
     void d.set('b', 'x');
     expect(snapshots).toHaveLength(1);

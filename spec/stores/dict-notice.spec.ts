@@ -1,14 +1,15 @@
 import fc from 'fast-check';
-import { asyncScheduler } from 'rxjs';
 import { PersistentDict, PersistentArray, devalueSerializer } from '../../lib';
-import { storeAccess } from '../../lib/broker/store-access';
 import type { ChangeBus } from '../../lib/dialect/dialect';
 import { remoteSettled } from '../../lib/stores/cached-store';
+import { ITEMS_TABLE } from '../../lib/stores/tables';
 import { RawSql } from '../support/stores';
 import { within } from '../support/streams';
 import { allTargets, uniqueName } from '../support/targets';
 
 const ABSENT = Symbol('absent');
+/** The items table's notice channel (its name, on the public schema). */
+const CHANNEL = ITEMS_TABLE.name;
 
 /**
  * A notice on the stores' channel is a hint to re-read, never data: whatever
@@ -33,7 +34,7 @@ describe.each(allTargets)('forged notices on the items channel [$name]', (t) => 
     group = uniqueName('g');
     raw = new RawSql(target);
     await raw.broker.waitUntilRunning();
-    bus = await raw.broker[storeAccess]().bus({ scheduler: asyncScheduler, initialDelay: 100, maxDelay: 5000 });
+    bus = await raw.bus();
     full = new PersistentDict(group, target);
     part = new PersistentDict(group, target);
     grid = new PersistentArray(group, target);
@@ -59,7 +60,7 @@ describe.each(allTargets)('forged notices on the items channel [$name]', (t) => 
   async function notifyAndWait(payload: string): Promise<void> {
     const sentinel = JSON.stringify({ g: `${group}-sentinel`, o: 'spec', k: [String(++sentinels)] });
     const heard = new Promise<void>((resolve) => {
-      const stop = bus.listen('sasync_items', {
+      const stop = bus.listen(CHANNEL, {
         notice: (p) => {
           if (p !== sentinel) return;
           stop();
@@ -71,10 +72,10 @@ describe.each(allTargets)('forged notices on the items channel [$name]', (t) => 
     if (t.dialect === 'postgres') {
       // One transaction: the forged notice, then the sentinel, delivered in that order.
       await raw.broker.waitUntilRunning();
-      await raw.query('SELECT pg_notify(?, ?), pg_notify(?, ?)', ['sasync_items', payload, 'sasync_items', sentinel]);
+      await raw.query('SELECT pg_notify(?, ?), pg_notify(?, ?)', [CHANNEL, payload, CHANNEL, sentinel]);
     } else {
-      bus.committed('sasync_items', payload);
-      bus.committed('sasync_items', sentinel);
+      bus.committed(CHANNEL, payload);
+      bus.committed(CHANNEL, sentinel);
     }
     await within(heard, 'the sentinel notice');
     // What the notice started (a re-read of the keys it names, or of the group) has finished.

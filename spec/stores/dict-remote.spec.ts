@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { filter, firstValueFrom, VirtualTimeScheduler } from 'rxjs';
+import { VirtualTimeScheduler } from 'rxjs';
 import { PersistentDict, resolveTarget, type Change, type DatabaseTarget } from '../../lib';
-import { RawSql } from '../support/stores';
-import { until, within } from '../support/streams';
+import { remoteSettled } from '../../lib/stores/cached-store';
+import { listening, nextChange, RawSql } from '../support/stores';
+import { until } from '../support/streams';
 import { allTargets, PG_URL, pgAvailable, uniqueName } from '../support/targets';
 
 const WRITER = path.join(__dirname, 'fixtures', 'dict-remote-writer.ts');
@@ -22,26 +23,33 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
     const group = uniqueName('g');
     const a = new PersistentDict<string, unknown>(group, target);
     const b = new PersistentDict<string, unknown>(group, target);
+    const raw = new RawSql(target);
     try {
       await a.set('k', 'one');
       expect(await b.get('k')).toBe('one');
+      // b hears notices from here on, and has done re-reading what it knew
+      // when it began to listen: that re-read, landing after the delete
+      // below, would find the group empty and report a clear.
+      await listening(await raw.bus());
+      await b[remoteSettled]();
       const seen: Change<string, unknown>[] = [];
       const sub = b.changes$.subscribe((c) => seen.push(c));
       const watched: unknown[] = [];
       const watch = b.watch('k').subscribe((v) => watched.push(v));
+      const two = nextChange(b.changes$, (c) => c.key === 'k' && c.value === 'two', 'b sees two');
       await a.set('k', 'two');
-      await within(
-        until(() => watched.includes('two'), 'b sees two'),
-        'the remote set',
-      );
+      await two;
       expect(await b.get('k')).toBe('two');
+      const deleted = nextChange(b.changes$, (c) => c.type === 'delete', 'b sees the delete');
       await a.delete('k');
-      await until(() => watched.length === 3, 'b sees the delete');
+      await deleted;
+      const x = nextChange(b.changes$, (c) => c.key === 'x', 'b sees x');
       await a.set('x', 1);
       // b reads x when it hears of it: after the clear it would find nothing to report.
-      await until(() => seen.some((c) => c.key === 'x'), 'b sees x');
+      await x;
+      const cleared = nextChange(b.changes$, (c) => c.type === 'clear', 'b sees the clear');
       await a.clear();
-      await until(() => seen.some((c) => c.type === 'clear'), 'b sees the clear');
+      await cleared;
       sub.unsubscribe();
       watch.unsubscribe();
       expect(watched).toEqual(['one', 'two', undefined]);
@@ -52,6 +60,7 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
     } finally {
       await a.shutdown();
       await b.shutdown();
+      await raw.shutdown();
     }
   });
 
@@ -68,8 +77,9 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
       await d.loadAll();
       // A round trip through the database after the notices went out.
       const other = new PersistentDict<string, number>(d.group, target);
+      const marker = nextChange(d.changes$, (c) => c.key === 'marker', 'the marker from the other dict');
       await other.set('marker', 0);
-      await until(() => seen.some((c) => c.key === 'marker'), 'the marker from the other dict');
+      await marker;
       await other.shutdown();
       sub.unsubscribe();
       expect(seen.filter((c) => c.origin === 'remote').map((c) => c.key)).toEqual(['marker']);
@@ -104,7 +114,9 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
       void d.delete('j');
       void d.update({ u: 1 });
       await expect(d.flush()).rejects.toThrow(/0x00|invalid byte|NUL character/);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Every write has failed by now; Node reports unhandled rejections
+      // once the microtasks have run, before the next turn of the event loop.
+      await new Promise(setImmediate);
       expect(unhandled).toEqual([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);
@@ -118,18 +130,18 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
     const d = new PersistentDict<string, unknown>(uniqueName('g'), ownTarget(app));
     try {
       await d.set('k', 'mine');
-      const remote = firstValueFrom(d.changes$.pipe(filter((c) => c.key === 'k' && c.origin === 'remote')));
+      const remote = nextChange(d.changes$, (c) => c.key === 'k' && c.origin === 'remote', 'the remote change');
       const watched: unknown[] = [];
       const sub = d.watch('k').subscribe((v) => watched.push(v));
       await until(async () => (await listenerPid(raw, app)) !== undefined, 'the dict listens');
       await writeFromAnotherProcess(PG_URL, d.group, 'k', { from: 'child' });
-      expect(await within(remote, 'the remote change')).toMatchObject({
+      expect(await remote).toMatchObject({
         type: 'set',
         value: { from: 'child' },
         previous: 'mine',
         origin: 'remote',
       });
-      await until(() => watched.length === 2, 'watch saw it');
+      // The watch heard the same change, synchronously.
       sub.unsubscribe();
       expect(watched).toEqual(['mine', { from: 'child' }]);
     } finally {
@@ -159,19 +171,18 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
       await writeFromAnotherProcess(PG_URL, d.group, 'new', 'also while down');
       expect(watched).toEqual(['before']);
       expect(await d.get('k')).toBe('before');
+      const resynced = nextChange(d.changes$, (c) => c.value === 'while down', 'the resync after reconnecting');
       clock.flush();
-      await within(
-        until(() => watched.includes('while down'), 'the resynchronized value'),
-        'the resync after reconnecting',
-      );
+      await resynced;
       expect(await d.get('k')).toBe('while down');
       expect(await d.get('new')).toBe('also while down');
       const newPid = await listenerPid(raw, app);
       expect(newPid).toBeDefined();
       expect(newPid).not.toBe(pid);
       // Listening again: a later write arrives as a notice.
+      const after = nextChange(d.changes$, (c) => c.value === 'after', 'the write after reconnecting');
       await writeFromAnotherProcess(PG_URL, d.group, 'k', 'after');
-      await until(() => watched.includes('after'), 'the write after reconnecting');
+      await after;
       sub.unsubscribe();
       expect(watched).toEqual(['before', 'while down', 'after']);
     } finally {

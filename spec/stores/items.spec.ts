@@ -10,8 +10,7 @@ import {
   TransactionError,
   type ItemOptions,
 } from '../../lib';
-import { storedCount, storedRows } from '../support/stores';
-import { until } from '../support/streams';
+import { nextChange, storedCount, storedRows } from '../support/stores';
 import { allTargets, ph, uniqueName } from '../support/targets';
 
 function sorted<T extends string | number>(values: Iterable<T>): T[] {
@@ -285,13 +284,14 @@ describe.each(allTargets)('Items [$name]', (t) => {
     await store.insert('from-items', 'i');
     expect(await dict.get('from-items')).toBe('i');
     // A key the dict holds in memory follows an update made through Items.
+    const updated = nextChange(dict.changes$, (c) => c.key === 'from-dict', 'the dict sees the update Items made');
     await store.update('from-dict', { n: 2 });
-    await until(
-      async () => ((await dict.get('from-dict')) as { n: number }).n === 2,
-      'the dict sees the update Items made',
-    );
+    expect(await updated).toMatchObject({ type: 'set', value: { n: 2 }, origin: 'remote' });
+    expect(await dict.get('from-dict')).toEqual({ n: 2 });
+    const deleted = nextChange(dict.changes$, (c) => c.key === 'from-items', 'the dict sees the delete Items made');
     await store.delete('from-items');
-    await until(async () => !(await dict.has('from-items')), 'the dict sees the delete Items made');
+    expect(await deleted).toMatchObject({ type: 'delete', origin: 'remote' });
+    expect(await dict.has('from-items')).toBe(false);
     expect(sorted(await store.names())).toEqual(['from-dict']);
   });
 });

@@ -10,6 +10,7 @@ import {
   type Coordinate,
   type Coordinates,
 } from '../../lib';
+import { ARRAY_TABLE } from '../../lib/stores/tables';
 import { storedCount } from '../support/stores';
 import { allTargets, ph, uniqueName } from '../support/targets';
 
@@ -59,11 +60,11 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
     const grid = array<string>(id);
     for (const [i, [x, y, z]] of places.entries()) await grid.set(x, y, z, `v${i}`);
     for (const [i, [x, y, z]] of places.entries()) expect(await grid.get(x, y, z)).toBe(`v${i}`);
-    expect(await storedCount(sql, id, 'sasync_array')).toBe(places.length);
+    expect(await storedCount(sql, id, ARRAY_TABLE)).toBe(places.length);
     await grid.delete(1, '1', null);
     expect(await grid.get(1, '1', null)).toBeUndefined();
     expect(await grid.get('1', 1, null)).toBe('v1');
-    expect(await storedCount(sql, id, 'sasync_array')).toBe(places.length - 1);
+    expect(await storedCount(sql, id, ARRAY_TABLE)).toBe(places.length - 1);
     // A new instance reads every place back from the table.
     const again = await reopen(grid, id);
     expect(await again.get(1, '1', null)).toBeUndefined();
@@ -101,8 +102,8 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
     expect(await a.get(1, 1, 1)).toBeUndefined();
     expect(await a.get(2, 2, 2)).toBeUndefined();
     expect(await b.get(1, 1, 1)).toBe('b1');
-    expect(await storedCount(sql, idA, 'sasync_array')).toBe(0);
-    expect(await storedCount(sql, idB, 'sasync_array')).toBe(1);
+    expect(await storedCount(sql, idA, ARRAY_TABLE)).toBe(0);
+    expect(await storedCount(sql, idB, ARRAY_TABLE)).toBe(1);
     expect(await array(idA).get(1, 1, 1)).toBeUndefined();
     expect(await array(idB).get(1, 1, 1)).toBe('b1');
     // Usable again after clear().
@@ -148,7 +149,7 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
     expect(await again.get('row', 7, null)).toEqual([1, 2, 3]);
     expect(await again.get(null, null, 'z')).toEqual(new Map([['k', new Date(0)]]));
     expect(await again.get('gone', 0, 0)).toBeUndefined();
-    expect(await storedCount(sql, id, 'sasync_array')).toBe(3);
+    expect(await storedCount(sql, id, ARRAY_TABLE)).toBe(3);
   });
 
   it(`shares one database with a PersistentDict; both persist [${t.name}]`, async () => {
@@ -170,7 +171,7 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
         ['j', 789],
       ]),
     );
-    expect(await storedCount(sql, arrayId, 'sasync_array')).toBe(2);
+    expect(await storedCount(sql, arrayId, ARRAY_TABLE)).toBe(2);
   });
 
   it(`writes one row for a place written twice, by one instance or by two [${t.name}]`, async () => {
@@ -180,7 +181,7 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
     await grid.set('x', 'y', 'z', 'two');
     const other = array<string>(id);
     await other.set('x', 'y', 'z', 'three');
-    expect(await storedCount(sql, id, 'sasync_array')).toBe(1);
+    expect(await storedCount(sql, id, ARRAY_TABLE)).toBe(1);
     expect(await array<string>(id).get('x', 'y', 'z')).toBe('three');
   });
 
@@ -210,7 +211,7 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
     }
     await grid.flush();
     expect(changes).toEqual([]);
-    expect(await storedCount(sql, id, 'sasync_array')).toBe(0);
+    expect(await storedCount(sql, id, ARRAY_TABLE)).toBe(0);
   });
 
   it(`keeps two coordinate strings that differ only in a lone surrogate apart, or refuses them [${t.name}]`, async () => {
@@ -225,7 +226,7 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
     const fresh = await reopen(grid, id);
     expect(await fresh.get('\ud800', 0, 0)).toBe('high');
     expect(await fresh.get('\udc00', 0, 0)).toBe('low');
-    expect(await storedCount(sql, id, 'sasync_array')).toBe(2);
+    expect(await storedCount(sql, id, ARRAY_TABLE)).toBe(2);
   });
 
   it(`keeps or refuses a coordinate string with a NUL character, never failing other elements' writes [${t.name}]`, async () => {
@@ -245,7 +246,7 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
       expect(await fresh.get('x\u0000y', 0, 0)).toBe('nul');
     } else {
       expect(outcome).toBeInstanceOf(InvalidKeyError);
-      expect(await storedCount(sql, id, 'sasync_array')).toBe(1);
+      expect(await storedCount(sql, id, ARRAY_TABLE)).toBe(1);
     }
   });
 
@@ -268,7 +269,7 @@ describe.each(allTargets)('PersistentArray [$name]', (t) => {
     expect(changes).toEqual([]);
     expect(await grid.get(0, 0, 0)).toBe('kept');
     expect(await grid.get(1, 0, 0)).toBeUndefined();
-    expect(await storedCount(sql, id, 'sasync_array')).toBe(1);
+    expect(await storedCount(sql, id, ARRAY_TABLE)).toBe(1);
     expect(await array(id).get(0, 0, 0)).toBe('kept');
   });
 

@@ -7,8 +7,8 @@ import {
   SerializationError,
   devalueSerializer,
 } from '../../lib';
-import { RawSql } from '../support/stores';
-import { until } from '../support/streams';
+import { remoteSettled } from '../../lib/stores/cached-store';
+import { nextNotice, RawSql } from '../support/stores';
 import { allTargets, uniqueName } from '../support/targets';
 
 describe.each(allTargets)('PersistentDict [$name]', (t) => {
@@ -249,15 +249,13 @@ describe.each(allTargets)('PersistentDict [$name]', (t) => {
     await a.set('k', 'fine');
     const view = await a.preload();
     const other = dict(group, { serializer: { encode: (v: unknown) => `raw:${String(v)}`, decode: (x: string) => x } });
+    const notice = nextNotice(await raw.bus(), group);
     await other.set('k', 'unreadable here');
-    const error = await until(
-      async () =>
-        (await a.get('k').then(
-          () => undefined,
-          (e: unknown) => e,
-        )) instanceof SerializationError,
-      'a finds k unreadable',
-    ).then(() => a.get('k').catch((e: unknown) => e));
+    await notice;
+    // The re-read that notice started in `a` has finished.
+    await a[remoteSettled]();
+    const error = await a.get('k').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SerializationError);
     expect((error as Error).message).toContain('"k"');
     expect(view.has('k')).toBe(false);
   });

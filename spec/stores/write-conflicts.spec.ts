@@ -1,4 +1,3 @@
-import { asyncScheduler } from 'rxjs';
 import type { DataSourceOptions } from 'typeorm';
 import {
   Items,
@@ -9,9 +8,8 @@ import {
   resolveTarget,
   type Change,
 } from '../../lib';
-import { storeAccess } from '../../lib/broker/store-access';
 import { remoteSettled } from '../../lib/stores/cached-store';
-import { RawSql } from '../support/stores';
+import { listening, RawSql } from '../support/stores';
 import { until } from '../support/streams';
 import { allTargets, fileAndPg, uniqueName } from '../support/targets';
 
@@ -148,8 +146,8 @@ describe.each(allTargets)('a store write that finally fails [$name]', (t) => {
       await d.update({ kept: 'old', gone: 'old', other: 1 });
       await d.loadAll();
       // Listening, and done with the reread that follows: nothing but the failure makes it read again.
-      const bus = await raw.broker[storeAccess]().bus({ scheduler: asyncScheduler, initialDelay: 100, maxDelay: 5000 });
-      await until(() => bus.state === 'listening', 'the dict listens');
+      const bus = await raw.bus();
+      await listening(bus);
       await d[remoteSettled]();
       const seen: Change<string, unknown>[] = [];
       const sub = d.changes$.subscribe((c) => seen.push(c));

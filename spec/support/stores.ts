@@ -1,6 +1,9 @@
-import { lastValueFrom } from 'rxjs';
-import { AccessBroker, type DatabaseTarget } from '../../lib';
-import { ARRAY_TABLE, ITEMS_TABLE } from '../../lib/stores/tables';
+import { asyncScheduler, filter, firstValueFrom, lastValueFrom, type Observable } from 'rxjs';
+import { AccessBroker, type Change, type DatabaseTarget } from '../../lib';
+import { storeAccess } from '../../lib/broker/store-access';
+import type { ChangeBus } from '../../lib/dialect';
+import { ARRAY_TABLE, ITEMS_TABLE, type StoreTable } from '../../lib/stores/tables';
+import { within } from './streams';
 import { ph } from './targets';
 
 /** Makes the store tables, as the stores would, so that rows can be written first. */
@@ -34,6 +37,15 @@ export class RawSql {
     return lastValueFrom(this.broker.query<T>(text, parameters));
   }
 
+  /**
+   * The change bus of this DataSource, which the stores on the same target
+   * share: a notice it delivers reaches every one of them at once.
+   */
+  async bus(): Promise<ChangeBus> {
+    await this.broker.waitUntilRunning();
+    return this.broker[storeAccess]().bus({ scheduler: asyncScheduler, initialDelay: 100, maxDelay: 5000 });
+  }
+
   /** The stored rows of a group of sasync_items, name → value text. */
   items(group: string): Promise<Map<string, string>> {
     return storedRows(this.broker, group);
@@ -48,7 +60,7 @@ export class RawSql {
 export async function storedRows(b: AccessBroker, group: string): Promise<Map<string, string>> {
   const rows = await lastValueFrom(
     b.query<{ name: string; value: string }>(
-      `SELECT name, value FROM sasync_items WHERE group_id = ${ph(b.dialect, 1)}`,
+      `SELECT name, value FROM ${ITEMS_TABLE.name} WHERE group_id = ${ph(b.dialect, 1)}`,
       [group],
     ),
   );
@@ -56,13 +68,88 @@ export async function storedRows(b: AccessBroker, group: string): Promise<Map<st
 }
 
 /** How many rows a group has in a store table, read with plain SQL through any broker. */
-export async function storedCount(
-  b: AccessBroker,
-  group: string,
-  table: 'sasync_items' | 'sasync_array' = 'sasync_items',
-): Promise<number> {
+export async function storedCount(b: AccessBroker, group: string, table: StoreTable = ITEMS_TABLE): Promise<number> {
   const rows = await lastValueFrom(
-    b.query<{ n: number | string }>(`SELECT count(*) AS n FROM ${table} WHERE group_id = ${ph(b.dialect, 1)}`, [group]),
+    b.query<{ n: number | string }>(`SELECT count(*) AS n FROM ${table.name} WHERE group_id = ${ph(b.dialect, 1)}`, [
+      group,
+    ]),
   );
   return Number(rows[0]!.n);
+}
+
+/**
+ * The first change from now on that `match`es: call it before the write
+ * that causes the change, await it after. Fails naming `what` if none came
+ * within 10 s, or if the stream completed first.
+ */
+export function nextChange<K, V>(
+  changes: Observable<Change<K, V>>,
+  match: (change: Change<K, V>) => boolean,
+  what: string,
+): Promise<Change<K, V>> {
+  const next = within(firstValueFrom(changes.pipe(filter(match))), what);
+  // Awaited later; a failure before then is reported there, not as unhandled.
+  next.catch(() => undefined);
+  return next;
+}
+
+/**
+ * Subscribes to `values` now; `first` resolves with its first value, and
+ * `seen` holds every value until `unsubscribe()`.
+ */
+export function recorder<T>(values: Observable<T>): { seen: T[]; first: Promise<T>; unsubscribe(): void } {
+  const seen: T[] = [];
+  let resolveFirst!: (value: T) => void;
+  let rejectFirst!: (error: unknown) => void;
+  const first = new Promise<T>((resolve, reject) => {
+    resolveFirst = resolve;
+    rejectFirst = reject;
+  });
+  first.catch(() => undefined);
+  const subscription = values.subscribe({
+    next: (value) => {
+      if (seen.push(value) === 1) resolveFirst(value);
+    },
+    error: (error: unknown) => rejectFirst(error),
+    complete: () => rejectFirst(new Error('completed before its first value')),
+  });
+  return { seen, first: within(first, 'the first value'), unsubscribe: () => subscription.unsubscribe() };
+}
+
+/** Resolves once `bus` is listening (at once if it is). */
+export function listening(bus: ChangeBus): Promise<void> {
+  return within(
+    new Promise<void>((resolve) => {
+      if (bus.state === 'listening') return resolve();
+      const stop = bus.onState((state) => {
+        if (state !== 'listening') return;
+        stop();
+        resolve();
+      });
+    }),
+    'the bus listening',
+  );
+}
+
+/**
+ * Resolves once `bus` has delivered a notice about `group` on `table`'s
+ * channel (to this listener, and so to the stores listening beside it):
+ * call it before the write that announces, await it after.
+ */
+export function nextNotice(bus: ChangeBus, group: string, table: string = ITEMS_TABLE.name): Promise<void> {
+  const heard = within(
+    new Promise<void>((resolve) => {
+      const stop = bus.listen(table, {
+        notice: (payload) => {
+          if ((JSON.parse(payload) as { g?: unknown }).g !== group) return;
+          stop();
+          resolve();
+        },
+        resync: () => undefined,
+      });
+    }),
+    `a notice about ${group}`,
+  );
+  heard.catch(() => undefined);
+  return heard;
 }
