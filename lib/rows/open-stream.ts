@@ -1,4 +1,5 @@
 import { BrokerClosedError, ConnectionLostError, ReadOnlyError, TransactionError } from '../errors';
+import { CancelToken } from '../cancel';
 import type { CursorQuery } from '../dialect';
 import type { RowSource } from './row-source';
 import type { StreamOptions } from './stream-options';
@@ -50,7 +51,7 @@ export async function openStream<T>(
   try {
     // The slot may have come free because shutdown closed other streams.
     await host.admit();
-    const source = await db.dialect.openCursor<T>(db.dataSource, query, signal);
+    const source = await openCursorFollowing<T>(db, query, signal);
     try {
       // Shut down while opening: give it all back rather than read on.
       await host.admit();
@@ -111,4 +112,25 @@ function wrap(err: unknown, query: CursorQuery, db: SharedDatabase): unknown {
     sql: query.sql,
     method: 'stream',
   });
+}
+
+/**
+ * Opens the cursor with a token that follows `signal` while the cursor opens
+ * (the dialect takes sasync's CancelToken; the stream still watches the
+ * caller's AbortSignal until it watches a token of its own).
+ */
+async function openCursorFollowing<T>(
+  db: SharedDatabase,
+  query: CursorQuery,
+  signal: AbortSignal,
+): Promise<RowSource<T>> {
+  const token = new CancelToken();
+  const follow = () => token.abort(signal.reason);
+  if (signal.aborted) follow();
+  else signal.addEventListener('abort', follow, { once: true });
+  try {
+    return await db.dialect.openCursor<T>(db.dataSource, query, token);
+  } finally {
+    signal.removeEventListener('abort', follow);
+  }
 }
