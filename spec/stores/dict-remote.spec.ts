@@ -4,8 +4,7 @@ import { promisify } from 'node:util';
 import { VirtualTimeScheduler } from 'rxjs';
 import { PersistentDict, resolveTarget, type Change, type DatabaseTarget } from '../../lib';
 import { remoteSettled } from '../../lib/stores/cached-store';
-import { listening, nextChange, RawSql } from '../support/stores';
-import { until } from '../support/streams';
+import { busState, listening, nextChange, RawSql } from '../support/stores';
 import { allTargets, PG_URL, pgAvailable, uniqueName } from '../support/targets';
 
 const WRITER = path.join(__dirname, 'fixtures', 'dict-remote-writer.ts');
@@ -125,15 +124,16 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
   });
 
   it('a set in another process reaches watch(key) as a remote change [postgres]', async () => {
-    const app = uniqueName('remote');
-    const raw = new RawSql(PG_URL);
-    const d = new PersistentDict<string, unknown>(uniqueName('g'), ownTarget(app));
+    const target = ownTarget(uniqueName('remote'));
+    const d = new PersistentDict<string, unknown>(uniqueName('g'), target);
+    // On the dict's DataSource: its bus is the dict's.
+    const raw = new RawSql(target);
     try {
       await d.set('k', 'mine');
       const remote = nextChange(d.changes$, (c) => c.key === 'k' && c.origin === 'remote', 'the remote change');
       const watched: unknown[] = [];
       const sub = d.watch('k').subscribe((v) => watched.push(v));
-      await until(async () => (await listenerPid(raw, app)) !== undefined, 'the dict listens');
+      await listening(await raw.bus());
       await writeFromAnotherProcess(PG_URL, d.group, 'k', { from: 'child' });
       expect(await remote).toMatchObject({
         type: 'set',
@@ -153,20 +153,26 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
   it('after its listening connection is killed, sees a write made while it was down once it reconnects [postgres]', async () => {
     const app = uniqueName('relisten');
     const clock = new VirtualTimeScheduler();
-    const raw = new RawSql(PG_URL);
-    const d = new PersistentDict<string, unknown>(uniqueName('g'), ownTarget(app), { scheduler: clock });
+    const target = ownTarget(app);
+    const d = new PersistentDict<string, unknown>(uniqueName('g'), target, { scheduler: clock });
+    // On the dict's DataSource: its bus is the dict's.
+    const raw = new RawSql(target);
     try {
       await d.set('k', 'before');
       // Known absent: the re-read must cover it too.
       expect(await d.get('new', null)).toBeNull();
       const watched: unknown[] = [];
       const sub = d.watch('k').subscribe((v) => watched.push(v));
-      await until(async () => (await listenerPid(raw, app)) !== undefined, 'the dict listens');
+      const bus = await raw.bus();
+      await listening(bus);
       const pid = await listenerPid(raw, app);
+      expect(pid).toBeDefined();
+      const down = busState(bus, 'down');
       // Only this test's own listener: found by its application name.
       await raw.query('SELECT pg_terminate_backend(?)', [pid]);
+      await down;
       // The reconnection waits on the virtual clock: the connection stays down.
-      await until(() => clock.actions.length > 0, 'a reconnection is scheduled');
+      expect(clock.actions.length).toBeGreaterThan(0);
       await writeFromAnotherProcess(PG_URL, d.group, 'k', 'while down');
       await writeFromAnotherProcess(PG_URL, d.group, 'new', 'also while down');
       expect(watched).toEqual(['before']);

@@ -1,7 +1,7 @@
 import { asyncScheduler, filter, firstValueFrom, lastValueFrom, type Observable } from 'rxjs';
 import { AccessBroker, type Change, type DatabaseTarget } from '../../lib';
 import { storeAccess } from '../../lib/broker/store-access';
-import type { ChangeBus } from '../../lib/dialect';
+import type { BusState, ChangeBus } from '../../lib/dialect';
 import { ARRAY_TABLE, ITEMS_TABLE, type StoreTable } from '../../lib/stores/tables';
 import { within } from './streams';
 import { ph } from './targets';
@@ -116,19 +116,26 @@ export function recorder<T>(values: Observable<T>): { seen: T[]; first: Promise<
   return { seen, first: within(first, 'the first value'), unsubscribe: () => subscription.unsubscribe() };
 }
 
-/** Resolves once `bus` is listening (at once if it is). */
-export function listening(bus: ChangeBus): Promise<void> {
-  return within(
+/** Resolves once `bus` is in `state` (at once if it is): call it before what changes the state, await it after. */
+export function busState(bus: ChangeBus, state: BusState): Promise<void> {
+  const reached = within(
     new Promise<void>((resolve) => {
-      if (bus.state === 'listening') return resolve();
-      const stop = bus.onState((state) => {
-        if (state !== 'listening') return;
+      if (bus.state === state) return resolve();
+      const stop = bus.onState((next) => {
+        if (next !== state) return;
         stop();
         resolve();
       });
     }),
-    'the bus listening',
+    `the bus ${state}`,
   );
+  reached.catch(() => undefined);
+  return reached;
+}
+
+/** Resolves once `bus` is listening (at once if it is). */
+export function listening(bus: ChangeBus): Promise<void> {
+  return busState(bus, 'listening');
 }
 
 /**
