@@ -1,6 +1,22 @@
 /**
- * A one-shot cancellation flag: what a running transaction watches instead of
- * an AbortController, which would cost an EventTarget on every transaction.
+ * sasync's one cancellation primitive: a one-shot flag that a transaction, a
+ * run() or a row stream watches while it runs. `AbortSignal` appears only at
+ * the public edge (a caller's `options.signal`), where {@link follow} turns
+ * it into a token; inside, everything cancels and listens through tokens.
+ *
+ * Why not AbortController inside: every transaction has a token, and most
+ * finish with nobody cancelling them. Measured on Node 20.20 (200,000 rounds,
+ * three runs on a shared machine): `new AbortController()` with one
+ * addEventListener/removeEventListener 7.8–13.6 µs, with `abort()` instead of
+ * the removal 17.8–27.4 µs; a CancelToken with three onAbort add/remove
+ * 0.20–0.25 µs, with `abort()` 0.03–0.07 µs.
+ *
+ * ```ts
+ * const token = new CancelToken();
+ * const stop = token.follow(options.signal); // the caller's signal, if any
+ * const unlisten = token.onAbort((reason) => cursor.close(reason));
+ * try { … } finally { unlisten(); stop(); }
+ * ```
  */
 export class CancelToken {
   #aborted = false;
@@ -52,7 +68,68 @@ export class CancelToken {
     (this.#listeners ??= new Set()).add(fn);
     return () => void this.#listeners?.delete(fn);
   }
+
+  /**
+   * Aborts this token, with the signal's reason, when `signal` aborts (at
+   * once if it has already). Returns the removal: call it when the work
+   * ends, whatever way. However many tokens follow one signal, the signal
+   * carries one listener of sasync's (a caller may share one signal among
+   * any number of transactions without a MaxListenersExceededWarning), and
+   * none once every follower is removed.
+   */
+  follow(signal: AbortSignal | undefined): () => void {
+    if (signal === undefined) return NOTHING;
+    if (signal.aborted) {
+      this.abort(signal.reason);
+      return NOTHING;
+    }
+    let tokens = followers.get(signal);
+    if (!tokens) {
+      followers.set(signal, (tokens = new Set()));
+      signal.addEventListener('abort', abortFollowers, { once: true });
+    }
+    const set = tokens.add(this);
+    return () => {
+      set.delete(this);
+      // Another follower may have made a new set since this one emptied.
+      if (set.size > 0 || followers.get(signal) !== set) return;
+      followers.delete(signal);
+      signal.removeEventListener('abort', abortFollowers);
+    };
+  }
+}
+
+/**
+ * `promise`, unless `token` aborts first: then a rejection with the token's
+ * reason (the promise runs on; its outcome is dropped). For waits that must
+ * end at a cancellation even when the server does not answer.
+ */
+export function untilAborted<T>(promise: Promise<T>, token: CancelToken): Promise<T> {
+  if (token.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(token.reason as Error);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const stop = token.onAbort((reason) => reject(reason as Error));
+    promise.then(
+      (value) => (stop(), resolve(value)),
+      (err: unknown) => (stop(), reject(err as Error)),
+    );
+  });
 }
 
 /** The reason a transaction is cancelled when its subscriber unsubscribes. */
 export const UNSUBSCRIBED = new Error('the subscriber unsubscribed');
+
+const NOTHING = (): void => undefined;
+
+/** The tokens following each caller signal (see CancelToken.follow). */
+const followers = new WeakMap<AbortSignal, Set<CancelToken>>();
+
+function abortFollowers(event: Event): void {
+  const signal = event.target as AbortSignal;
+  const tokens = followers.get(signal);
+  followers.delete(signal);
+  // A copy: a token's listeners may remove other followers meanwhile.
+  for (const token of [...(tokens ?? [])]) token.abort(signal.reason);
+}

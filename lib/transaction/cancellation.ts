@@ -1,5 +1,6 @@
-import { TransactionError } from '../errors';
-import type { CancelToken } from '../cancel';
+import { CancelToken } from '../cancel';
+import { clock, type TimerHandle } from '../clock';
+import { cancelledError, reasonText, TimedOut } from './cancelled';
 import type { TransactOptions } from './options';
 
 /** Cancellation of one submission by the caller's `signal` or its `timeout`. */
@@ -19,59 +20,77 @@ const NONE: Cancellation = {
 };
 
 /**
- * Watches `options.signal` and `options.timeout` (counted from now, so it
- * covers waiting in the queue and running). Work cancelled while queued is
- * dropped and `fail` is called at once; work cancelled while running has its
- * token aborted, and reports the cancellation through the token at once
- * (CancelToken.report) while it rolls back, keeping its queue slot.
+ * Watches `options.signal` and `options.timeout` (counted from now on the
+ * {@link clock}, so it covers waiting in the queue and running). Work
+ * cancelled while queued is dropped and `fail` is called at once with a
+ * CancelledError (a TimeoutError when time ran out); work cancelled while
+ * running has its token aborted, and reports the cancellation through the
+ * token at once (CancelToken.report) while it rolls back, keeping its queue
+ * slot. The caller's `dispose()` removes the timer and the signal's listener.
  */
 export function cancellation(
   options: TransactOptions,
   method: string | undefined,
   token: CancelToken,
-  fail: (error: TransactionError) => void,
+  fail: (error: Error) => void,
 ): Cancellation {
   const { signal, timeout } = options;
   if (signal === undefined && timeout === undefined) return NONE;
-  const timer = timeout === undefined ? undefined : new AbortController();
-  const timeoutId =
-    timer &&
-    setTimeout(() => {
-      const error = new Error(
-        `timed out after ${timeout} ms (waiting in the queue and running); raise timeout if that is too short`,
-      );
-      error.name = 'TimeoutError';
-      timer.abort(error);
-    }, timeout);
-  // AbortSignal.any follows its sources without adding listeners to them: a
-  // caller may share one signal among any number of transactions.
-  const external = AbortSignal.any([signal, timer?.signal].filter((s): s is AbortSignal => s !== undefined));
-  let started = false;
-  let drop: (() => void) | undefined;
-  const onAbort = () => {
-    if (started) return token.abort(external.reason);
-    drop?.();
-    const reason = external.reason as unknown;
-    const text = reason instanceof Error ? reason.message : String(reason);
-    const what = method ? `transaction ${method}` : 'transaction';
-    fail(new TransactionError(`${what} was cancelled before it ran: ${text}`, { cause: reason, method }));
-  };
-  const dispose = () => {
-    if (timeoutId !== undefined) clearTimeout(timeoutId);
-    external.removeEventListener('abort', onAbort);
-  };
-  // A running job reports its failure at the deadline through the token,
-  // without waiting for its cleanup (see CancelToken.report).
-  token.reportTo((error) => fail(error as TransactionError));
-  if (external.aborted) onAbort();
-  else external.addEventListener('abort', onAbort, { once: true });
-  return {
-    started() {
-      started = true;
-    },
-    onQueuedAbort(fn) {
-      drop = fn;
-    },
-    dispose,
-  };
+  return new Watch(signal, timeout, method, token, fail);
+}
+
+class Watch implements Cancellation {
+  readonly #method: string | undefined;
+  readonly #token: CancelToken;
+  readonly #fail: (error: Error) => void;
+  // What the caller's signal and the timer abort. Until the job starts, that
+  // drops it from the queue; after, it aborts the job's own token.
+  readonly #watched = new CancelToken();
+  readonly #unfollow: () => void;
+  #timer: TimerHandle | undefined;
+  #started = false;
+  #drop: (() => void) | undefined;
+
+  constructor(
+    signal: AbortSignal | undefined,
+    timeout: number | undefined,
+    method: string | undefined,
+    token: CancelToken,
+    fail: (error: Error) => void,
+  ) {
+    this.#method = method;
+    this.#token = token;
+    this.#fail = fail;
+    // A running job reports its failure at the deadline through the token,
+    // without waiting for its cleanup (see CancelToken.report).
+    token.reportTo(fail);
+    this.#watched.onAbort((reason) => this.#cancelled(reason));
+    // An already aborted signal fails the submission here, before it is queued.
+    this.#unfollow = this.#watched.follow(signal);
+    if (timeout !== undefined && !this.#watched.aborted)
+      this.#timer = clock.setTimeout(() => this.#watched.abort(new TimedOut(timeout)), timeout);
+  }
+
+  started(): void {
+    this.#started = true;
+  }
+
+  onQueuedAbort(drop: () => void): void {
+    this.#drop = drop;
+  }
+
+  dispose(): void {
+    if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#unfollow();
+  }
+
+  #cancelled(reason: unknown): void {
+    if (this.#started) return this.#token.abort(reason);
+    this.#drop?.();
+    const what = this.#method ? `transaction ${this.#method}` : 'transaction';
+    this.#fail(
+      cancelledError(`${what} was cancelled before it ran: ${reasonText(reason)}`, reason, { method: this.#method }),
+    );
+  }
 }

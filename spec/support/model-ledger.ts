@@ -1,4 +1,4 @@
-import { BrokerClosedError, TransactionError } from '../../lib';
+import { BrokerClosedError, CancelledError, TransactionError } from '../../lib';
 
 /**
  * What the model-based tests (spec/model/) expect of every write a random
@@ -135,12 +135,13 @@ function outcomeFate(outcome: Outcome): Fate {
 }
 
 /**
- * Whether an error says the outcome is unknown: cancelled (or its connection
- * lost) while its COMMIT was on the way to the server, as TransactionError's
- * `outcomeUnknown` (and ConnectionLostError's `duringCommit`) say.
+ * Whether an error says the outcome is unknown: cancelled while its COMMIT
+ * was on the way to the server (CancelledError's or TimeoutError's
+ * `outcomeUnknown`), or its connection lost then (TransactionError's
+ * `outcomeUnknown`, as its ConnectionLostError's `duringCommit` says).
  */
 export function outcomeUnknown(error: unknown): boolean {
-  return error instanceof TransactionError && error.outcomeUnknown;
+  return (error instanceof TransactionError || error instanceof CancelledError) && error.outcomeUnknown;
 }
 
 /** What kind of error an operation ended with. */

@@ -2,16 +2,8 @@ import { lastValueFrom, type Observable } from 'rxjs';
 import type { EntityManager } from 'typeorm';
 import { AccessBroker, DatabaseError, transact, TransactionError } from '../../lib';
 import { expectPoolWhole, ItemsBroker } from '../support/brokers';
+import { within } from '../support/streams';
 import { allTargets } from '../support/targets';
-
-/** `promise`, or a failure naming `what` if it has not settled within `ms` (a hang, not a slow run). */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
 
 function boom(): never {
   throw new Error('thrown synchronously');
@@ -48,10 +40,10 @@ describe.each(allTargets)('user code that throws synchronously leaves the broker
     // The broker still serves, nothing was written, the pool is whole, and shutdown resolves.
     await lastValueFrom(b.query(b.insertSql(), ['after']));
     expect(await b.names()).toEqual(['after']);
-    await within(b.drain(), 5000, 'drain()');
+    await within(b.drain(), 'drain()', 5000);
     expectPoolWhole(b);
     await b.dropItems();
-    await within(b.shutdown(), 5000, 'shutdown()');
+    await within(b.shutdown(), 'shutdown()', 5000);
   });
 
   it('run(): the error reaches the subscriber', async () => {
@@ -113,6 +105,6 @@ describe.each(allTargets)('start-up code that throws synchronously [$name]', (t)
     const b = new Broker(t.target());
     await expect(b.waitUntilRunning()).rejects.toThrow(Expected);
     await expect(lastValueFrom(b.query('SELECT 1 AS one'))).rejects.toThrow(Expected);
-    await within(b.shutdown(), 5000, 'shutdown()');
+    await within(b.shutdown(), 'shutdown()', 5000);
   });
 });

@@ -1,0 +1,18 @@
+import { collect } from './collect';
+import type { TransactionContext } from './context';
+import { failed } from './failure';
+import type { TransactionSpec } from './transaction-spec';
+
+/**
+ * Runs work in the outer transaction as part of it (sAsync's nesting): no
+ * BEGIN or COMMIT of its own, and a failure fails the outer transaction
+ * too, unless its work catches it.
+ */
+export async function runJoined(spec: TransactionSpec, outer: TransactionContext): Promise<unknown[]> {
+  try {
+    // Awaited inside the try: work that throws synchronously fails like work that rejects.
+    return await collect(spec.work(outer.manager));
+  } catch (err) {
+    throw failed(spec, err, 1);
+  }
+}
