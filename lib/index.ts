@@ -29,7 +29,7 @@ export type { NameType } from './stores/keys';
 
 // Scheduling
 export { PriorityScheduler } from './scheduler/priority-scheduler';
-export type { Job } from './scheduler/priority-scheduler';
+export type { AbortableJob, Job, ScheduleOptions } from './scheduler/priority-scheduler';
 export type { PriorityOptions } from './scheduler/priority';
 export { MAX_NICENESS, MIN_NICENESS } from './scheduler/priority';
 

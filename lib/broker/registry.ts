@@ -6,9 +6,7 @@ import type { ResolvedTarget } from '../target';
 import type { TableInfo } from '../schema/table-spec';
 import { Retrying } from './retrying';
 import { acquireSlot, currentRun, holdFromHere, holdsSlot } from '../transaction/slot';
-
-/** For waits nobody aborts. */
-const NEVER = new AbortController().signal;
+import { StreamBudget } from '../rows/budget';
 
 /**
  * One DataSource and its queue, shared by every broker with the same target
@@ -18,11 +16,8 @@ const NEVER = new AbortController().signal;
 export class SharedDatabase {
   readonly dialect: Dialect;
   readonly scheduler: PriorityScheduler;
-  /**
-   * The queue for row streams' own connections, apart from transactions';
-   * undefined when streams must share the transaction slot (sqlite in memory).
-   */
-  readonly streamScheduler: PriorityScheduler | undefined;
+  /** How many row streams may hold a connection at once, and the queue they wait on. */
+  readonly streams: StreamBudget;
   readonly label: string;
   /** Table creations under way, so that concurrent calls for one name share one. */
   readonly tables = new Map<string, { readonly info: TableInfo; readonly done: Promise<TableInfo> }>();
@@ -45,8 +40,7 @@ export class SharedDatabase {
     this.#options = { ...options, logging: options.logging ?? false } as DataSourceOptions;
     this.#dataSource = new DataSource(this.#options);
     this.scheduler = new PriorityScheduler(this.dialect.transactionSlots(this.#dataSource));
-    const streamSlots = this.dialect.streamSlots(this.#dataSource);
-    this.streamScheduler = streamSlots > 0 ? new PriorityScheduler(streamSlots) : undefined;
+    this.streams = new StreamBudget(this, this.dialect.streamSlots(this.#dataSource), this.scheduler);
     this.#opening = new Retrying(() => this.#open());
   }
 
@@ -112,7 +106,7 @@ export class SharedDatabase {
     if (holdsSlot(queue)) return undefined;
     return () => {
       const holder = holdFromHere(queue);
-      return acquireSlot(queue, {}, NEVER).then((release) => {
+      return acquireSlot(queue, {}).then((release) => {
         holder.take();
         return () => {
           holder.end();
@@ -138,7 +132,7 @@ export class SharedDatabase {
   }
 
   async #close(): Promise<void> {
-    await Promise.all([this.scheduler.drain(), this.streamScheduler?.drain()]);
+    await Promise.all([this.scheduler.drain(), this.streams.drain()]);
     try {
       await this.ready;
     } catch {

@@ -1,3 +1,5 @@
+import { clock } from '../clock';
+
 /** The first pause before a failed start may be tried again, in ms; it doubles after each failure. */
 export const FIRST_RETRY_DELAY = 100;
 /** The longest pause between two attempts, in ms. */
@@ -39,7 +41,7 @@ export class Retrying {
    */
   ensure(now = false): Promise<void> {
     if (this.#inFlight || !this.#failure) return this.#attempt;
-    if (!now && Date.now() < this.#failure.retryAt) return Promise.reject(this.#failure.error as Error);
+    if (!now && clock.now() < this.#failure.retryAt) return Promise.reject(this.#failure.error as Error);
     return (this.#attempt = this.#try());
   }
 
@@ -47,8 +49,9 @@ export class Retrying {
   async ensureWaiting(): Promise<void> {
     const failure = !this.#inFlight && this.#failure;
     if (failure) {
-      const wait = failure.retryAt - Date.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const wait = failure.retryAt - clock.now();
+      // unref: waiting out a backoff is no reason to keep the process alive.
+      if (wait > 0) await new Promise<void>((resolve) => clock.setTimeout(resolve, wait, { unref: true }));
     }
     return this.ensure(true);
   }
@@ -66,7 +69,7 @@ export class Retrying {
         },
         (error: unknown) => {
           this.#inFlight = false;
-          this.#failure = { error, retryAt: Date.now() + this.#delay };
+          this.#failure = { error, retryAt: clock.now() + this.#delay };
           this.#delay = Math.min(2 * this.#delay, MAX_RETRY_DELAY);
           throw error;
         },

@@ -1,75 +1,74 @@
-import { BrokerClosedError, ConnectionLostError, ReadOnlyError, TransactionError } from '../errors';
-import { CancelToken } from '../cancel';
+import type { CancelToken } from '../cancel';
 import type { CursorQuery } from '../dialect';
+import { BrokerClosedError, CancelledError, ConnectionLostError, ReadOnlyError, TransactionError } from '../errors';
+import type { SharedDatabase } from '../broker/registry';
+import { currentContext, endedError } from '../transaction/context';
 import type { RowSource } from './row-source';
 import type { StreamOptions } from './stream-options';
-import type { PriorityScheduler } from '../scheduler/priority-scheduler';
-import { currentContext, endedError } from '../transaction/context';
-import type { SharedDatabase } from '../broker/registry';
-import { acquireSlot } from '../transaction/slot';
 
-/** What opening a stream needs from its broker. */
-export interface StreamHost {
-  readonly db: SharedDatabase;
-  readonly name: string;
-  /** Resolves when the broker takes work (after start-up); rejects once it is shut down. */
-  admit(): Promise<void>;
-  /**
-   * The queue the caller's transactions go to: the shared one, or inside a
-   * run() the run's own (the run holds a slot of the shared one; a stream
-   * that needs the transaction slot would wait for itself there).
-   */
-  transactionQueue(): PriorityScheduler;
-  /** Tracks an open stream so that shutdown can close it; returns the untracking. */
-  track(close: (error: Error) => void): () => void;
+/** Whether a broker takes a row stream now: its lifecycle implements this (see Lifecycle). */
+export interface StreamGate {
+  /** Resolves once the broker takes work (after its start-up); rejects with BrokerClosedError once it shut down. */
+  admitStream(): Promise<void>;
+  /** Throws BrokerClosedError if the broker shut down while the stream waited (the stream gives back what it took). */
+  checkStillOpen(): void;
+  /** Tracks an open stream so that shutdown can close it, telling its consumer why; returns the untracking. */
+  trackStream(close: (error: Error) => void): () => void;
 }
 
 /**
  * Opens the cursor of one stream subscription:
  * - inside a transaction, on that transaction's connection (the stream is
  *   part of it and sees its writes);
- * - otherwise on a connection of its own, taken from the stream budget so that
- *   open streams never starve transactions (sqlite in memory has one
- *   connection: the stream holds the transaction slot while it is open).
- * Whatever it took is given back when the source closes, or at once if opening fails.
+ * - otherwise on a connection of its own, once the stream budget gives it a
+ *   slot (see StreamBudget), so that open streams never starve transactions.
+ * Whatever it took is given back when the source closes, or at once if
+ * opening fails or `token` aborts first.
  */
 export async function openStream<T>(
-  host: StreamHost,
+  db: SharedDatabase,
+  gate: StreamGate,
   query: CursorQuery,
   options: StreamOptions,
-  signal: AbortSignal,
+  token: CancelToken,
 ): Promise<RowSource<T>> {
-  const { db } = host;
   const ctx = currentContext(db);
   if (ctx) {
     if (!ctx.open) throw endedError(query.sql);
-    return guard(await db.dialect.openCursorOn<T>(ctx.runner, query), query, host, () => undefined);
+    return guard(await db.dialect.openCursorOn<T>(ctx.runner, query), query, db, gate, NOTHING);
   }
-  await host.admit();
-  const scheduler = db.streamScheduler ?? host.transactionQueue();
-  const release = await acquireSlot(scheduler, options, signal);
+  await gate.admitStream();
+  const release = await db.streams.acquire(options, token);
   try {
     // The slot may have come free because shutdown closed other streams.
-    await host.admit();
-    const source = await openCursorFollowing<T>(db, query, signal);
+    gate.checkStillOpen();
+    const source = await db.dialect.openCursor<T>(db.dataSource, query, token);
     try {
       // Shut down while opening: give it all back rather than read on.
-      await host.admit();
+      gate.checkStillOpen();
     } catch (err) {
       await source.close();
       throw err;
     }
-    return guard(source, query, host, release);
+    return guard(source, query, db, gate, release);
   } catch (err) {
     release();
     throw wrap(err, query, db);
   }
 }
 
+const NOTHING = (): void => undefined;
+
 /** Wraps driver errors, and fails reads once shutdown has closed the stream. */
-function guard<T>(source: RowSource<T>, query: CursorQuery, host: StreamHost, release: () => void): RowSource<T> {
+function guard<T>(
+  source: RowSource<T>,
+  query: CursorQuery,
+  db: SharedDatabase,
+  gate: StreamGate,
+  release: () => void,
+): RowSource<T> {
   let closedBy: Error | undefined;
-  const untrack = host.track((error) => {
+  const untrack = gate.trackStream((error) => {
     closedBy = error;
     void close();
   });
@@ -92,7 +91,7 @@ function guard<T>(source: RowSource<T>, query: CursorQuery, host: StreamHost, re
         if (closedBy) throw closedBy;
         return rows;
       } catch (err) {
-        throw closedBy ?? wrap(err, query, host.db);
+        throw closedBy ?? wrap(err, query, db);
       }
     },
     close,
@@ -101,8 +100,15 @@ function guard<T>(source: RowSource<T>, query: CursorQuery, host: StreamHost, re
 }
 
 function wrap(err: unknown, query: CursorQuery, db: SharedDatabase): unknown {
-  // A write the stream refused says so itself, with its code and SQL.
-  if (err instanceof TransactionError || err instanceof BrokerClosedError || err instanceof ReadOnlyError) return err;
+  // A write the stream refused says so itself, with its code and SQL; a cancellation is one.
+  if (
+    err instanceof TransactionError ||
+    err instanceof BrokerClosedError ||
+    err instanceof ReadOnlyError ||
+    err instanceof CancelledError
+  ) {
+    return err;
+  }
   // A lost connection is told as one (the driver's code stays on the error).
   const lost = db.dialect.lostConnection?.(undefined, err);
   const cause = lost ? new ConnectionLostError('reading a row stream', { cause: lost.error, target: db.label }) : err;
@@ -112,25 +118,4 @@ function wrap(err: unknown, query: CursorQuery, db: SharedDatabase): unknown {
     sql: query.sql,
     method: 'stream',
   });
-}
-
-/**
- * Opens the cursor with a token that follows `signal` while the cursor opens
- * (the dialect takes sasync's CancelToken; the stream still watches the
- * caller's AbortSignal until it watches a token of its own).
- */
-async function openCursorFollowing<T>(
-  db: SharedDatabase,
-  query: CursorQuery,
-  signal: AbortSignal,
-): Promise<RowSource<T>> {
-  const token = new CancelToken();
-  const follow = () => token.abort(signal.reason);
-  if (signal.aborted) follow();
-  else signal.addEventListener('abort', follow, { once: true });
-  try {
-    return await db.dialect.openCursor<T>(db.dataSource, query, token);
-  } finally {
-    signal.removeEventListener('abort', follow);
-  }
 }

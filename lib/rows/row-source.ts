@@ -1,3 +1,5 @@
+import type { CancelToken } from '../cancel';
+
 /**
  * An open cursor: rows are read only when asked for. Whoever opens one closes
  * it, on every exit (end, error, unsubscribe, break).
@@ -14,5 +16,5 @@ export interface RowSource<T> {
   interrupt?(): void;
 }
 
-/** Opens a source for one subscription; rejects (releasing everything) if `signal` aborts first. */
-export type OpenSource<T> = (signal: AbortSignal) => Promise<RowSource<T>>;
+/** Opens a source for one subscription; rejects (releasing everything) if `token` aborts first. */
+export type OpenSource<T> = (token: CancelToken) => Promise<RowSource<T>>;

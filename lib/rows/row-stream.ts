@@ -1,5 +1,7 @@
 import { isObservable, lastValueFrom, Observable, type Subscriber } from 'rxjs';
-import { TransactionError, TransactIterationError } from '../errors';
+import { CancelToken } from '../cancel';
+import { TransactIterationError, type CancelledError } from '../errors';
+import { cancelledError as cancelledFor, reasonText } from '../transaction/cancelled';
 import type { OpenSource, RowSource } from './row-source';
 import { checkConcurrency, DEFAULT_BATCH_SIZE, type StreamOptions } from './stream-options';
 
@@ -126,10 +128,11 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
       }
       this.#iterating = true;
     }
-    const controller = new AbortController();
+    // The caller's signal is followed here, at the edge: opening and reading
+    // cancel through this token (aborted too when the iteration finishes).
+    const token = new CancelToken();
     const external = this.#options.signal;
-    // A signal of our own that follows the caller's: no listener on theirs.
-    const signal = external ? AbortSignal.any([controller.signal, external]) : controller.signal;
+    const unfollow = token.follow(external);
     let source: Promise<RowSource<T>> | undefined;
     let opened: RowSource<T> | undefined;
     let reading: Promise<unknown> | undefined;
@@ -137,9 +140,10 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
     // Closing waits for a read in flight: a cursor is never closed under one.
     const finish = () => {
       finished ??= (async () => {
-        signal.removeEventListener('abort', onAbort);
+        unlisten();
+        unfollow();
         if (!shared) this.#iterating = false;
-        controller.abort();
+        token.abort(FINISHED);
         if (reading) opened?.interrupt?.();
         await reading?.catch(() => undefined);
         const closing = await source?.catch(() => undefined);
@@ -147,8 +151,8 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
       })();
       return finished;
     };
-    const onAbort = () => void finish();
-    signal.addEventListener('abort', onAbort, { once: true });
+    // Registered after follow(): a signal aborted already is seen by next(), not here.
+    const unlisten = token.onAbort(() => void finish());
     // An abort by the caller always ends in an error, never in a short result.
     const cancelled = () => (external?.aborted ? cancelledError(external.reason) : undefined);
     return {
@@ -160,7 +164,7 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
           return { done: true, value: undefined };
         }
         try {
-          source ??= this.#open(signal).then((s) => (opened = s));
+          source ??= this.#open(token).then((s) => (opened = s));
           const read = (async () => (await source).read(this.#batchSize))();
           reading = read;
           const rows = await read;
@@ -214,9 +218,16 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
   }
 }
 
-function cancelledError(reason: unknown): TransactionError {
-  const text = reason instanceof Error ? reason.message : String(reason);
-  return new TransactionError(`row stream was cancelled: ${text}`, { cause: reason, method: 'stream' });
+/** Why a stream's token aborts when its iteration ends (end, error, break, unsubscribe). */
+const FINISHED = new Error('the row stream finished');
+
+/** A stream its caller's signal cancelled: CancelledError, or TimeoutError when time ran out. */
+function cancelledError(reason: unknown): CancelledError {
+  return cancelledFor(
+    `row stream was cancelled: ${reasonText(reason)}. Its cursor was closed and its connection given back`,
+    reason,
+    { method: 'stream' },
+  );
 }
 
 function toPromise(result: unknown): Promise<unknown> {

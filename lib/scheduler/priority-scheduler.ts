@@ -66,6 +66,15 @@ export class PriorityScheduler {
   schedule<T>(job: AbortableJob<T>, options: ScheduleOptions & { readonly abortable: true }): Observable<T>;
   schedule<T>(job: AbortableJob<T>, options?: ScheduleOptions): Observable<T> {
     checkPriority(options);
+    return this.scheduleChecked(job as Job<T>, options as PriorityOptions);
+  }
+
+  /**
+   * @internal {@link schedule} for options that were checked already, when
+   * the caller called (a transaction's or a stream's options): checking them
+   * again on every subscription would validate one options object twice.
+   */
+  scheduleChecked<T>(job: Job<T>, options?: PriorityOptions): Observable<T> {
     return new Observable<T>((subscriber) => {
       const task = new Task(this.#slots, job, subscriber, ++this.#serial, options);
       this.#queue.push(task as Task<unknown>);

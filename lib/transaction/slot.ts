@@ -1,35 +1,35 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { CancelToken } from '../cancel';
 import type { PriorityOptions } from '../scheduler/priority';
 import type { PriorityScheduler } from '../scheduler/priority-scheduler';
 
 /**
  * Waits for a slot of `scheduler` and holds it until the returned function is
- * called. Aborting `signal` while waiting leaves the queue at once, taking
- * nothing (a caller that gives up waiting must not leak a slot).
+ * called. Aborting `token` while waiting leaves the queue at once, taking
+ * nothing (a caller that gives up waiting must not leak a slot). `priority`
+ * was checked by the caller.
  */
 export function acquireSlot(
   scheduler: PriorityScheduler,
   priority: PriorityOptions,
-  signal: AbortSignal,
+  token?: CancelToken,
 ): Promise<() => void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
+    if (token?.aborted) return reject(token.reason as Error);
     let release!: () => void;
-    let started = false;
     const held = new Promise<void>((r) => (release = r));
-    const onAbort = () => {
+    // Listening before queueing: a slot free now starts the job (and stops the listening) at once.
+    const unlisten = token?.onAbort((reason) => {
       subscription.unsubscribe();
-      reject(signal.reason as Error);
-    };
+      reject(reason as Error);
+    });
     const subscription = scheduler
-      .schedule(() => {
-        started = true;
-        signal.removeEventListener('abort', onAbort);
+      .scheduleChecked(() => {
+        unlisten?.();
         resolve(release);
         return held;
       }, priority)
       .subscribe({ error: (err: unknown) => reject(err as Error) });
-    if (!started) signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -1,5 +1,5 @@
 import { lastValueFrom } from 'rxjs';
-import { TransactionError } from '../../lib';
+import { CancelledError, TimeoutError } from '../../lib';
 import { latch, withItems } from '../support/brokers';
 import { allTargets } from '../support/targets';
 
@@ -20,7 +20,7 @@ describe.each(allTargets)('run() cancelled while its function runs [$name]', (t)
       );
       // Heard at the deadline, while the function still waits: nothing else settles it.
       const error = await ran.catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(TransactionError);
+      expect(error).toBeInstanceOf(TimeoutError);
       expect((error as Error).message).toMatch(/timed out after 100 ms.*cannot be stopped/s);
       expect(finished).toBe(false);
       release.resolve();
@@ -46,7 +46,8 @@ describe.each(allTargets)('run() cancelled while its function runs [$name]', (t)
       await started.promise;
       controller.abort(new Error('the caller gave up'));
       const error = await ran;
-      expect(error).toBeInstanceOf(TransactionError);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(error).not.toBeInstanceOf(TimeoutError);
       expect((error as Error).message).toMatch(/the caller gave up/);
       release.resolve();
       await lastValueFrom(b.query(b.insertSql(), ['after']));

@@ -1,5 +1,5 @@
 import { lastValueFrom } from 'rxjs';
-import { TransactionError } from '../../lib';
+import { CancelledError } from '../../lib';
 import { expectPoolWhole, withItems } from '../support/brokers';
 import { allTargets } from '../support/targets';
 
@@ -28,7 +28,7 @@ describe.each(allTargets)('a stream aborted between reads [$name]', (t) => {
             await new Promise((resolve) => setImmediate(resolve));
           })
           .catch((e: unknown) => e);
-        expect(error).toBeInstanceOf(TransactionError);
+        expect(error).toBeInstanceOf(CancelledError);
         expect(seen).toEqual(['a', 'b']);
         await b.drain();
         expectPoolWhole(b);

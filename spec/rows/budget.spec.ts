@@ -1,5 +1,5 @@
 import { lastValueFrom, toArray } from 'rxjs';
-import { TransactionError } from '../../lib';
+import { CancelledError } from '../../lib';
 import { expectPoolWhole, latch, withItems, type ItemsBroker } from '../support/brokers';
 import {
   allItemsSql,
@@ -119,7 +119,7 @@ describe.each(fileAndPg)('row streams never starve transactions [$name]', (t: Te
       expect(after).toHaveLength(ROWS);
     }));
 
-  it('a further stream whose signal aborts while waiting for a slot fails with TransactionError and takes none', () =>
+  it('a further stream whose signal aborts while waiting for a slot fails with CancelledError and takes none', () =>
     withStreamItems(t, appName, async (b) => {
       await fillItems(b, ROWS);
       const read = readCounter();
@@ -137,7 +137,7 @@ describe.each(fileAndPg)('row streams never starve transactions [$name]', (t: Te
       expect(read.rows).toBe(0);
       await expectStreamsReleased(b, t, appName);
       expect((error as Error).message).toMatch(/waited long enough/);
-      expect(error).toBeInstanceOf(TransactionError);
+      expect(error).toBeInstanceOf(CancelledError);
     }));
 });
 

@@ -1,5 +1,5 @@
 import { lastValueFrom, take, toArray } from 'rxjs';
-import { ReadOnlyError, SasyncError, TransactionError } from '../../lib';
+import { CancelledError, ReadOnlyError, SasyncError, TransactionError } from '../../lib';
 import { withItems, type ItemsBroker } from '../support/brokers';
 import {
   allItemsSql,
@@ -131,7 +131,7 @@ describe.each(allTargets)('stream() outside a transaction only reads [$name]', (
             controller.abort(new Error('enough'));
           }
         })();
-        await expect(reading).rejects.toBeInstanceOf(TransactionError);
+        await expect(reading).rejects.toBeInstanceOf(CancelledError);
       }));
 
     it('after a refused write', () =>

@@ -1,5 +1,5 @@
 import { lastValueFrom, Subscription, take, toArray } from 'rxjs';
-import { TransactionError } from '../../lib';
+import { CancelledError, TimeoutError } from '../../lib';
 import { latch, withItems, type ItemsBroker } from '../support/brokers';
 import {
   allItemsSql,
@@ -106,7 +106,7 @@ describe.each(allTargets)('leaving a row stream early closes the cursor and retu
       await expectNoMoreReads(b, read, 2 * BATCH);
     }));
 
-  it('an AbortSignal aborted mid-stream (for await): the loop fails with TransactionError', () =>
+  it('an AbortSignal aborted mid-stream (for await): the loop fails with CancelledError', () =>
     run(async (b) => {
       const read = readCounter();
       const controller = new AbortController();
@@ -116,14 +116,14 @@ describe.each(allTargets)('leaving a row stream early closes the cursor and retu
           if (++seen === 3) controller.abort(new Error('enough'));
         }
       })();
-      const error = (await result.catch((e: unknown) => e)) as TransactionError;
-      expect(error).toBeInstanceOf(TransactionError);
+      const error = (await result.catch((e: unknown) => e)) as CancelledError;
+      expect(error).toBeInstanceOf(CancelledError);
       expect(error.message).toMatch(/cancelled: enough/);
       expect(seen).toBeLessThanOrEqual(BATCH);
       await expectNoMoreReads(b, read);
     }));
 
-  it('an AbortSignal aborted mid-stream (subscribe): the subscriber gets TransactionError', () =>
+  it('an AbortSignal aborted mid-stream (subscribe): the subscriber gets CancelledError', () =>
     run(async (b) => {
       const read = readCounter();
       const controller = new AbortController();
@@ -137,7 +137,7 @@ describe.each(allTargets)('leaving a row stream early closes the cursor and retu
           complete: () => resolve('completed'),
         });
       });
-      expect(error).toBeInstanceOf(TransactionError);
+      expect(error).toBeInstanceOf(CancelledError);
       expect((error as Error).message).toMatch(/cancelled: stop now/);
       expect(seen).toBeLessThanOrEqual(BATCH);
       await expectNoMoreReads(b, read);
@@ -206,7 +206,7 @@ describe.each(allTargets)('leaving a row stream early closes the cursor and retu
 
 // An aborted signal means no more rows, and the consumer is told: an abort
 // never looks like the end of the result.
-describe.each(allTargets)('a row stream whose AbortSignal aborts fails with TransactionError [$name]', (t) => {
+describe.each(allTargets)('a row stream whose AbortSignal aborts fails with CancelledError [$name]', (t) => {
   const appName = `sasync-rows-abort-${process.pid}`;
   const run = (fn: (b: ItemsBroker) => Promise<void>) =>
     withStreamItems(t, appName, async (b) => {
@@ -232,7 +232,7 @@ describe.each(allTargets)('a row stream whose AbortSignal aborts fails with Tran
           onBatch: read.onBatch,
         }).subscribe({ next, error: resolve, complete: () => resolve('completed') });
       });
-      expect(error).toBeInstanceOf(TransactionError);
+      expect(error).toBeInstanceOf(CancelledError);
       expect((error as Error).message).toMatch(/cancelled: never mind/);
       expect(next).not.toHaveBeenCalled();
       expect(read.rows).toBe(0);
@@ -245,7 +245,7 @@ describe.each(allTargets)('a row stream whose AbortSignal aborts fails with Tran
       const ended = ending(b, controller.signal, next);
       controller.abort(new Error('too late'));
       const error = await ended;
-      expect(error).toBeInstanceOf(TransactionError);
+      expect(error).toBeInstanceOf(CancelledError);
       expect((error as Error).message).toMatch(/cancelled: too late/);
       expect(next).not.toHaveBeenCalled();
     }));
@@ -258,7 +258,7 @@ describe.each(allTargets)('a row stream whose AbortSignal aborts fails with Tran
         for await (const _row of stream(b, controller.signal)) seen++;
       })();
       controller.abort(new Error('too late'));
-      await expect(loop).rejects.toBeInstanceOf(TransactionError);
+      await expect(loop).rejects.toBeInstanceOf(CancelledError);
       expect(seen).toBe(0);
     }));
 
@@ -271,8 +271,19 @@ describe.each(allTargets)('a row stream whose AbortSignal aborts fails with Tran
           if (++seen === 3) controller.abort(new Error('enough'));
         }
       })();
-      await expect(loop).rejects.toBeInstanceOf(TransactionError);
+      await expect(loop).rejects.toBeInstanceOf(CancelledError);
       expect(seen).toBe(3);
+    }));
+
+  it('aborted with a timeout reason (as AbortSignal.timeout() does): fails with TimeoutError', () =>
+    run(async (b) => {
+      const controller = new AbortController();
+      const ended = ending(b, controller.signal, () => undefined);
+      controller.abort(new DOMException('the caller ran out of time', 'TimeoutError'));
+      const error = await ended;
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect((error as Error).message).toMatch(/row stream was cancelled: .*the caller ran out of time/);
+      expect((error as Error).cause).toBeInstanceOf(DOMException);
     }));
 
   it('subscribe, aborted at row 3: the error comes before any further row', () =>
@@ -282,7 +293,7 @@ describe.each(allTargets)('a row stream whose AbortSignal aborts fails with Tran
       const error = await ending(b, controller.signal, () => {
         if (++seen === 3) controller.abort(new Error('stop now'));
       });
-      expect(error).toBeInstanceOf(TransactionError);
+      expect(error).toBeInstanceOf(CancelledError);
       expect(seen).toBe(3);
     }));
 });

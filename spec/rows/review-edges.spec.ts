@@ -1,5 +1,5 @@
 import { lastValueFrom, take, toArray } from 'rxjs';
-import { InvalidIdentifierError, TransactionError } from '../../lib';
+import { CancelledError, InvalidIdentifierError, TransactionError } from '../../lib';
 import { fillItems } from '../support/streams';
 import { withItems } from '../support/brokers';
 import { allTargets, fileAndPg, pgAvailable, postgres, sqliteFile, sqliteMemory } from '../support/targets';
@@ -129,7 +129,7 @@ describe.each(fileAndPg)('abort during a long read [$name]', (t) => {
       const result = lastValueFrom(b.stream(slow, [], { signal: controller.signal })).catch((e: unknown) => e);
       await new Promise((r) => setTimeout(r, 200));
       controller.abort(new Error('enough'));
-      expect(await result).toBeInstanceOf(TransactionError);
+      expect(await result).toBeInstanceOf(CancelledError);
       expect(Date.now() - started).toBeLessThan(8000);
       await b.drain();
       await expect(lastValueFrom(b.query('SELECT 1 AS ok'))).resolves.toEqual([{ ok: 1 }]);
