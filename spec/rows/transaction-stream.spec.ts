@@ -11,7 +11,7 @@ import {
   settle,
   withStreamItems,
 } from '../support/streams';
-import { allTargets } from '../support/targets';
+import { allTargets, pgAvailable, postgres } from '../support/targets';
 
 interface Row {
   id: number;
@@ -204,5 +204,33 @@ describe.each(allTargets)('a row stream read inside transaction work [$name]', (
       expect(error).toBeInstanceOf(TransactionError);
       expect(await b.names()).toEqual(['n1', 'n2', 'n3']);
       await expectStreamsReleased(b, t);
+    }));
+});
+
+(pgAvailable ? describe : describe.skip)('a transaction stream ended early [postgres]', () => {
+  it('keeps its connection in the pool when no statement is running', () =>
+    withItems(postgres, async (b) => {
+      await lastValueFrom(
+        b.produceRows(
+          (i: number) => `n${i}`,
+          Array.from({ length: 30 }, (_, i) => i),
+          b.itemsTable,
+          'name',
+        ),
+      );
+      const pids = new Set<number>();
+      for (let i = 0; i < 6; i++) {
+        await lastValueFrom(
+          b
+            .transact(async (tx) => {
+              pids.add(Number((await tx.query('SELECT pg_backend_pid() AS pid'))[0].pid));
+              return b.stream(`SELECT name FROM ${b.itemsTable}`, [], { batchSize: 5 });
+            })
+            .pipe(take(3), toArray()),
+        );
+        await b.drain();
+      }
+      // Reused from the pool, not destroyed and reopened each time (one backend, or two at most).
+      expect(pids.size).toBeLessThanOrEqual(2);
     }));
 });
