@@ -1,9 +1,12 @@
 import { concat, lastValueFrom, map, of, timer, toArray } from 'rxjs';
 import { TransactionError } from '../../lib';
-import { withItems } from '../support/brokers';
+import { latch, withItems } from '../support/brokers';
 import { allTargets } from '../support/targets';
 
-const shuffledDelay = () => new Promise((r) => setTimeout(r, Math.floor(Math.random() * 15)));
+/** Finishes after a random number of event-loop turns, so that values complete out of input order. */
+const shuffledDelay = async () => {
+  for (let turns = Math.floor(Math.random() * 8); turns > 0; turns--) await new Promise((r) => setImmediate(r));
+};
 
 describe.each(allTargets)('produceRows() [$name]', (t) => {
   it('writes rows and emits their keys in input order although f resolves in random order', () =>
@@ -103,8 +106,10 @@ describe.each(allTargets)('produceRows() with a slow early value [$name]', (t) =
       let releaseFirst!: () => void;
       const first = new Promise<void>((r) => (releaseFirst = r));
       const called: number[] = [];
+      const firstCalled = latch();
       const f = async (i: number) => {
         called.push(i);
+        if (i === 0) firstCalled.resolve();
         if (i === 0) await first;
         return `v${i}`;
       };
@@ -120,11 +125,12 @@ describe.each(allTargets)('produceRows() with a slow early value [$name]', (t) =
           )
           .pipe(toArray()),
       );
-      // Once f(0) is waiting, let everything that may run, run, until nothing more is called.
-      while (!called.includes(0)) await new Promise((r) => setTimeout(r, 2));
+      // Once f(0) is waiting, let everything that may run, run: the values behind it
+      // are produced in promise jobs (f returns at once), which a macrotask turn flushes.
+      await firstCalled.promise;
       for (let seen = -1; seen !== called.length;) {
         seen = called.length;
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((resolve) => setImmediate(resolve));
       }
       try {
         expect(called.length).toBeLessThanOrEqual(6);
