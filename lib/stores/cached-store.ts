@@ -80,9 +80,13 @@ export class CachedStore<K, V, C> {
     return this.#changes.asObservable();
   }
 
-  /** What memory knows of `key` (stored as `text`), reading it first if memory does not know. */
-  async lookup(key: K, text: string): Promise<Known<V>> {
-    if (this.#cache.known(key) === undefined) await this.#loader.load(key, text);
+  /**
+   * Reads `key` (stored as `text`) into memory, one query however many ask
+   * at once, and resolves to what memory then knows of it. Ask
+   * `cache.known(key)` first: a cached read must not pay for a Promise.
+   */
+  async load(key: K, text: string): Promise<Known<V>> {
+    await this.#loader.load(key, text);
     return this.#cache.known(key);
   }
 

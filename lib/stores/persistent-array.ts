@@ -48,7 +48,7 @@ export class PersistentArray<V = unknown> {
   async get(x: Coordinate, y: Coordinate, z: Coordinate): Promise<V | undefined> {
     this.#g.assertOpen('get()');
     const key = this.#key(x, y, z);
-    const known = await this.#store.lookup(key, key);
+    const known = this.#store.cache.known(key) ?? (await this.#store.load(key, key));
     return known?.present ? known.value : undefined;
   }
 

@@ -80,7 +80,8 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
   /** What memory knows of `key`, reading it first if memory does not know. */
   async #lookup(key: K, what: string): Promise<Known<V>> {
     this.#g.assertOpen(what);
-    return this.#store.lookup(key, this.#g.key(key));
+    const text = this.#g.key(key);
+    return this.#store.cache.known(key) ?? (await this.#store.load(key, text));
   }
 
   /**

@@ -5,6 +5,7 @@ import { VirtualTimeScheduler } from 'rxjs';
 import { PersistentDict, resolveTarget, type Change, type DatabaseTarget } from '../../lib';
 import { remoteSettled } from '../../lib/stores/cached-store';
 import { busState, listening, nextChange, RawSql } from '../support/stores';
+import { within } from '../support/streams';
 import { allTargets, PG_URL, pgAvailable, uniqueName } from '../support/targets';
 
 const WRITER = path.join(__dirname, 'fixtures', 'dict-remote-writer.ts');
@@ -35,20 +36,20 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
       const sub = b.changes$.subscribe((c) => seen.push(c));
       const watched: unknown[] = [];
       const watch = b.watch('k').subscribe((v) => watched.push(v));
-      const two = nextChange(b.changes$, (c) => c.key === 'k' && c.value === 'two', 'b sees two');
+      const two = nextChange(b.changes$, (c) => c.key === 'k' && c.value === 'two');
       await a.set('k', 'two');
-      await two;
+      await within(two, 'b sees two');
       expect(await b.get('k')).toBe('two');
-      const deleted = nextChange(b.changes$, (c) => c.type === 'delete', 'b sees the delete');
+      const deleted = nextChange(b.changes$, (c) => c.type === 'delete');
       await a.delete('k');
-      await deleted;
-      const x = nextChange(b.changes$, (c) => c.key === 'x', 'b sees x');
+      await within(deleted, 'b sees the delete');
+      const x = nextChange(b.changes$, (c) => c.key === 'x');
       await a.set('x', 1);
       // b reads x when it hears of it: after the clear it would find nothing to report.
-      await x;
-      const cleared = nextChange(b.changes$, (c) => c.type === 'clear', 'b sees the clear');
+      await within(x, 'b sees x');
+      const cleared = nextChange(b.changes$, (c) => c.type === 'clear');
       await a.clear();
-      await cleared;
+      await within(cleared, 'b sees the clear');
       sub.unsubscribe();
       watch.unsubscribe();
       expect(watched).toEqual(['one', 'two', undefined]);
@@ -76,9 +77,9 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
       await d.loadAll();
       // A round trip through the database after the notices went out.
       const other = new PersistentDict<string, number>(d.group, target);
-      const marker = nextChange(d.changes$, (c) => c.key === 'marker', 'the marker from the other dict');
+      const marker = nextChange(d.changes$, (c) => c.key === 'marker');
       await other.set('marker', 0);
-      await marker;
+      await within(marker, 'the marker from the other dict');
       await other.shutdown();
       sub.unsubscribe();
       expect(seen.filter((c) => c.origin === 'remote').map((c) => c.key)).toEqual(['marker']);
@@ -130,12 +131,12 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
     const raw = new RawSql(target);
     try {
       await d.set('k', 'mine');
-      const remote = nextChange(d.changes$, (c) => c.key === 'k' && c.origin === 'remote', 'the remote change');
+      const remote = nextChange(d.changes$, (c) => c.key === 'k' && c.origin === 'remote');
       const watched: unknown[] = [];
       const sub = d.watch('k').subscribe((v) => watched.push(v));
       await listening(await raw.bus());
       await writeFromAnotherProcess(PG_URL, d.group, 'k', { from: 'child' });
-      expect(await remote).toMatchObject({
+      expect(await within(remote, 'the remote change')).toMatchObject({
         type: 'set',
         value: { from: 'child' },
         previous: 'mine',
@@ -177,18 +178,18 @@ describe.each(allTargets)('PersistentDict changes between stores in one process 
       await writeFromAnotherProcess(PG_URL, d.group, 'new', 'also while down');
       expect(watched).toEqual(['before']);
       expect(await d.get('k')).toBe('before');
-      const resynced = nextChange(d.changes$, (c) => c.value === 'while down', 'the resync after reconnecting');
+      const resynced = nextChange(d.changes$, (c) => c.value === 'while down');
       clock.flush();
-      await resynced;
+      await within(resynced, 'the resync after reconnecting');
       expect(await d.get('k')).toBe('while down');
       expect(await d.get('new')).toBe('also while down');
       const newPid = await listenerPid(raw, app);
       expect(newPid).toBeDefined();
       expect(newPid).not.toBe(pid);
       // Listening again: a later write arrives as a notice.
-      const after = nextChange(d.changes$, (c) => c.value === 'after', 'the write after reconnecting');
+      const after = nextChange(d.changes$, (c) => c.value === 'after');
       await writeFromAnotherProcess(PG_URL, d.group, 'k', 'after');
-      await after;
+      await within(after, 'the write after reconnecting');
       sub.unsubscribe();
       expect(watched).toEqual(['before', 'while down', 'after']);
     } finally {

@@ -79,15 +79,15 @@ export async function storedCount(b: AccessBroker, group: string, table: StoreTa
 
 /**
  * The first change from now on that `match`es: call it before the write
- * that causes the change, await it after. Fails naming `what` if none came
- * within 10 s, or if the stream completed first.
+ * that causes the change, and await it after with within() (a timer
+ * started here would count the write's own time, another process starting
+ * up, say). Rejects if the stream completes first.
  */
 export function nextChange<K, V>(
   changes: Observable<Change<K, V>>,
   match: (change: Change<K, V>) => boolean,
-  what: string,
 ): Promise<Change<K, V>> {
-  const next = within(firstValueFrom(changes.pipe(filter(match))), what);
+  const next = firstValueFrom(changes.pipe(filter(match)));
   // Awaited later; a failure before then is reported there, not as unhandled.
   next.catch(() => undefined);
   return next;
