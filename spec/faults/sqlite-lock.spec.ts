@@ -1,5 +1,5 @@
 import { lastValueFrom } from 'rxjs';
-import { DatabaseError, TransactionError } from '../../lib';
+import { DatabaseError, TimeoutError } from '../../lib';
 import { ItemsBroker } from '../support/brokers';
 import { holdSqliteLock } from '../support/sqlite-lock';
 import { sqliteFile } from '../support/targets';
@@ -32,7 +32,8 @@ describe('another process holding a sqlite write lock [sqlite-file]', () => {
       } catch (err) {
         error = err;
       }
-      expect(error).toBeInstanceOf(TransactionError);
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect((error as TimeoutError).timeout).toBe(1000);
       expect((error as Error).message).toMatch(/timed out after 1000 ms/);
       expect(Date.now() - start).toBeLessThan(1000 + WITHIN);
     } finally {

@@ -1,6 +1,6 @@
 import { lastValueFrom } from 'rxjs';
 import type { EntityManager } from 'typeorm';
-import { TransactionError } from '../../lib';
+import { CancelledError, TransactionError } from '../../lib';
 import { latch, withItems } from '../support/brokers';
 import { enabledHoles, type Hole } from '../support/model-plans';
 import { AccessBroker } from '../../lib';
@@ -145,7 +145,7 @@ describe.each(allTargets)('model regressions [$name]', (t) => {
           controller.abort(new Error('enough'));
         })
         .catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(TransactionError);
+      expect(error).toBeInstanceOf(CancelledError);
       expect(handled).toEqual(['a']);
     }),
   );

@@ -110,16 +110,15 @@ export function processState(pid: number): string | undefined {
 /**
  * Returns once every process in `pids` is stopped (or gone): SIGSTOP is
  * delivered asynchronously, and a caller that goes on at once may still find
- * a backend running. Bounded: a process not stopped after 5 s is an error.
+ * a backend running. A zombie counts as gone: a backend that exited just
+ * before the freeze stays one until the (now stopped) postmaster reaps it.
+ * Bounded: a process not stopped after 5 s is an error.
  */
 function awaitStopped(pids: Iterable<number>): void {
   const deadline = Date.now() + 5000;
+  const settled = new Set([undefined, 'T', 't', 'Z']);
   for (const pid of pids) {
-    for (
-      let state = processState(pid);
-      state !== undefined && state !== 'T' && state !== 't';
-      state = processState(pid)
-    ) {
+    for (let state = processState(pid); !settled.has(state); state = processState(pid)) {
       if (Date.now() > deadline) throw new Error(`process ${pid} did not stop after SIGSTOP (state ${state})`);
     }
   }
