@@ -9,13 +9,21 @@
  * three runs on a shared machine): `new AbortController()` with one
  * addEventListener/removeEventListener 7.8–13.6 µs, with `abort()` instead of
  * the removal 17.8–27.4 µs; a CancelToken with three onAbort add/remove
- * 0.20–0.25 µs, with `abort()` 0.03–0.07 µs.
+ * 0.20–0.25 µs, with `abort()` 0.03–0.07 µs. Watching one transaction's
+ * `timeout` and `signal` (transaction/cancellation.ts) took 60–105 µs with an
+ * AbortController per timer and AbortSignal.any, and takes 0.6–4 µs with
+ * tokens and a clock timer.
  *
  * ```ts
  * const token = new CancelToken();
- * const stop = token.follow(options.signal); // the caller's signal, if any
+ * const unfollow = token.follow(options.signal); // the caller's signal, if any
  * const unlisten = token.onAbort((reason) => cursor.close(reason));
- * try { … } finally { unlisten(); stop(); }
+ * try {
+ *   return await untilAborted(cursor.read(100), token);
+ * } finally {
+ *   unlisten();
+ *   unfollow();
+ * }
  * ```
  */
 export class CancelToken {

@@ -5,8 +5,9 @@ import type { TransactionSpec } from './transaction-spec';
 
 /**
  * Runs work in the outer transaction as part of it (sAsync's nesting): no
- * BEGIN or COMMIT of its own, and a failure fails the outer transaction
- * too, unless its work catches it.
+ * BEGIN or COMMIT of its own, nothing to release; its failure rejects into
+ * the outer work, which may catch it (on postgres a failed statement has
+ * aborted the whole transaction by then: use `{ savepoint: true }`).
  */
 export async function runJoined(spec: TransactionSpec, outer: TransactionContext): Promise<unknown[]> {
   try {
