@@ -9,8 +9,7 @@ import {
   type Change,
 } from '../../lib';
 import { remoteSettled } from '../../lib/stores/cached-store';
-import { listening, RawSql } from '../support/stores';
-import { until } from '../support/streams';
+import { listening, noticesDelivered, RawSql } from '../support/stores';
 import { allTargets, fileAndPg, uniqueName } from '../support/targets';
 
 /** A DataSource of its own for `target`: two of these do not share one, as two processes would not. */
@@ -70,8 +69,11 @@ describe.each(fileAndPg)('store writes that conflict [$name]', (t) => {
     const raw = new RawSql(target);
     // The table first: two DataSources creating it at once is another matter (issue 9, hole 13).
     await raw.broker.waitUntilRunning();
-    const a = new PersistentDict<string, unknown>(group, ownDataSource(target));
-    const b = new PersistentDict<string, unknown>(group, ownDataSource(target));
+    const [aSource, bSource] = [ownDataSource(target), ownDataSource(target)];
+    const a = new PersistentDict<string, unknown>(group, aSource);
+    const b = new PersistentDict<string, unknown>(group, bSource);
+    // Each on its dict's DataSource: their buses are the dicts'.
+    const [aRaw, bRaw] = [new RawSql(aSource), new RawSql(bSource)];
     try {
       await Promise.all([a.loadAll(), b.loadAll()]);
       const hammer = async (d: PersistentDict<string, unknown>, who: string, order: string[]) => {
@@ -86,13 +88,16 @@ describe.each(fileAndPg)('store writes that conflict [$name]', (t) => {
       const stored = await table(raw, group);
       expect(stored).toEqual(new Map(keys.map((k) => [k, `final ${k}`])));
       // On postgres each hears the other's notices: once they are read, memory agrees too.
+      await noticesDelivered(raw, [await aRaw.bus(), await bRaw.bus()]);
       for (const d of [a, b]) {
-        const sorted = (m: Map<string, unknown>) => JSON.stringify([...m].sort(([x], [y]) => (x < y ? -1 : 1)));
-        await until(async () => sorted(await d.loadAll()) === sorted(stored), 'the dict agrees');
+        await d[remoteSettled]();
+        expect(await d.loadAll()).toEqual(stored);
       }
     } finally {
       await a.shutdown();
       await b.shutdown();
+      await aRaw.shutdown();
+      await bRaw.shutdown();
       await raw.shutdown();
     }
   });

@@ -4,7 +4,7 @@ import { storeAccess } from '../../lib/broker/store-access';
 import type { BusState, ChangeBus } from '../../lib/dialect';
 import { ARRAY_TABLE, ITEMS_TABLE, type StoreTable } from '../../lib/stores/tables';
 import { within } from './streams';
-import { ph } from './targets';
+import { ph, uniqueName } from './targets';
 
 /** Makes the store tables, as the stores would, so that rows can be written first. */
 class RawBroker extends AccessBroker {
@@ -159,4 +159,19 @@ export function nextNotice(bus: ChangeBus, group: string, table: string = ITEMS_
   );
   heard.catch(() => undefined);
   return heard;
+}
+
+/**
+ * Resolves once every notice committed on `table`'s channel before the call
+ * has been delivered on each of `buses` (so the stores listening there have
+ * started what it asks): a sentinel sent now is delivered after them.
+ */
+export async function noticesDelivered(raw: RawSql, buses: readonly ChangeBus[], table = ITEMS_TABLE.name) {
+  const sentinel = uniqueName('sentinel');
+  const payload = JSON.stringify({ g: sentinel, o: 'spec' });
+  const heard = buses.map((bus) => nextNotice(bus, sentinel, table));
+  if (raw.dialect === 'postgres') await raw.query('SELECT pg_notify(?, ?)', [table, payload]);
+  // sqlite: each bus delivers within this process only.
+  else for (const bus of buses) bus.committed(table, payload);
+  await Promise.all(heard);
 }
