@@ -132,6 +132,12 @@ describe.each(fileAndPg)('several starting on a fresh database at once [$name]',
       return results.map((r) => (r.status === 'fulfilled' ? 'ok' : String((r.reason as Error).message)));
     }));
 
-  it(`${CONTENDERS} processes creating the same tables, indexes and store all succeed`, () =>
-    rounds(t, childrenAtOnce));
+  // Each round starts CONTENDERS processes that load tsx, TypeORM and sasync
+  // before the race starts: 10-15 s a round on a loaded machine (the race
+  // itself takes well under a second), so three rounds get three minutes.
+  it(
+    `${CONTENDERS} processes creating the same tables, indexes and store all succeed`,
+    () => rounds(t, childrenAtOnce),
+    180_000,
+  );
 });
