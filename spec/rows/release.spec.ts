@@ -163,14 +163,19 @@ describe.each(allTargets)('leaving a row stream early closes the cursor and retu
       const read = readCounter();
       const names: string[] = [];
       const ended = jest.fn();
+      const third = latch();
       const sub: Subscription = stream(b, read).subscribe({
         next: (row) => {
           names.push(row.name);
-          if (names.length === 3) sub.unsubscribe();
+          if (names.length === 3) {
+            sub.unsubscribe();
+            third.resolve();
+          }
         },
         error: ended,
         complete: ended,
       });
+      await third.promise;
       await settle(b);
       expect(names).toEqual(['n1', 'n2', 'n3']);
       expect(ended).not.toHaveBeenCalled();

@@ -56,20 +56,31 @@ export function readCounter(): ReadCounter {
   return counter;
 }
 
-/** Resolves once `condition` holds, polling; fails naming what it waited for. */
+/**
+ * Resolves once `condition` holds; fails naming what it waited for. For
+ * state that sends no event (a postgres session's state, a pool's counts,
+ * notices counted by a listener): it looks again after each event-loop turn
+ * that gave I/O a chance, so that what settles at once is seen at once; a
+ * condition still false after many turns waits on something slower (a
+ * server restarting), and is looked at every few ms instead of spinning.
+ */
 export async function until(
   condition: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 10_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let turns = 0;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await (++turns < SPIN_TURNS ? nextTurn() : new Promise((resolve) => setTimeout(resolve, 5)));
   }
 }
 
-/** `promise`, or a rejection naming what hung (instead of a bare Jest timeout). */
+/** Event-loop turns until() looks on before it looks only every few ms. */
+const SPIN_TURNS = 50;
+
+/** `promise`, or a rejection naming what hung (instead of a bare Jest timeout): a guard, not a wait. */
 export function within<T>(promise: Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -79,16 +90,24 @@ export function within<T>(promise: Promise<T>, what: string, timeoutMs = 10_000)
 }
 
 /**
- * Gives the event loop and the database a few round trips, so that a producer
- * that reads ahead has every chance to do so before the next count is taken.
+ * Gives a producer that reads ahead every chance to do so before the next
+ * count is taken: database round trips, each queued behind any read the
+ * broker has under way. In memory a query would wait for the open stream
+ * (it holds the one connection), and a read ahead on it finishes on
+ * sqlite's thread pool with no event to wait for: there only, real time passes.
  */
 export async function settle(b: AccessBroker): Promise<void> {
-  // In memory an open stream holds the one connection: a query would wait for it.
   const memory = b.dialect === 'sqlite' && b.dataSource.options.database === ':memory:';
   for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    if (!memory) await lastValueFrom(b.query('SELECT 1 AS one'));
+    if (memory) await new Promise((resolve) => setTimeout(resolve, 10));
+    else await lastValueFrom(b.query('SELECT 1 AS one'));
+    await nextTurn();
   }
+}
+
+/** One turn of the event loop, after the I/O callbacks due (setImmediate runs after the poll phase). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Row streams that may hold a connection of their own at once (the pool-size of streams). */
