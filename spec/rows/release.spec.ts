@@ -11,6 +11,7 @@ import {
   sqliteTempTables,
   type ReadCounter,
   withStreamItems,
+  within,
 } from '../support/streams';
 import { allTargets } from '../support/targets';
 
@@ -194,11 +195,12 @@ describe.each(allTargets)('leaving a row stream early closes the cursor and retu
 
   it('unsubscribe at arbitrary points, with a read in flight or not', () =>
     run(async (b) => {
-      for (const delay of [-1, 0, 1, 2, 5]) {
+      // Points in event-loop turns: each gives the I/O due (opening, a read) a chance to land.
+      for (const turns of [0, 1, 2, 4, 8, 16]) {
         const read = readCounter();
         let seen = 0;
         const sub = stream(b, read).subscribe(() => seen++);
-        await (delay < 0 ? new Promise((resolve) => setImmediate(resolve)) : new Promise((r) => setTimeout(r, delay)));
+        for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
         sub.unsubscribe();
         const readAtUnsubscribe = read.rows;
         await settle(b);
@@ -311,8 +313,10 @@ describe.each(allTargets.filter((t) => t.dialect === 'sqlite'))(
   (t) => {
     const leaveDuringCopy = async (inTransaction: boolean) => {
       let onCopy: (() => void) | undefined;
+      const dropped = latch();
       const target = hookedOptions(t.target(), (sql) => {
         if (/CREATE TABLE temp\.sasync_stream/.test(sql)) onCopy?.();
+        if (/DROP TABLE IF EXISTS .*sasync_stream/.test(sql)) dropped.resolve();
       });
       await withItems(
         t,
@@ -329,8 +333,8 @@ describe.each(allTargets.filter((t) => t.dialect === 'sqlite'))(
             await lastValueFrom(
               b.transact(async () => {
                 await leave();
-                // The work goes on a little while the copy finishes, then commits.
-                await new Promise((resolve) => setTimeout(resolve, 50));
+                // The work goes on until the left stream dropped its copy, then commits.
+                await within(dropped.promise, 'the temporary table dropped');
               }),
             );
           } else {

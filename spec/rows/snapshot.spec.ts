@@ -50,7 +50,7 @@ describe.each(cases)('a row stream reads the snapshot it started with [$name]', 
             await goOn.promise;
           }
           // Paused between batches, too.
-          if (slow.length % 2 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+          if (slow.length % 2 === 0) await new Promise((resolve) => setImmediate(resolve));
         }
       })();
       await firstBatch.promise;
