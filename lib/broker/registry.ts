@@ -49,7 +49,7 @@ export class SharedDatabase {
    * (see Dialect.gateOutsideCalls): then jobs must say that they hold their slot.
    */
   get gatesOutsideCalls(): boolean {
-    return this.dialect.gateOutsideCalls !== undefined;
+    return this.dialect.capabilities.gatesOutsideCalls;
   }
 
   /** The DataSource: after a failed opening, the one of the latest attempt. */

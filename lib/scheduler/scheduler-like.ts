@@ -1,7 +1,14 @@
-import { EMPTY, Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import { EMPTY, Subscription, type Observable, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import { clock, type TimerHandle } from '../clock';
-import type { PriorityScheduler } from './priority-scheduler';
 import type { PriorityOptions } from './priority';
+
+/**
+ * What the adapter needs of its queue: a {@link PriorityScheduler}, named by
+ * shape so that the scheduler and its adapter do not import each other.
+ */
+export interface Queue {
+  schedule(job: () => Observable<never>, options: PriorityOptions): Observable<unknown>;
+}
 
 type Work<T> = (this: SchedulerAction<T>, state?: T) => void;
 
@@ -11,10 +18,10 @@ type Work<T> = (this: SchedulerAction<T>, state?: T) => void;
  * behind more urgent database work.
  */
 export class QueueSchedulerLike implements SchedulerLike {
-  readonly #queue: PriorityScheduler;
+  readonly #queue: Queue;
   readonly #priority: PriorityOptions;
 
-  constructor(queue: PriorityScheduler, priority: PriorityOptions) {
+  constructor(queue: Queue, priority: PriorityOptions) {
     this.#queue = queue;
     this.#priority = priority;
   }
@@ -33,7 +40,7 @@ class QueueAction<T> extends Subscription implements SchedulerAction<T> {
   #timer: TimerHandle | undefined;
 
   constructor(
-    private readonly queue: PriorityScheduler,
+    private readonly queue: Queue,
     private readonly priority: PriorityOptions,
     private readonly work: Work<T>,
   ) {

@@ -1,4 +1,4 @@
-import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel';
+import type { IsolationLevel } from '../dialect';
 import { checkPriority, type PriorityOptions } from '../scheduler/priority';
 
 /**
