@@ -8,7 +8,7 @@ import {
   devalueSerializer,
 } from '../../lib';
 import { remoteSettled } from '../../lib/stores/cached-store';
-import { nextNotice, RawSql } from '../support/stores';
+import { listening, nextNotice, RawSql } from '../support/stores';
 import { allTargets, uniqueName } from '../support/targets';
 
 describe.each(allTargets)('PersistentDict [$name]', (t) => {
@@ -249,7 +249,10 @@ describe.each(allTargets)('PersistentDict [$name]', (t) => {
     await a.set('k', 'fine');
     const view = await a.preload();
     const other = dict(group, { serializer: { encode: (v: unknown) => `raw:${String(v)}`, decode: (x: string) => x } });
-    const notice = nextNotice(await raw.bus(), group);
+    const bus = await raw.bus();
+    const notice = nextNotice(bus, group);
+    // The first listener opens the listening connection: a notice sent before its LISTEN would be lost.
+    await listening(bus);
     await other.set('k', 'unreadable here');
     await notice;
     // The re-read that notice started in `a` has finished.
