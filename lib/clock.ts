@@ -30,11 +30,17 @@ const platform: Clock = {
  * moves it, so that timing specs neither sleep nor race.
  *
  * ```ts
- * import FakeTimers from '@sinonjs/fake-timers';
- * clock.delegate = FakeTimers.createClock();
- * // … await clock.delegate.tickAsync(5000); …
+ * import { createClock } from '@sinonjs/fake-timers';
+ * const fake = createClock();
+ * clock.delegate = {
+ *   now: () => fake.now,
+ *   setTimeout: (fn, ms) => fake.setTimeout(fn, ms),
+ *   clearTimeout: (handle) => fake.clearTimeout(handle as ReturnType<typeof fake.setTimeout>),
+ * };
+ * await fake.tickAsync(5000); // timers due within 5 s run now
  * clock.delegate = undefined;
  * ```
+ * (`spec/support/virtual-clock.ts` does this for specs.)
  */
 export const clock: Clock & { delegate: Clock | undefined } = {
   delegate: undefined,

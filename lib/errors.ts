@@ -31,7 +31,7 @@ export interface TransactionErrorContext extends SasyncErrorOptions {
   readonly dialect?: string;
   /** How many times the transaction was attempted (more than 1 with `retry`). */
   readonly attempts?: number;
-  /** It may have committed: it was cancelled, or its connection lost, while COMMIT was on the way. */
+  /** It may have committed: its connection was lost while COMMIT was on the way. */
   readonly outcomeUnknown?: boolean;
 }
 
@@ -49,8 +49,9 @@ export class TransactionError extends SasyncError {
   readonly code: string | undefined;
   readonly detail: string | undefined;
   /**
-   * True when it may have committed after all (cancelled, or its connection
-   * lost, while COMMIT was on the way): check before running it again.
+   * True when it may have committed after all (its connection was lost while
+   * COMMIT was on the way): check before running it again. A transaction
+   * cancelled at that moment fails with a CancelledError that says the same.
    */
   readonly outcomeUnknown: boolean;
 
@@ -270,7 +271,7 @@ export interface CancelledErrorContext extends SasyncErrorOptions {
 
 /**
  * Work was cancelled before it finished: its caller's `signal` aborted (the
- * signal's reason is `cause`), or its row stream was closed by its consumer.
+ * signal's reason is `cause`); a transaction, a run() or a row stream.
  * A transaction cancelled while queued never ran; cancelled while running,
  * it was rolled back, unless `outcomeUnknown`: then it was cancelled while
  * its COMMIT was on the way and may have committed, so check before running
@@ -293,7 +294,8 @@ export class CancelledError extends SasyncError {
 /**
  * Work took longer than its `timeout` (counted from its submission: waiting
  * in the queue and running) and was cancelled: a {@link CancelledError} whose
- * cause is the time running out. `timeout` is the limit in ms. Raise it if
+ * cause is the time running out. `timeout` is the limit in ms (undefined when
+ * the caller's own `AbortSignal.timeout()` ran out). Raise it if
  * the work needs longer, or find out what holds the queue or the database.
  */
 export class TimeoutError extends CancelledError {

@@ -50,8 +50,8 @@ export class Retrying {
     const failure = !this.#inFlight && this.#failure;
     if (failure) {
       const wait = failure.retryAt - clock.now();
-      // unref: waiting out a backoff is no reason to keep the process alive.
-      if (wait > 0) await new Promise<void>((resolve) => clock.setTimeout(resolve, wait, { unref: true }));
+      // Not unref'd: a caller awaits this, and the process must not exit under it.
+      if (wait > 0) await new Promise<void>((resolve) => clock.setTimeout(resolve, wait));
     }
     return this.ensure(true);
   }

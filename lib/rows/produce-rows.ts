@@ -13,7 +13,7 @@ import {
 } from 'rxjs';
 import type { EntityManager } from 'typeorm';
 import type { Dialect } from '../dialect';
-import { InvalidIdentifierError } from '../errors';
+import { TransactionError } from '../errors';
 import { checkIdentifier } from '../schema/identifiers';
 import { assertOpen } from '../transaction/context';
 import { replayable, type ValueSource } from './replay-source';
@@ -116,16 +116,19 @@ async function keyColumn(
 ): Promise<string | undefined> {
   const table = await tx.queryRunner!.getTable(spec.table);
   if (!table) {
-    throw new InvalidIdentifierError(
-      'table',
-      spec.table,
-      'produceRows found no such table: create it first with table()',
+    // A table that is not there is a failed transaction, not a bad name (InvalidIdentifierError).
+    throw new TransactionError(
+      `produceRows found no such table ${JSON.stringify(spec.table)}: create it first with table(); nothing was written`,
+      { method: 'produceRows' },
     );
   }
   const columns = new Set(table.columns.map((c) => c.name));
   for (const name of [spec.column, ...Object.keys(spec.constants)]) {
     if (!columns.has(name)) {
-      throw new InvalidIdentifierError('column', name, `produceRows found no such column in ${spec.table}`);
+      throw new TransactionError(
+        `produceRows found no such column ${JSON.stringify(name)} in ${spec.table}: add it to the table; nothing was written`,
+        { method: 'produceRows' },
+      );
     }
   }
   return table.primaryColumns.length === 1 ? table.primaryColumns[0]!.name : undefined;

@@ -4,6 +4,12 @@ import { checkPriority, compareKeys, type PriorityOptions } from './priority';
 import { QueueSchedulerLike } from './scheduler-like';
 import { Task, type AbortableJob, type Job, type ScheduleOptions, type Slots } from './task';
 
+/**
+ * @internal The key of {@link PriorityScheduler}'s schedule-without-checks,
+ * for sasync's own callers (a symbol: not part of the class's public API).
+ */
+export const scheduleChecked = Symbol('sasync.scheduleChecked');
+
 export type { AbortableJob, Job, ScheduleOptions } from './task';
 
 /**
@@ -66,15 +72,15 @@ export class PriorityScheduler {
   schedule<T>(job: AbortableJob<T>, options: ScheduleOptions & { readonly abortable: true }): Observable<T>;
   schedule<T>(job: AbortableJob<T>, options?: ScheduleOptions): Observable<T> {
     checkPriority(options);
-    return this.scheduleChecked(job as Job<T>, options as PriorityOptions);
+    return this[scheduleChecked](job as Job<T>, options as PriorityOptions);
   }
 
   /**
-   * @internal {@link schedule} for options that were checked already, when
+   * {@link schedule} for options that were checked already, when
    * the caller called (a transaction's or a stream's options): checking them
    * again on every subscription would validate one options object twice.
    */
-  scheduleChecked<T>(job: Job<T>, options?: PriorityOptions): Observable<T> {
+  [scheduleChecked]<T>(job: Job<T>, options?: PriorityOptions): Observable<T> {
     return new Observable<T>((subscriber) => {
       const task = new Task(this.#slots, job, subscriber, ++this.#serial, options);
       this.#queue.push(task as Task<unknown>);

@@ -4,7 +4,7 @@ import { ROWS_PER_STATEMENT } from './statement';
 export interface LoadTarget<K> {
   /** The stored values of some keys (at most ROWS_PER_STATEMENT), by key text; absent keys are missing. */
   read(texts: readonly string[]): Promise<Map<string, string>>;
-  /** A mark taken when a read starts (see DictCache.mark). */
+  /** A mark taken when a read starts (see StoreCache.mark). */
   mark(): number;
   /** Stores what was read of `key` (text undefined: absent) unless newer state arrived since `mark`. */
   apply(key: K, text: string | undefined, mark: number, name: string): void;

@@ -30,7 +30,7 @@ export async function abandon(db: SharedDatabase, runner: QueryRunner, nested: b
   const outcome = await Promise.race([tidy, grace]);
   clock.clearTimeout(timer);
   if (outcome !== 'late') return;
-  if (db.dialect.destroy) await db.dialect.destroy(runner).catch(() => undefined);
+  if (db.dialect.capabilities.destroysConnections) await db.dialect.destroy!(runner).catch(() => undefined);
   else await tidy;
 }
 

@@ -3,7 +3,7 @@ import type { EntityManager, QueryRunner } from 'typeorm';
 import { TransactionError } from '../errors';
 import type { Dialect } from '../dialect';
 import { gateOf, runnerView } from '../dialect/typeorm/runner-view';
-import { hookQuery } from '../dialect/typeorm/query-hook';
+import { hookQuery, isHooked } from '../dialect/typeorm/query-hook';
 import type { SharedDatabase } from '../broker/registry';
 
 /**
@@ -126,6 +126,8 @@ export function assertOpen(runner: QueryRunner): void {
  * Parameters go through the dialect's `bindParameters` on the way.
  */
 export function guardRunner(runner: QueryRunner, dialect: Dialect): void {
+  // Asked first: no closure per transaction for a runner already guarded.
+  if (isHooked(runner)) return;
   hookQuery(runner, (sql, parameters) => {
     for (let c = storage.getStore(); c; c = c.parent) {
       if (c.runner !== runner) continue;

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CancelToken } from '../cancel';
 import type { PriorityOptions } from '../scheduler/priority';
-import type { PriorityScheduler } from '../scheduler/priority-scheduler';
+import { scheduleChecked, type PriorityScheduler } from '../scheduler/priority-scheduler';
 
 /**
  * Waits for a slot of `scheduler` and holds it until the returned function is
@@ -23,13 +23,11 @@ export function acquireSlot(
       subscription.unsubscribe();
       reject(reason as Error);
     });
-    const subscription = scheduler
-      .scheduleChecked(() => {
-        unlisten?.();
-        resolve(release);
-        return held;
-      }, priority)
-      .subscribe({ error: (err: unknown) => reject(err as Error) });
+    const subscription = scheduler[scheduleChecked](() => {
+      unlisten?.();
+      resolve(release);
+      return held;
+    }, priority).subscribe({ error: (err: unknown) => reject(err as Error) });
   });
 }
 

@@ -2,7 +2,7 @@ import { AsyncResource } from 'node:async_hooks';
 import { Observable, type Subscriber, type Subscription, type TeardownLogic } from 'rxjs';
 import type { SharedDatabase } from '../broker/registry';
 import { CancelToken, UNSUBSCRIBED } from '../cancel';
-import type { PriorityScheduler } from '../scheduler/priority-scheduler';
+import { scheduleChecked, type PriorityScheduler } from '../scheduler/priority-scheduler';
 import { cancellation, type Cancellation } from './cancellation';
 import { currentContext, endedError, outerContext } from './context';
 import type { TransactOptions } from './options';
@@ -151,7 +151,7 @@ class Submission {
     if (run) this.#queue = run.queue;
     // Options were checked when the caller called: not again per subscription.
     const queued = this.#queue
-      .scheduleChecked(() => this.#run(), this.#options)
+      [scheduleChecked](() => this.#run(), this.#options)
       .subscribe({
         next: (values) => this.#inScope(() => values.forEach((v) => this.#subscriber.next(v))),
         error: (err: unknown) => this.fail(err),
@@ -183,13 +183,18 @@ class Submission {
   #run(): Promise<unknown[]> {
     this.#intake.started();
     this.#cancel.started();
+    let holder: SlotHolder | undefined;
+    // One finally for both: a Promise and a microtask fewer per transaction.
     return this.#scope
       .runInAsyncScope(() => {
         if (!this.#db.gatesOutsideCalls) return attempt(() => this.#job(this.#token, this.#emit));
-        const holder = new SlotHolder(this.#queue);
-        return holder.run(() => attempt(() => this.#job(this.#token, this.#emit))).finally(() => holder.end());
+        holder = new SlotHolder(this.#queue);
+        return holder.run(() => attempt(() => this.#job(this.#token, this.#emit)));
       })
-      .finally(() => this.#intake.settled());
+      .finally(() => {
+        holder?.end();
+        this.#intake.settled();
+      });
   }
 
   readonly #emit = (value: unknown): void => this.#inScope(() => this.#subscriber.next(value));

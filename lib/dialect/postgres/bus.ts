@@ -5,6 +5,7 @@ import { BusListeners } from '../bus-listeners';
 import type { BusOptions, BusState, ChangeBus } from '../change-bus';
 import { unref } from '../typeorm/pg-client';
 import { pgPool } from '../typeorm/postgres-driver';
+import { clock } from '../../clock';
 
 /** The listening connection's name in pg_stat_activity. */
 export const LISTENER_APPLICATION_NAME = 'sasync-listener';
@@ -213,12 +214,11 @@ function parseUrl(connectionString: string | undefined): URL | undefined {
 
 /**
  * Calls `fn` after `ms` of `scheduler` time. On the default scheduler, a
- * Node timer that does not hold the event loop (a reconnection is no reason
+ * timer on sasync's clock that does not hold the event loop (a reconnection is no reason
  * to keep a program alive); another (a virtual one in tests) keeps its own time.
  */
 function laterUnref(ms: number, scheduler: SchedulerLike, fn: () => void): Subscription {
   if (scheduler !== asyncScheduler) return timer(ms, scheduler).subscribe(fn);
-  const handle = setTimeout(fn, ms);
-  handle.unref();
-  return new Subscription(() => clearTimeout(handle));
+  const handle = clock.setTimeout(fn, ms, { unref: true });
+  return new Subscription(() => clock.clearTimeout(handle));
 }

@@ -20,9 +20,8 @@ const HOOKED = Symbol('sasync.queryHook');
  * and kept-manager specs would catch it.
  */
 export function hookQuery(runner: QueryRunner, before: BeforeQuery): void {
-  const r = runner as QueryRunner & { [HOOKED]?: true };
-  if (r[HOOKED]) return;
-  r[HOOKED] = true;
+  if (isHooked(runner)) return;
+  (runner as QueryRunner & { [HOOKED]?: true })[HOOKED] = true;
   const query = runner.query;
   runner.query = function hookedQuery(this: QueryRunner, ...args: Parameters<QueryRunner['query']>) {
     try {
@@ -33,4 +32,9 @@ export function hookQuery(runner: QueryRunner, before: BeforeQuery): void {
     }
     return query.apply(this, args);
   } as QueryRunner['query'];
+}
+
+/** Whether {@link hookQuery} already hooked `runner` (sqlite's one runner is reused by every transaction). */
+export function isHooked(runner: QueryRunner): boolean {
+  return (runner as QueryRunner & { [HOOKED]?: true })[HOOKED] === true;
 }
