@@ -1,8 +1,8 @@
 import { lastValueFrom, toArray } from 'rxjs';
-import { InvalidIdentifierError } from '../../lib';
-import { fillItems } from '../support/streams';
-import { withItems } from '../support/brokers';
-import { sqliteFile, sqliteMemory } from '../support/targets';
+import { InvalidIdentifierError } from '../../../lib';
+import { fillItems } from '../../support/streams';
+import { withItems } from '../../support/brokers';
+import { sqliteFile, sqliteMemory } from '../../support/targets';
 
 // The keyset reading itself is the sqlite dialect's (lib/dialect/sqlite/chunk-source.ts); these
 // specs go through broker.stream(), as a caller does.
