@@ -87,8 +87,12 @@ describe.each(allTargets)('produceRows() [$name]', (t) => {
         (e: unknown) => e,
       );
       expect((noTable as Error).message).toMatch(/no such table/);
+      // A missing table fails the transaction; InvalidIdentifierError is for bad names only.
+      expect(noTable).toBeInstanceOf(TransactionError);
+      expect((noTable as Error).cause).toBeUndefined();
       const noColumn = await lastValueFrom(b.produceRows(f, ['x'], b.itemsTable, 'nope')).catch((e: unknown) => e);
       expect((noColumn as Error).message).toMatch(/no such column/);
+      expect(noColumn).toBeInstanceOf(TransactionError);
       const noConstant = await lastValueFrom(b.produceRows(f, ['x'], b.itemsTable, 'name', { missing: 1 })).catch(
         (e: unknown) => e,
       );
