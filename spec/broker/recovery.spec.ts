@@ -3,26 +3,31 @@ import path from 'node:path';
 import { lastValueFrom } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { AccessBroker, DatabaseError, SasyncError } from '../../lib';
+import { FIRST_RETRY_DELAY } from '../../lib/broker/retrying';
 import { ItemsBroker } from '../support/brokers';
 import { holdSqliteLock } from '../support/sqlite-lock';
 import { PG_URL, pgAvailable, scratchDir, uniqueName } from '../support/targets';
+import { useVirtualClock, type VirtualClock } from '../support/virtual-clock';
 
 const describePg = pgAvailable ? describe : describe.skip;
 
 /**
- * Calls `fn` until it resolves (the broker retries its start-up on a call
- * once the backoff allows; calls before that fail at once), for at most `ms`.
+ * Settles `promise`, running the transaction retry pauses it meets on the
+ * way (table()'s, on the clock: a random few ms, never over 100): whenever
+ * a timer is pending, virtual time moves on by 100 ms. The database works in
+ * real time meanwhile; this looks again after each event-loop turn.
  */
-async function eventually<T>(fn: () => Promise<T>, ms = 20000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+async function withRetryPauses<T>(clock: VirtualClock, promise: Promise<T>): Promise<T> {
+  let settled = false;
+  void promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  while (!settled) {
+    if (clock.pending() > 0) await clock.advance(100);
+    else await new Promise((resolve) => setImmediate(resolve));
   }
+  return promise;
 }
 
 /** The broker works: a write and a read through its queue. */
@@ -32,20 +37,28 @@ async function expectWorking(b: ItemsBroker): Promise<void> {
 }
 
 describe('a broker whose start-up failed recovers once the database is back [sqlite-file]', () => {
+  // The start-up backoff runs on virtual time: it is over when the spec says so.
+  const clock = useVirtualClock();
+
   it('a path whose directory cannot be made yet (a file stands in its place), then can', async () => {
     const dir = path.join(scratchDir(), uniqueName('later'));
     fs.writeFileSync(dir, 'not a directory');
     const target = `sqlite:${path.join(dir, 'db.sqlite')}`;
     const b = new ItemsBroker(target);
     const other = new ItemsBroker(target);
+    // Asked while its first attempt is under way (after it, this would wait out the backoff).
+    const otherStarted = other.waitUntilRunning();
     await expect(b.waitUntilRunning()).rejects.toThrow(DatabaseError);
     await expect(lastValueFrom(b.query('SELECT 1 AS one'))).rejects.toThrow(DatabaseError);
-    await expect(other.waitUntilRunning()).rejects.toThrow(DatabaseError);
+    await expect(otherStarted).rejects.toThrow(DatabaseError);
     fs.rmSync(dir);
-    // waitUntilRunning() waits out the backoff and tries again; the other broker's next calls do.
-    await b.waitUntilRunning();
+    // waitUntilRunning() waits out the backoff and tries again; the other broker's next call does.
+    const started = b.waitUntilRunning();
+    expect(clock.current.pending()).toBe(1);
+    await clock.current.advance(FIRST_RETRY_DELAY);
+    await started;
     await expectWorking(b);
-    await eventually(() => lastValueFrom(other.query('SELECT 1 AS one')));
+    await lastValueFrom(other.query('SELECT 1 AS one'));
     expect(other.running).toBe(true);
     await expectWorking(other);
     await Promise.all([b.shutdown(), other.shutdown()]);
@@ -65,11 +78,13 @@ describe('a broker whose start-up failed recovers once the database is back [sql
     const b = new ItemsBroker({ type: 'sqlite', database: file, busyTimeout: 300 });
     let released = false;
     try {
-      await expect(b.waitUntilRunning()).rejects.toThrow(Expected);
+      await expect(withRetryPauses(clock.current, b.waitUntilRunning())).rejects.toThrow(Expected);
       await expect(lastValueFrom(b.query('SELECT 1 AS one'))).rejects.toThrow(Expected);
       await lock.release();
       released = true;
-      await eventually(() => lastValueFrom(b.query('SELECT 1 AS one')));
+      await expect(lastValueFrom(b.query('SELECT 1 AS one'))).rejects.toThrow(Expected);
+      await clock.current.advance(FIRST_RETRY_DELAY);
+      await lastValueFrom(b.query('SELECT 1 AS one'));
       await expectWorking(b);
     } finally {
       if (!released) await lock.release();
@@ -104,7 +119,8 @@ describe('a broker whose start-up failed recovers once the database is back [sql
     await expect(b.waitUntilRunning()).rejects.toThrow(DatabaseError);
     await expect(b.table('later', [{ name: 'id', type: 'integer', primary: true }])).rejects.toThrow(DatabaseError);
     fs.rmSync(dir);
-    await eventually(() => b.table('later', [{ name: 'id', type: 'integer', primary: true }]));
+    await clock.current.advance(FIRST_RETRY_DELAY);
+    await b.table('later', [{ name: 'id', type: 'integer', primary: true }]);
     expect(b.running).toBe(true);
     expect(await lastValueFrom(b.query('SELECT count(*) AS n FROM later'))).toEqual([{ n: 0 }]);
     await b.shutdown();
@@ -123,6 +139,8 @@ describe('a broker whose start-up failed recovers once the database is back [sql
 });
 
 describePg('a broker whose start-up failed recovers once the database is back [postgres]', () => {
+  const clock = useVirtualClock();
+
   it('a database that does not exist yet, then CREATE DATABASE', async () => {
     const name = uniqueName('recover');
     const url = new URL(PG_URL);
@@ -135,7 +153,9 @@ describePg('a broker whose start-up failed recovers once the database is back [p
       expect((error as DatabaseError).message).toMatch(/cannot open/);
       await expect(lastValueFrom(b.query('SELECT 1 AS one'))).rejects.toThrow(DatabaseError);
       await lastValueFrom(admin.query(`CREATE DATABASE ${name}`));
-      await eventually(() => lastValueFrom(b.query('SELECT 1 AS one')));
+      await expect(lastValueFrom(b.query('SELECT 1 AS one'))).rejects.toThrow(DatabaseError);
+      await clock.current.advance(FIRST_RETRY_DELAY);
+      await lastValueFrom(b.query('SELECT 1 AS one'));
       expect(b.running).toBe(true);
       await expectWorking(b);
     } finally {

@@ -32,9 +32,6 @@ function openBus(
   return { bus, states };
 }
 
-/** Lets queued microtasks and a timer turn run (for checking that nothing arrives). */
-const aTurn = () => new Promise((resolve) => setTimeout(resolve, 20));
-
 describe.each([sqliteMemory, sqliteFile])('in-process change bus [$name]', (t) => {
   let broker: AccessBroker;
   let bus: ChangeBus;
@@ -68,11 +65,11 @@ describe.each([sqliteMemory, sqliteFile])('in-process change bus [$name]', (t) =
   it('announce() inside a transaction delivers nothing; resync() is never called', async () => {
     const r = recorder();
     bus.listen('a', r);
-    await lastValueFrom(broker.transact((tx) => bus.announce(tx.queryRunner!, 'a', 'p')));
-    await aTurn();
-    expect(r.notices).toEqual([]);
+    await lastValueFrom(broker.transact((tx) => bus.announce(tx.queryRunner!, 'a', 'announced')));
+    // Notices arrive in commit order: one for announce() would come before this one.
     bus.committed('a', 'p');
-    await until(() => r.notices.length === 1, 'the committed notice arrived');
+    await until(() => r.notices.includes('p'), 'the committed notice arrived');
+    expect(r.notices).toEqual(['p']);
     expect(r.resyncs).toBe(0);
   });
 
@@ -102,7 +99,7 @@ describe.each([sqliteMemory, sqliteFile])('in-process change bus [$name]', (t) =
     bus.committed('a', 'dropped by close');
     await bus.close();
     await bus.close();
-    await aTurn();
+    // committed() queued its delivery as a microtask before close() was called: it has run by now.
     expect(r.notices).toEqual([]);
     expect(bus.state).toBe('closed');
     expect(states).toEqual(['listening', 'idle', 'listening', 'closed']);
@@ -185,8 +182,10 @@ describePg('postgres change bus [postgres]', () => {
     expect(other.notices).toEqual([]);
     // committed() adds nothing: this process hears its own notices through LISTEN.
     bus.committed(channel, 'local');
-    await aTurn();
-    expect(r.notices).toEqual(['p', 'after']);
+    // A local delivery would not wait for a notice that makes a round trip through the server.
+    await notifyOutside(channel, 'sentinel');
+    await until(() => r.notices.includes('sentinel'), 'the sentinel arrived');
+    expect(r.notices).toEqual(['p', 'after', 'sentinel']);
   });
 
   it('delivers NOTIFY from another connection, ~7000-byte payloads intact, to every listener of the channel', async () => {
@@ -282,8 +281,14 @@ describePg('postgres change bus [postgres]', () => {
     expect(scheduler.actions).toHaveLength(1);
     await bus.close();
     expect(scheduler.actions).toHaveLength(0);
-    scheduler.flush();
-    await aTurn();
+    // A reconnection would open a new client as its timer fires, inside flush().
+    const connect = jest.spyOn(Client.prototype, 'connect');
+    try {
+      scheduler.flush();
+      expect(connect).not.toHaveBeenCalled();
+    } finally {
+      connect.mockRestore();
+    }
     expect(bus.state).toBe('closed');
     expect(states).toEqual(['connecting', 'listening', 'down', 'closed']);
     expect(await listenerPids(channel)).toEqual([]);
@@ -298,8 +303,13 @@ describePg('postgres change bus [postgres]', () => {
     expect(bus.state).toBe('closed');
     expect(states).toEqual(['connecting', 'listening', 'closed']);
     await until(async () => (await listenerPids(channel)).length === 0, 'the listener connection is gone');
+    // A witness listening on the same channel shows when the notice has been delivered.
+    const { bus: witness } = pgBus();
+    const w = recorder();
+    witness.listen(channel, w);
+    await until(() => witness.state === 'listening', 'the witness listens');
     await notifyOutside(channel, 'too late');
-    await aTurn();
+    await until(() => w.notices.length === 1, 'the witness heard the notice');
     expect(r.notices).toEqual([]);
     expect(() => bus.listen(channel, r)).toThrow(/the change bus is closed/);
   });
