@@ -2,7 +2,11 @@ import { isObservable, lastValueFrom, Observable, type Subscriber } from 'rxjs';
 import { CancelToken } from '../cancel';
 import { TransactIterationError, type CancelledError } from '../errors';
 import { cancelledError as cancelledFor, reasonText } from '../transaction/cancelled';
+import type { Readable } from 'node:stream';
+import { checkFormat, type SinkOptions, type TextFormat } from './row-format';
 import type { OpenSource, RowSource } from './row-source';
+import { rowsReadable } from './to-readable';
+import { rowsReadableStream } from './to-readable-stream';
 import { checkConcurrency, DEFAULT_BATCH_SIZE, type StreamOptions } from './stream-options';
 
 /** What a `consume()` handler may return: nothing, a Promise or an Observable. */
@@ -79,6 +83,31 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
     }
     while (inFlight > 0) await waitForRoom(0);
     if (failure) throw (failure as { error: unknown }).error;
+  }
+
+  /**
+   * A Node Readable of the rows (objectMode), or of their text with
+   * `format: 'ndjson'` or `'json'`, that reads a batch only when the sink
+   * drains: `pipeline(rows.toReadable({ format: 'ndjson' }), response)`
+   * holds a batch or two however slow the client. Each call opens its own
+   * cursor on the first read; it is closed on end, error and `destroy()`.
+   */
+  toReadable(options?: SinkOptions): Readable {
+    return rowsReadable(() => this.#iterate(true), checkFormat(options), this.#options.signal);
+  }
+
+  /**
+   * A web ReadableStream of the rows, or of their UTF-8 text with `format:
+   * 'ndjson'` or `'json'` (a `fetch` Response body), that reads a batch per
+   * `pull`, only as the reader drains. Each call opens its own cursor on the
+   * first pull; it is closed on end, error and `cancel()`.
+   */
+  toReadableStream(options?: { readonly format?: 'objects' }): ReadableStream<T>;
+  toReadableStream(options: { readonly format: TextFormat }): ReadableStream<Uint8Array>;
+  toReadableStream(options?: SinkOptions): ReadableStream<T> | ReadableStream<Uint8Array>;
+  toReadableStream(options?: SinkOptions): ReadableStream<T> | ReadableStream<Uint8Array> {
+    const stream = rowsReadableStream(() => this.#iterate(true), checkFormat(options), this.#options.signal);
+    return stream as ReadableStream<T> | ReadableStream<Uint8Array>;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<T> {

@@ -1,0 +1,218 @@
+import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { CancelledError, TransactionError } from '../../lib';
+import { withItems, type ItemsBroker } from '../support/brokers';
+import {
+  allItemsSql,
+  expectStreamsReleased,
+  failingAtSql,
+  fillItems,
+  readCounter,
+  settle,
+  withStreamItems,
+  type ReadCounter,
+} from '../support/streams';
+import { allTargets } from '../support/targets';
+
+const ROWS = 1_234;
+const BATCH = 100;
+
+interface Row {
+  id: number;
+  name: string;
+}
+
+/** The rows fillItems wrote, as a stream gives them (postgres ids are numbers too: SERIAL is int4). */
+const expected = (n = ROWS) => Array.from({ length: n }, (_, i) => ({ id: i + 1, name: `n${i + 1}` }));
+const normal = (rows: Row[]) => rows.map((r) => ({ id: Number(r.id), name: r.name }));
+
+/** Everything a Node Readable gives, as text. */
+async function text(readable: NodeJS.ReadableStream): Promise<string> {
+  let all = '';
+  for await (const chunk of readable) all += String(chunk);
+  return all;
+}
+
+describe.each(allTargets)('toReadable() and toReadableStream() give every row, in order [$name]', (t) => {
+  const stream = (b: ItemsBroker, read?: ReadCounter) =>
+    b.stream<Row>(allItemsSql(b), [], { batchSize: BATCH, onBatch: read?.onBatch });
+
+  it('toReadable(): objectMode rows', () =>
+    withItems(t, async (b) => {
+      await fillItems(b, ROWS);
+      const rows: Row[] = [];
+      const readable = stream(b).toReadable();
+      expect(readable.readableObjectMode).toBe(true);
+      for await (const row of readable) rows.push(row as Row);
+      expect(normal(rows)).toEqual(expected());
+    }));
+
+  it("toReadable({ format: 'ndjson' }): one JSON text per line", () =>
+    withItems(t, async (b) => {
+      await fillItems(b, ROWS);
+      const lines = (await text(stream(b).toReadable({ format: 'ndjson' }))).split('\n');
+      expect(lines.pop()).toBe('');
+      expect(normal(lines.map((l) => JSON.parse(l) as Row))).toEqual(expected());
+    }));
+
+  it("toReadable({ format: 'json' }): one JSON array, also when empty", () =>
+    withItems(t, async (b) => {
+      expect(JSON.parse(await text(stream(b).toReadable({ format: 'json' })))).toEqual([]);
+      await fillItems(b, ROWS);
+      expect(normal(JSON.parse(await text(stream(b).toReadable({ format: 'json' }))) as Row[])).toEqual(expected());
+    }));
+
+  it('toReadableStream(): rows, ndjson bytes and a JSON array', () =>
+    withItems(t, async (b) => {
+      await fillItems(b, ROWS);
+      const rows: Row[] = [];
+      const reader = stream(b).toReadableStream().getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) rows.push(r.value);
+      expect(normal(rows)).toEqual(expected());
+      const ndjson = await new Response(stream(b).toReadableStream({ format: 'ndjson' })).text();
+      expect(
+        normal(
+          ndjson
+            .trimEnd()
+            .split('\n')
+            .map((l) => JSON.parse(l) as Row),
+        ),
+      ).toEqual(expected());
+      const json = await new Response(stream(b).toReadableStream({ format: 'json' })).json();
+      expect(normal(json as Row[])).toEqual(expected());
+    }));
+
+  it('an unknown format is refused at once, before any connection is taken', () =>
+    withItems(t, async (b) => {
+      const read = readCounter();
+      const bad = { format: 'csv' } as unknown as { format: 'json' };
+      expect(() => stream(b, read).toReadable(bad)).toThrow(
+        /format must be one of 'objects', 'ndjson', 'json', not csv/,
+      );
+      expect(() => stream(b, read).toReadableStream(bad)).toThrow(RangeError);
+      expect(read.batches).toBe(0);
+    }));
+});
+
+describe.each(allTargets)('a sink that stops early closes the cursor and returns the connection [$name]', (t) => {
+  const appName = `sasync-rows-sinks-${process.pid}`;
+  const run = (fn: (b: ItemsBroker) => Promise<void>) =>
+    withStreamItems(t, appName, async (b) => {
+      await fillItems(b, ROWS);
+      await fn(b);
+      await expectStreamsReleased(b, t, appName);
+    });
+  const stream = (b: ItemsBroker, read: ReadCounter, signal?: AbortSignal) =>
+    b.stream<Row>(allItemsSql(b), [], { batchSize: BATCH, onBatch: read.onBatch, signal });
+
+  it('toReadable().destroy() after 3 rows: closed once "close" is emitted, nothing read after', () =>
+    run(async (b) => {
+      const read = readCounter();
+      const readable = stream(b, read).toReadable();
+      const names: string[] = [];
+      for await (const row of readable) {
+        names.push((row as Row).name);
+        if (names.length === 3) break; // for await destroys the readable
+      }
+      if (!readable.closed) await new Promise((resolve) => readable.once('close', resolve));
+      expect(names).toEqual(['n1', 'n2', 'n3']);
+      await settle(b);
+      expect(read.rows).toBeLessThanOrEqual(2 * BATCH);
+    }));
+
+  it('a pipeline whose sink fails: the error reaches pipeline() and the cursor is closed', () =>
+    run(async (b) => {
+      const read = readCounter();
+      const failure = new Error('the client went away');
+      let written = 0;
+      const sink = new Writable({
+        objectMode: true,
+        write: (_row, _encoding, done) => done(++written === 150 ? failure : null),
+      });
+      await expect(pipeline(stream(b, read).toReadable(), sink)).rejects.toBe(failure);
+      await settle(b);
+      expect(read.rows).toBeLessThanOrEqual(3 * BATCH);
+    }));
+
+  it('toReadableStream(): reader.cancel() after 3 rows', () =>
+    run(async (b) => {
+      const read = readCounter();
+      const reader = stream(b, read).toReadableStream().getReader();
+      for (let i = 0; i < 3; i++) expect((await reader.read()).value?.name).toBe(`n${i + 1}`);
+      await reader.cancel(new Error('enough'));
+      await settle(b);
+      expect(read.rows).toBeLessThanOrEqual(2 * BATCH);
+    }));
+
+  it("toReadableStream({ format: 'ndjson' }) piped to a Response whose body is cancelled", () =>
+    run(async (b) => {
+      const read = readCounter();
+      const body = new Response(stream(b, read).toReadableStream({ format: 'ndjson' })).body!;
+      const reader = body.getReader();
+      expect(new TextDecoder().decode((await reader.read()).value)).toMatch(/^\{"id":1,"name":"n1"\}\n/);
+      await reader.cancel();
+      await settle(b);
+      expect(read.rows).toBeLessThanOrEqual(2 * BATCH);
+    }));
+
+  it('an AbortSignal aborted while the sink is full fails the Readable with CancelledError at once', () =>
+    run(async (b) => {
+      const read = readCounter();
+      const controller = new AbortController();
+      const readable = stream(b, read, controller.signal).toReadable();
+      readable.read(); // starts reading; nothing more is asked for
+      await settle(b);
+      const failed = once(readable, 'error');
+      controller.abort(new Error('stop'));
+      const [error] = (await failed) as [CancelledError];
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(error.message).toMatch(/cancelled: stop/);
+    }));
+
+  it('an AbortSignal aborted while the web stream is full errors the stream with CancelledError', () =>
+    run(async (b) => {
+      const read = readCounter();
+      const controller = new AbortController();
+      const reader = stream(b, read, controller.signal).toReadableStream().getReader();
+      await reader.read();
+      await settle(b);
+      controller.abort(new Error('stop'));
+      // Rows queued before the abort may still be read (the cursor closes first); then the stream fails.
+      let rows = 1;
+      const error = await (async () => {
+        for (;;) if ((await reader.read()).value) rows++;
+      })().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(rows).toBeLessThanOrEqual(BATCH);
+      expect(read.rows).toBe(BATCH);
+    }));
+});
+
+describe.each(allTargets)('an error in the query reaches the sink [$name]', (t) => {
+  const appName = `sasync-rows-sinks-error-${process.pid}`;
+  const run = (fn: (b: ItemsBroker) => Promise<void>) =>
+    withStreamItems(t, appName, async (b) => {
+      await fillItems(b, 3 * BATCH);
+      await fn(b);
+      await expectStreamsReleased(b, t, appName);
+    });
+  const failing = (b: ItemsBroker) => b.stream<Row>(failingAtSql(b, 2 * BATCH + 5), [], { batchSize: BATCH });
+
+  it('toReadable(): pipeline() rejects with TransactionError', () =>
+    run(async (b) => {
+      let rows = 0;
+      const sink = new Writable({ objectMode: true, write: (_row, _encoding, done) => (rows++, done()) });
+      const error = (await pipeline(failing(b).toReadable(), sink).catch((e: unknown) => e)) as TransactionError;
+      expect(error).toBeInstanceOf(TransactionError);
+      expect(error.sql).toBe(failingAtSql(b, 2 * BATCH + 5));
+      // postgres reads past the failing row only at the batch it is in; sqlite may fail reading any batch.
+      expect(rows).toBeLessThanOrEqual(2 * BATCH);
+    }));
+
+  it('toReadableStream(): the reader rejects with TransactionError', () =>
+    run(async (b) => {
+      const error = await new Response(failing(b).toReadableStream({ format: 'ndjson' })).text().catch((e) => e);
+      expect(error).toBeInstanceOf(TransactionError);
+    }));
+});
