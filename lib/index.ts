@@ -12,6 +12,7 @@ export type { Produced, ValueSource } from './rows/produce-rows';
 export { RowStream } from './rows/row-stream';
 export type { RowHandler } from './rows/row-stream';
 export type { StreamOptions } from './rows/stream-options';
+export type { RowFormat, SinkOptions, TextFormat } from './rows/row-format';
 
 // Persistent stores
 export { Items } from './stores/items';

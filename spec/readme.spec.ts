@@ -44,6 +44,10 @@ const EXPECTED: [string, RegExp][] = [
     "broker.prepare<{ name: string }>('person_by_id'",
     /\[ 1, 2, 3, 4, 5 \]\n3\n\[ \{ name: 'person 1' \}, \{ name: 'person 2' \} \]\nperson 4/,
   ],
+  [
+    "toReadable({ format: 'ndjson' })",
+    /^\{"id":1,"name":"ada"\}\n\{"id":2,"name":"grace"\}\n\{"id":3,"name":"edsger"\}\n\n\[ \{ name: 'ada' \}, \{ name: 'grace' \}, \{ name: 'edsger' \} \]$/,
+  ],
   ["broker.query('SELEC 1')", /true invalid table[^\n]*\ntrue SQLITE_ERROR SELEC 1\n\[ \{ ok: 1 \} \]\ntrue/],
   ['a.dataSource === b.dataSource', /true\nran in the queue\n\[ 1, 2, 3 \]/],
   [
