@@ -1,5 +1,6 @@
 import { lastValueFrom, Observable } from 'rxjs';
 import type { DataSource, EntityManager, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import '../async-dispose';
 import type { ConnectionStats } from '../dialect';
 import { DatabaseError, TransactionError } from '../errors';
 import { produceRowsWork, type Produced, type ValueSource } from '../rows/produce-rows';
@@ -51,7 +52,7 @@ let globalTarget: ResolvedTarget | undefined;
  * is a {@link Lifecycle}, its queueing a {@link Submitter}, its statements
  * {@link Statements} and its tables {@link Tables}.
  */
-export class AccessBroker {
+export class AccessBroker implements AsyncDisposable {
   readonly #db: SharedDatabase;
   readonly #lifecycle: Lifecycle;
   readonly #submitter: Submitter;
@@ -325,6 +326,14 @@ export class AccessBroker {
    */
   shutdown(): Promise<void> {
     return this.#lifecycle.shutdown();
+  }
+
+  /**
+   * {@link shutdown}, for `await using broker = new AccessBroker(target)`:
+   * the broker is shut down when the block is left, however it is left.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
   }
 
   /** startup(), then first() as the first transaction (if the subclass has one): the lifecycle runs it as the start-up. */

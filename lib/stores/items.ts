@@ -1,3 +1,4 @@
+import '../async-dispose';
 import type { DatabaseTarget } from '../target';
 import { ItemSql } from './item-sql';
 import { slices, type Statement } from './statement';
@@ -19,7 +20,7 @@ import { storedOrder } from './write-order';
  * await items.shutdown();
  * ```
  */
-export class Items<K extends string | number = string, V = unknown> {
+export class Items<K extends string | number = string, V = unknown> implements AsyncDisposable {
   readonly #g: StoreGroup;
   readonly #sql: ItemSql;
 
@@ -89,6 +90,11 @@ export class Items<K extends string | number = string, V = unknown> {
   /** Waits for work under way, then releases the connection (the last user closes it). */
   shutdown(): Promise<void> {
     return this.#g.shutdown();
+  }
+
+  /** {@link shutdown}, for `await using items = new Items(…)`: released when the block is left. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
   }
 
   async #write(

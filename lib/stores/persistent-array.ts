@@ -1,3 +1,4 @@
+import '../async-dispose';
 import type { Observable } from 'rxjs';
 import type { DatabaseTarget } from '../target';
 import { arrayRows } from './array-rows';
@@ -24,7 +25,7 @@ export type { Coordinates } from './coordinates';
  * await grid.shutdown();
  * ```
  */
-export class PersistentArray<V = unknown> {
+export class PersistentArray<V = unknown> implements AsyncDisposable {
   readonly #g: StoreGroup;
   /** Keyed by the place as one text (see arrayRows). */
   readonly #store: CachedStore<string, V, Coordinates>;
@@ -90,6 +91,11 @@ export class PersistentArray<V = unknown> {
   /** Flushes, completes `changes$` and releases the connection. */
   shutdown(): Promise<void> {
     return this.#store.close();
+  }
+
+  /** {@link shutdown}, for `await using grid = new PersistentArray(…)`: flushed and released when the block is left. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
   }
 
   #key(x: Coordinate, y: Coordinate, z: Coordinate): string {

@@ -1,3 +1,4 @@
+import '../async-dispose';
 import type { Observable, SchedulerLike } from 'rxjs';
 import { AsyncError, MissingKeyError } from '../errors';
 import type { DatabaseTarget } from '../target';
@@ -24,7 +25,7 @@ import { ITEMS_TABLE } from './tables';
  * Values are kept by reference in the cache: do not mutate a value after
  * setting it; set a new one.
  */
-export class PersistentDict<K extends string | number = string, V = unknown> {
+export class PersistentDict<K extends string | number = string, V = unknown> implements AsyncDisposable {
   readonly #g: StoreGroup;
   readonly #store: CachedStore<K, V, K>;
   #view: SyncView<K, V> | undefined;
@@ -232,6 +233,15 @@ export class PersistentDict<K extends string | number = string, V = unknown> {
    */
   shutdown(): Promise<void> {
     return this.#store.close();
+  }
+
+  /**
+   * {@link shutdown}, for `await using dict = new PersistentDict(…)`: the
+   * writes made in the block are durable, and the connection released, when
+   * the block is left (a write that failed is not thrown here: await it).
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
   }
 
   #setNow(key: K, value: V): Promise<void> {
