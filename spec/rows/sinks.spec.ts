@@ -216,3 +216,48 @@ describe.each(allTargets)('an error in the query reaches the sink [$name]', (t) 
       expect(error).toBeInstanceOf(TransactionError);
     }));
 });
+
+// Counted, not timed: a reader that stops leaves the stream reading no further.
+describe.each(allTargets)('a stalled sink stops the reads [$name]', (t) => {
+  const STALL_AT = 345;
+  const stream = (b: ItemsBroker, read: ReadCounter) =>
+    b.stream<Row>(allItemsSql(b), [], { batchSize: BATCH, onBatch: read.onBatch });
+
+  it('toReadableStream(): rows read stay within rows taken + 2 × batchSize', () =>
+    withItems(t, async (b) => {
+      await fillItems(b, ROWS);
+      const read = readCounter();
+      const reader = stream(b, read).toReadableStream().getReader();
+      for (let i = 0; i < STALL_AT; i++) await reader.read();
+      await settle(b);
+      expect(read.rows).toBeGreaterThanOrEqual(STALL_AT);
+      expect(read.rows).toBeLessThanOrEqual(STALL_AT + 2 * BATCH);
+      let rest = 0;
+      while (!(await reader.read()).done) rest++;
+      expect(STALL_AT + rest).toBe(ROWS);
+    }));
+
+  it("toReadableStream({ format: 'ndjson' }): one chunk per batch, at most 2 read ahead", () =>
+    withItems(t, async (b) => {
+      await fillItems(b, ROWS);
+      const read = readCounter();
+      const reader = stream(b, read).toReadableStream({ format: 'ndjson' }).getReader();
+      for (let i = 0; i < 3; i++) await reader.read();
+      await settle(b);
+      expect(read.batches).toBeLessThanOrEqual(3 + 2);
+      await reader.cancel();
+    }));
+
+  it('toReadable() not read from: one batch read and no more', () =>
+    withItems(t, async (b) => {
+      await fillItems(b, ROWS);
+      const read = readCounter();
+      const readable = stream(b, read).toReadable();
+      const first = await new Promise((resolve) => readable.once('readable', () => resolve(readable.read())));
+      expect((first as Row).name).toBe('n1');
+      await settle(b);
+      expect(read.rows).toBe(BATCH);
+      readable.destroy();
+      await new Promise((resolve) => readable.once('close', resolve));
+    }));
+});
