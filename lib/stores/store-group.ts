@@ -49,6 +49,7 @@ export class StoreGroup {
   readonly #origin = randomUUID();
   readonly #bus: Promise<ChangeBus>;
   #closed = false;
+  readonly #writes = new Set<Promise<void>>();
 
   constructor(
     kind: string,
@@ -138,7 +139,17 @@ export class StoreGroup {
    * announcing the keys on the table's channel; `build` is called when the
    * transaction starts.
    */
-  async write(build: () => StoreWrite): Promise<void> {
+  write(build: () => StoreWrite): Promise<void> {
+    // Counted until it settles: shutdown() waits for writes already started
+    // (they wait for the bus first, and must not meet a closed broker).
+    const written = this.#write(build);
+    this.#writes.add(written);
+    const untrack = () => void this.#writes.delete(written);
+    written.then(untrack, untrack);
+    return written;
+  }
+
+  async #write(build: () => StoreWrite): Promise<void> {
     const bus = await this.#bus;
     const channel = this.#channel();
     let payload: string | undefined;
@@ -171,12 +182,13 @@ export class StoreGroup {
 
   /**
    * Refuses new calls at once, runs `beforeClose` (a store flushes its
-   * writes there), then shuts the broker down.
+   * writes there), waits for writes already started, then shuts the broker down.
    */
   async shutdown(beforeClose?: () => Promise<void>): Promise<void> {
     this.#closed = true;
     try {
       await beforeClose?.();
+      await Promise.allSettled([...this.#writes]);
     } finally {
       await this.#broker.shutdown();
     }
