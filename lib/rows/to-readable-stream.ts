@@ -42,16 +42,17 @@ export function rowsReadableStream<T>(
     }
   };
 
+  // One read at a time: the abort's read and the stream's pull share it.
+  const pullOnce = (controller: ReadableStreamDefaultController<T | Uint8Array>) =>
+    (pulling ??= pull(controller).finally(() => (pulling = undefined)));
+
   return new ReadableStream<T | Uint8Array>({
     start(controller) {
       // Aborted while the queue is full, no pull is under way to see it: read once now, which fails at once.
-      onAbort = () => void (pulling ?? pull(controller));
+      onAbort = () => void pullOnce(controller);
       signal?.addEventListener('abort', onAbort, { once: true });
     },
-    pull(controller) {
-      pulling = pull(controller).finally(() => (pulling = undefined));
-      return pulling;
-    },
+    pull: pullOnce,
     async cancel() {
       stopListening();
       // Waits for a read under way: the cursor is never closed under one.
