@@ -1,5 +1,5 @@
-import { DataSource, type DataSourceOptions } from 'typeorm';
-import { dialectFor, type BusOptions, type ChangeBus, type Dialect } from '../dialect';
+import type { DataSource, DataSourceOptions } from 'typeorm';
+import { dialectFor, newDataSource, type BusOptions, type ChangeBus, type Dialect } from '../dialect';
 import { DatabaseError } from '../errors';
 import { PriorityScheduler } from '../scheduler/priority-scheduler';
 import type { ResolvedTarget } from '../target';
@@ -38,7 +38,7 @@ export class SharedDatabase {
     this.dialect = dialectFor(target.options);
     const options = this.dialect.dataSourceOptions(target.options);
     this.#options = { ...options, logging: options.logging ?? false } as DataSourceOptions;
-    this.#dataSource = new DataSource(this.#options);
+    this.#dataSource = newDataSource(this.#options);
     this.scheduler = new PriorityScheduler(this.dialect.transactionSlots(this.#dataSource));
     this.streams = new StreamBudget(this, this.dialect.streamSlots(this.#dataSource), this.scheduler);
     this.#opening = new Retrying(() => this.#open());
@@ -76,7 +76,7 @@ export class SharedDatabase {
 
   async #open(): Promise<void> {
     // A DataSource whose initialize() failed is not tried again: a new one is.
-    if (this.#attempts++ > 0) this.#dataSource = new DataSource(this.#options);
+    if (this.#attempts++ > 0) this.#dataSource = newDataSource(this.#options);
     const ds = this.#dataSource;
     try {
       await ds.initialize();

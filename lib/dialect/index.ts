@@ -17,6 +17,7 @@ export type {
   ParsedTarget,
   PreparedStatement,
 } from './dialect';
+export { newDataSource } from './load-driver';
 export { redactPassword, TargetSyntaxError } from './target-syntax';
 
 const DIALECTS: Partial<Record<DataSourceOptions['type'], Dialect>> = {

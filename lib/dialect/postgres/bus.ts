@@ -1,7 +1,8 @@
-import { Client, type ClientConfig, type Notification } from 'pg';
+import type { Client, ClientConfig, Notification } from 'pg';
 import { asyncScheduler, Subscription, timer, type SchedulerLike } from 'rxjs';
 import type { DataSource } from 'typeorm';
 import { BusListeners } from '../bus-listeners';
+import { loadDriver } from '../load-driver';
 import type { BusOptions, BusState, ChangeBus } from '../change-bus';
 import { unref } from '../typeorm/pg-client';
 import { pgPool } from '../typeorm/postgres-driver';
@@ -34,6 +35,7 @@ interface Session {
 export function openPgBus(ds: DataSource, options: BusOptions): ChangeBus {
   // Read now: a destroyed DataSource has no pool any more.
   const config = listenerConfig(ds);
+  const { Client } = loadDriver('pg');
   const listeners = new BusListeners();
   const channels = listeners.channels;
   let session: Session | undefined;

@@ -1,11 +1,20 @@
 import type { DataSourceOptions } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
+import { loadDriver } from '../load-driver';
 
 /** How long opening a connection may take unless the target says otherwise (libpq has no limit). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-/** The options a postgres DataSource is made with: the caller's, with the defaults below. */
+/**
+ * The options a postgres DataSource is made with: the caller's, with the defaults below.
+ * @throws DatabaseError when pg or pg-cursor is not installed: said when the
+ *   broker is made, not at its first transaction or stream.
+ */
 export function postgresOptions(options: DataSourceOptions): DataSourceOptions {
+  // Loaded now, although the change bus and row streams use them later: a
+  // missing one is an install to fix, better told before any work is queued.
+  loadDriver('pg');
+  loadDriver('pg-cursor');
   return withSchemaPath(withPoolDefaults(options as PostgresConnectionOptions));
 }
 

@@ -1,5 +1,6 @@
-import Cursor from 'pg-cursor';
+import type Cursor from 'pg-cursor';
 import type { RowSource } from '../../rows/row-source';
+import { loadDriver } from '../load-driver';
 
 /** The part of a pg client a cursor needs. */
 export interface PgCursorClient {
@@ -20,7 +21,8 @@ export function pgCursorSource<T>(
   release: (error?: unknown) => void | Promise<void>,
   broken: () => unknown = () => undefined,
 ): RowSource<T> {
-  const cursor = client.query(new Cursor(sql, parameters));
+  const PgCursor = loadDriver('pg-cursor');
+  const cursor = client.query(new PgCursor(sql, parameters));
   let failed: unknown;
   let closed: Promise<void> | undefined;
   return {

@@ -1,15 +1,21 @@
-import sqlite3 from 'sqlite3';
+import type sqlite3 from 'sqlite3';
 import type { DataSource, DataSourceOptions } from 'typeorm';
+import { loadDriver } from '../load-driver';
 import { busyFirst } from './busy-first';
 
-/** node-sqlite3 as TypeORM gets it: everything but verbose mode. */
-const quietSqlite3: typeof sqlite3 = Object.create(sqlite3, {
-  verbose: {
-    value(this: typeof sqlite3) {
-      return this;
+let quiet: typeof sqlite3 | undefined;
+
+/** node-sqlite3 as TypeORM gets it: everything but verbose mode. Loaded at the first sqlite target. */
+function quietSqlite3(): typeof sqlite3 {
+  quiet ??= Object.create(loadDriver('sqlite3'), {
+    verbose: {
+      value(this: typeof sqlite3) {
+        return this;
+      },
     },
-  },
-});
+  }) as typeof sqlite3;
+  return quiet;
+}
 
 /**
  * The options a sqlite DataSource is made with. TypeORM always switches
@@ -19,11 +25,12 @@ const quietSqlite3: typeof sqlite3 = Object.create(sqlite3, {
  * process turns verbose mode on for everyone). File databases run in WAL
  * mode, so that a stream's reader connection and the writer never block each
  * other, with a busy timeout for other processes.
+ * @throws DatabaseError when no driver is given and sqlite3 is not installed.
  */
 export function sqliteOptions(options: DataSourceOptions): DataSourceOptions {
   if (options.type !== 'sqlite') return options;
   const file = !isMemoryFile(options.database);
-  const driver = (options.driver as typeof sqlite3 | undefined) ?? quietSqlite3;
+  const driver = (options.driver as typeof sqlite3 | undefined) ?? quietSqlite3();
   if (!file) return { ...options, driver };
   const busyTimeout = options.busyTimeout ?? 5000;
   return {

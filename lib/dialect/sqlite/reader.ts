@@ -1,6 +1,7 @@
 import fs from 'node:fs';
-import sqlite3 from 'sqlite3';
+import type sqlite3 from 'sqlite3';
 import { driverErrorCode } from '../driver-error';
+import { loadDriver } from '../load-driver';
 import { fileGone } from './file-identity';
 
 /** A stream's reader connection, with the few calls a stream needs. */
@@ -21,9 +22,10 @@ export interface Reader {
  * @throws DatabaseError when there is no file at `file`.
  */
 export async function openReader(file: string): Promise<Reader> {
+  const sqlite = loadDriver('sqlite3');
   // The constructor, not the module: node-sqlite3's verbose mode stays off.
   const db = await new Promise<sqlite3.Database>((resolve, reject) => {
-    const opened: sqlite3.Database = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (err) =>
+    const opened: sqlite3.Database = new sqlite.Database(file, sqlite.OPEN_READONLY, (err) =>
       err ? reject(gone(err, file) ?? err) : resolve(opened),
     );
   });
