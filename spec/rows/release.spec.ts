@@ -3,6 +3,7 @@ import { CancelledError, TimeoutError } from '../../lib';
 import { latch, withItems, type ItemsBroker } from '../support/brokers';
 import {
   allItemsSql,
+  releaseCheckedRun,
   expectStreamsReleased,
   fillItems,
   hookedOptions,
@@ -10,7 +11,6 @@ import {
   settle,
   sqliteTempTables,
   type ReadCounter,
-  withStreamItems,
   within,
 } from '../support/streams';
 import { allTargets } from '../support/targets';
@@ -27,12 +27,7 @@ interface Row {
 // after it) and gives its connection back (expectStreamsReleased).
 describe.each(allTargets)('leaving a row stream early closes the cursor and returns the connection [$name]', (t) => {
   const appName = `sasync-rows-release-${process.pid}`;
-  const run = (fn: (b: ItemsBroker) => Promise<void>) =>
-    withStreamItems(t, appName, async (b) => {
-      await fillItems(b, ROWS);
-      await fn(b);
-      await expectStreamsReleased(b, t, appName);
-    });
+  const run = releaseCheckedRun(t, appName, ROWS);
   const stream = (b: ItemsBroker, read: ReadCounter, signal?: AbortSignal) =>
     b.stream<Row>(allItemsSql(b), [], { batchSize: BATCH, onBatch: read.onBatch, signal });
 
@@ -215,12 +210,7 @@ describe.each(allTargets)('leaving a row stream early closes the cursor and retu
 // never looks like the end of the result.
 describe.each(allTargets)('a row stream whose AbortSignal aborts fails with CancelledError [$name]', (t) => {
   const appName = `sasync-rows-abort-${process.pid}`;
-  const run = (fn: (b: ItemsBroker) => Promise<void>) =>
-    withStreamItems(t, appName, async (b) => {
-      await fillItems(b, ROWS);
-      await fn(b);
-      await expectStreamsReleased(b, t, appName);
-    });
+  const run = releaseCheckedRun(t, appName, ROWS);
   const stream = (b: ItemsBroker, signal: AbortSignal) =>
     b.stream<Row>(allItemsSql(b), [], { batchSize: BATCH, signal });
   /** What a subscription ended with: its error, or 'completed'. */

@@ -5,12 +5,11 @@ import { CancelledError, TransactionError } from '../../lib';
 import { withItems, type ItemsBroker } from '../support/brokers';
 import {
   allItemsSql,
-  expectStreamsReleased,
+  releaseCheckedRun,
   failingAtSql,
   fillItems,
   readCounter,
   settle,
-  withStreamItems,
   type ReadCounter,
 } from '../support/streams';
 import { allTargets } from '../support/targets';
@@ -97,12 +96,7 @@ describe.each(allTargets)('toReadable() and toReadableStream() give every row, i
 
 describe.each(allTargets)('a sink that stops early closes the cursor and returns the connection [$name]', (t) => {
   const appName = `sasync-rows-sinks-${process.pid}`;
-  const run = (fn: (b: ItemsBroker) => Promise<void>) =>
-    withStreamItems(t, appName, async (b) => {
-      await fillItems(b, ROWS);
-      await fn(b);
-      await expectStreamsReleased(b, t, appName);
-    });
+  const run = releaseCheckedRun(t, appName, ROWS);
   const stream = (b: ItemsBroker, read: ReadCounter, signal?: AbortSignal) =>
     b.stream<Row>(allItemsSql(b), [], { batchSize: BATCH, onBatch: read.onBatch, signal });
 
@@ -191,12 +185,7 @@ describe.each(allTargets)('a sink that stops early closes the cursor and returns
 
 describe.each(allTargets)('an error in the query reaches the sink [$name]', (t) => {
   const appName = `sasync-rows-sinks-error-${process.pid}`;
-  const run = (fn: (b: ItemsBroker) => Promise<void>) =>
-    withStreamItems(t, appName, async (b) => {
-      await fillItems(b, 3 * BATCH);
-      await fn(b);
-      await expectStreamsReleased(b, t, appName);
-    });
+  const run = releaseCheckedRun(t, appName, 3 * BATCH);
   const failing = (b: ItemsBroker) => b.stream<Row>(failingAtSql(b, 2 * BATCH + 5), [], { batchSize: BATCH });
 
   it('toReadable(): pipeline() rejects with TransactionError', () =>

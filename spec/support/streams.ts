@@ -237,6 +237,24 @@ export async function withStreamItems(
 }
 
 /**
+ * The way a stream spec runs a case: `fn` on a fresh ItemsBroker holding
+ * `rows` items (see withStreamItems), then every stream connection must be
+ * back (expectStreamsReleased).
+ */
+export function releaseCheckedRun(
+  t: TestTarget,
+  appName: string,
+  rows: number,
+): (fn: (b: ItemsBroker) => Promise<void>) => Promise<void> {
+  return (fn) =>
+    withStreamItems(t, appName, async (b) => {
+      await fillItems(b, rows);
+      await fn(b);
+      await expectStreamsReleased(b, t, appName);
+    });
+}
+
+/**
  * Everything a closed stream held is back: the pool is whole, `SELECT 1`
  * works, the whole stream budget can be had again; on postgres no session of
  * `appName` is stuck in a statement or transaction; on a sqlite file a write
