@@ -37,8 +37,9 @@ export function rowsReadableStream<T>(
     } catch (err) {
       // The batches closed themselves on their error; a row JSON refused leaves them open.
       stopListening();
-      await batches.return?.();
+      // Told first: a failure to close must not hide the error, nor go unhandled.
       controller.error(err);
+      await batches.return?.().catch(() => undefined);
     }
   };
 
@@ -46,17 +47,22 @@ export function rowsReadableStream<T>(
   const pullOnce = (controller: ReadableStreamDefaultController<T | Uint8Array>) =>
     (pulling ??= pull(controller).finally(() => (pulling = undefined)));
 
-  return new ReadableStream<T | Uint8Array>({
-    start(controller) {
-      // Aborted while the queue is full, no pull is under way to see it: read once now, which fails at once.
-      onAbort = () => void pullOnce(controller);
-      signal?.addEventListener('abort', onAbort, { once: true });
+  return new ReadableStream<T | Uint8Array>(
+    {
+      start(controller) {
+        // Aborted while the queue is full, no pull is under way to see it: read once now, which fails at once.
+        onAbort = () => void pullOnce(controller).catch(() => undefined);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      },
+      pull: pullOnce,
+      async cancel() {
+        stopListening();
+        // Waits for a read under way: the cursor is never closed under one.
+        await batches?.return?.();
+      },
+      // 0: no pull (no cursor, no connection) until someone reads; a stream
+      // made and dropped unread holds nothing. A batch read stays queued.
     },
-    pull: pullOnce,
-    async cancel() {
-      stopListening();
-      // Waits for a read under way: the cursor is never closed under one.
-      await batches?.return?.();
-    },
-  });
+    { highWaterMark: 0 },
+  );
 }

@@ -61,6 +61,8 @@ class RowsReadable<T> extends Readable {
         if (result.done) {
           const tail = this.#text?.end();
           if (tail) this.push(tail);
+          // Ended: an abort from now on has nothing to stop.
+          this.#signal?.removeEventListener('abort', this.#onAbort);
           this.push(null);
           return;
         }

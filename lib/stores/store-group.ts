@@ -50,6 +50,7 @@ export class StoreGroup {
   readonly #bus: Promise<ChangeBus>;
   #closed = false;
   readonly #writes = new Set<Promise<void>>();
+  #shutdown: Promise<void> | undefined;
 
   constructor(
     kind: string,
@@ -182,9 +183,15 @@ export class StoreGroup {
 
   /**
    * Refuses new calls at once, runs `beforeClose` (a store flushes its
-   * writes there), waits for writes already started, then shuts the broker down.
+   * writes there), waits for writes already started, then shuts the broker
+   * down. Calling it again returns the same Promise (beforeClose runs once).
    */
-  async shutdown(beforeClose?: () => Promise<void>): Promise<void> {
+  shutdown(beforeClose?: () => Promise<void>): Promise<void> {
+    this.#shutdown ??= this.#close(beforeClose);
+    return this.#shutdown;
+  }
+
+  async #close(beforeClose: (() => Promise<void>) | undefined): Promise<void> {
     this.#closed = true;
     try {
       await beforeClose?.();

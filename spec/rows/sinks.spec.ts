@@ -249,4 +249,19 @@ describe.each(allTargets)('a stalled sink stops the reads [$name]', (t) => {
       readable.destroy();
       await new Promise((resolve) => readable.once('close', resolve));
     }));
+
+  it('toReadableStream() never read opens no cursor and reads nothing (dropped unread, it holds no connection)', () =>
+    withItems(t, async (b) => {
+      await fillItems(b, ROWS);
+      const read = readCounter();
+      const body = stream(b, read).toReadableStream();
+      await settle(b);
+      expect(read.batches).toBe(0);
+      expect(b.connectionStats().idle).toBe(b.connectionStats().open);
+      // Read once now: the first batch comes only on demand.
+      const reader = body.getReader();
+      expect(((await reader.read()).value as Row).name).toBe('n1');
+      expect(read.batches).toBe(1);
+      await reader.cancel();
+    }));
 });
