@@ -36,11 +36,11 @@ export { MAX_NICENESS, MIN_NICENESS } from './scheduler/priority';
 
 // Targets and tables
 export { resolveTarget } from './target';
-export type { DatabaseTarget } from './target';
+export type { DatabaseTarget, ResolvedTarget } from './target';
 export { PORTABLE_TYPES } from './schema/column';
 export type { ColumnSpec, PortableType } from './schema/column';
 export type { IndexInfo, TableInfo, TableOptions } from './schema/table-spec';
-export type { ConnectionStats } from './dialect';
+export type { ConnectionStats, IsolationLevel } from './dialect';
 
 // Bound values
 export { json } from './dialect/json-parameter';

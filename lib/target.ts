@@ -20,6 +20,7 @@ export interface ResolvedTarget {
   readonly key: ParsedTarget['key'] | DataSourceOptions;
   /** The target as it may be shown in messages (no password). */
   readonly label: string;
+  /** The TypeORM DataSource options sasync opens the target with. */
   readonly options: DataSourceOptions;
 }
 

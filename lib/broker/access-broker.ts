@@ -49,8 +49,8 @@ let globalTarget: ResolvedTarget | undefined;
  * target. See the README for a tour.
  *
  * The broker is the public face: its lifecycle (start-up, drain, shutdown)
- * is a {@link Lifecycle}, its queueing a {@link Submitter}, its statements
- * {@link Statements} and its tables {@link Tables}.
+ * is a `Lifecycle`, its queueing a `Submitter`, its statements
+ * `Statements` and its tables `Tables` (internal classes, in `lib/broker/`).
  */
 export class AccessBroker implements AsyncDisposable {
   readonly #db: SharedDatabase;

@@ -7,7 +7,9 @@ import type { TransactOptions } from '../transaction/options';
 
 /** A statement made by `broker.prepare(name, sql)`: compiled once, run with new parameters. */
 export interface Prepared<T> {
+  /** The name it was prepared under. */
   readonly name: string;
+  /** Its SQL. */
   readonly sql: string;
   /** Runs it (inside the current transaction, if any) and emits its rows as one array. */
   query(parameters?: readonly unknown[], options?: TransactOptions): Observable<T[]>;
