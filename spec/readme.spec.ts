@@ -33,6 +33,7 @@ const OPTIONS: ts.CompilerOptions = {
 
 /** What each example must print (a fragment of the joined console.log output), by a line it contains. */
 const EXPECTED: [string, RegExp][] = [
+  ["notes.add('write the README')", /^\[ Note \{ id: 1, body: 'write the README', done: false \} \]$/],
   ["new LogBroker('sqlite:stats.db')", /id 1\nentries 1\nix_entries_dt/],
   ["label.with({ doNext: true })('next')", /\[ 'next', 'urgent', 'bulk 1', 'bulk 2' \]/],
   [
