@@ -4,9 +4,10 @@ import '../async-dispose';
 import type { ConnectionStats } from '../dialect';
 import { DatabaseError, TransactionError } from '../errors';
 import { produceRowsWork, type Produced, type ValueSource } from '../rows/produce-rows';
+import { queryBuilderStream } from '../rows/query-builder-stream';
 import { queryStream } from '../rows/query-stream';
 import type { RowStream } from '../rows/row-stream';
-import { checkConcurrency, type StreamOptions } from '../rows/stream-options';
+import { checkConcurrency, type QueryBuilderStreamOptions, type StreamOptions } from '../rows/stream-options';
 import type { ColumnSpec } from '../schema/column';
 import type { TableInfo, TableOptions } from '../schema/table-spec';
 import { resolveTarget, type DatabaseTarget, type ResolvedTarget } from '../target';
@@ -229,22 +230,55 @@ export class AccessBroker implements AsyncDisposable {
    * Streams still open when the broker shuts down fail with BrokerClosedError.
    * A bound value a driver would change fails the stream with
    * InvalidParameterError before it takes a connection.
-   * @throws RangeError at once for bad options.
+   *
+   * Raw SQL has no entity: its rows are typed `ObjectLiteral` unless you
+   * name a row type, `stream<{ name: string }>(sql)`, which is your
+   * assertion, not checked.
+   * @throws RangeError or TypeError at once for bad options (`entities: true` with raw SQL among them).
    */
   stream<T = ObjectLiteral>(sql: string, parameters?: readonly unknown[], options?: StreamOptions): RowStream<T>;
-  /** A QueryBuilder brings its own parameters: the second argument is the options. */
-  stream<T = ObjectLiteral>(query: SelectQueryBuilder<ObjectLiteral>, options?: StreamOptions): RowStream<T>;
-  stream<T = ObjectLiteral>(
-    query: string | SelectQueryBuilder<ObjectLiteral>,
-    second?: readonly unknown[] | StreamOptions,
+  /**
+   * The entities of a QueryBuilder's main alias (`entities: true`), typed
+   * from the QueryBuilder: hydrated by TypeORM as `getMany()` does, joined
+   * relations and `afterLoad` included, a batch at a time. A join that gives
+   * an entity several rows (a to-many relation) needs an order by the main
+   * alias's primary key first, or no order (then the stream orders by it).
+   * @throws TypeError at once for a QueryBuilder on a table name rather than
+   *   an entity, an order that would split an entity, or what would need
+   *   more queries (relation ids or counts, skip/take over joins).
+   *
+   * ```ts
+   * for await (const note of broker.stream(notes.createQueryBuilder('n'), { entities: true })) note.title;
+   * ```
+   */
+  stream<E extends ObjectLiteral>(
+    query: SelectQueryBuilder<E>,
+    options: QueryBuilderStreamOptions & { readonly entities: true },
+  ): RowStream<E>;
+  /**
+   * A QueryBuilder's raw rows, with TypeORM's column aliases (`n_id`,
+   * `n_title`), typed as such (`ObjectLiteral`), not as its entity. A
+   * QueryBuilder brings its own parameters: the second argument is the options.
+   */
+  stream<E extends ObjectLiteral>(
+    query: SelectQueryBuilder<E>,
+    options?: QueryBuilderStreamOptions & { readonly entities?: false },
+  ): RowStream<ObjectLiteral>;
+  /** Entities or raw rows, as `entities` says when it is only known to be a boolean. */
+  stream<E extends ObjectLiteral>(
+    query: SelectQueryBuilder<E>,
+    options?: QueryBuilderStreamOptions,
+  ): RowStream<E> | RowStream<ObjectLiteral>;
+  stream<T extends ObjectLiteral>(
+    query: string | SelectQueryBuilder<T>,
+    second?: readonly unknown[] | QueryBuilderStreamOptions,
     third?: StreamOptions,
-  ): RowStream<T> {
+  ): RowStream<T> | RowStream<ObjectLiteral> {
     if (typeof query === 'string') return queryStream<T>(this.#db, this.#lifecycle, query, second as unknown[], third);
     if (Array.isArray(second) || third !== undefined) {
       throw new TypeError('a QueryBuilder brings its own parameters: call stream(queryBuilder, options)');
     }
-    const [sql, values] = query.getQueryAndParameters();
-    return queryStream<T>(this.#db, this.#lifecycle, sql, values, second as StreamOptions | undefined);
+    return queryBuilderStream(this.#db, this.#lifecycle, query, second as QueryBuilderStreamOptions | undefined);
   }
 
   /**
