@@ -30,6 +30,12 @@ export function queryBuilderStream<E extends ObjectLiteral>(
     return queryStream<ObjectLiteral>(db, gate, sql, values, options);
   }
   const reader = entityReader(qb);
+  if (reader.keyOf && options.key !== undefined) {
+    throw new TypeError(
+      `stream(queryBuilder, { entities: true, key: ${JSON.stringify(options.key)} }): a join here gives an entity several rows, ` +
+        'so no column is unique per row in the order read: leave key out',
+    );
+  }
   return cursorStream<E, ObjectLiteral>(db, gate, reader.sql, reader.parameters, options, () => {
     // Inside a transaction, afterLoad subscribers get the work's own runner.
     const ctx = currentContext(db);

@@ -108,7 +108,7 @@ describe.each(allTargets)('row streams are cold [$name]', (t) => {
         .from(b.itemsTable, 'i')
         .where('i.id > :min', { min: 3 })
         .orderBy('i.id');
-      // Raw rows, typed as such (ObjectLiteral): the QueryBuilder's column aliases.
+      // Raw rows, typed as such (ObjectLiteral): no row type is named for a QueryBuilder.
       const rows = await lastValueFrom(b.stream(qb).pipe(toArray()));
       expect(rows.map((r) => r.name)).toEqual(['n4', 'n5', 'n6']);
       // Parameters beside a QueryBuilder are a mistake the types already refuse.

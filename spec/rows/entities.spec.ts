@@ -389,6 +389,7 @@ describe.each(allTargets)('stream(queryBuilder, { entities: true }) [$name]', (t
       expect(() => b.stream(byTable, { entities: true })).toThrow(/needs a QueryBuilder on an entity/);
       const counted = notes.createQueryBuilder('n').loadRelationCountAndMap('n.tagCount', 'n.tags');
       expect(() => b.stream(counted, { entities: true })).toThrow(/cannot load relation ids or counts/);
+      expect(() => b.stream(joined(notes), { entities: true, key: 'n_id' })).toThrow(/leave key out/);
       const paged = joined(notes).take(10);
       expect(() => b.stream(paged, { entities: true })).toThrow(/cannot page with skip\(\) or take\(\) over joins/);
       // Paging without joins is plain LIMIT: fine.
