@@ -61,8 +61,10 @@ export class AccessBroker implements AsyncDisposable {
   readonly #tables: Tables;
 
   /**
-   * Sets the target that brokers (and stores) made without one use.
-   * @throws DatabaseError for a malformed target.
+   * Sets the target that brokers (and stores) made without one use: a URL,
+   * DataSourceOptions, or the app's own DataSource (see {@link DatabaseTarget}).
+   * @throws DatabaseError for a malformed target, or a DataSource of a type
+   *   sasync does not support.
    */
   static setup(target: DatabaseTarget): void {
     globalTarget = resolveTarget(target);
@@ -70,8 +72,14 @@ export class AccessBroker implements AsyncDisposable {
 
   /**
    * @param target where the database is; without one, the target given to
-   *   {@link AccessBroker.setup}.
-   * @throws DatabaseError for a malformed target, or none at all.
+   *   {@link AccessBroker.setup}. An existing TypeORM DataSource is used as
+   *   it is (`broker.dataSource` is that object), shared by every broker and
+   *   store on it, initialized if it is not yet, and never destroyed by
+   *   sasync: its owner destroys it after the brokers' shutdown().
+   * @throws DatabaseError for a malformed target, none at all, a DataSource
+   *   of a type sasync does not support, or one whose options it cannot
+   *   work with (a postgres pool under 2 connections, a schema not on the
+   *   search_path).
    */
   constructor(target?: DatabaseTarget, options: BrokerOptions = {}) {
     const resolved = target === undefined ? globalTarget : resolveTarget(target);

@@ -3,9 +3,9 @@ import { cancelBackend, destroySocket, isRunning } from '../typeorm/pg-client';
 import { releaseRunnerClient, runnerClient, settledRunnerClient } from '../typeorm/postgres-driver';
 import { recordLosses } from './lost-connection';
 
-/** Sets up an initialized DataSource: its clients record why they die. */
-export function prepareConnection(ds: DataSource): void {
-  recordLosses(ds);
+/** Sets up an initialized DataSource: its clients record why they die (until the returned function stops it). */
+export function prepareConnection(ds: DataSource): () => void {
+  return recordLosses(ds);
 }
 
 /** Cancels the runner's running statement, if one runs; true when it did. */
