@@ -54,6 +54,8 @@ export class SharedDatabase {
   /** Set when the owner destroyed an app's DataSource while brokers used it. */
   #destroyedByOwner: DatabaseError | undefined;
   readonly #ownerDestroyWatchers = new Set<(error: DatabaseError) => void>();
+  /** The close of the SharedDatabase that had this app's DataSource before, if it is still under way. */
+  readonly #previous: Promise<void> | undefined;
 
   /** @throws DatabaseError for an app's DataSource whose options sasync cannot work with. */
   constructor(
@@ -63,6 +65,7 @@ export class SharedDatabase {
     this.label = target.label;
     this.dialect = dialectFor(target.options);
     this.#adopted = target.dataSource !== undefined;
+    this.#previous = leaving.get(key);
     if (target.dataSource) {
       this.dialect.checkDataSource(target.dataSource);
       this.#options = target.options;
@@ -129,6 +132,9 @@ export class SharedDatabase {
   }
 
   async #open(): Promise<void> {
+    // The last SharedDatabase on this app's DataSource may still be taking
+    // back what it added: adding ours meanwhile, its undoing would take ours too.
+    await this.#previous?.catch(() => undefined);
     // sasync's own DataSource whose initialize() failed is not tried again: a
     // new one is. An app's is the app's: TypeORM 0.3 lets initialize() run again.
     if (this.#attempts++ > 0 && !this.#adopted) this.#dataSource = newDataSource(this.#options);
@@ -220,7 +226,15 @@ export class SharedDatabase {
   release(): Promise<void> {
     if (--this.#refs > 0) return Promise.resolve();
     if (registry.get(this.key) === this) registry.delete(this.key);
-    this.#closed ??= this.#close();
+    if (!this.#closed) {
+      const closed = (this.#closed = this.#close());
+      // A new SharedDatabase on the same app's DataSource waits for this one to take its additions back.
+      if (this.#adopted) {
+        leaving.set(this.key, closed);
+        const forget = () => void (leaving.get(this.key) === closed && leaving.delete(this.key));
+        closed.then(forget, forget);
+      }
+    }
     return this.#closed;
   }
 
@@ -262,6 +276,8 @@ export class SharedDatabase {
 }
 
 const registry = new Map<ResolvedTarget['key'], SharedDatabase>();
+/** The closes under way of SharedDatabases on an app's DataSource, by DataSource. */
+const leaving = new Map<ResolvedTarget['key'], Promise<void>>();
 
 /** The shared database for a target, opened if no broker has it open. */
 export function acquireDatabase(target: ResolvedTarget): SharedDatabase {

@@ -3,7 +3,9 @@ import path from 'node:path';
 import { lastValueFrom } from 'rxjs';
 import { DataSource } from 'typeorm';
 import { AccessBroker, DatabaseError } from '../../lib';
+import { acquireDatabase } from '../../lib/broker/registry';
 import { FIRST_RETRY_DELAY } from '../../lib/broker/retrying';
+import { resolveTarget } from '../../lib/target';
 import { ItemsBroker, latch } from '../support/brokers';
 import { appDataSource, appOptions, ownMembers, poolListeners } from '../support/data-sources';
 import { allTargets, pgAvailable, ph, postgres, scratchDir, sqliteFile, uniqueName } from '../support/targets';
@@ -145,6 +147,24 @@ describe.each(allTargets)('an existing DataSource as the target [$name]', (t) =>
     expect(ds.isInitialized).toBe(false);
     await b.shutdown();
     expect(ownMembers(ds)).toEqual([]);
+  });
+
+  it('a share taken while the last one is being given back finds it set up, and leaves it as it was', async () => {
+    const ds = appDataSource(t);
+    await ds.initialize();
+    const members = ownMembers(ds);
+    const first = acquireDatabase(resolveTarget(ds));
+    await first.open();
+    const setUp = ownMembers(ds);
+    // The last share goes: the next one is a new SharedDatabase while the first still takes its additions back.
+    const leaving = first.release();
+    const second = acquireDatabase(resolveTarget(ds));
+    expect(second).not.toBe(first);
+    await Promise.all([leaving, second.open()]);
+    expect(ownMembers(ds)).toEqual(setUp);
+    await second.release();
+    expect(ownMembers(ds)).toEqual(members);
+    await ds.destroy();
   });
 
   it("a DataSource of a second copy of TypeORM (not instanceof this one's) works by its shape", async () => {
