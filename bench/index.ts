@@ -60,12 +60,10 @@ async function sqliteRows(options: BenchOptions): Promise<TxResult[]> {
   }
 }
 
-async function postgresRows(options: BenchOptions): Promise<TxResult[]> {
+async function postgresRows(options: BenchOptions, proxy: LatencyProxy | undefined): Promise<TxResult[]> {
   try {
-    return await benchTransactions(
-      plan(options, 'postgres', () => options.pgUrl, 3000, postgresSubjects(options)),
-      progress,
-    );
+    const base = plan(options, 'postgres', () => options.pgUrl, 3000, postgresSubjects(options));
+    return await benchTransactions(proxy ? { ...base, roundTrips: proxy.roundTrips } : base, progress);
   } finally {
     // Each subject drops its own table; this catches those of a subject that died.
     await dropTables(options.pgUrl, postgresSubjects(options).map(tableName));
@@ -116,13 +114,17 @@ async function main(): Promise<void> {
   });
   const { options, proxy } = pg?.ok ? await withLatency(read) : { options: read, proxy: undefined };
   try {
-    await runParts(options, pg);
+    await runParts(options, pg, proxy);
   } finally {
     await proxy?.close();
   }
 }
 
-async function runParts(options: BenchOptions, pg: PostgresProbe | undefined): Promise<void> {
+async function runParts(
+  options: BenchOptions,
+  pg: PostgresProbe | undefined,
+  proxy: LatencyProxy | undefined,
+): Promise<void> {
   const streamParts = options.parts.has('streams') || options.parts.has('prepare');
   if (pg && !pg.ok) {
     console.log(`\n!!!!! POSTGRES SKIPPED: ${redact(options.pgUrl)} is unreachable (${pg.reason}).`);
@@ -131,12 +133,12 @@ async function runParts(options: BenchOptions, pg: PostgresProbe | undefined): P
 
   const rows: TxResult[] = [];
   if (options.parts.has('sqlite')) rows.push(...(await sqliteRows(options)));
-  if (pg?.ok && options.parts.has('postgres')) rows.push(...(await postgresRows(options)));
+  if (pg?.ok && options.parts.has('postgres')) rows.push(...(await postgresRows(options, proxy)));
   if (rows.length > 0) {
     printTransactions(rows, options.rounds);
     printCpu(rows);
     printRounds(rows);
-    printPeers(rows, options.latencyMs);
+    if (options.peers || options.latencyMs > 0) printPeers(rows, options.latencyMs);
   }
 
   if (options.parts.has('scheduler')) {

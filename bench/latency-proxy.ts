@@ -46,6 +46,12 @@ export interface LatencyProxy {
   readonly delayMs: number;
   /** Connections accepted so far. */
   readonly accepted: () => number;
+  /**
+   * Round trips so far, over every connection: the times the server
+   * answered after the client had sent something since its last answer
+   * (statements written together before reading count once).
+   */
+  readonly roundTrips: () => number;
   /** Stops listening and destroys the connections still open. */
   close(): Promise<void>;
 }
@@ -66,8 +72,10 @@ class DelayLine implements Sleeper {
     private readonly to: net.Socket,
     private readonly delayMs: number,
     private readonly alarm: PreciseAlarm,
+    onData: () => void,
   ) {
     from.on('data', (chunk: Buffer) => {
+      onData();
       this.held += chunk.length;
       this.push({ due: preciseNow() + delayMs, chunk });
       if (this.pressure() > HIGH_WATER) from.pause();
@@ -142,10 +150,18 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
   const open = new Set<net.Socket>();
   const alarm = new PreciseAlarm();
   let accepted = 0;
+  let roundTrips = 0;
   const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (client) => {
     accepted++;
     const upstream = net.connect({ host: to.host, port: to.port, allowHalfOpen: true, noDelay: true });
-    const lines = [new DelayLine(client, upstream, delayMs, alarm), new DelayLine(upstream, client, delayMs, alarm)];
+    let clientSpoke = false;
+    const lines = [
+      new DelayLine(client, upstream, delayMs, alarm, () => (clientSpoke = true)),
+      new DelayLine(upstream, client, delayMs, alarm, () => {
+        if (clientSpoke) roundTrips++;
+        clientSpoke = false;
+      }),
+    ];
     for (const socket of [client, upstream]) open.add(socket);
     const destroyBoth = () => {
       for (const line of lines) line.stop();
@@ -181,6 +197,7 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
     port,
     delayMs,
     accepted: () => accepted,
+    roundTrips: () => roundTrips,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

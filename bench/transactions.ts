@@ -17,6 +17,8 @@ export interface TxPlan {
   readonly inFlight: readonly number[];
   /** The subjects, in the order the first round runs them. */
   readonly subjects: readonly SubjectName[];
+  /** With the latency proxy: its round-trip count so far, read around each timed run. */
+  readonly roundTrips?: () => number;
 }
 
 /** Results of one (database, in-flight) row: a sample per round, per subject. */
@@ -25,6 +27,8 @@ export interface TxResult {
   readonly inFlight: number;
   readonly subjects: readonly SubjectName[];
   readonly samples: Partial<Record<SubjectName, Sample[]>>;
+  /** With the latency proxy: round trips per transaction (warm-up included), a round each. */
+  readonly roundTrips: Partial<Record<SubjectName, number[]>>;
 }
 
 /** One subject's samples, a round each (throws for a subject that was not run). */
@@ -53,12 +57,17 @@ export async function benchTransactions(plan: TxPlan, progress: (line: string) =
       inFlight,
       subjects: plan.subjects,
       samples: Object.fromEntries(plan.subjects.map((s) => [s, []])),
+      roundTrips: Object.fromEntries(plan.subjects.map((s) => [s, []])),
     }));
     for (let round = 0; round < plan.rounds; round++) {
       for (const result of results) {
         const order = rotate(subjects, round);
         for (const subject of order) {
-          samplesOf(result, subject.name).push(await subject.measure({ ...plan, inFlight: result.inFlight }));
+          const before = plan.roundTrips?.();
+          const { warmup, count } = plan;
+          samplesOf(result, subject.name).push(await subject.measure({ warmup, count, inFlight: result.inFlight }));
+          if (before !== undefined)
+            result.roundTrips[subject.name]!.push((plan.roundTrips!() - before) / (warmup + count));
         }
         const line = order.map((s) => `${s.name} ${Math.round(samplesOf(result, s.name).at(-1)!.opsPerSecond)}`);
         progress(`  ${kind} round ${round + 1}/${plan.rounds}, ${result.inFlight} in flight: ${line.join(', ')} tx/s`);
