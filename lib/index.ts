@@ -5,6 +5,19 @@ export { AccessBroker } from './broker/access-broker';
 export type { BrokerOptions, TransactionMethod, WorkResult } from './broker/access-broker';
 export { transact } from './broker/transact-decorator';
 export type { TransactOptions } from './transaction/options';
+export { Awaitable } from './transaction/awaitable';
+export type {
+  CancelledEvent,
+  CommittedEvent,
+  OutcomeEvent,
+  QueuedEvent,
+  RetriedEvent,
+  RolledBackEvent,
+  StartedEvent,
+  TransactionEvent,
+  TransactionEventBase,
+  WorkKind,
+} from './transaction/events';
 export type { Prepared } from './broker/prepared';
 export type { Produced, ValueSource } from './rows/produce-rows';
 

@@ -1,4 +1,4 @@
-import { lastValueFrom, Observable } from 'rxjs';
+import { lastValueFrom, type Observable } from 'rxjs';
 import type { DataSource, EntityManager, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import '../async-dispose';
 import type { ConnectionStats } from '../dialect';
@@ -11,7 +11,9 @@ import { checkConcurrency, type QueryBuilderStreamOptions, type StreamOptions } 
 import type { ColumnSpec } from '../schema/column';
 import type { TableInfo, TableOptions } from '../schema/table-spec';
 import { resolveTarget, type DatabaseTarget, type ResolvedTarget } from '../target';
+import type { Awaitable } from '../transaction/awaitable';
 import { currentContext } from '../transaction/context';
+import type { TransactionEvent } from '../transaction/events';
 import { checkTransactOptions, mergeOptions, type TransactOptions } from '../transaction/options';
 import type { Work } from '../transaction/run-transaction';
 import { Submitter } from '../transaction/submit';
@@ -25,11 +27,14 @@ import { Tables } from './tables';
 
 export type { WorkResult } from './run';
 
-/** A callable transaction method made by `broker.transaction()`. */
+/**
+ * A callable transaction method made by `broker.transaction()`: each call
+ * returns a cold {@link Awaitable} (subscribe to it, or await it).
+ */
 export interface TransactionMethod<A extends unknown[], R> {
-  (...args: A): Observable<R>;
+  (...args: A): Awaitable<R>;
   /** The same method with per-call options (merged over the method's own). */
-  with(options: TransactOptions): (...args: A) => Observable<R>;
+  with(options: TransactOptions): (...args: A) => Awaitable<R>;
 }
 
 /** Options of a broker. */
@@ -59,6 +64,7 @@ export class AccessBroker implements AsyncDisposable {
   readonly #submitter: Submitter;
   readonly #statements: Statements;
   readonly #tables: Tables;
+  #shutdown: Promise<void> | undefined;
 
   /**
    * Sets the target that brokers (and stores) made without one use: a URL,
@@ -91,7 +97,7 @@ export class AccessBroker implements AsyncDisposable {
     this.#db = acquireDatabase(resolved);
     // Starts after the constructor returns, when subclass fields exist.
     this.#lifecycle = new Lifecycle(this.#db, options.name ?? new.target.name, () => this.#startUp());
-    this.#submitter = new Submitter(this.#db, this.#lifecycle);
+    this.#submitter = new Submitter(this.#db, this.#lifecycle, options.name ?? new.target.name);
     this.#statements = new Statements(this.#db, this.#submitter, this.#lifecycle);
     this.#tables = new Tables(this.#db, this.#lifecycle, this.#submitter);
   }
@@ -136,6 +142,34 @@ export class AccessBroker implements AsyncDisposable {
     return this.#db.dialect.connectionStats(this.#db.dataSource);
   }
 
+  /**
+   * What happens to the work this broker queues, as it happens: each
+   * transaction, statement (`query()`, `prepare().query()`) and `run()`
+   * emits `queued`, `started`, any `retried`, then `committed`,
+   * `rolledBack` or `cancelled`, with its method, niceness, queue wait and
+   * run time (see {@link TransactionEvent}); events of one run share an
+   * `id`. Work of this broker only, even where brokers share a queue. Work
+   * that joins a running transaction (or runs in its SAVEPOINT) is part of
+   * that transaction and has no events of its own; neither have row streams.
+   *
+   * Hot: a subscriber sees what happens while it is subscribed, and without
+   * subscribers no event is made at all. Subscribers are called
+   * synchronously, each event before the work's own subscriber hears of the
+   * same step, and outside the transaction (work submitted from a subscriber
+   * is queued, not joined); keep them quick. What a subscriber throws is
+   * reported by RxJS (`config.onUnhandledError`) and harms no transaction.
+   * It completes when the broker has shut down.
+   *
+   * ```ts
+   * broker.events$.subscribe((e) => {
+   *   if (e.type === 'committed') console.log(`${e.method} waited ${e.queueWait} ms, ran ${e.runTime} ms`);
+   * });
+   * ```
+   */
+  get events$(): Observable<TransactionEvent> {
+    return this.#submitter.events.events$;
+  }
+
   /** Tables this broker made or checked with {@link table}, by name. */
   get tables(): Readonly<Record<string, TableInfo>> {
     return this.#tables.known;
@@ -160,16 +194,18 @@ export class AccessBroker implements AsyncDisposable {
    * and emits what it produced after COMMIT. Inside another transaction on the
    * same database it joins that one (or, with `savepoint`, runs in a
    * SAVEPOINT). Unsubscribing removes queued work or rolls running work back.
+   * It is also awaitable: `await broker.transact(work)` runs it once and
+   * gives its last value (see {@link Awaitable}).
    * @throws RangeError at once for bad options.
    */
   transact<R>(
     work: (tx: EntityManager) => RowStream<R> | PromiseLike<RowStream<R>>,
     options?: TransactOptions,
-  ): Observable<R>;
-  transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Observable<R>;
-  transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Observable<R> {
+  ): Awaitable<NoInfer<R>>;
+  transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Awaitable<NoInfer<R>>;
+  transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Awaitable<NoInfer<R>> {
     checkTransactOptions(options);
-    return this.#submitter.transaction(work, options ?? {}, options?.name) as Observable<R>;
+    return this.#submitter.transaction(work, options ?? {}, options?.name) as Awaitable<R>;
   }
 
   /**
@@ -191,12 +227,12 @@ export class AccessBroker implements AsyncDisposable {
     checkTransactOptions(options);
     const make =
       (opts: TransactOptions | undefined) =>
-      (...args: A): Observable<R> =>
+      (...args: A): Awaitable<R> =>
         this.#submitter.transaction(
           (tx) => work(tx, ...args),
           opts ?? {},
           opts?.name ?? (work.name || undefined),
-        ) as Observable<R>;
+        ) as Awaitable<R>;
     const method = make(options) as TransactionMethod<A, R>;
     method.with = (extra: TransactOptions) => {
       checkTransactOptions(extra);
@@ -206,7 +242,7 @@ export class AccessBroker implements AsyncDisposable {
   }
 
   /** @internal The `@transact` decorator's entry, with the method's name. */
-  [transactNamed](work: Work, options: TransactOptions | undefined, method: string): Observable<unknown> {
+  [transactNamed](work: Work, options: TransactOptions | undefined, method: string): Awaitable<unknown> {
     return this.#submitter.transaction(work, options ?? {}, options?.name ?? method);
   }
 
@@ -223,9 +259,9 @@ export class AccessBroker implements AsyncDisposable {
 
   /**
    * Runs `fn` through the queue without a transaction (sAsync's
-   * deferToQueue); cold, like a transaction.
+   * deferToQueue); cold and awaitable, like a transaction.
    */
-  run<R>(fn: () => WorkResult<R>, options?: TransactOptions): Observable<R> {
+  run<R>(fn: () => WorkResult<R>, options?: TransactOptions): Awaitable<NoInfer<R>> {
     checkTransactOptions(options);
     return runInQueue(this.#db, this.#submitter, this.#lifecycle, fn, options ?? {});
   }
@@ -298,8 +334,16 @@ export class AccessBroker implements AsyncDisposable {
    * sqlite. Values are always bound, never spliced into the SQL, and checked
    * first: one a driver would change (or a count that does not match the
    * placeholders) fails the Observable with InvalidParameterError, unqueued.
+   * Awaitable: `const rows = await broker.query(sql)` runs it once.
+   * (`NoInfer`, here and in transact() and run(): the row type comes from
+   * the call, never from where the result goes, so that
+   * `lastValueFrom(broker.query(sql))` keeps it.)
    */
-  query<T = ObjectLiteral>(sql: string, parameters?: readonly unknown[], options?: TransactOptions): Observable<T[]> {
+  query<T = ObjectLiteral>(
+    sql: string,
+    parameters?: readonly unknown[],
+    options?: TransactOptions,
+  ): Awaitable<NoInfer<T>[]> {
     return this.#statements.query<T>(sql, parameters, options);
   }
 
@@ -325,7 +369,8 @@ export class AccessBroker implements AsyncDisposable {
    * an array) is read once and replayed to a `retry` or a second subscription,
    * which call `f` again for each value: a retry never commits a partial or
    * empty result. Arrays are read again; Observables are subscribed again (a
-   * hot one must replay).
+   * hot one must replay). Awaitable like every queued call: `await` gives the
+   * last key (undefined for no values); `toArray()` gives them all.
    * @throws InvalidIdentifierError at once for bad names, TypeError for values
    *   that are not a source; a missing table or column fails the transaction
    *   before anything is written.
@@ -337,7 +382,7 @@ export class AccessBroker implements AsyncDisposable {
     column: string,
     constants: Readonly<Record<string, unknown>> = {},
     options: TransactOptions & { readonly concurrency?: number } = {},
-  ): Observable<unknown> {
+  ): Awaitable<unknown> {
     const { concurrency = 8, ...transact } = options;
     checkConcurrency(concurrency);
     checkTransactOptions(transact);
@@ -367,7 +412,8 @@ export class AccessBroker implements AsyncDisposable {
    * again returns the same Promise.
    */
   shutdown(): Promise<void> {
-    return this.#lifecycle.shutdown();
+    // events$ ends once nothing more can happen.
+    return (this.#shutdown ??= this.#lifecycle.shutdown().finally(() => this.#submitter.events.complete()));
   }
 
   /**
