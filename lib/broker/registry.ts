@@ -2,6 +2,7 @@ import type { DataSource, DataSourceOptions } from 'typeorm';
 import {
   dialectFor,
   newDataSource,
+  shareInitialize,
   watchOwnerDestroy,
   type BusOptions,
   type ChangeBus,
@@ -54,6 +55,8 @@ export class SharedDatabase {
   /** Set when the owner destroyed an app's DataSource while brokers used it. */
   #destroyedByOwner: DatabaseError | undefined;
   readonly #ownerDestroyWatchers = new Set<(error: DatabaseError) => void>();
+  /** Takes back the shared initialize() of an app's DataSource that was not initialized. */
+  #unshareInitialize: (() => void) | undefined;
   /** The close of the SharedDatabase that had this app's DataSource before, if it is still under way. */
   readonly #previous: Promise<void> | undefined;
 
@@ -70,6 +73,8 @@ export class SharedDatabase {
       this.dialect.checkDataSource(target.dataSource);
       this.#options = target.options;
       this.#dataSource = target.dataSource;
+      // Its owner may call initialize() too while sasync's runs: one attempt for both.
+      if (!target.dataSource.isInitialized) this.#unshareInitialize = shareInitialize(target.dataSource);
     } else {
       const options = this.dialect.dataSourceOptions(target.options);
       this.#options = { ...options, logging: options.logging ?? false } as DataSourceOptions;
@@ -144,6 +149,8 @@ export class SharedDatabase {
       try {
         await ds.initialize();
       } catch (cause) {
+        // Its owner's initialize(), begun before sasync's, got there first (TypeORM refuses a second one).
+        if (this.#adopted && ds.isInitialized) return this.#prepare(ds);
         const reason = cause instanceof Error ? cause.message : String(cause);
         throw new DatabaseError(
           `cannot open ${this.label}: ${reason}. Check that the server is running and the target is right; ` +
@@ -152,6 +159,11 @@ export class SharedDatabase {
         );
       }
     }
+    return this.#prepare(ds);
+  }
+
+  /** Sets up the open DataSource for sasync, keeping what takes that back (for an app's DataSource). */
+  async #prepare(ds: DataSource): Promise<void> {
     const undo: (() => void | Promise<void>)[] = [this.dialect.prepareConnection(ds)];
     const ungate = this.dialect.gateOutsideCalls?.(ds, { claim: () => this.#claim() });
     if (ungate) undo.push(ungate);
@@ -243,8 +255,10 @@ export class SharedDatabase {
     try {
       await this.ready;
     } catch {
+      this.#unshareInitialize?.();
       return; // never opened: nothing to close
     }
+    this.#unshareInitialize?.();
     await this.#bus?.close();
     await this.dialect.releasePrepared(this.dataSource);
     if (!this.#adopted) {

@@ -50,6 +50,23 @@ describe.each(allTargets)('an existing DataSource as the target [$name]', (t) =>
     await ds.destroy();
   });
 
+  it('initialized by its owner right after the broker was made: one initialize() for both, no second connection', async () => {
+    const ds = appDataSource(t);
+    let connects = 0;
+    const connect = ds.driver.connect.bind(ds.driver);
+    ds.driver.connect = () => (connects++, connect());
+    const b = new AccessBroker(ds);
+    // The owner's call and sasync's share one attempt: TypeORM would connect twice.
+    await ds.initialize();
+    await b.waitUntilRunning();
+    expect(connects).toBe(1);
+    expect(await lastValueFrom(b.query<{ one: number }>('SELECT 1 AS one'))).toEqual([{ one: 1 }]);
+    await b.shutdown();
+    expect(ownMembers(ds)).toEqual([]);
+    await expect(ds.initialize()).rejects.toThrow(/already/);
+    await ds.destroy();
+  });
+
   it("initialized by its owner: used as it is, sees the owner's data, and is left open and as it was", async () => {
     const ds = appDataSource(t);
     await ds.initialize();

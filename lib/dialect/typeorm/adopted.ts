@@ -91,3 +91,27 @@ export function watchOwnerDestroy(ds: DataSource, hooks: OwnerDestroyHooks): () 
 export function sqliteSharedRunner(ds: DataSource): QueryRunner | undefined {
   return (ds.driver as unknown as { queryRunner?: QueryRunner }).queryRunner;
 }
+
+/**
+ * Makes overlapping `initialize()` calls on an app's DataSource share one
+ * attempt while it runs: sasync's and its owner's (`new Broker(ds)` then
+ * `await ds.initialize()`). TypeORM checks `isInitialized` only as it
+ * starts, so two overlapping calls would each connect (two pools, or two
+ * sqlite connections), one of them never closed. Returns what takes it back.
+ *
+ * TypeORM internal: `DataSource.initialize` is replaced on the live object.
+ * Breaks if TypeORM initializes some other way (spec/broker/datasource-target.spec.ts).
+ */
+export function shareInitialize(ds: DataSource): () => void {
+  let attempt: Promise<DataSource> | undefined;
+  return replaceMethod(
+    ds,
+    'initialize',
+    (initialize, active) =>
+      function sharedInitialize(this: DataSource): Promise<DataSource> {
+        if (!active()) return initialize.call(this);
+        attempt ??= initialize.call(this).finally(() => (attempt = undefined));
+        return attempt;
+      },
+  );
+}
