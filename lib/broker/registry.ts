@@ -73,8 +73,6 @@ export class SharedDatabase {
       this.dialect.checkDataSource(target.dataSource);
       this.#options = target.options;
       this.#dataSource = target.dataSource;
-      // Its owner may call initialize() too while sasync's runs: one attempt for both.
-      if (!target.dataSource.isInitialized) this.#unshareInitialize = shareInitialize(target.dataSource);
     } else {
       const options = this.dialect.dataSourceOptions(target.options);
       this.#options = { ...options, logging: options.logging ?? false } as DataSourceOptions;
@@ -82,6 +80,11 @@ export class SharedDatabase {
     }
     this.scheduler = new PriorityScheduler(this.dialect.transactionSlots(this.#dataSource));
     this.streams = new StreamBudget(this, this.dialect.streamSlots(this.#dataSource), this.scheduler);
+    // Its owner may call initialize() too while sasync's runs: one attempt for both.
+    // Last: a constructor that throws leaves nothing on the app's DataSource.
+    if (target.dataSource && !target.dataSource.isInitialized) {
+      this.#unshareInitialize = shareInitialize(target.dataSource);
+    }
     this.#opening = new Retrying(() => this.#open());
   }
 

@@ -245,6 +245,8 @@ describe.each(pgAvailable ? [postgres] : [])(
     it('a pool of one connection is refused at once, saying what to set', () => {
       const ds = appDataSource(t, { poolSize: 1 } as never);
       expect(() => new AccessBroker(ds)).toThrow(/too small.*poolSize \/ extra\.max/);
+      // Refused before sasync added anything to it.
+      expect(ownMembers(ds)).toEqual([]);
     });
 
     it('a schema not on the search_path is refused at once; with it on the search_path, it works', async () => {
