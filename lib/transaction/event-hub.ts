@@ -42,26 +42,31 @@ export class EventHub {
 
   constructor(readonly broker: string) {}
 
+  /** It was submitted. */
   queued(run: RunRecord): void {
     if (this.#subject.observed) this.#subject.next({ ...this.#base(run), type: 'queued' });
   }
 
+  /** It has its slot. */
   started(run: RunRecord): void {
     if (!this.#subject.observed) return;
     const base = this.#base(run);
     this.#subject.next({ ...base, type: 'started', queueWait: base.time - run.queuedAt });
   }
 
+  /** Its attempt `attempt` failed with `error` and it runs again. */
   retried(run: RunRecord, attempt: number, error: unknown): void {
     if (this.#subject.observed) this.#subject.next({ ...this.#base(run), type: 'retried', attempt, error });
   }
 
+  /** It committed; its values go out next. */
   committed(run: RunRecord): void {
     if (!this.#subject.observed) return;
     const base = this.#base(run);
     this.#subject.next({ ...base, ...times(run, base.time), runTime: base.time - run.startedAt!, type: 'committed' });
   }
 
+  /** It failed with `error` (rolled back, or never started). */
   rolledBack(run: RunRecord, error: unknown): void {
     if (!this.#subject.observed) return;
     const base = this.#base(run);

@@ -26,10 +26,13 @@ export interface TransactionEventBase {
    * `first`; `transact` for unnamed work.
    */
   readonly method: string;
+  /** What ran: a transaction, a statement or a run() function. */
   readonly kind: WorkKind;
   /** Its niceness (0 unless given). */
   readonly niceness: number;
+  /** Queued with `doNext` (before any niceness). */
   readonly doNext: boolean;
+  /** Queued with `doLast` (after any niceness). */
   readonly doLast: boolean;
   /** When it happened: `clock.now()`, milliseconds since the epoch (virtual in tests). */
   readonly time: number;
@@ -37,11 +40,13 @@ export interface TransactionEventBase {
 
 /** Submitted: waiting for the broker's start-up, then for a slot of the queue. */
 export interface QueuedEvent extends TransactionEventBase {
+  /** The discriminant. */
   readonly type: 'queued';
 }
 
 /** It has its slot and starts (BEGIN is next). */
 export interface StartedEvent extends TransactionEventBase {
+  /** The discriminant. */
   readonly type: 'started';
   /** Milliseconds from `queued` to now. */
   readonly queueWait: number;
@@ -49,6 +54,7 @@ export interface StartedEvent extends TransactionEventBase {
 
 /** Attempt `attempt` failed with a retryable error (`retry` option): it is rolled back and runs again after a pause. */
 export interface RetriedEvent extends TransactionEventBase {
+  /** The discriminant. */
   readonly type: 'retried';
   /** The attempt that failed, from 1. */
   readonly attempt: number;
@@ -68,7 +74,9 @@ export interface OutcomeEvent extends TransactionEventBase {
 
 /** COMMIT returned (or the statement, or run()'s function); its subscriber gets the values next. */
 export interface CommittedEvent extends OutcomeEvent {
+  /** The discriminant. */
   readonly type: 'committed';
+  /** Milliseconds from `started` to now (backoffs between attempts included). */
   readonly runTime: number;
 }
 
@@ -78,7 +86,9 @@ export interface CommittedEvent extends OutcomeEvent {
  * `ConnectionLostError` with `duringCommit` says the outcome is unknown.
  */
 export interface RolledBackEvent extends OutcomeEvent {
+  /** The discriminant. */
   readonly type: 'rolledBack';
+  /** What its subscriber got: a TransactionError, ConnectionLostError, BrokerClosedError, … */
   readonly error: unknown;
 }
 
@@ -89,7 +99,9 @@ export interface RolledBackEvent extends OutcomeEvent {
  * for an unsubscription, a CancelledError made for the event.
  */
 export interface CancelledEvent extends OutcomeEvent {
+  /** The discriminant. */
   readonly type: 'cancelled';
+  /** What its subscriber got (a TimeoutError for a timeout), or one made for an unsubscription. */
   readonly error: CancelledError;
 }
 
