@@ -1,4 +1,4 @@
-import { CancelledError, ConnectionLostError, TransactionError } from '../errors';
+import { CancelledError, ConnectionLostError, DatabaseError, TransactionError } from '../errors';
 import { cancelledError, reasonText } from './cancelled';
 import { retryable } from './retry';
 import type { TransactionSpec } from './transaction-spec';
@@ -13,10 +13,17 @@ export function label(spec: TransactionSpec): string {
  * The error of a transaction that failed (a driver error, the work's own, a
  * lost connection), with a hint when re-running may succeed. A TransactionError
  * or CancelledError from a transaction the work ran inside goes through as it
- * is: it says already what failed.
+ * is: it says already what failed. So does the refusal of work on an app's
+ * DataSource its owner destroyed: the work never began, and nothing was
+ * rolled back.
  */
-export function failed(spec: TransactionSpec, err: unknown, attempts: number): TransactionError | CancelledError {
+export function failed(
+  spec: TransactionSpec,
+  err: unknown,
+  attempts: number,
+): TransactionError | CancelledError | DatabaseError {
   if ((err instanceof TransactionError || err instanceof CancelledError) && attempts === 1) return err;
+  if (err instanceof DatabaseError && err === spec.db.destroyedByOwner) return err;
   const reason = reasonText(err);
   const lost = err instanceof ConnectionLostError;
   // A lost connection's message says already what to do.

@@ -159,7 +159,10 @@ describe.each(allTargets)('an existing DataSource as the target [$name]', (t) =>
     holding.resolve();
     // The running one ends one way or the other (postgres' pool waits for it; sqlite closes under it).
     await running.catch(() => undefined);
-    expect(destroyedByOwner(await rejection(queued))).toBeInstanceOf(DatabaseError);
+    // Queued work never began: it gets the refusal itself, not a "rolled back" TransactionError around it.
+    const queuedError = await rejection(queued);
+    expect(queuedError).toBeInstanceOf(DatabaseError);
+    expect(destroyedByOwner(queuedError)).toBe(queuedError);
     await destroyed;
     expect(ds.isInitialized).toBe(false);
     await b.shutdown();
