@@ -2,18 +2,22 @@
  * The AsyncLocalStorage tax (issue 12, item 2): does a program pay for
  * sasync on promises that have nothing to do with it?
  *
- *   npx tsx bench/async-tax.ts [--lib=dist/lib] [--rounds=7] [--target=sqlite::memory:|postgres://…]
+ *   npx tsx bench/async-tax.ts [--lib=dist/lib] [--reps=15] [--target=sqlite::memory:|postgres://…] [--busy]
  *
- * Each round starts two child processes, in alternating order: `bare` runs
+ * Three child processes stay up side by side, each set up once: `bare` runs
  * an unrelated `await` loop without sasync loaded; `loaded` loads sasync,
- * runs a transaction (and a nested one) on the target, waits for it to
- * complete, then runs the same loop. A third child, `dict`, times `await
- * dict.get(key)` of a cached key against an awaited `Map` get in the same
- * process, interleaved. Reported: the median over rounds of each round's
- * ratio (the machine may be busy; ratios from interleaved runs hold better
- * than absolute rates). Targets: loop ≥ 0.95×, dict.get ≥ 0.5×.
+ * runs a transaction with a nested one on the target, waits for it to
+ * complete, then runs the same loop; `dict` times `await dict.get(key)` of
+ * a cached key and an awaited `Map` get in the same process. The parent asks
+ * them for one timed repetition at a time, in turn, so that the two sides
+ * of each ratio are measured moments apart (the machine may be busy: ratios
+ * of adjacent repetitions hold better than absolute rates). Reported: the
+ * median of the ratios. Rates are per CPU second of the child (see
+ * cpuSeconds). Targets: loop ≥ 0.95×, dict.get ≥ 0.5×. With
+ * `--busy`, a fourth child runs the loop while a transaction is running
+ * (sasync's storage is on then), for reference.
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { lastValueFrom } from 'rxjs';
 import { LIB_ENV, sasyncLib, sasyncLibLabel } from './sasync-lib';
@@ -21,17 +25,14 @@ import { median } from './stats';
 
 type Mode = 'bare' | 'loaded' | 'busy' | 'dict';
 
-interface ChildResult {
-  readonly mode: Mode;
-  /** Operations per second of each timed repetition. */
-  readonly rates: readonly number[];
-  /** For `dict`: the awaited Map get's rates, interleaved with `rates`. */
-  readonly mapRates?: readonly number[];
+/** One repetition's rates (operations per second): the loop's, or dict.get's and Map get's. */
+interface Rep {
+  readonly rate: number;
+  readonly mapRate?: number;
 }
 
 const LOOP = 1_000_000;
-const GETS = 1_000_000;
-const REPS = 5;
+const GETS = 500_000;
 
 function arg(name: string, fallback: string): string {
   const found = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -55,15 +56,10 @@ async function timed(n: number, body: (i: number) => Promise<unknown>): Promise<
   return n / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
-async function loopRates(): Promise<number[]> {
-  await awaitLoop(LOOP / 4); // warm-up
-  const rates: number[] = [];
-  for (let r = 0; r < REPS; r++) rates.push(await awaitLoop(LOOP));
-  return rates;
-}
-
-async function child(mode: Mode, target: string): Promise<ChildResult> {
-  if (mode === 'bare') return { mode, rates: await loopRates() };
+/** Sets a child up; returns its repetition and its teardown. */
+async function setUp(mode: Mode, target: string): Promise<{ rep: () => Promise<Rep>; close: () => Promise<void> }> {
+  const loop = async (): Promise<Rep> => ({ rate: await awaitLoop(LOOP) });
+  if (mode === 'bare') return { rep: loop, close: () => Promise.resolve() };
   const { AccessBroker, PersistentDict } = sasyncLib();
   if (mode === 'dict') {
     const dict = new PersistentDict<string, number>(`tax_${process.pid}`, target);
@@ -72,19 +68,23 @@ async function child(mode: Mode, target: string): Promise<ChildResult> {
     const map = new Map<string, number>();
     for (let i = 0; i < 1000; i++) map.set(`k${i}`, i);
     const keys = Array.from({ length: 1000 }, (_, i) => `k${i}`);
-    const dictGet = (i: number) => dict.get(keys[i % 1000]!);
-    const mapGet = async (i: number) => map.get(keys[i % 1000]!);
-    await timed(GETS / 4, dictGet);
-    await timed(GETS / 4, mapGet);
-    const rates: number[] = [];
-    const mapRates: number[] = [];
-    for (let r = 0; r < REPS; r++) {
-      rates.push(await timed(GETS, dictGet));
-      mapRates.push(await timed(GETS, mapGet));
-    }
-    await dict.clear();
-    await dict.shutdown();
-    return { mode, rates, mapRates };
+    let sum = 0;
+    const dictGet = async (i: number) => void (sum += await dict.get(keys[i % 1000]!));
+    const mapGet = async (i: number) => void (sum += (await map.get(keys[i % 1000]!))!);
+    return {
+      rep: async () => {
+        sum = 0;
+        const rate = await timed(GETS, dictGet);
+        const mapRate = await timed(GETS, mapGet);
+        // Every value read, both ways: 2 × GETS/1000 × (0 + … + 999).
+        if (sum !== GETS * 999) throw new Error(`dict and Map read ${sum}, not ${GETS * 999}`);
+        return { rate, mapRate };
+      },
+      close: async () => {
+        await dict.clear();
+        await dict.shutdown();
+      },
+    };
   }
   const broker = new AccessBroker(target);
   await broker.waitUntilRunning();
@@ -98,84 +98,112 @@ async function child(mode: Mode, target: string): Promise<ChildResult> {
     }),
   );
   if (seen.length !== 2) throw new Error(`the transaction returned ${JSON.stringify(seen)}`);
-  if (mode === 'busy') {
-    // The loop while a transaction is running (for reference: the hooks are on then).
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    const running = lastValueFrom(
-      broker.transact(() => held),
-      { defaultValue: undefined },
-    );
-    const rates = await loopRates();
-    release();
-    await running;
-    await broker.shutdown();
-    return { mode, rates };
-  }
-  const rates = await loopRates();
-  await broker.shutdown();
-  return { mode, rates };
+  if (mode === 'loaded') return { rep: loop, close: () => broker.shutdown() };
+  // busy: a transaction stays open while the loop runs.
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const running = lastValueFrom(
+    broker.transact(() => held),
+    { defaultValue: undefined },
+  );
+  return {
+    rep: loop,
+    close: async () => {
+      release();
+      await running;
+      await broker.shutdown();
+    },
+  };
 }
 
-async function spawn(mode: Mode, target: string): Promise<ChildResult> {
+/** The child's side: set up, then answer 'rep' and 'close' requests. */
+async function serve(mode: Mode, target: string): Promise<void> {
+  const subject = await setUp(mode, target);
+  await subject.rep(); // warm-up
+  process.on('message', (request: string) => {
+    const work = request === 'rep' ? subject.rep() : subject.close().then(() => process.disconnect());
+    work.then(
+      (value) => process.connected && process.send!({ ok: true, value }),
+      (err: unknown) => process.send!({ ok: false, error: String(err) }),
+    );
+  });
+  process.send!({ ok: true });
+}
+
+interface Child {
+  ask(request: 'rep' | 'close'): Promise<unknown>;
+  readonly proc: ChildProcess;
+}
+
+async function spawn(mode: Mode, target: string): Promise<Child> {
   const proc = fork(__filename, [`--child=${mode}`, `--target=${target}`], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  let result: ChildResult | undefined;
-  proc.on('message', (m: ChildResult) => (result = m));
-  const [code] = (await once(proc, 'exit')) as [number | null];
-  if (code !== 0 || !result) throw new Error(`the ${mode} child failed (exit ${code})`);
-  return result;
+  const next = async (): Promise<unknown> => {
+    const [reply] = (await once(proc, 'message')) as [{ ok: boolean; value?: unknown; error?: string }];
+    if (!reply.ok) throw new Error(`${mode}: ${reply.error}`);
+    return reply.value;
+  };
+  await next(); // set up
+  return {
+    proc,
+    ask: (request) => {
+      const answer = request === 'rep' ? next() : once(proc, 'exit').then(() => undefined);
+      proc.send(request);
+      return answer;
+    },
+  };
 }
 
-const fmt = (n: number) => (n / 1e6).toFixed(2) + 'M/s';
+const fmt = (n: number) => (n / 1e6).toFixed(2) + 'M/CPU-s';
 const x = (n: number) => n.toFixed(3) + '×';
 
 async function parent(): Promise<void> {
   const lib = arg('lib', '');
-  if (lib) process.env[LIB_ENV] = lib;
-  const rounds = Number(arg('rounds', '7'));
+  if (lib) process.env[LIB_ENV] = lib; // the children inherit it
+  const reps = Number(arg('reps', '15'));
   const target = arg('target', 'sqlite::memory:');
-  const withBusy = process.argv.includes('--busy');
+  const modes: Mode[] = ['bare', 'loaded', 'dict', ...(process.argv.includes('--busy') ? ['busy' as const] : [])];
   console.log(`async tax: node ${process.version}, ${sasyncLibLabel()}, target ${target.replace(/:[^:@/]*@/, ':…@')}`);
-  const loopRatios: number[] = [];
-  const busyRatios: number[] = [];
-  const dictRatios: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const order: Mode[] = r % 2 ? ['loaded', 'bare'] : ['bare', 'loaded'];
-    const got = new Map<Mode, ChildResult>();
-    for (const mode of order) got.set(mode, await spawn(mode, target));
-    const bare = median(got.get('bare')!.rates);
-    const loaded = median(got.get('loaded')!.rates);
-    loopRatios.push(loaded / bare);
-    let line = `round ${r + 1}: loop bare ${fmt(bare)}, loaded after a transaction ${fmt(loaded)} (${x(loaded / bare)})`;
-    if (withBusy) {
-      const busy = median((await spawn('busy', target)).rates);
-      busyRatios.push(busy / bare);
-      line += `, during one ${fmt(busy)} (${x(busy / bare)})`;
+  const children = new Map<Mode, Child>();
+  for (const mode of modes) children.set(mode, await spawn(mode, target));
+  const rates = new Map<Mode, Rep[]>(modes.map((m) => [m, []]));
+  try {
+    for (let r = 0; r < reps; r++) {
+      // Alternating order, so that neither side always runs first.
+      const order = r % 2 ? [...modes].reverse() : modes;
+      for (const mode of order) rates.get(mode)!.push((await children.get(mode)!.ask('rep')) as Rep);
     }
-    const dict = await spawn('dict', target);
-    const ratios = dict.rates.map((d, i) => d / dict.mapRates![i]!);
-    dictRatios.push(median(ratios));
-    line += `; dict.get ${fmt(median(dict.rates))} vs Map ${fmt(median(dict.mapRates!))} (${x(median(ratios))})`;
-    console.log(line);
+  } finally {
+    for (const child of children.values()) await child.ask('close');
   }
+  const loop = (mode: Mode) => rates.get(mode)!.map((rep) => rep.rate);
+  const bare = loop('bare');
+  const ratioTo = (mode: Mode) => median(loop(mode).map((rate, i) => rate / bare[i]!));
+  const dict = rates.get('dict')!;
   console.log(
-    `median ratio, unrelated await loop, sasync loaded and a transaction done / without: ${x(median(loopRatios))} (target ≥ 0.95×)`,
+    `await loop, median of ${reps} reps: bare ${fmt(median(bare))}, sasync loaded after a transaction ` +
+      `${fmt(median(loop('loaded')))}`,
   );
-  if (withBusy) console.log(`median ratio, the same loop while a transaction runs / without: ${x(median(busyRatios))}`);
-  console.log(`median ratio, await dict.get (cached) / awaited Map get: ${x(median(dictRatios))} (target ≥ 0.5×)`);
+  console.log(`  median ratio loaded / bare (adjacent reps): ${x(ratioTo('loaded'))} (target ≥ 0.95×)`);
+  if (modes.includes('busy'))
+    console.log(
+      `  while a transaction runs: ${fmt(median(loop('busy')))}, ratio ${x(ratioTo('busy'))} (for reference)`,
+    );
+  console.log(
+    `await dict.get of a cached key ${fmt(median(dict.map((d) => d.rate)))}, awaited Map get ` +
+      `${fmt(median(dict.map((d) => d.mapRate!)))}`,
+  );
+  console.log(`  median ratio dict.get / Map get: ${x(median(dict.map((d) => d.rate / d.mapRate!)))} (target ≥ 0.5×)`);
 }
 
 const childMode = arg('child', '') as Mode | '';
 if (childMode) {
-  child(childMode, arg('target', 'sqlite::memory:')).then(
-    (result) => process.send!(result),
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
+  serve(childMode, arg('target', 'sqlite::memory:')).catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+    process.disconnect();
+  });
 } else {
   parent().catch((err: unknown) => {
     console.error(err);
