@@ -1,11 +1,23 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { cancelBackend, destroySocket, isRunning } from '../typeorm/pg-client';
-import { releaseRunnerClient, runnerClient, settledRunnerClient } from '../typeorm/postgres-driver';
+import { autoPrepare } from '../typeorm/pg-prepare';
+import {
+  pgPool,
+  pgPoolClients,
+  releaseRunnerClient,
+  runnerClient,
+  settledRunnerClient,
+} from '../typeorm/postgres-driver';
 import { recordLosses } from './lost-connection';
 
-/** Sets up an initialized DataSource: its clients record why they die. */
+/** Sets up an initialized DataSource: its clients record why they die, and prepare the SQL they repeat. */
 export function prepareConnection(ds: DataSource): void {
   recordLosses(ds);
+  // SQL that repeats on a connection goes as a named prepared statement.
+  const pool = pgPool(ds);
+  if (!pool) return;
+  for (const client of pgPoolClients(pool)) autoPrepare(client);
+  pool.on('connect', (client) => autoPrepare(client));
 }
 
 /** Cancels the runner's running statement, if one runs; true when it did. */
