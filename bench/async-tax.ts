@@ -12,18 +12,22 @@
  * them for one timed repetition at a time, in turn, so that the two sides
  * of each ratio are measured moments apart (the machine may be busy: ratios
  * of adjacent repetitions hold better than absolute rates). Reported: the
- * median of the ratios. Rates are per CPU second of the child (see
+ * median of the ratios. A `hooked-once` child, without sasync, used an
+ * AsyncLocalStorage once and disabled it: V8 never restores some promise
+ * fast paths once a promise hook was set, which no library can avoid on
+ * Node 20. Rates are per CPU second of the child (see
  * cpuSeconds). Targets: loop ≥ 0.95×, dict.get ≥ 0.5×. With
- * `--busy`, a fourth child runs the loop while a transaction is running
+ * `--busy`, one more child runs the loop while a transaction is running
  * (sasync's storage is on then), for reference.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { lastValueFrom } from 'rxjs';
 import { LIB_ENV, sasyncLib, sasyncLibLabel } from './sasync-lib';
 import { median } from './stats';
 
-type Mode = 'bare' | 'loaded' | 'busy' | 'dict';
+type Mode = 'bare' | 'loaded' | 'busy' | 'dict' | 'hooked-once';
 
 /** One repetition's rates (operations per second): the loop's, or dict.get's and Map get's. */
 interface Rep {
@@ -60,6 +64,15 @@ async function timed(n: number, body: (i: number) => Promise<unknown>): Promise<
 async function setUp(mode: Mode, target: string): Promise<{ rep: () => Promise<Rep>; close: () => Promise<void> }> {
   const loop = async (): Promise<Rep> => ({ rate: await awaitLoop(LOOP) });
   if (mode === 'bare') return { rep: loop, close: () => Promise.resolve() };
+  if (mode === 'hooked-once') {
+    // No sasync: an AsyncLocalStorage used once, then disabled (no promise hook left on). V8
+    // keeps some promise fast paths off for good once a promise hook was ever set (its
+    // promise-hook protector is never restored): what remains of the tax after sasync's work.
+    const storage = new AsyncLocalStorage<number>();
+    await storage.run(1, () => Promise.resolve());
+    storage.disable();
+    return { rep: loop, close: () => Promise.resolve() };
+  }
   const { AccessBroker, PersistentDict } = sasyncLib();
   if (mode === 'dict') {
     const dict = new PersistentDict<string, number>(`tax_${process.pid}`, target);
@@ -163,7 +176,13 @@ async function parent(): Promise<void> {
   if (lib) process.env[LIB_ENV] = lib; // the children inherit it
   const reps = Number(arg('reps', '15'));
   const target = arg('target', 'sqlite::memory:');
-  const modes: Mode[] = ['bare', 'loaded', 'dict', ...(process.argv.includes('--busy') ? ['busy' as const] : [])];
+  const modes: Mode[] = [
+    'bare',
+    'loaded',
+    'hooked-once',
+    'dict',
+    ...(process.argv.includes('--busy') ? ['busy' as const] : []),
+  ];
   console.log(`async tax: node ${process.version}, ${sasyncLibLabel()}, target ${target.replace(/:[^:@/]*@/, ':…@')}`);
   const children = new Map<Mode, Child>();
   for (const mode of modes) children.set(mode, await spawn(mode, target));
@@ -186,6 +205,10 @@ async function parent(): Promise<void> {
       `${fmt(median(loop('loaded')))}`,
   );
   console.log(`  median ratio loaded / bare (adjacent reps): ${x(ratioTo('loaded'))} (target ≥ 0.95×)`);
+  console.log(
+    `  without sasync, after an AsyncLocalStorage was used once and disabled: ${fmt(median(loop('hooked-once')))}, ` +
+      `ratio ${x(ratioTo('hooked-once'))} (V8's part: no promise hook can avoid it)`,
+  );
   if (modes.includes('busy'))
     console.log(
       `  while a transaction runs: ${fmt(median(loop('busy')))}, ratio ${x(ratioTo('busy'))} (for reference)`,
