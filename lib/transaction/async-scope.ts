@@ -12,7 +12,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * counts what is in flight (a scope's function until its Promise settles,
  * a scope entered from here until it ends) and disables the storage when
  * the count falls to zero: a program that uses sasync pays no hook on its
- * own promises while no sasync work runs.
+ * own promises while no sasync work runs. What remains is V8's: once a
+ * promise hook was ever set, V8 keeps some promise fast paths off for good
+ * (its promise-hook protector is never restored), whoever set it; an
+ * await-heavy loop runs about as fast after sasync's work as after any
+ * AsyncLocalStorage used once (bench/async-tax.ts, `hooked-once`).
  *
  * What disabling gives up: a Promise made while the storage is off carries
  * no scope, and while it is off every lookup answers "none". Work that is
@@ -27,6 +31,15 @@ const storage = new AsyncLocalStorage<Frame>();
 /** The scopes around the caller, one field per {@link ScopeVar}. */
 type Frame = Readonly<Record<symbol, unknown>>;
 
+/**
+ * Whether the storage runs on async hooks (Node 20, and later Node without
+ * AsyncContextFrame), which is what disabling it is for: Node's hook-based
+ * AsyncLocalStorage has an own `enabled` field. With AsyncContextFrame
+ * there is no hook to turn off, and disable() would clear the value in
+ * whatever context is current: it is never called there.
+ */
+const hooked = Object.hasOwn(storage, 'enabled');
+
 let inFlight = 0;
 
 /** Counts one scope in flight; the function returned (idempotent) ends it. */
@@ -36,7 +49,7 @@ function hold(): () => void {
   return () => {
     if (!held) return;
     held = false;
-    if (--inFlight === 0) storage.disable();
+    if (--inFlight === 0 && hooked) storage.disable();
   };
 }
 
