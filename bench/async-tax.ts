@@ -12,7 +12,8 @@
  * them for one timed repetition at a time, in turn, so that the two sides
  * of each ratio are measured moments apart (the machine may be busy: ratios
  * of adjacent repetitions hold better than absolute rates). Reported: the
- * median of the ratios. A `hooked-once` child, without sasync, used an
+ * median of the ratios. A `required` child loads sasync and runs nothing
+ * (no hook ever set). A `hooked-once` child, without sasync, used an
  * AsyncLocalStorage once and disabled it: V8 never restores some promise
  * fast paths once a promise hook was set, which no library can avoid on
  * Node 20. Rates are per CPU second of the child (see
@@ -27,7 +28,7 @@ import { lastValueFrom } from 'rxjs';
 import { LIB_ENV, sasyncLib, sasyncLibLabel } from './sasync-lib';
 import { median } from './stats';
 
-type Mode = 'bare' | 'loaded' | 'busy' | 'dict' | 'hooked-once';
+type Mode = 'bare' | 'required' | 'loaded' | 'busy' | 'dict' | 'hooked-once';
 
 /** One repetition's rates (operations per second): the loop's, or dict.get's and Map get's. */
 interface Rep {
@@ -74,6 +75,8 @@ async function setUp(mode: Mode, target: string): Promise<{ rep: () => Promise<R
     return { rep: loop, close: () => Promise.resolve() };
   }
   const { AccessBroker, PersistentDict } = sasyncLib();
+  // sasync (TypeORM, RxJS) loaded, nothing run: what loading costs, without any hook ever set.
+  if (mode === 'required') return { rep: loop, close: () => Promise.resolve() };
   if (mode === 'dict') {
     const dict = new PersistentDict<string, number>(`tax_${process.pid}`, target);
     for (let i = 0; i < 1000; i++) void dict.set(`k${i}`, i);
@@ -178,6 +181,7 @@ async function parent(): Promise<void> {
   const target = arg('target', 'sqlite::memory:');
   const modes: Mode[] = [
     'bare',
+    'required',
     'loaded',
     'hooked-once',
     'dict',
@@ -205,6 +209,7 @@ async function parent(): Promise<void> {
       `${fmt(median(loop('loaded')))}`,
   );
   console.log(`  median ratio loaded / bare (adjacent reps): ${x(ratioTo('loaded'))} (target ≥ 0.95×)`);
+  console.log(`  sasync loaded, nothing run: ${fmt(median(loop('required')))}, ratio ${x(ratioTo('required'))}`);
   console.log(
     `  without sasync, after an AsyncLocalStorage was used once and disabled: ${fmt(median(loop('hooked-once')))}, ` +
       `ratio ${x(ratioTo('hooked-once'))} (V8's part: no promise hook can avoid it)`,
