@@ -14,9 +14,10 @@
  * of adjacent repetitions hold better than absolute rates). Reported: the
  * median of the ratios. A `required` child loads sasync and runs nothing
  * (no hook ever set). A `hooked-once` child, without sasync, used an
- * AsyncLocalStorage once and disabled it: V8 never restores some promise
- * fast paths once a promise hook was set, which no library can avoid on
- * Node 20. Rates are per CPU second of the child (see
+ * AsyncLocalStorage once and disabled it: V8 seems not to restore some
+ * promise fast paths once a promise hook was set, which no library can
+ * avoid on Node 20 (in one process, before/after: about 0.65×; across
+ * processes the figure is noisier). Rates are per CPU second of the child (see
  * cpuSeconds). Targets: loop ≥ 0.95×, dict.get ≥ 0.5×. With
  * `--busy`, one more child runs the loop while a transaction is running
  * (sasync's storage is on then), for reference.
@@ -67,8 +68,8 @@ async function setUp(mode: Mode, target: string): Promise<{ rep: () => Promise<R
   if (mode === 'bare') return { rep: loop, close: () => Promise.resolve() };
   if (mode === 'hooked-once') {
     // No sasync: an AsyncLocalStorage used once, then disabled (no promise hook left on). V8
-    // keeps some promise fast paths off for good once a promise hook was ever set (its
-    // promise-hook protector is never restored): what remains of the tax after sasync's work.
+    // seems to keep some promise fast paths off for good once a promise hook was ever set
+    // (its promise-hook protector is not restored): what may remain after sasync's work.
     const storage = new AsyncLocalStorage<number>();
     await storage.run(1, () => Promise.resolve());
     storage.disable();
@@ -212,7 +213,7 @@ async function parent(): Promise<void> {
   console.log(`  sasync loaded, nothing run: ${fmt(median(loop('required')))}, ratio ${x(ratioTo('required'))}`);
   console.log(
     `  without sasync, after an AsyncLocalStorage was used once and disabled: ${fmt(median(loop('hooked-once')))}, ` +
-      `ratio ${x(ratioTo('hooked-once'))} (V8's part: no promise hook can avoid it)`,
+      `ratio ${x(ratioTo('hooked-once'))} (what any promise hook set once leaves)`,
   );
   if (modes.includes('busy'))
     console.log(

@@ -12,10 +12,10 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * counts what is in flight (a scope's function until its Promise settles,
  * a scope entered from here until it ends) and disables the storage when
  * the count falls to zero: a program that uses sasync pays no hook on its
- * own promises while no sasync work runs. What remains is V8's: once a
- * promise hook was ever set, V8 keeps some promise fast paths off for good
- * (its promise-hook protector is never restored), whoever set it; an
- * await-heavy loop runs about as fast after sasync's work as after any
+ * own promises while no sasync work runs. What may remain is V8's: once a
+ * promise hook was ever set, V8 seems to keep some promise fast paths off
+ * for good (its promise-hook protector is not restored), whoever set it;
+ * an await-heavy loop runs about as fast after sasync's work as after any
  * AsyncLocalStorage used once (bench/async-tax.ts, `hooked-once`).
  *
  * What disabling gives up: a Promise made while the storage is off carries
