@@ -2,6 +2,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { dropTables, probePostgres, sqliteVersion, type PostgresProbe } from './environment';
+import { measureRoundTrip } from './latency-check';
+import { postgresAddress, startLatencyProxy, throughProxy, type LatencyProxy } from './latency-proxy';
 import { readOptions, type BenchOptions } from './options';
 import { LIB_ENV, sasyncLibLabel } from './sasync-lib';
 import { printCpu, printHeader, printRounds, printScheduler, printTransactions } from './report';
@@ -9,7 +11,8 @@ import { benchQueuedMemory, benchSchedulerThroughput } from './scheduler';
 import { benchStatalysis } from './statalysis';
 import { benchStores } from './stores';
 import { benchStreamParts } from './streams';
-import { SUBJECTS, type SubjectName } from './subject';
+import { printPeers } from './peers/report';
+import { PEERS, SUBJECTS, type SubjectName } from './subject';
 import { benchTransactions, type TxPlan, type TxResult } from './transactions';
 import { tableName, type DbKind } from './workload';
 
@@ -18,55 +21,111 @@ const SCHEDULER_TASKS = 100_000;
 
 const progress = (line: string): void => console.error(line);
 
-/** The plan for one database; `--quick` shrinks the counts (numbers not comparable). */
-function plan(options: BenchOptions, kind: DbKind, targetFor: TxPlan['targetFor'], count: number): TxPlan {
+/**
+ * The plan for one database; `--quick` shrinks the counts (numbers not
+ * comparable), and so does `--latency` (a transaction then waits milliseconds).
+ */
+function plan(
+  options: BenchOptions,
+  kind: DbKind,
+  targetFor: TxPlan['targetFor'],
+  count: number,
+  subjects: readonly SubjectName[],
+): TxPlan {
+  const slow = kind === 'postgres' && options.latencyMs > 0 ? 10 : 1;
   return {
     kind,
     targetFor,
-    firstWarmup: options.quick ? 200 : 1000,
-    warmup: 200,
-    count: options.quick ? count / 5 : count,
+    firstWarmup: (options.quick ? 200 : 1000) / slow,
+    warmup: 200 / slow,
+    count: (options.quick ? count / 5 : count) / slow,
     rounds: options.rounds,
     inFlight: IN_FLIGHT,
+    subjects,
   };
 }
+
+/** The postgres subjects: with `--peers`, pg pipelined, Kysely, Knex and postgres.js too. */
+const postgresSubjects = (options: BenchOptions): SubjectName[] =>
+  options.peers ? [...SUBJECTS, ...PEERS] : [...SUBJECTS];
 
 async function sqliteRows(options: BenchOptions): Promise<TxResult[]> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sasync-bench-'));
   try {
     // One file per subject, in WAL mode (what a 'sqlite:/path/x.db' target sets).
     const targetFor = (subject: SubjectName) => `sqlite:${path.join(dir, `${subject}.db`)}`;
-    return await benchTransactions(plan(options, 'sqlite', targetFor, 2000), progress);
+    return await benchTransactions(plan(options, 'sqlite', targetFor, 2000, SUBJECTS), progress);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
 }
 
-async function postgresRows(options: BenchOptions): Promise<TxResult[]> {
+async function postgresRows(options: BenchOptions, proxy: LatencyProxy | undefined): Promise<TxResult[]> {
   try {
-    return await benchTransactions(
-      plan(options, 'postgres', () => options.pgUrl, 3000),
-      progress,
-    );
+    const base = plan(options, 'postgres', () => options.pgUrl, 3000, postgresSubjects(options));
+    return await benchTransactions(proxy ? { ...base, roundTrips: proxy.roundTrips } : base, progress);
   } finally {
     // Each subject drops its own table; this catches those of a subject that died.
-    await dropTables(options.pgUrl, SUBJECTS.map(tableName));
+    await dropTables(options.pgUrl, postgresSubjects(options).map(tableName));
   }
 }
 
+/**
+ * With `--latency`, starts the proxy and points every postgres connection at
+ * it; prints the `SELECT 1` round trip with and without it.
+ */
+async function withLatency(options: BenchOptions): Promise<{ options: BenchOptions; proxy?: LatencyProxy }> {
+  if (options.latencyMs <= 0) return { options };
+  const proxy = await startLatencyProxy({ to: postgresAddress(options.pgUrl), delayMs: options.latencyMs });
+  const proxied = throughProxy(options.pgUrl, proxy);
+  try {
+    const direct = await measureRoundTrip(options.pgUrl);
+    const through = await measureRoundTrip(proxied);
+    const ms = (n: number) => n.toFixed(2);
+    console.log(`\nLatency proxy: 127.0.0.1:${proxy.port}, +${options.latencyMs} ms each way. SELECT 1 round trip`);
+    console.table([
+      { path: 'direct', 'median ms': ms(direct.medianMs), 'p10 ms': ms(direct.p10Ms), 'p90 ms': ms(direct.p90Ms) },
+      { path: 'proxy', 'median ms': ms(through.medianMs), 'p10 ms': ms(through.p10Ms), 'p90 ms': ms(through.p90Ms) },
+    ]);
+  } catch (err) {
+    console.log(`\nLatency proxy: the round-trip check failed (${String(err)})`);
+  }
+  return { options: { ...options, pgUrl: proxied }, proxy };
+}
+
 async function main(): Promise<void> {
-  const options = readOptions();
-  if (options.lib !== undefined) process.env[LIB_ENV] = options.lib; // the subjects' processes inherit it
-  const streamParts = options.parts.has('streams') || options.parts.has('prepare');
+  const read = readOptions();
+  if (read.lib !== undefined) process.env[LIB_ENV] = read.lib; // the subjects' processes inherit it
+  const { parts } = read;
   const wantPg =
-    options.parts.has('postgres') || streamParts || options.parts.has('stores') || options.parts.has('statalysis');
-  const pg: PostgresProbe | undefined = wantPg ? await probePostgres(options.pgUrl) : undefined;
+    parts.has('postgres') ||
+    parts.has('streams') ||
+    parts.has('prepare') ||
+    parts.has('stores') ||
+    parts.has('statalysis');
+  const pg: PostgresProbe | undefined = wantPg ? await probePostgres(read.pgUrl) : undefined;
   printHeader({
     sasync: sasyncLibLabel(),
     sqlite: sqliteVersion(),
-    postgres: pg ? (pg.ok ? `${pg.version} at ${redact(options.pgUrl)}` : 'UNREACHABLE') : 'not run',
-    parts: [...options.parts].join(', ') + (options.quick ? ' (--quick: counts too small to compare)' : ''),
+    postgres: pg ? (pg.ok ? `${pg.version} at ${redact(read.pgUrl)}` : 'UNREACHABLE') : 'not run',
+    parts: [...parts].join(', ') + (read.quick ? ' (--quick: counts too small to compare)' : ''),
+    ...(read.peers ? { peers: 'pg pipelined, Kysely, Knex, postgres.js (postgres only)' } : {}),
+    ...(read.latencyMs > 0 ? { 'latency proxy': `+${read.latencyMs} ms each way on every postgres connection` } : {}),
   });
+  const { options, proxy } = pg?.ok ? await withLatency(read) : { options: read, proxy: undefined };
+  try {
+    await runParts(options, pg, proxy);
+  } finally {
+    await proxy?.close();
+  }
+}
+
+async function runParts(
+  options: BenchOptions,
+  pg: PostgresProbe | undefined,
+  proxy: LatencyProxy | undefined,
+): Promise<void> {
+  const streamParts = options.parts.has('streams') || options.parts.has('prepare');
   if (pg && !pg.ok) {
     console.log(`\n!!!!! POSTGRES SKIPPED: ${redact(options.pgUrl)} is unreachable (${pg.reason}).`);
     console.log('!!!!! Set SASYNC_PG_URL or start postgres; running the other parts.\n');
@@ -74,11 +133,12 @@ async function main(): Promise<void> {
 
   const rows: TxResult[] = [];
   if (options.parts.has('sqlite')) rows.push(...(await sqliteRows(options)));
-  if (pg?.ok && options.parts.has('postgres')) rows.push(...(await postgresRows(options)));
+  if (pg?.ok && options.parts.has('postgres')) rows.push(...(await postgresRows(options, proxy)));
   if (rows.length > 0) {
     printTransactions(rows, options.rounds);
     printCpu(rows);
     printRounds(rows);
+    if (options.peers || options.latencyMs > 0) printPeers(rows, options.latencyMs);
   }
 
   if (options.parts.has('scheduler')) {

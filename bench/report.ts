@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { SchedulerMemory, SchedulerThroughput } from './scheduler';
 import { spreadPercent } from './stats';
 import { SUBJECTS } from './subject';
-import { bestRatio, medianCpu, medianOps, medianRatio, type TxResult } from './transactions';
+import { bestRatio, medianCpu, medianOps, medianRatio, samplesOf, type TxResult } from './transactions';
 
 /** What sasync must reach against TypeORM used directly, in every transaction row. */
 export const TYPEORM_RATIO_TARGET = 0.95;
@@ -37,7 +37,7 @@ export function printTransactions(results: readonly TxResult[], rounds: number):
   console.table(
     results.map((r) => {
       const vsTypeorm = medianRatio(r, 'sasync', 'typeorm');
-      const spread = Math.max(...SUBJECTS.map((s) => spreadPercent(r.samples[s].map((x) => x.opsPerSecond))));
+      const spread = Math.max(...SUBJECTS.map((s) => spreadPercent(samplesOf(r, s).map((x) => x.opsPerSecond))));
       return {
         database: r.kind,
         'in flight': r.inFlight,
@@ -71,11 +71,11 @@ export function printRounds(results: readonly TxResult[]): void {
   console.log('\nEvery round (tx/s)');
   console.table(
     results.flatMap((r) =>
-      SUBJECTS.map((s) => ({
+      r.subjects.map((s) => ({
         database: r.kind,
         'in flight': r.inFlight,
         subject: s,
-        ...Object.fromEntries(r.samples[s].map((x, i) => [`round ${i + 1}`, int(x.opsPerSecond)])),
+        ...Object.fromEntries(samplesOf(r, s).map((x, i) => [`round ${i + 1}`, int(x.opsPerSecond)])),
       })),
     ),
   );

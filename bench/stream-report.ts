@@ -26,6 +26,10 @@ export function printStreams(results: readonly StreamResult[], rounds: number, q
     results.map((r) => {
       const raw = results.find((x) => x.kind === r.kind && x.case.impl === 'raw')!;
       const ratio = median(r.samples.map((s, i) => s.rowsPerSecond / raw.samples[i]!.rowsPerSecond));
+      const kysely = results.find((x) => x.kind === r.kind && x.case.impl === 'peer' && x.case.peer === 'kysely');
+      const vsKysely = kysely
+        ? { 'x Kysely': median(r.samples.map((s, i) => s.rowsPerSecond / kysely.samples[i]!.rowsPerSecond)).toFixed(2) }
+        : {};
       const growth = Math.max(...r.samples.map((s) => s.rssGrowth));
       const sasync = r.case.impl === 'sasync';
       const judged = sasync && r.case.mode !== 'slow' && r.case.mode !== 'batches';
@@ -34,6 +38,7 @@ export function printStreams(results: readonly StreamResult[], rounds: number, q
         subject: caseLabel(r.kind, r.case),
         'rows/s': int(median(r.samples.map((s) => s.rowsPerSecond))),
         'x raw': ratio.toFixed(2),
+        ...vsKysely,
         [`>= ${STREAM_RATIO_TARGET.postgres} pg / ${STREAM_RATIO_TARGET.sqlite} sqlite`]: judged
           ? met(ratio >= STREAM_RATIO_TARGET[r.kind])
           : '',

@@ -8,6 +8,10 @@
 import { openRawPostgres } from './baselines/raw-postgres';
 import { openRawSqlite } from './baselines/raw-sqlite';
 import { openTypeorm } from './baselines/typeorm-direct';
+import { openKnex } from './peers/knex';
+import { openKysely } from './peers/kysely';
+import { openPipelined } from './peers/pipelined';
+import { openPostgresJsSubject } from './peers/postgresjs';
 import { openSasync } from './sasync-subject';
 import type { OpenSubject, Subject, SubjectName, SubjectSpec } from './subject';
 import { measure, type Measure } from './timing';
@@ -22,9 +26,18 @@ export type Reply = { readonly id: number } & (
   { readonly ok: true; readonly value?: unknown } | { readonly ok: false; readonly error: string }
 );
 
-const OPENERS: Record<DbKind, Record<SubjectName, OpenSubject>> = {
+/** The peers (bench/peers/) run on postgres only. */
+const OPENERS: Record<DbKind, Partial<Record<SubjectName, OpenSubject>>> = {
   sqlite: { sasync: openSasync, typeorm: openTypeorm, raw: openRawSqlite },
-  postgres: { sasync: openSasync, typeorm: openTypeorm, raw: openRawPostgres },
+  postgres: {
+    sasync: openSasync,
+    typeorm: openTypeorm,
+    raw: openRawPostgres,
+    pipelined: openPipelined,
+    kysely: openKysely,
+    knex: openKnex,
+    postgresjs: openPostgresJsSubject,
+  },
 };
 
 let subject: Subject | undefined;
@@ -34,7 +47,9 @@ async function handle(request: Request): Promise<unknown> {
     case 'open': {
       const { name, kind, target, table } = request.spec;
       const workload = kind === 'sqlite' ? sqliteWorkload : postgresWorkload;
-      subject = await OPENERS[kind][name]({ target, workload, table });
+      const open = OPENERS[kind][name];
+      if (!open) throw new Error(`${name} does not run on ${kind}`);
+      subject = await open({ target, workload, table });
       return undefined;
     }
     case 'measure':

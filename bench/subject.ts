@@ -3,7 +3,25 @@ import type { DbKind, Workload } from './workload';
 
 /** The implementations compared, in the order the tables show them. */
 export const SUBJECTS = ['sasync', 'typeorm', 'raw'] as const;
-export type SubjectName = (typeof SUBJECTS)[number];
+
+/**
+ * With `--peers` (postgres only): pg 8.23's pipeline mode, and the query
+ * builders and driver people choose instead of TypeORM (bench/peers/).
+ */
+export const PEERS = ['pipelined', 'kysely', 'knex', 'postgresjs'] as const;
+
+export type SubjectName = (typeof SUBJECTS)[number] | (typeof PEERS)[number];
+
+/** How the tables name each subject. */
+export const SUBJECT_LABELS: Record<SubjectName, string> = {
+  sasync: 'sasync',
+  typeorm: 'TypeORM',
+  raw: 'raw pg',
+  pipelined: 'pg pipelined',
+  kysely: 'Kysely',
+  knex: 'Knex',
+  postgresjs: 'postgres.js',
+};
 
 /** One implementation of the workload, open on its own fresh table. */
 export interface Subject {

@@ -1,5 +1,5 @@
 import { median } from './stats';
-import { SUBJECTS, type SubjectName } from './subject';
+import type { SubjectName } from './subject';
 import { spawnSubject, type RemoteSubject } from './subject-process';
 import type { Sample } from './timing';
 import { tableName, type DbKind } from './workload';
@@ -15,17 +15,31 @@ export interface TxPlan {
   readonly count: number;
   readonly rounds: number;
   readonly inFlight: readonly number[];
+  /** The subjects, in the order the first round runs them. */
+  readonly subjects: readonly SubjectName[];
+  /** With the latency proxy: its round-trip count so far, read around each timed run. */
+  readonly roundTrips?: () => number;
 }
 
 /** Results of one (database, in-flight) row: a sample per round, per subject. */
 export interface TxResult {
   readonly kind: DbKind;
   readonly inFlight: number;
-  readonly samples: Record<SubjectName, Sample[]>;
+  readonly subjects: readonly SubjectName[];
+  readonly samples: Partial<Record<SubjectName, Sample[]>>;
+  /** With the latency proxy: round trips per transaction (warm-up included), a round each. */
+  readonly roundTrips: Partial<Record<SubjectName, number[]>>;
+}
+
+/** One subject's samples, a round each (throws for a subject that was not run). */
+export function samplesOf(result: TxResult, subject: SubjectName): Sample[] {
+  const samples = result.samples[subject];
+  if (!samples) throw new Error(`${subject} was not measured in this run`);
+  return samples;
 }
 
 /**
- * Opens the three subjects, each in its own process on a fresh table, and
+ * Opens the subjects, each in its own process on a fresh table, and
  * runs them one at a time in interleaved rounds (the order rotates each
  * round), so that a noisy moment of the machine hits every subject alike.
  */
@@ -33,7 +47,7 @@ export async function benchTransactions(plan: TxPlan, progress: (line: string) =
   const { kind } = plan;
   const subjects: RemoteSubject[] = [];
   try {
-    for (const name of SUBJECTS) {
+    for (const name of plan.subjects) {
       const subject = await spawnSubject({ name, kind, target: plan.targetFor(name), table: tableName(name) });
       subjects.push(subject);
       for (const inFlight of plan.inFlight) await subject.measure({ warmup: 0, count: plan.firstWarmup, inFlight });
@@ -41,15 +55,21 @@ export async function benchTransactions(plan: TxPlan, progress: (line: string) =
     const results: TxResult[] = plan.inFlight.map((inFlight) => ({
       kind,
       inFlight,
-      samples: { sasync: [], typeorm: [], raw: [] },
+      subjects: plan.subjects,
+      samples: Object.fromEntries(plan.subjects.map((s) => [s, []])),
+      roundTrips: Object.fromEntries(plan.subjects.map((s) => [s, []])),
     }));
     for (let round = 0; round < plan.rounds; round++) {
       for (const result of results) {
         const order = rotate(subjects, round);
         for (const subject of order) {
-          result.samples[subject.name].push(await subject.measure({ ...plan, inFlight: result.inFlight }));
+          const before = plan.roundTrips?.();
+          const { warmup, count } = plan;
+          samplesOf(result, subject.name).push(await subject.measure({ warmup, count, inFlight: result.inFlight }));
+          if (before !== undefined)
+            result.roundTrips[subject.name]!.push((plan.roundTrips!() - before) / (warmup + count));
         }
-        const line = order.map((s) => `${s.name} ${Math.round(result.samples[s.name].at(-1)!.opsPerSecond)}`);
+        const line = order.map((s) => `${s.name} ${Math.round(samplesOf(result, s.name).at(-1)!.opsPerSecond)}`);
         progress(`  ${kind} round ${round + 1}/${plan.rounds}, ${result.inFlight} in flight: ${line.join(', ')} tx/s`);
       }
     }
@@ -63,22 +83,23 @@ export async function benchTransactions(plan: TxPlan, progress: (line: string) =
 
 /** The median over rounds of one subject's ops/s. */
 export function medianOps(result: TxResult, subject: SubjectName): number {
-  return median(result.samples[subject].map((s) => s.opsPerSecond));
+  return median(samplesOf(result, subject).map((s) => s.opsPerSecond));
 }
 
 /** The median over rounds of one subject's client CPU µs per transaction. */
 export function medianCpu(result: TxResult, subject: SubjectName): number {
-  return median(result.samples[subject].map((s) => s.cpuMicrosPerOp));
+  return median(samplesOf(result, subject).map((s) => s.cpuMicrosPerOp));
 }
 
 /** The median, over rounds, of `a`'s ops/s divided by `b`'s in the same round. */
 export function medianRatio(result: TxResult, a: SubjectName, b: SubjectName): number {
-  return median(result.samples[a].map((s, round) => s.opsPerSecond / result.samples[b][round]!.opsPerSecond));
+  const bs = samplesOf(result, b);
+  return median(samplesOf(result, a).map((s, round) => s.opsPerSecond / bs[round]!.opsPerSecond));
 }
 
 /** `a`'s best round divided by `b`'s best round. */
 export function bestRatio(result: TxResult, a: SubjectName, b: SubjectName): number {
-  const best = (s: SubjectName) => Math.max(...result.samples[s].map((x) => x.opsPerSecond));
+  const best = (s: SubjectName) => Math.max(...samplesOf(result, s).map((x) => x.opsPerSecond));
   return best(a) / best(b);
 }
 

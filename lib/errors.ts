@@ -8,6 +8,7 @@ import { driverFields } from './dialect/driver-error';
 
 /** Options every sasync error accepts. */
 export interface SasyncErrorOptions {
+  /** The underlying error, kept as the error's `cause`. */
   readonly cause?: unknown;
 }
 
@@ -41,12 +42,19 @@ export interface TransactionErrorContext extends SasyncErrorOptions {
  * `40001`, or sqlite's `SQLITE_BUSY`) and `sql` the statement.
  */
 export class TransactionError extends SasyncError {
+  /** The transaction method's name, when it has one. */
   readonly method: string | undefined;
+  /** The SQL that failed, when known. */
   readonly sql: string | undefined;
+  /** The bound parameters, redacted to their types (`<string(5)>`, `null`): values may be secrets. */
   readonly parameters: readonly string[] | undefined;
+  /** The dialect the transaction ran on (`'sqlite'` or `'postgres'`). */
   readonly dialect: string | undefined;
+  /** How many times the transaction was attempted (more than 1 with `retry`). */
   readonly attempts: number;
+  /** The driver's error code: a postgres SQLSTATE such as `40001`, or sqlite's `SQLITE_BUSY`. */
   readonly code: string | undefined;
+  /** Postgres' detail line for the error (which key a unique violation hit, say), when it gave one. */
   readonly detail: string | undefined;
   /**
    * True when it may have committed after all (its connection was lost while
@@ -72,6 +80,7 @@ export class TransactionError extends SasyncError {
 
 /** Work was submitted to a broker after `shutdown()`. */
 export class BrokerClosedError extends SasyncError {
+  /** The broker (or store) that is shut down, as named in the message. */
   readonly broker: string;
   constructor(broker: string, what = 'work') {
     super(
@@ -84,6 +93,7 @@ export class BrokerClosedError extends SasyncError {
 
 /** The database could not be reached or configured, or a target is malformed. */
 export class DatabaseError extends SasyncError {
+  /** The target concerned, without its password, when there is one. */
   readonly target: string | undefined;
   constructor(message: string, context: SasyncErrorOptions & { target?: string } = {}) {
     super(message, context);
@@ -96,7 +106,9 @@ export class AsyncError extends SasyncError {}
 
 /** A key is not in a persistent store. */
 export class MissingKeyError extends SasyncError {
+  /** The key that is not there. */
   readonly key: unknown;
+  /** The store's group, when it has one. */
   readonly group: string | undefined;
   constructor(key: unknown, group?: string) {
     super(
@@ -110,7 +122,9 @@ export class MissingKeyError extends SasyncError {
 
 /** A store key is not acceptable (wrong type for the store's nameType, empty, or too long). */
 export class InvalidKeyError extends SasyncError {
+  /** The key that was refused. */
   readonly key: unknown;
+  /** The store's group. */
   readonly group: string;
   constructor(key: unknown, group: string, reason: string) {
     super(`invalid key ${describeKey(key)} for group ${JSON.stringify(group)}: ${reason}`);
@@ -128,6 +142,7 @@ function describeKey(key: unknown): string {
 
 /** A value cannot be stored (or a stored value cannot be read back). */
 export class SerializationError extends SasyncError {
+  /** Where in the value the problem is (a property path), when known. */
   readonly path: string | undefined;
   constructor(message: string, context: SasyncErrorOptions & { path?: string } = {}) {
     super(message, context);
@@ -140,7 +155,9 @@ export type IdentifierKind = 'table' | 'column' | 'index' | 'type' | 'statement'
 
 /** A table, column or index name (or a column type) is not acceptable. */
 export class InvalidIdentifierError extends SasyncError {
+  /** What was being named: a table, a column, an index, a type or a statement. */
   readonly kind: IdentifierKind;
+  /** The name that was refused. */
   readonly identifier: string;
   constructor(kind: IdentifierKind, identifier: string, reason: string) {
     super(`invalid ${kind} ${JSON.stringify(identifier)}: ${reason}`);
@@ -179,7 +196,9 @@ export class TransactIterationError extends SasyncError {}
  * driver's (postgres `25006`, sqlite `SQLITE_READONLY`), `sql` the statement.
  */
 export class ReadOnlyError extends SasyncError {
+  /** The statement that tried to write, when known. */
   readonly sql: string | undefined;
+  /** The driver's code: postgres `25006`, sqlite `SQLITE_READONLY`. */
   readonly code: string | undefined;
   constructor(reason: string, context: SasyncErrorOptions & { readonly sql?: string; readonly code?: string } = {}) {
     super(
@@ -198,8 +217,11 @@ export class ReadOnlyError extends SasyncError {
  * was sent to the database. `column` is undefined for the table's options.
  */
 export class InvalidSpecError extends SasyncError {
+  /** The table whose spec was refused. */
   readonly table: string;
+  /** The column whose field was refused; undefined for the table's options. */
   readonly column: string | undefined;
+  /** The field that was refused (`length`, `precision`, `index`…). */
   readonly field: string;
   constructor(table: string, column: string | undefined, field: string, reason: string) {
     super(
@@ -226,8 +248,11 @@ export class InvalidSpecError extends SasyncError {
  * never re-run, check before running it again.
  */
 export class ConnectionLostError extends SasyncError {
+  /** The driver's code (`57P01`, `ECONNRESET`…), or `08006` when it gave none. */
   readonly code: string | undefined;
+  /** The target whose connection was lost, without its password. */
   readonly target: string | undefined;
+  /** Lost while COMMIT was on the way: whether it committed is unknown, so it is not re-run. */
   readonly duringCommit: boolean;
   constructor(
     /** What was going on, for the message: "running a transaction", "reading a row stream". */
@@ -278,9 +303,13 @@ export interface CancelledErrorContext extends SasyncErrorOptions {
  * it again. Unsubscribing cancels too, but nobody is left to be told.
  */
 export class CancelledError extends SasyncError {
+  /** The transaction method's (or run's, or stream's) name, when it has one. */
   readonly method: string | undefined;
+  /** The dialect it ran on, once it had started. */
   readonly dialect: string | undefined;
+  /** Attempts made before it was cancelled (0 if it never started, more than 1 with `retry`). */
   readonly attempts: number;
+  /** Cancelled while its COMMIT was on the way: it may have committed, so check before running it again. */
   readonly outcomeUnknown: boolean;
   constructor(message: string, context: CancelledErrorContext = {}) {
     super(message, context);
@@ -299,6 +328,7 @@ export class CancelledError extends SasyncError {
  * the work needs longer, or find out what holds the queue or the database.
  */
 export class TimeoutError extends CancelledError {
+  /** The limit that ran out, in ms; undefined when the caller's own `AbortSignal.timeout()` ran out. */
   readonly timeout: number | undefined;
   constructor(message: string, context: CancelledErrorContext & { readonly timeout?: number } = {}) {
     super(message, context);

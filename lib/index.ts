@@ -5,13 +5,26 @@ export { AccessBroker } from './broker/access-broker';
 export type { BrokerOptions, TransactionMethod, WorkResult } from './broker/access-broker';
 export { transact } from './broker/transact-decorator';
 export type { TransactOptions } from './transaction/options';
+export { Awaitable } from './transaction/awaitable';
+export type {
+  CancelledEvent,
+  CommittedEvent,
+  OutcomeEvent,
+  QueuedEvent,
+  RetriedEvent,
+  RolledBackEvent,
+  StartedEvent,
+  TransactionEvent,
+  TransactionEventBase,
+  WorkKind,
+} from './transaction/events';
 export type { Prepared } from './broker/prepared';
 export type { Produced, ValueSource } from './rows/produce-rows';
 
 // Rows
 export { RowStream } from './rows/row-stream';
 export type { RowHandler } from './rows/row-stream';
-export type { StreamOptions } from './rows/stream-options';
+export type { QueryBuilderStreamOptions, StreamOptions } from './rows/stream-options';
 export type { RowFormat, SinkOptions, TextFormat } from './rows/row-format';
 
 // Persistent stores
@@ -36,11 +49,11 @@ export { MAX_NICENESS, MIN_NICENESS } from './scheduler/priority';
 
 // Targets and tables
 export { resolveTarget } from './target';
-export type { DatabaseTarget } from './target';
+export type { DatabaseTarget, ResolvedTarget } from './target';
 export { PORTABLE_TYPES } from './schema/column';
 export type { ColumnSpec, PortableType } from './schema/column';
 export type { IndexInfo, TableInfo, TableOptions } from './schema/table-spec';
-export type { ConnectionStats } from './dialect';
+export type { ConnectionStats, IsolationLevel } from './dialect';
 
 // Bound values
 export { json } from './dialect/json-parameter';

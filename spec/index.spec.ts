@@ -6,6 +6,7 @@ describe('the public surface', () => {
      [
        "AccessBroker",
        "AsyncError",
+       "Awaitable",
        "BrokerClosedError",
        "CancelledError",
        "ConnectionLostError",

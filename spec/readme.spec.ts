@@ -33,23 +33,35 @@ const OPTIONS: ts.CompilerOptions = {
 
 /** What each example must print (a fragment of the joined console.log output), by a line it contains. */
 const EXPECTED: [string, RegExp][] = [
+  ["notes.add('write the README')", /^\[ Note \{ id: 1, body: 'write the README', done: false \} \]$/],
   ["new LogBroker('sqlite:stats.db')", /id 1\nentries 1\nix_entries_dt/],
   ["label.with({ doNext: true })('next')", /\[ 'next', 'urgent', 'bulk 1', 'bulk 2' \]/],
   [
     '{ timeout: 100 }',
     /true transaction was cancelled and rolled back: timed out after 100 ms[^\n]*\n\[ \{ rows: 2 \} \]/,
   ],
+  ["notes.add('first'), await notes.add('second')", /^1 2\n\[ 'first', 'second' \]\n2 2\n\[ 2 \]\nTransactionError$/],
   ['counter.three()', /^3\n\[ \{ n: 1 \} \]/],
   [
     "broker.prepare<{ name: string }>('person_by_id'",
     /\[ 1, 2, 3, 4, 5 \]\n3\n\[ \{ name: 'person 1' \}, \{ name: 'person 2' \} \]\nperson 4/,
   ],
   [
+    "broker.stream(authors.orderBy('a.id')",
+    /^true Ada \[ 'Notes', 'Sketch' \]\ntrue Grace \[ 'Manual' \]\n\[ 'a_id', 'a_name', 'b_authorId', 'b_id', 'b_title' \]$/,
+  ],
+  [
     "toReadable({ format: 'ndjson' })",
     /^\{"id":1,"name":"ada"\}\n\{"id":2,"name":"grace"\}\n\{"id":3,"name":"edsger"\}\n\n\[ \{ name: 'ada' \}, \{ name: 'grace' \}, \{ name: 'edsger' \} \]$/,
   ],
   ["broker.query('SELEC 1')", /true invalid table[^\n]*\ntrue SQLITE_ERROR SELEC 1\n\[ \{ ok: 1 \} \]\ntrue/],
+  [
+    'broker.events$.subscribe((e: TransactionEvent)',
+    /^Shop #\d+ query queued\nShop #\d+ query started\nquery committed: waited true, ran true\nShop #\d+ restock queued\nShop #\d+ restock started\nrestock committed: waited true, ran true\nShop #\d+ sell queued\nShop #\d+ sell started\nsell rolledBack: TransactionError$/,
+  ],
+  ['traceTransactions(broker, printing)', /^Shop\.ping ok attempts 1\nShop\.query error attempts 1$/],
   ['a.dataSource === b.dataSource', /true\nran in the queue\n\[ 1, 2, 3 \]/],
+  ['new AccessBroker(dataSource)', /^true\n1\ntrue\n\[ \{ name: 'theme' \} \]$/],
   [
     "new PersistentDict<string, unknown>('prefs'",
     /^3 a default\n\{ dark: true, since: 1970-01-01T00:00:00.000Z, tags: Set\(1\) \{ 'a' \} \} 2\n11 true\nqueen undefined$/,

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { DataSourceOptions } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { DatabaseError } from '../lib/errors';
 import { resolveTarget, type DatabaseTarget } from '../lib/target';
 
@@ -122,6 +122,70 @@ describe('resolveTarget: DataSourceOptions', () => {
     expect(resolved.key).toBe(options);
     expect(resolved.label).toBe(`${options.type} (DataSourceOptions)`);
     expect(resolved.label).not.toContain('S3cretPw');
+  });
+});
+
+describe('resolveTarget: a DataSource', () => {
+  it('keeps the DataSource itself, keyed by the object: never a copy', () => {
+    const ds = new DataSource({ type: 'sqlite', database: ':memory:' });
+    const resolved = resolveTarget(ds);
+    expect(resolved.dataSource).toBe(ds);
+    expect(resolved.key).toBe(ds);
+    expect(resolved.options).toBe(ds.options);
+    expect(resolved.label).toBe('sqlite DataSource (:memory:)');
+    expect(resolveTarget(ds).key).toBe(resolved.key);
+    // Another DataSource on the same database is another target.
+    expect(resolveTarget(new DataSource({ type: 'sqlite', database: ':memory:' })).key).not.toBe(ds);
+  });
+
+  it('labels a postgres DataSource without its password', () => {
+    const withUrl = resolveTarget(new DataSource({ type: 'postgres', url: 'postgres://alice:S3cretPw@h/db' }));
+    expect(withUrl.label).toBe('postgres DataSource (postgres://alice:***@h/db)');
+    const withFields = resolveTarget(
+      new DataSource({ type: 'postgres', host: 'h', database: 'db', username: 'alice', password: 'S3cretPw' }),
+    );
+    expect(withFields.label).toBe('postgres DataSource (h/db)');
+  });
+
+  const shaped = (type: unknown): object => ({
+    options: { type },
+    isInitialized: false,
+    initialize: () => Promise.resolve(),
+    destroy: () => Promise.resolve(),
+    createQueryRunner: () => undefined,
+  });
+
+  it('takes anything shaped like a DataSource (an app may load a second copy of TypeORM)', () => {
+    const ds = shaped('postgres');
+    expect(resolveTarget(ds as DataSource).dataSource).toBe(ds);
+  });
+
+  it.each(['mysql', 'better-sqlite3', 'mssql'])(
+    'refuses a DataSource of type %s, naming the supported types',
+    (type) => {
+      const err = thrownBy(shaped(type) as DataSource) as DatabaseError;
+      expect(err).toBeInstanceOf(DatabaseError);
+      expect(err.message).toBe(
+        `a TypeORM DataSource of type '${type}' is not supported: sasync works with DataSources of type 'sqlite' or ` +
+          "'postgres' (sqlite through the 'sqlite3' package: type 'sqlite', not 'better-sqlite3'); make one of those for sasync",
+      );
+      expect(err.target).toBe(`${type} DataSource`);
+    },
+  );
+
+  it.each<[string, object, string]>([
+    ['no createQueryRunner', { ...shaped('sqlite'), createQueryRunner: undefined }, 'createQueryRunner'],
+    ['no isInitialized', { ...shaped('sqlite'), isInitialized: undefined }, 'isInitialized'],
+    ['no options.type', { ...shaped(undefined) }, 'options.type'],
+    [
+      'only an initialize()',
+      { initialize: () => undefined },
+      'destroy, createQueryRunner, isInitialized, options.type',
+    ],
+  ])('refuses an object with %s as not a DataSource, naming what it lacks', (_what, target, lacks) => {
+    const err = thrownBy(target as DataSource) as DatabaseError;
+    expect(err).toBeInstanceOf(DatabaseError);
+    expect(err.message).toContain(`this object is not a TypeORM DataSource (it has no ${lacks})`);
   });
 });
 

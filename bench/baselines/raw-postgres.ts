@@ -4,7 +4,7 @@ import type { OpenSubject } from '../subject';
 import { insertParams } from '../workload';
 
 /** TypeORM's default pool size, which sasync and the TypeORM baseline get too. */
-const TYPEORM_DEFAULT_POOL = 10;
+export const TYPEORM_DEFAULT_POOL = 10;
 
 /** The pg driver alone: a pooled client per transaction, BEGIN / INSERT / SELECT / COMMIT. */
 export const openRawPostgres: OpenSubject = async ({ target, workload: w, table }) => {

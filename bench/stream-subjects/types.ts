@@ -10,11 +10,16 @@ export const BATCH_SIZE = 500;
 export const SASYNC_MODES = ['for-await', 'consume', 'subscribe', 'slow', 'batches'] as const;
 export type SasyncMode = (typeof SASYNC_MODES)[number];
 
+/** The peers' streams (with `--peers`, postgres only): Kysely `stream()`, postgres.js `cursor()`, Knex `stream()`. */
+export const STREAM_PEERS = ['kysely', 'postgresjs', 'knex'] as const;
+export type StreamPeer = (typeof STREAM_PEERS)[number];
+
 /** One subject of the streaming table. */
 export type StreamCase =
   | { readonly impl: 'sasync'; readonly mode: SasyncMode; readonly keyed: boolean }
   | { readonly impl: 'raw' }
-  | { readonly impl: 'typeorm' };
+  | { readonly impl: 'typeorm' }
+  | { readonly impl: 'peer'; readonly peer: StreamPeer };
 
 /** Where the tables are (plain data: sent to the subject's own process). */
 export interface Place {

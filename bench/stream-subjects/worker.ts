@@ -6,6 +6,7 @@
  */
 import { getGc } from '../gc';
 import { benchPrepare } from './prepare';
+import { openPeerStream } from './peers';
 import { openRawStream } from './raw';
 import { startRss, stopRss } from './rss';
 import { openSasyncStream } from './sasync';
@@ -14,6 +15,7 @@ import { openTypeormQuery } from './typeorm';
 
 function open(place: Place, c: StreamCase): Promise<StreamSubject> {
   if (c.impl === 'sasync') return openSasyncStream(place, c.mode, c.keyed);
+  if (c.impl === 'peer') return openPeerStream(place, c.peer);
   return c.impl === 'raw' ? openRawStream(place) : openTypeormQuery(place);
 }
 

@@ -1,16 +1,19 @@
-import { lastValueFrom, Observable } from 'rxjs';
+import { lastValueFrom, type Observable } from 'rxjs';
 import type { DataSource, EntityManager, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import '../async-dispose';
 import type { ConnectionStats } from '../dialect';
 import { DatabaseError, TransactionError } from '../errors';
 import { produceRowsWork, type Produced, type ValueSource } from '../rows/produce-rows';
+import { queryBuilderStream } from '../rows/query-builder-stream';
 import { queryStream } from '../rows/query-stream';
 import type { RowStream } from '../rows/row-stream';
-import { checkConcurrency, type StreamOptions } from '../rows/stream-options';
+import { checkConcurrency, type QueryBuilderStreamOptions, type StreamOptions } from '../rows/stream-options';
 import type { ColumnSpec } from '../schema/column';
 import type { TableInfo, TableOptions } from '../schema/table-spec';
 import { resolveTarget, type DatabaseTarget, type ResolvedTarget } from '../target';
+import type { Awaitable } from '../transaction/awaitable';
 import { currentContext } from '../transaction/context';
+import type { TransactionEvent } from '../transaction/events';
 import { checkTransactOptions, mergeOptions, type TransactOptions } from '../transaction/options';
 import type { Work } from '../transaction/run-transaction';
 import { Submitter } from '../transaction/submit';
@@ -24,11 +27,14 @@ import { Tables } from './tables';
 
 export type { WorkResult } from './run';
 
-/** A callable transaction method made by `broker.transaction()`. */
+/**
+ * A callable transaction method made by `broker.transaction()`: each call
+ * returns a cold {@link Awaitable} (subscribe to it, or await it).
+ */
 export interface TransactionMethod<A extends unknown[], R> {
-  (...args: A): Observable<R>;
+  (...args: A): Awaitable<R>;
   /** The same method with per-call options (merged over the method's own). */
-  with(options: TransactOptions): (...args: A) => Observable<R>;
+  with(options: TransactOptions): (...args: A) => Awaitable<R>;
 }
 
 /** Options of a broker. */
@@ -49,8 +55,8 @@ let globalTarget: ResolvedTarget | undefined;
  * target. See the README for a tour.
  *
  * The broker is the public face: its lifecycle (start-up, drain, shutdown)
- * is a {@link Lifecycle}, its queueing a {@link Submitter}, its statements
- * {@link Statements} and its tables {@link Tables}.
+ * is a `Lifecycle`, its queueing a `Submitter`, its statements
+ * `Statements` and its tables `Tables` (internal classes, in `lib/broker/`).
  */
 export class AccessBroker implements AsyncDisposable {
   readonly #db: SharedDatabase;
@@ -58,10 +64,13 @@ export class AccessBroker implements AsyncDisposable {
   readonly #submitter: Submitter;
   readonly #statements: Statements;
   readonly #tables: Tables;
+  #shutdown: Promise<void> | undefined;
 
   /**
-   * Sets the target that brokers (and stores) made without one use.
-   * @throws DatabaseError for a malformed target.
+   * Sets the target that brokers (and stores) made without one use: a URL,
+   * DataSourceOptions, or the app's own DataSource (see {@link DatabaseTarget}).
+   * @throws DatabaseError for a malformed target, or a DataSource of a type
+   *   sasync does not support.
    */
   static setup(target: DatabaseTarget): void {
     globalTarget = resolveTarget(target);
@@ -69,8 +78,14 @@ export class AccessBroker implements AsyncDisposable {
 
   /**
    * @param target where the database is; without one, the target given to
-   *   {@link AccessBroker.setup}.
-   * @throws DatabaseError for a malformed target, or none at all.
+   *   {@link AccessBroker.setup}. An existing TypeORM DataSource is used as
+   *   it is (`broker.dataSource` is that object), shared by every broker and
+   *   store on it, initialized if it is not yet, and never destroyed by
+   *   sasync: its owner destroys it after the brokers' shutdown().
+   * @throws DatabaseError for a malformed target, none at all, a DataSource
+   *   of a type sasync does not support, or one whose options it cannot
+   *   work with (a postgres pool under 2 connections, a schema not on the
+   *   search_path).
    */
   constructor(target?: DatabaseTarget, options: BrokerOptions = {}) {
     const resolved = target === undefined ? globalTarget : resolveTarget(target);
@@ -82,7 +97,7 @@ export class AccessBroker implements AsyncDisposable {
     this.#db = acquireDatabase(resolved);
     // Starts after the constructor returns, when subclass fields exist.
     this.#lifecycle = new Lifecycle(this.#db, options.name ?? new.target.name, () => this.#startUp());
-    this.#submitter = new Submitter(this.#db, this.#lifecycle);
+    this.#submitter = new Submitter(this.#db, this.#lifecycle, options.name ?? new.target.name);
     this.#statements = new Statements(this.#db, this.#submitter, this.#lifecycle);
     this.#tables = new Tables(this.#db, this.#lifecycle, this.#submitter);
   }
@@ -127,6 +142,34 @@ export class AccessBroker implements AsyncDisposable {
     return this.#db.dialect.connectionStats(this.#db.dataSource);
   }
 
+  /**
+   * What happens to the work this broker queues, as it happens: each
+   * transaction, statement (`query()`, `prepare().query()`) and `run()`
+   * emits `queued`, `started`, any `retried`, then `committed`,
+   * `rolledBack` or `cancelled`, with its method, niceness, queue wait and
+   * run time (see {@link TransactionEvent}); events of one run share an
+   * `id`. Work of this broker only, even where brokers share a queue. Work
+   * that joins a running transaction (or runs in its SAVEPOINT) is part of
+   * that transaction and has no events of its own; neither have row streams.
+   *
+   * Hot: a subscriber sees what happens while it is subscribed, and without
+   * subscribers no event is made at all. Subscribers are called
+   * synchronously, each event before the work's own subscriber hears of the
+   * same step, and outside the transaction (work submitted from a subscriber
+   * is queued, not joined); keep them quick. What a subscriber throws is
+   * reported by RxJS (`config.onUnhandledError`) and harms no transaction.
+   * It completes when the broker has shut down.
+   *
+   * ```ts
+   * broker.events$.subscribe((e) => {
+   *   if (e.type === 'committed') console.log(`${e.method} waited ${e.queueWait} ms, ran ${e.runTime} ms`);
+   * });
+   * ```
+   */
+  get events$(): Observable<TransactionEvent> {
+    return this.#submitter.events.events$;
+  }
+
   /** Tables this broker made or checked with {@link table}, by name. */
   get tables(): Readonly<Record<string, TableInfo>> {
     return this.#tables.known;
@@ -151,16 +194,18 @@ export class AccessBroker implements AsyncDisposable {
    * and emits what it produced after COMMIT. Inside another transaction on the
    * same database it joins that one (or, with `savepoint`, runs in a
    * SAVEPOINT). Unsubscribing removes queued work or rolls running work back.
+   * It is also awaitable: `await broker.transact(work)` runs it once and
+   * gives its last value (see {@link Awaitable}).
    * @throws RangeError at once for bad options.
    */
   transact<R>(
     work: (tx: EntityManager) => RowStream<R> | PromiseLike<RowStream<R>>,
     options?: TransactOptions,
-  ): Observable<R>;
-  transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Observable<R>;
-  transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Observable<R> {
+  ): Awaitable<NoInfer<R>>;
+  transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Awaitable<NoInfer<R>>;
+  transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Awaitable<NoInfer<R>> {
     checkTransactOptions(options);
-    return this.#submitter.transaction(work, options ?? {}, options?.name) as Observable<R>;
+    return this.#submitter.transaction(work, options ?? {}, options?.name) as Awaitable<R>;
   }
 
   /**
@@ -182,12 +227,12 @@ export class AccessBroker implements AsyncDisposable {
     checkTransactOptions(options);
     const make =
       (opts: TransactOptions | undefined) =>
-      (...args: A): Observable<R> =>
+      (...args: A): Awaitable<R> =>
         this.#submitter.transaction(
           (tx) => work(tx, ...args),
           opts ?? {},
           opts?.name ?? (work.name || undefined),
-        ) as Observable<R>;
+        ) as Awaitable<R>;
     const method = make(options) as TransactionMethod<A, R>;
     method.with = (extra: TransactOptions) => {
       checkTransactOptions(extra);
@@ -197,7 +242,7 @@ export class AccessBroker implements AsyncDisposable {
   }
 
   /** @internal The `@transact` decorator's entry, with the method's name. */
-  [transactNamed](work: Work, options: TransactOptions | undefined, method: string): Observable<unknown> {
+  [transactNamed](work: Work, options: TransactOptions | undefined, method: string): Awaitable<unknown> {
     return this.#submitter.transaction(work, options ?? {}, options?.name ?? method);
   }
 
@@ -214,9 +259,9 @@ export class AccessBroker implements AsyncDisposable {
 
   /**
    * Runs `fn` through the queue without a transaction (sAsync's
-   * deferToQueue); cold, like a transaction.
+   * deferToQueue); cold and awaitable, like a transaction.
    */
-  run<R>(fn: () => WorkResult<R>, options?: TransactOptions): Observable<R> {
+  run<R>(fn: () => WorkResult<R>, options?: TransactOptions): Awaitable<NoInfer<R>> {
     checkTransactOptions(options);
     return runInQueue(this.#db, this.#submitter, this.#lifecycle, fn, options ?? {});
   }
@@ -229,22 +274,55 @@ export class AccessBroker implements AsyncDisposable {
    * Streams still open when the broker shuts down fail with BrokerClosedError.
    * A bound value a driver would change fails the stream with
    * InvalidParameterError before it takes a connection.
-   * @throws RangeError at once for bad options.
+   *
+   * Raw SQL has no entity: its rows are typed `ObjectLiteral` unless you
+   * name a row type, `stream<{ name: string }>(sql)`, which is your
+   * assertion, not checked.
+   * @throws RangeError or TypeError at once for bad options (`entities: true` with raw SQL among them).
    */
   stream<T = ObjectLiteral>(sql: string, parameters?: readonly unknown[], options?: StreamOptions): RowStream<T>;
-  /** A QueryBuilder brings its own parameters: the second argument is the options. */
-  stream<T = ObjectLiteral>(query: SelectQueryBuilder<ObjectLiteral>, options?: StreamOptions): RowStream<T>;
-  stream<T = ObjectLiteral>(
-    query: string | SelectQueryBuilder<ObjectLiteral>,
-    second?: readonly unknown[] | StreamOptions,
+  /**
+   * The entities of a QueryBuilder's main alias (`entities: true`), typed
+   * from the QueryBuilder: hydrated by TypeORM as `getMany()` does, joined
+   * relations and `afterLoad` included, a batch at a time. A join that gives
+   * an entity several rows (a to-many relation) needs an order by the main
+   * alias's primary key first, or no order (then the stream orders by it).
+   * @throws TypeError at once for a QueryBuilder on a table name rather than
+   *   an entity, an order that would split an entity, or what would need
+   *   more queries (relation ids or counts, skip/take over joins).
+   *
+   * ```ts
+   * for await (const note of broker.stream(notes.createQueryBuilder('n'), { entities: true })) note.title;
+   * ```
+   */
+  stream<E extends ObjectLiteral>(
+    query: SelectQueryBuilder<E>,
+    options: QueryBuilderStreamOptions & { readonly entities: true },
+  ): RowStream<E>;
+  /**
+   * A QueryBuilder's raw rows, with TypeORM's column aliases (`n_id`,
+   * `n_title`), typed as such (`ObjectLiteral`), not as its entity. A
+   * QueryBuilder brings its own parameters: the second argument is the options.
+   */
+  stream<E extends ObjectLiteral>(
+    query: SelectQueryBuilder<E>,
+    options?: QueryBuilderStreamOptions & { readonly entities?: false },
+  ): RowStream<ObjectLiteral>;
+  /** Entities or raw rows, as `entities` says when it is only known to be a boolean. */
+  stream<E extends ObjectLiteral>(
+    query: SelectQueryBuilder<E>,
+    options?: QueryBuilderStreamOptions,
+  ): RowStream<E> | RowStream<ObjectLiteral>;
+  stream<T extends ObjectLiteral>(
+    query: string | SelectQueryBuilder<T>,
+    second?: readonly unknown[] | QueryBuilderStreamOptions,
     third?: StreamOptions,
-  ): RowStream<T> {
+  ): RowStream<T> | RowStream<ObjectLiteral> {
     if (typeof query === 'string') return queryStream<T>(this.#db, this.#lifecycle, query, second as unknown[], third);
     if (Array.isArray(second) || third !== undefined) {
       throw new TypeError('a QueryBuilder brings its own parameters: call stream(queryBuilder, options)');
     }
-    const [sql, values] = query.getQueryAndParameters();
-    return queryStream<T>(this.#db, this.#lifecycle, sql, values, second as StreamOptions | undefined);
+    return queryBuilderStream(this.#db, this.#lifecycle, query, second as QueryBuilderStreamOptions | undefined);
   }
 
   /**
@@ -256,8 +334,16 @@ export class AccessBroker implements AsyncDisposable {
    * sqlite. Values are always bound, never spliced into the SQL, and checked
    * first: one a driver would change (or a count that does not match the
    * placeholders) fails the Observable with InvalidParameterError, unqueued.
+   * Awaitable: `const rows = await broker.query(sql)` runs it once.
+   * (`NoInfer`, here and in transact() and run(): the row type comes from
+   * the call, never from where the result goes, so that
+   * `lastValueFrom(broker.query(sql))` keeps it.)
    */
-  query<T = ObjectLiteral>(sql: string, parameters?: readonly unknown[], options?: TransactOptions): Observable<T[]> {
+  query<T = ObjectLiteral>(
+    sql: string,
+    parameters?: readonly unknown[],
+    options?: TransactOptions,
+  ): Awaitable<NoInfer<T>[]> {
     return this.#statements.query<T>(sql, parameters, options);
   }
 
@@ -283,7 +369,8 @@ export class AccessBroker implements AsyncDisposable {
    * an array) is read once and replayed to a `retry` or a second subscription,
    * which call `f` again for each value: a retry never commits a partial or
    * empty result. Arrays are read again; Observables are subscribed again (a
-   * hot one must replay).
+   * hot one must replay). Awaitable like every queued call: `await` gives the
+   * last key (undefined for no values); `toArray()` gives them all.
    * @throws InvalidIdentifierError at once for bad names, TypeError for values
    *   that are not a source; a missing table or column fails the transaction
    *   before anything is written.
@@ -295,7 +382,7 @@ export class AccessBroker implements AsyncDisposable {
     column: string,
     constants: Readonly<Record<string, unknown>> = {},
     options: TransactOptions & { readonly concurrency?: number } = {},
-  ): Observable<unknown> {
+  ): Awaitable<unknown> {
     const { concurrency = 8, ...transact } = options;
     checkConcurrency(concurrency);
     checkTransactOptions(transact);
@@ -325,7 +412,8 @@ export class AccessBroker implements AsyncDisposable {
    * again returns the same Promise.
    */
   shutdown(): Promise<void> {
-    return this.#lifecycle.shutdown();
+    // events$ ends once nothing more can happen.
+    return (this.#shutdown ??= this.#lifecycle.shutdown().finally(() => this.#submitter.events.complete()));
   }
 
   /**

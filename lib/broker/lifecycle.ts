@@ -26,6 +26,7 @@ export class Lifecycle implements Intake, StreamGate {
   #idle: (() => void)[] = [];
   #shutdown: Promise<void> | undefined;
   readonly #streams = new Set<(error: Error) => void>();
+  readonly #unwatchOwner: () => void;
 
   /**
    * Starts at once, after the caller's synchronous code (so that a broker
@@ -35,6 +36,8 @@ export class Lifecycle implements Intake, StreamGate {
     this.#db = db;
     this.#name = name;
     this.#started = new Retrying(() => this.#start(startUp));
+    // An app's DataSource destroyed by its owner: its connections are going, and so are the streams on them.
+    this.#unwatchOwner = db.onDestroyedByOwner((error) => this.#closeStreams(error));
   }
 
   /** True once started, until shutdown begins. */
@@ -55,9 +58,11 @@ export class Lifecycle implements Intake, StreamGate {
   /**
    * Resolves when `what` (a table() call) may go ahead: inside the start-up
    * once the database is open, elsewhere once started. @throws
-   * BrokerClosedError once shut down (the start-up's own calls aside).
+   * BrokerClosedError once shut down (the start-up's own calls aside), and
+   * DatabaseError once the owner of an app's DataSource destroyed it.
    */
   async ready(what: string): Promise<void> {
+    this.#checkNotDestroyed();
     const startUp = this.inStartUp;
     if (this.#closing && !startUp) throw new BrokerClosedError(this.#name, what);
     // Outside start-up, after it, like any other call: a failed start-up is tried again first.
@@ -65,6 +70,7 @@ export class Lifecycle implements Intake, StreamGate {
   }
 
   take(internal: boolean): Promise<void> | undefined {
+    this.#checkNotDestroyed();
     const startUpWork = internal || this.inStartUp;
     if (this.#closing && !startUpWork && !this.#insideOwnRun()) throw new BrokerClosedError(this.#name);
     this.#inflight++;
@@ -85,6 +91,7 @@ export class Lifecycle implements Intake, StreamGate {
   }
 
   checkStillOpen(): void {
+    this.#checkNotDestroyed();
     if (this.#closing && !this.inStartUp && !this.#insideOwnRun()) {
       throw new BrokerClosedError(this.#name, 'a row stream');
     }
@@ -116,8 +123,19 @@ export class Lifecycle implements Intake, StreamGate {
     await this.drain();
     this.#running = false;
     // Reads lose nothing: a stream still open now is closed, its consumer told why.
-    for (const close of [...this.#streams]) close(new BrokerClosedError(this.#name, 'its row streams'));
+    this.#closeStreams(new BrokerClosedError(this.#name, 'its row streams'));
+    this.#unwatchOwner();
     await this.#db.release();
+  }
+
+  #closeStreams(error: Error): void {
+    for (const close of [...this.#streams]) close(error);
+  }
+
+  /** @throws DatabaseError once the owner of an app's DataSource destroyed it under this broker. */
+  #checkNotDestroyed(): void {
+    const destroyed = this.#db.destroyedByOwner;
+    if (destroyed) throw destroyed;
   }
 
   /**

@@ -1,5 +1,5 @@
-import { throwError, type Observable } from 'rxjs';
 import type { Dialect } from '../dialect';
+import { Awaitable } from '../transaction/awaitable';
 
 /**
  * The error a statement's parameters get, checked when the call is made (the
@@ -16,12 +16,12 @@ export function refusedParameters(dialect: Dialect, parameters: readonly unknown
   }
 }
 
-/** An Observable that fails with the parameters' error on subscription, if they are refused. */
+/** An Awaitable that fails with the parameters' error on subscription (or await), if they are refused. */
 export function refusedStatement<T>(
   dialect: Dialect,
   parameters: readonly unknown[],
   sql: string,
-): Observable<T> | undefined {
+): Awaitable<T> | undefined {
   const error = refusedParameters(dialect, parameters, sql);
-  return error === undefined ? undefined : throwError(() => error);
+  return error === undefined ? undefined : new Awaitable<T>((subscriber) => subscriber.error(error));
 }

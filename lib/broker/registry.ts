@@ -1,5 +1,13 @@
 import type { DataSource, DataSourceOptions } from 'typeorm';
-import { dialectFor, newDataSource, type BusOptions, type ChangeBus, type Dialect } from '../dialect';
+import {
+  dialectFor,
+  newDataSource,
+  shareInitialize,
+  watchOwnerDestroy,
+  type BusOptions,
+  type ChangeBus,
+  type Dialect,
+} from '../dialect';
 import { DatabaseError } from '../errors';
 import { PriorityScheduler } from '../scheduler/priority-scheduler';
 import type { ResolvedTarget } from '../target';
@@ -12,6 +20,17 @@ import { StreamBudget } from '../rows/budget';
  * One DataSource and its queue, shared by every broker with the same target
  * (sAsync's queue Factory). It is opened by the first broker and destroyed
  * when the last one shuts down.
+ *
+ * An app's own DataSource (the target was one) is used as it is: initialized
+ * here if it is not yet (tried again on the same object after a failure:
+ * TypeORM allows initialize() again), never destroyed here. What sasync adds
+ * to it (its sqlite connection's serialized mode and busy timeout, the
+ * outside-call gate, the query hook on sqlite's shared runner, the postgres
+ * pool's listeners, the watch on its destroy()) is taken back when the last
+ * broker shuts down, and the change bus's own connection and the streams'
+ * connections are closed: its owner's destroy() then finds it as it was.
+ * Destroyed by its owner while brokers use it, new and queued work fails
+ * with a DatabaseError saying so, and open row streams are closed with it.
  */
 export class SharedDatabase {
   readonly dialect: Dialect;
@@ -29,18 +48,43 @@ export class SharedDatabase {
   #attempts = 0;
   #closed: Promise<void> | undefined;
   #bus: ChangeBus | undefined;
+  /** The target was the app's own DataSource: sasync never destroys it, and takes back what it added. */
+  readonly #adopted: boolean;
+  /** What puts an app's DataSource back as it was, last added first undone. */
+  #undo: (() => void | Promise<void>)[] = [];
+  /** Set when the owner destroyed an app's DataSource while brokers used it. */
+  #destroyedByOwner: DatabaseError | undefined;
+  readonly #ownerDestroyWatchers = new Set<(error: DatabaseError) => void>();
+  /** Takes back the shared initialize() of an app's DataSource that was not initialized. */
+  #unshareInitialize: (() => void) | undefined;
+  /** The close of the SharedDatabase that had this app's DataSource before, if it is still under way. */
+  readonly #previous: Promise<void> | undefined;
 
+  /** @throws DatabaseError for an app's DataSource whose options sasync cannot work with. */
   constructor(
     readonly key: ResolvedTarget['key'],
     target: ResolvedTarget,
   ) {
     this.label = target.label;
     this.dialect = dialectFor(target.options);
-    const options = this.dialect.dataSourceOptions(target.options);
-    this.#options = { ...options, logging: options.logging ?? false } as DataSourceOptions;
-    this.#dataSource = newDataSource(this.#options);
+    this.#adopted = target.dataSource !== undefined;
+    this.#previous = leaving.get(key);
+    if (target.dataSource) {
+      this.dialect.checkDataSource(target.dataSource);
+      this.#options = target.options;
+      this.#dataSource = target.dataSource;
+    } else {
+      const options = this.dialect.dataSourceOptions(target.options);
+      this.#options = { ...options, logging: options.logging ?? false } as DataSourceOptions;
+      this.#dataSource = newDataSource(this.#options);
+    }
     this.scheduler = new PriorityScheduler(this.dialect.transactionSlots(this.#dataSource));
     this.streams = new StreamBudget(this, this.dialect.streamSlots(this.#dataSource), this.scheduler);
+    // Its owner may call initialize() too while sasync's runs: one attempt for both.
+    // Last: a constructor that throws leaves nothing on the app's DataSource.
+    if (target.dataSource && !target.dataSource.isInitialized) {
+      this.#unshareInitialize = shareInitialize(target.dataSource);
+    }
     this.#opening = new Retrying(() => this.#open());
   }
 
@@ -67,29 +111,96 @@ export class SharedDatabase {
 
   /**
    * Resolves once the DataSource is open: if the last attempt failed (the
-   * database was down, locked or missing), tries again with a new
-   * DataSource. The brokers' start-ups, which call this, pace the attempts.
+   * database was down, locked or missing), tries again (sasync's own
+   * DataSource: with a new one; an app's: initialize() again on it). The
+   * brokers' start-ups, which call this, pace the attempts. Rejects at once
+   * once the owner destroyed an app's DataSource.
    */
   open(): Promise<void> {
+    if (this.#destroyedByOwner) return Promise.reject(this.#destroyedByOwner);
     return this.#closed ? this.ready : this.#opening.ensure(true);
   }
 
+  /**
+   * The error for work on an app's DataSource that its owner destroyed
+   * while brokers used it; undefined otherwise.
+   */
+  get destroyedByOwner(): DatabaseError | undefined {
+    return this.#destroyedByOwner;
+  }
+
+  /**
+   * Calls `fn` (once) if the owner destroys an app's DataSource while
+   * brokers use it: a broker closes its open row streams with the error.
+   * Returns what stops watching.
+   */
+  onDestroyedByOwner(fn: (error: DatabaseError) => void): () => void {
+    this.#ownerDestroyWatchers.add(fn);
+    return () => void this.#ownerDestroyWatchers.delete(fn);
+  }
+
   async #open(): Promise<void> {
-    // A DataSource whose initialize() failed is not tried again: a new one is.
-    if (this.#attempts++ > 0) this.#dataSource = newDataSource(this.#options);
+    // The last SharedDatabase on this app's DataSource may still be taking
+    // back what it added: adding ours meanwhile, its undoing would take ours too.
+    await this.#previous?.catch(() => undefined);
+    // sasync's own DataSource whose initialize() failed is not tried again: a
+    // new one is. An app's is the app's: TypeORM 0.3 lets initialize() run again.
+    if (this.#attempts++ > 0 && !this.#adopted) this.#dataSource = newDataSource(this.#options);
     const ds = this.#dataSource;
-    try {
-      await ds.initialize();
-    } catch (cause) {
-      const reason = cause instanceof Error ? cause.message : String(cause);
-      throw new DatabaseError(
-        `cannot open ${this.label}: ${reason}. Check that the server is running and the target is right; ` +
-          'the next call tries again',
-        { cause, target: this.label },
+    // An app's DataSource may be initialized already (by its owner): used as it is.
+    if (!ds.isInitialized) {
+      try {
+        await ds.initialize();
+      } catch (cause) {
+        // Its owner's initialize(), begun before sasync's, got there first (TypeORM refuses a second one).
+        if (this.#adopted && ds.isInitialized) return this.#prepare(ds);
+        const reason = cause instanceof Error ? cause.message : String(cause);
+        throw new DatabaseError(
+          `cannot open ${this.label}: ${reason}. Check that the server is running and the target is right; ` +
+            'the next call tries again',
+          { cause, target: this.label },
+        );
+      }
+    }
+    return this.#prepare(ds);
+  }
+
+  /** Sets up the open DataSource for sasync, keeping what takes that back (for an app's DataSource). */
+  async #prepare(ds: DataSource): Promise<void> {
+    const undo: (() => void | Promise<void>)[] = [this.dialect.prepareConnection(ds)];
+    const ungate = this.dialect.gateOutsideCalls?.(ds, { claim: () => this.#claim() });
+    if (ungate) undo.push(ungate);
+    if (this.#adopted) {
+      undo.push(await this.dialect.tuneDataSource(ds));
+      undo.push(
+        watchOwnerDestroy(ds, {
+          destroying: () => this.#ownerDestroying(),
+          refusal: () => this.#destroyedByOwner,
+        }),
       );
     }
-    this.dialect.prepareConnection(ds);
-    this.dialect.gateOutsideCalls?.(ds, { claim: () => this.#claim() });
+    this.#undo = undo;
+  }
+
+  /**
+   * The owner is destroying an app's DataSource while brokers use it: new
+   * and queued work is refused, open row streams are closed (a pooled
+   * stream connection would keep pg-pool's end() waiting) and prepared
+   * statements are finalized (sqlite does not close a connection that has
+   * some), before TypeORM's destroy() goes on.
+   */
+  async #ownerDestroying(): Promise<void> {
+    if (this.#closed || this.#destroyedByOwner) return;
+    const error = new DatabaseError(
+      `${this.label} was destroyed by its owner (dataSource.destroy()) while sasync's brokers or stores used it, ` +
+        'so this work cannot run. Shut them down (await broker.shutdown()) before destroying the DataSource; ' +
+        'to go on, shut them down and make new ones, on this DataSource initialized again or on a new one',
+      { target: this.label },
+    );
+    this.#destroyedByOwner = error;
+    for (const watcher of [...this.#ownerDestroyWatchers]) watcher(error);
+    await this.streams.drain();
+    await this.dialect.releasePrepared(this.#dataSource);
   }
 
   /**
@@ -129,11 +240,22 @@ export class SharedDatabase {
     return this.#bus;
   }
 
-  /** Drops one broker's share; the last one drains the queue and closes the DataSource. */
+  /**
+   * Drops one broker's share; the last one drains the queue and closes the
+   * DataSource (an app's: takes back what sasync added, and leaves it open).
+   */
   release(): Promise<void> {
     if (--this.#refs > 0) return Promise.resolve();
     if (registry.get(this.key) === this) registry.delete(this.key);
-    this.#closed ??= this.#close();
+    if (!this.#closed) {
+      const closed = (this.#closed = this.#close());
+      // A new SharedDatabase on the same app's DataSource waits for this one to take its additions back.
+      if (this.#adopted) {
+        leaving.set(this.key, closed);
+        const forget = () => void (leaving.get(this.key) === closed && leaving.delete(this.key));
+        closed.then(forget, forget);
+      }
+    }
     return this.#closed;
   }
 
@@ -142,11 +264,31 @@ export class SharedDatabase {
     try {
       await this.ready;
     } catch {
+      this.#unshareInitialize?.();
       return; // never opened: nothing to close
     }
+    this.#unshareInitialize?.();
     await this.#bus?.close();
     await this.dialect.releasePrepared(this.dataSource);
-    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+    if (!this.#adopted) {
+      if (this.dataSource.isInitialized) await this.dataSource.destroy();
+      return;
+    }
+    // Each one, whatever the others do: the owner's DataSource is left as it was.
+    const failures: unknown[] = [];
+    for (const undo of this.#undo.splice(0).reverse()) {
+      try {
+        await undo();
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    if (failures.length > 0) {
+      throw new DatabaseError(
+        `sasync could not take back all it added to ${this.label}: ${failures.map(String).join('; ')}`,
+        { cause: failures[0], target: this.label },
+      );
+    }
   }
 
   /** @internal */
@@ -157,6 +299,8 @@ export class SharedDatabase {
 }
 
 const registry = new Map<ResolvedTarget['key'], SharedDatabase>();
+/** The closes under way of SharedDatabases on an app's DataSource, by DataSource. */
+const leaving = new Map<ResolvedTarget['key'], Promise<void>>();
 
 /** The shared database for a target, opened if no broker has it open. */
 export function acquireDatabase(target: ResolvedTarget): SharedDatabase {

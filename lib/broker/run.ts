@@ -1,13 +1,14 @@
-import { Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import type { CancelToken } from '../cancel';
 import type { CancelledError } from '../errors';
 import { PriorityScheduler } from '../scheduler/priority-scheduler';
+import { Awaitable } from '../transaction/awaitable';
 import { cancelledError, reasonText } from '../transaction/cancelled';
 import { currentContext, endedError } from '../transaction/context';
 import type { TransactOptions } from '../transaction/options';
 import { collect } from '../transaction/run-transaction';
 import { runInScope } from '../transaction/slot';
-import { attempt, deliver, type Submitter } from '../transaction/submit';
+import { attempt, deliver, type Submitted, type Submitter } from '../transaction/submit';
 import type { SharedDatabase } from './registry';
 
 /** What run() (and transaction work) may return: a value, a Promise of one, or an Observable of several. */
@@ -15,7 +16,7 @@ export type WorkResult<R> = Observable<R> | PromiseLike<R> | R;
 
 /**
  * `fn` through the queue without a transaction (sAsync's deferToQueue), as a
- * cold Observable: each subscription waits for a slot of the shared queue,
+ * cold {@link Awaitable} (awaiting it runs it once and gives its last value): each subscription waits for a slot of the shared queue,
  * calls `fn` and emits what it produced. Inside a transaction it runs at once
  * (the caller holds the slot already). Work `fn` submits goes to a queue of
  * the run's own, which `owner` (the broker's lifecycle) lets through while
@@ -29,23 +30,25 @@ export function runInQueue<R>(
   owner: object,
   fn: () => WorkResult<R>,
   options: TransactOptions,
-): Observable<R> {
-  return new Observable<unknown>((subscriber) => {
+): Awaitable<R> {
+  return new Awaitable<unknown>((subscriber) => {
     const outer = currentContext(db);
     // Inside a transaction the queue slot is already this caller's: queuing
     // again would wait for itself on sqlite.
     if (outer)
       return void deliver(outer.open ? attempt(() => collect(fn())) : Promise.reject(endedError()), subscriber);
     const method = options.name ?? 'run';
-    return submitter.queue(subscriber, options, 'run', false, (token) => {
+    return submitter.queue(subscriber, options, 'run', RUN, (token) => {
       // Work that fn submits must not wait for the slot fn itself holds: it
       // queues on a queue of its own, as many at once as the shared one allows.
       const queue = new PriorityScheduler(db.scheduler.concurrency);
       const result = runInScope({ db, queue, owner, live: true }, () => attempt(() => collect(fn())));
       return heedCancellation(result, token, method);
     });
-  }) as Observable<R>;
+  }) as Awaitable<R>;
 }
+
+const RUN: Submitted = { kind: 'run' };
 
 /**
  * A run()'s result, unless it is cancelled first: then the caller is told at

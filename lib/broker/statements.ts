@@ -1,4 +1,3 @@
-import { Observable } from 'rxjs';
 import type { EntityManager, ObjectLiteral } from 'typeorm';
 import { InvalidIdentifierError, TransactionError } from '../errors';
 import type { StreamGate } from '../rows/open-stream';
@@ -6,9 +5,10 @@ import type { RowStream } from '../rows/row-stream';
 import type { StreamOptions } from '../rows/stream-options';
 import { queryStream } from '../rows/query-stream';
 import { checkIdentifier } from '../schema/identifiers';
+import { Awaitable } from '../transaction/awaitable';
 import { currentContext } from '../transaction/context';
 import { checkTransactOptions, type TransactOptions } from '../transaction/options';
-import type { Submitter } from '../transaction/submit';
+import type { Submitted, Submitter } from '../transaction/submit';
 import type { PreparedStatement } from '../dialect';
 import { preparedStatement, type Prepared } from './prepared';
 import { refusedStatement } from './refused-parameters';
@@ -16,6 +16,10 @@ import type { SharedDatabase } from './registry';
 
 /** Statements that start or end a transaction or savepoint. */
 const TRANSACTION_CONTROL = /^\s*(begin|start|commit|end|rollback|abort|savepoint|release)\b/i;
+
+/** A statement's submission: in autocommit, or (with an isolation level) in a transaction of its own. */
+const AUTOCOMMIT: Submitted = { autocommit: true, kind: 'statement' };
+const IN_TRANSACTION: Submitted = { autocommit: false, kind: 'statement' };
 
 /** Statements run one at a time: a broker's query() and its prepared statements (see AccessBroker.query, .prepare). */
 export class Statements {
@@ -35,7 +39,7 @@ export class Statements {
     sql: string,
     parameters: readonly unknown[] | undefined,
     options: TransactOptions | undefined,
-  ): Observable<T[]> {
+  ): Awaitable<T[]> {
     checkTransactOptions(options);
     const values = parameters ? [...parameters] : undefined;
     const refused = refusedStatement<T[]>(this.#db.dialect, values ?? [], sql);
@@ -72,7 +76,7 @@ export class Statements {
     name: string,
     parameters: readonly unknown[] | undefined,
     options: TransactOptions | undefined,
-  ): Observable<T[]> {
+  ): Awaitable<T[]> {
     checkTransactOptions(options);
     const values = parameters ? [...parameters] : [];
     const refused = refusedStatement<T[]>(this.#db.dialect, values, statement.sql);
@@ -92,12 +96,12 @@ export class Statements {
     options: TransactOptions,
     method: string,
     sql: string,
-  ): Observable<R> {
-    const autocommit = options.isolation === undefined;
-    const statement = this.#submitter.transaction(work, options, method, { autocommit }) as Observable<R>;
+  ): Awaitable<R> {
+    const how = options.isolation === undefined ? AUTOCOMMIT : IN_TRANSACTION;
+    const statement = this.#submitter.transaction(work, options, method, how) as Awaitable<R>;
     if (!TRANSACTION_CONTROL.test(sql)) return statement;
     // On its own, BEGIN would leave a transaction open on a pooled connection.
-    return new Observable<R>((subscriber) => {
+    return new Awaitable<R>((subscriber) => {
       if (currentContext(this.#db)?.open) return statement.subscribe(subscriber);
       subscriber.error(
         new TransactionError(
@@ -125,7 +129,7 @@ class PreparedQuery<T> implements Prepared<T> {
     this.#statement = preparedStatement(sql);
   }
 
-  query(parameters?: readonly unknown[], options?: TransactOptions): Observable<T[]> {
+  query(parameters?: readonly unknown[], options?: TransactOptions): Awaitable<T[]> {
     return this.#statements.runPrepared<T>(this.#statement, this.name, parameters, options);
   }
 

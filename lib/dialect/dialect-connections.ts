@@ -43,8 +43,12 @@ export interface DialectConnections {
    */
   streamSlots(ds: DataSource): number;
   connectionStats(ds: DataSource): ConnectionStats;
-  /** Sets up a DataSource once it is initialized. */
-  prepareConnection(ds: DataSource): void;
+  /**
+   * Sets up a DataSource once it is initialized; returns what takes that
+   * back (called when sasync leaves a DataSource it did not make, which its
+   * owner goes on using).
+   */
+  prepareConnection(ds: DataSource): () => void;
   /**
    * Interrupts the statement the runner is running, if one is, so that a
    * cancelled transaction rolls back now rather than after a long query.
@@ -83,7 +87,7 @@ export interface DialectConnections {
    * `dataSource.manager.save()`) wait for the queue's slot, so that they run
    * on their own rather than inside sasync's running transaction. Present
    * when `capabilities.gatesOutsideCalls`; absent where each runner has a
-   * connection of its own.
+   * connection of its own. Returns what takes the gate off again.
    */
-  gateOutsideCalls?(ds: DataSource, gate: OutsideGate): void;
+  gateOutsideCalls?(ds: DataSource, gate: OutsideGate): () => void;
 }

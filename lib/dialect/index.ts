@@ -18,6 +18,7 @@ export type {
   PreparedStatement,
 } from './dialect';
 export { newDataSource } from './load-driver';
+export { shareInitialize, watchOwnerDestroy } from './typeorm/adopted';
 export { redactPassword, TargetSyntaxError } from './target-syntax';
 
 const DIALECTS: Partial<Record<DataSourceOptions['type'], Dialect>> = {

@@ -49,8 +49,12 @@ export function loadDriver<N extends keyof Drivers>(name: N): Drivers[N] {
 function missingDriverError(err: unknown): unknown {
   // By name, not instanceof: TypeORMError names every error after its class.
   if (!(err instanceof Error) || err.name !== 'DriverPackageNotInstalledError') return err;
-  // TypeORM's message ends with: Please run "npm install <package>".
-  const name = (Object.keys(NEEDED_BY) as (keyof Drivers)[]).find((n) => err.message.includes(`npm install ${n}"`));
+  // TypeORM's message names the command: 'Please run "npm install pg".' (0.3.31),
+  // 'Try to install it: npm install pg --save' (0.3.12). Not followed by a name
+  // character, so that pg is not found in pg-cursor.
+  const name = (Object.keys(NEEDED_BY) as (keyof Drivers)[]).find((n) =>
+    new RegExp(`npm install ${n}(?![\\w-])`).test(err.message),
+  );
   return name ? notInstalled(name, err) : new DatabaseError(err.message, { cause: err });
 }
 

@@ -29,6 +29,7 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
   readonly #options: StreamOptions;
   #iterating = false;
 
+  /** @internal Made by a broker's `stream()` or a prepared statement's: use those. */
   constructor(open: OpenSource<T>, options: StreamOptions = {}) {
     super((subscriber) => this.#push(subscriber));
     this.#open = open;
@@ -110,6 +111,7 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
     return stream as ReadableStream<T> | ReadableStream<Uint8Array>;
   }
 
+  /** The rows one by one, for `for await`; `break` closes the cursor. */
   [Symbol.asyncIterator](): AsyncIterator<T> {
     const batches = this.#iterate(false);
     let batch: T[] = [];

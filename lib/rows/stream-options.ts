@@ -17,6 +17,22 @@ export interface StreamOptions extends PriorityOptions {
   readonly onBatch?: (rows: number) => void;
 }
 
+/**
+ * Options of `broker.stream(queryBuilder, options)`: those of every stream,
+ * and whether to read entities.
+ */
+export interface QueryBuilderStreamOptions extends StreamOptions {
+  /**
+   * `true`: the stream yields entities of the QueryBuilder's main alias,
+   * hydrated by TypeORM as `getMany()` does (joined relations included,
+   * `afterLoad` run), a batch at a time; `batchSize` counts the raw rows read
+   * for each batch, `onBatch` the entities they completed (the rows of an
+   * entity that may go on in the next batch are read with it). Default
+   * `false`: raw rows, with TypeORM's column aliases (`n_id`, `n_title`).
+   */
+  readonly entities?: boolean;
+}
+
 export const DEFAULT_BATCH_SIZE = 500;
 export const MAX_BATCH_SIZE = 100_000;
 
@@ -30,6 +46,25 @@ export function checkStreamOptions(options: StreamOptions | undefined): void {
   }
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new TypeError('signal must be an AbortSignal');
+  }
+}
+
+/**
+ * Checks `entities` at call time: a boolean, and `true` only for a
+ * QueryBuilder (raw SQL has no entity to hydrate). @throws TypeError
+ */
+export function checkEntitiesOption(entities: unknown, forQueryBuilder: boolean): void {
+  if (entities === undefined) return;
+  if (typeof entities !== 'boolean') {
+    throw new TypeError(
+      `entities must be true or false, not ${typeof entities === 'string' ? JSON.stringify(entities) : String(entities)}`,
+    );
+  }
+  if (entities && !forQueryBuilder) {
+    throw new TypeError(
+      "entities: true needs a TypeORM SelectQueryBuilder: call stream(repository.createQueryBuilder('n'), { entities: true }); " +
+        'raw SQL streams raw rows',
+    );
   }
 }
 

@@ -24,6 +24,7 @@ export type { AbortableJob, Job, ScheduleOptions } from './task';
  * ```
  */
 export class PriorityScheduler {
+  /** How many jobs run at once, at most. */
   readonly concurrency: number;
   readonly #queue = new Heap<Task<unknown>>((a, b) => compareKeys(a, b) < 0);
   readonly #slots: Slots = {

@@ -8,7 +8,9 @@ export interface PriorityOptions {
   readonly doLast?: boolean;
 }
 
+/** The most urgent niceness, -20. */
 export const MIN_NICENESS = -20;
+/** The nicest (least urgent) niceness, 20. */
 export const MAX_NICENESS = 20;
 
 /** The three lanes work is queued in: doNext, by niceness, doLast. */

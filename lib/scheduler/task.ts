@@ -83,7 +83,8 @@ export class Task<T> implements HeapEntry, QueueKey, Unsubscribable {
       this.#settle(undefined, err, true);
       return;
     }
-    if (isPromiseLike(input)) {
+    // An Observable that is also awaitable (a broker's Awaitable) runs as the Observable it is.
+    if (!isObservable(input) && isPromiseLike(input)) {
       input.then(
         (value) => this.#settle(value, undefined, false, true),
         (err: unknown) => this.#settle(undefined, err, true),

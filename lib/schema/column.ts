@@ -14,6 +14,7 @@ export const PORTABLE_TYPES = [
   'json',
 ] as const;
 
+/** A column type `table()` accepts, the same on every dialect (see {@link PORTABLE_TYPES}). */
 export type PortableType = (typeof PORTABLE_TYPES)[number];
 
 /**
@@ -21,16 +22,17 @@ export type PortableType = (typeof PORTABLE_TYPES)[number];
  * (see column-check.ts); a field not listed here is refused, never ignored.
  */
 export interface ColumnSpec {
+  /** The column's name: letters, digits and underscores, not an SQL keyword. */
   readonly name: string;
+  /** Its portable type, mapped to each dialect's own. */
   readonly type: PortableType;
   /** Maximum length of a `string` column, 1 to 10,485,760 (default 255). */
   readonly length?: number;
-  /**
-   * Digits of a `decimal` column, 1 to 1000 (default 18), and how many follow
-   * the point, 0 to the precision (default 6, or the precision if smaller).
-   */
+  /** Digits of a `decimal` column, 1 to 1000 (default 18). */
   readonly precision?: number;
+  /** Digits after the point of a `decimal` column, 0 to the precision (default 6, or the precision if smaller). */
   readonly scale?: number;
+  /** Part of the primary key (never nullable). */
   readonly primary?: boolean;
   /** An auto-incrementing integer primary key. */
   readonly generated?: boolean;

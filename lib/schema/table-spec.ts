@@ -6,7 +6,9 @@ import { copyList, plainCopy } from './spec-values';
 
 /** Indexes of a table: index name → the columns it covers, in order. */
 export interface TableOptions {
+  /** Indexes by name, each a list of columns: `{ dt: ['dt'] }` makes `ix_<table>_dt`. */
   readonly index?: Readonly<Record<string, readonly string[]>>;
+  /** Unique indexes by name, each a list of columns: `{ url: ['url'] }` makes `ux_<table>_url`. */
   readonly unique?: Readonly<Record<string, readonly string[]>>;
 }
 
@@ -14,14 +16,19 @@ export interface TableOptions {
 export interface IndexInfo {
   /** The name in the database: `ix_<table>_<name>` or `ux_<table>_<name>`, since index names are per schema. */
   readonly dbName: string;
+  /** Its columns, in order. */
   readonly columns: readonly string[];
+  /** A unique index (from the `unique` option). */
   readonly unique: boolean;
 }
 
 /** A table made or checked by `broker.table()`, as `broker.tables[name]` describes it. */
 export interface TableInfo {
+  /** The table's name. */
   readonly name: string;
+  /** Its columns, as checked. */
   readonly columns: readonly ColumnSpec[];
+  /** Its indexes, by the name given in the options (`dt`, not `ix_entries_dt`). */
   readonly indexes: Readonly<Record<string, IndexInfo>>;
 }
 

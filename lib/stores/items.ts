@@ -39,6 +39,10 @@ export class Items<K extends string | number = string, V = unknown> implements A
     return this.#g.group;
   }
 
+  /**
+   * Resolves when the store is ready (its broker started and its table exists); rejects
+   * if start-up failed. A later call tries the start-up again, after a backoff.
+   */
   waitUntilRunning(): Promise<void> {
     return this.#g.waitUntilRunning();
   }

@@ -64,6 +64,7 @@ export class PersistentArray<V = unknown> implements AsyncDisposable {
     });
   }
 
+  /** Deletes an element (if it is there) now in memory, lazily in the database; resolves when durable. */
   delete(x: Coordinate, y: Coordinate, z: Coordinate): Promise<void> {
     return attempt(() => {
       this.#g.assertOpen('delete()');

@@ -56,6 +56,10 @@ export class PersistentDict<K extends string | number = string, V = unknown> imp
     return this.#store.changes$;
   }
 
+  /**
+   * Resolves when the store is ready (its broker started and its table exists); rejects
+   * if start-up failed. A later call tries the start-up again, after a backoff.
+   */
   waitUntilRunning(): Promise<void> {
     return this.#g.waitUntilRunning();
   }
@@ -82,6 +86,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> imp
     });
   }
 
+  /** Whether `key` has a value, loading it (as {@link get} does) if it is not in memory. */
   async has(key: K): Promise<boolean> {
     return (await this.#lookup(key, 'has()'))?.present === true;
   }
@@ -146,18 +151,22 @@ export class PersistentDict<K extends string | number = string, V = unknown> imp
     return this.#store.cache.copy();
   }
 
+  /** Every key, after {@link loadAll}. */
   async keys(): Promise<K[]> {
     return [...(await this.loadAll()).keys()];
   }
 
+  /** Every value, after {@link loadAll}. */
   async values(): Promise<V[]> {
     return [...(await this.loadAll()).values()];
   }
 
+  /** Every key and value, after {@link loadAll}. */
   async entries(): Promise<[K, V][]> {
     return [...(await this.loadAll()).entries()];
   }
 
+  /** How many items the group has, after {@link loadAll}. */
   async size(): Promise<number> {
     return (await this.loadAll()).size;
   }

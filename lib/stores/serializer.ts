@@ -7,7 +7,9 @@ import { SerializationError } from '../errors';
  * store, before anything is written.
  */
 export interface Serializer {
+  /** The text stored for `value`; throws {@link SerializationError} if it cannot be stored. */
   encode(value: unknown): string;
+  /** The value `encode` was given, from its text. */
   decode(text: string): unknown;
 }
 

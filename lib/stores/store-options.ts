@@ -34,7 +34,12 @@ export interface DictOptions extends ItemOptions {
    * Reconnection backoff of the listening connection in ms (first delay,
    * doubling up to the most). The first store on a database sets it for all.
    */
-  readonly reconnect?: { readonly initialDelay?: number; readonly maxDelay?: number };
+  readonly reconnect?: {
+    /** The first delay, in ms (default 100). */
+    readonly initialDelay?: number;
+    /** The longest delay, in ms (default 5000). */
+    readonly maxDelay?: number;
+  };
 }
 
 /** Options with defaults applied, checked at construction. */

@@ -26,58 +26,68 @@ export class SyncView<K, V> implements Iterable<[K, V]> {
     this.#host = host;
   }
 
+  /** How many items the dict has in memory (all of them: the view is preloaded). */
   get size(): number {
     this.#host.assertOpen('view.size');
     return this.#host.cache.size;
   }
 
+  /** The value of `key`, or undefined. */
   get(key: K): V | undefined {
     this.#host.assertOpen('view.get()');
     this.#host.key(key);
     return this.#host.cache.get(key);
   }
 
+  /** Whether `key` has a value. */
   has(key: K): boolean {
     this.#host.assertOpen('view.has()');
     this.#host.key(key);
     return this.#host.cache.has(key);
   }
 
+  /** Sets `key` now in memory and writes it lazily. */
   set(key: K, value: V): this {
     void this.#host.set(key, value);
     return this;
   }
 
-  /** True if the key was there. */
+  /** Deletes `key` now in memory and lazily in the database; true if the key was there. */
   delete(key: K): boolean {
     const had = this.has(key);
     void this.#host.delete(key);
     return had;
   }
 
+  /** Empties the group now in memory and lazily in the database. */
   clear(): void {
     void this.#host.clear();
   }
 
+  /** Every key (the view is preloaded, so memory has them all). */
   keys(): IterableIterator<K> {
     this.#host.assertOpen('view.keys()');
     return this.#host.cache.keys();
   }
 
+  /** Every value, in the order of {@link keys}. */
   values(): IterableIterator<V> {
     this.#host.assertOpen('view.values()');
     return this.#host.cache.values();
   }
 
+  /** The `[key, value]` pairs. */
   entries(): IterableIterator<[K, V]> {
     this.#host.assertOpen('view.entries()');
     return this.#host.cache.entries();
   }
 
+  /** Calls `callback` with each value and key, as `Map.forEach` does. */
   forEach(callback: (value: V, key: K, view: this) => void): void {
     for (const [key, value] of this.entries()) callback(value, key, this);
   }
 
+  /** The `[key, value]` pairs, as {@link entries}. */
   [Symbol.iterator](): IterableIterator<[K, V]> {
     return this.entries();
   }

@@ -7,7 +7,7 @@ import { cancelled, cancelledDuringCommit, connectionLost, failed, savepointStil
 import { backoff, pause, retryable } from './retry';
 import type { TransactionSpec } from './transaction-spec';
 
-export type { TransactionSpec, Work } from './transaction-spec';
+export type { RetryListener, TransactionSpec, Work } from './transaction-spec';
 export { collect } from './collect';
 export { runJoined } from './run-joined';
 export { runSavepoint } from './run-savepoint';
@@ -53,6 +53,7 @@ export async function runTransaction(given: TransactionSpec, token: CancelToken)
       } catch (err) {
         if (token.aborted) throw reported ?? cancelledIn(spec, token, state);
         if (attempt < attempts && !emitted && retryable(spec, err)) {
+          spec.retries?.retried(attempt, err);
           await pause(backoff(attempt), token).catch(() => undefined);
           if (token.aborted) throw reported ?? cancelledIn(spec, token, state);
           continue;

@@ -6,6 +6,12 @@ import type { TransactOptions } from './options';
 /** What a transaction runs: it may return a value, a Promise or an Observable. */
 export type Work = (tx: EntityManager) => unknown;
 
+/** Told when a transaction runs again after a retryable failure (its events$ say so). */
+export interface RetryListener {
+  /** Attempt `attempt` (from 1) failed with `error`; the next one starts after a pause. */
+  retried(attempt: number, error: unknown): void;
+}
+
 /** One transaction to run, as the broker hands it over. */
 export interface TransactionSpec {
   readonly db: SharedDatabase;
@@ -22,4 +28,6 @@ export interface TransactionSpec {
    * trips fewer on postgres), still queued, guarded and retried.
    */
   readonly autocommit?: boolean;
+  /** Told of each retry. */
+  readonly retries?: RetryListener;
 }

@@ -33,22 +33,47 @@ const emitterOf = new WeakMap<object, object>();
 /**
  * Every client of the DataSource's pool, now and later, records the first
  * error it emits (a FATAL from the server, a reset socket), so that a call
- * after its death can say why it died.
+ * after its death can say why it died. Returns what removes every listener
+ * it added (for a DataSource sasync did not make, which its owner goes on
+ * using: an 'error' listener would otherwise keep swallowing what pg emits).
  */
-export function recordLosses(ds: DataSource): void {
+export function recordLosses(ds: DataSource): () => void {
   const pool = pgPool(ds);
-  if (!pool) return;
-  for (const client of pgPoolClients(pool)) recordLoss(client);
-  pool.on('connect', recordLoss);
+  if (!pool) return () => undefined;
+  const removers = new Map<PgClient, () => void>();
+  const record = (client: PgClient) => {
+    if (!removers.has(client))
+      removers.set(
+        client,
+        recordLoss(client, () => removers.delete(client)),
+      );
+  };
+  for (const client of pgPoolClients(pool)) record(client);
+  pool.on('connect', record);
+  return () => {
+    pool.off('connect', record);
+    for (const remove of [...removers.values()]) remove();
+    removers.clear();
+  };
 }
 
-function recordLoss(client: PgClient): void {
+/** Records `client`'s first error; returns what stops it. `ended` is told when the client ends. */
+function recordLoss(client: PgClient, ended: () => void): () => void {
   const first = (error: unknown) => void (lossOf.has(client) || lossOf.set(client, error));
-  onFatal(client, first);
-  client.on('error', (error) => {
+  const stopFatal = onFatal(client, first);
+  const onError = (error: unknown) => {
     first(error);
     if (typeof error === 'object' && error !== null) emitterOf.set(error, client);
-  });
+  };
+  client.on('error', onError);
+  const onEnd = () => ended();
+  client.on('end', onEnd);
+  return () => {
+    stopFatal();
+    client.off('error', onError);
+    client.off('end', onEnd);
+    ended();
+  };
 }
 
 /** Whether `error` (or the runner's state) means a lost connection: see DialectConnections.lostConnection. */

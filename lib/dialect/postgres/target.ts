@@ -1,6 +1,7 @@
 import type { DataSourceOptions } from 'typeorm';
 import type { DialectTarget, ParsedTarget } from '../dialect';
 import { redactPassword, TargetSyntaxError } from '../target-syntax';
+import { checkPostgresDataSource, tunePostgresDataSource } from './adopted';
 import { postgresOptions } from './options';
 
 export const POSTGRES_FORMS = "'postgres://user:pass@host:5432/db?max=10' (or postgresql://)";
@@ -58,4 +59,6 @@ export const postgresTarget: DialectTarget = {
   ownsUrl: (url) => /^postgres(ql)?:\/\//.test(url),
   parseUrl: parsePostgresUrl,
   dataSourceOptions: postgresOptions,
+  checkDataSource: checkPostgresDataSource,
+  tuneDataSource: tunePostgresDataSource,
 };

@@ -1,4 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import { sqliteSharedRunner } from '../typeorm/adopted';
+import { unhookQuery } from '../typeorm/query-hook';
 import { setTransactionState, sqliteConnection } from '../typeorm/sqlite-driver';
 import { watchTypeormValues } from '../typeorm/sqlite-values';
 import { recordIdentity } from './file-identity';
@@ -9,11 +11,21 @@ import { isMemory } from './options';
  * order (a ROLLBACK overtaking an INSERT sent before it, which then commits
  * on its own); in serialized mode they run in the order they were made.
  * A file database's identity is recorded as it opens, for verifyWritable.
+ * Taken back (for a DataSource sasync did not make): node-sqlite3's default
+ * parallel mode again, TypeORM's value handling and its shared runner's
+ * query() as they were.
  */
-export function prepareConnection(ds: DataSource): void {
-  sqliteConnection(ds)?.serialize();
-  watchTypeormValues(ds);
+export function prepareConnection(ds: DataSource): () => void {
+  const db = sqliteConnection(ds);
+  db?.serialize();
+  const unwatch = watchTypeormValues(ds);
   if (!isMemory(ds)) recordIdentity(ds, ds.options.database as string);
+  return () => {
+    if (ds.isInitialized && sqliteConnection(ds) === db) db?.parallelize();
+    unwatch();
+    const runner = sqliteSharedRunner(ds);
+    if (runner) unhookQuery(runner);
+  };
 }
 
 /**

@@ -7,7 +7,7 @@ import { sqliteConnection } from '../typeorm/sqlite-driver';
 import { bindSqlite } from './bind';
 import { sqliteChunkSource } from './chunk-source';
 import { checkIdentity, identityOf } from './file-identity';
-import { isMemory } from './options';
+import { readsOnOneConnection } from './options';
 import { openQueryOnlyCursor } from './query-only-cursor';
 import { openReader } from './reader';
 import type { SqliteQuery } from './sql-calls';
@@ -15,8 +15,9 @@ import type { SqliteQuery } from './sql-calls';
 export const sqliteCursors: DialectCursors = {
   async openCursor<T>(ds: DataSource, query: CursorQuery, cancel: CursorCancel): Promise<RowSource<T>> {
     // In memory there is one connection (its slot is the caller's while the
-    // stream is open): read on it, with writes switched off meanwhile.
-    if (isMemory(ds)) {
+    // stream is open): read on it, with writes switched off meanwhile. So on
+    // a file not in WAL mode, where a reader would block the writer.
+    if (readsOnOneConnection(ds)) {
       const db = sqliteConnection(ds);
       if (!db) throw new Error('the DataSource is not initialized');
       const step = (sql: string, parameters: unknown[]) => stepOnce(db, sql, bindSqlite(parameters, sql));

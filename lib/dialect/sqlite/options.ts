@@ -46,6 +46,20 @@ export function isMemory(ds: DataSource): boolean {
   return isMemoryFile(ds.options.database);
 }
 
+/**
+ * Whether row streams read on the DataSource's one connection, holding the
+ * transaction slot meanwhile, rather than on reader connections of their
+ * own: in memory (there is no other connection), and on a file not in WAL
+ * mode, where a reader's open snapshot would keep every writer from
+ * committing. sasync's own file DataSources are in WAL mode unless the
+ * options said `enableWAL: false`; an app's DataSource is read as in WAL
+ * mode only when its options say `enableWAL: true` (sasync never switches
+ * an app's file to WAL: the journal mode stays with the file).
+ */
+export function readsOnOneConnection(ds: DataSource): boolean {
+  return isMemory(ds) || (ds.options as { enableWAL?: boolean }).enableWAL !== true;
+}
+
 function isMemoryFile(file: unknown): boolean {
   return file === ':memory:' || file === '' || file === undefined;
 }

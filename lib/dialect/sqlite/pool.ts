@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { ConnectionStats } from '../dialect';
 import { ownQueryRunner } from '../typeorm/outside-calls';
-import { isMemory } from './options';
+import { readsOnOneConnection } from './options';
 
 /** Row streams that may read at once, each on a reader connection of its own. */
 const READERS = 4;
@@ -18,10 +18,11 @@ export function transactionSlots(): number {
 
 /**
  * Reader connections are cheap and read while the writer commits (WAL);
- * an in-memory database has only its one connection.
+ * an in-memory database has only its one connection, and a file not in WAL
+ * mode takes no reader beside its writer (see readsOnOneConnection).
  */
 export function streamSlots(ds: DataSource): number {
-  return isMemory(ds) ? 0 : READERS;
+  return readsOnOneConnection(ds) ? 0 : READERS;
 }
 
 export function connectionStats(ds: DataSource): ConnectionStats {

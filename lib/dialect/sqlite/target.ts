@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { DialectTarget, ParsedTarget } from '../dialect';
 import { TargetSyntaxError } from '../target-syntax';
+import { checkSqliteDataSource, tuneSqliteDataSource } from './adopted';
 import { sqliteOptions } from './options';
 
 export const SQLITE_FORMS = "'sqlite::memory:', 'sqlite:relative/path.db', 'sqlite:///absolute/path.db'";
@@ -28,4 +29,6 @@ export const sqliteTarget: DialectTarget = {
   ownsUrl: (url) => url.startsWith('sqlite:'),
   parseUrl: parseSqliteUrl,
   dataSourceOptions: sqliteOptions,
+  checkDataSource: checkSqliteDataSource,
+  tuneDataSource: tuneSqliteDataSource,
 };

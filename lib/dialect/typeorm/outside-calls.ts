@@ -20,14 +20,18 @@ const own = new WeakMap<DataSource, DataSource['createQueryRunner']>();
  * repositories call it on `this` for each operation). Breaks if TypeORM
  * makes runners some other way, or caches the one it made: outside calls
  * would run inside sasync's transaction (spec/dialect/outside-calls.spec.ts).
+ * Returns what takes the gate off (spec/broker/datasource-target.spec.ts).
  */
-export function gateOutsideCalls(ds: DataSource, gate: OutsideGate): void {
-  if (own.has(ds)) return;
-  const create = ds.createQueryRunner.bind(ds);
+export function gateOutsideCalls(ds: DataSource, gate: OutsideGate): () => void {
+  if (own.has(ds)) return () => undefined;
+  const hadOwn = Object.prototype.hasOwnProperty.call(ds, 'createQueryRunner');
+  const previous = ds.createQueryRunner;
+  const create = previous.bind(ds);
   own.set(ds, create);
-  ds.createQueryRunner = (mode) => {
+  let active = true;
+  const gated: DataSource['createQueryRunner'] = (mode) => {
     const runner = create(mode);
-    const claim = gate.claim();
+    const claim = active ? gate.claim() : undefined;
     if (!claim) return runner;
     let held: Promise<() => void> | undefined;
     return runnerView(ds, runner, {
@@ -48,6 +52,16 @@ export function gateOutsideCalls(ds: DataSource, gate: OutsideGate): void {
         }
       },
     });
+  };
+  ds.createQueryRunner = gated;
+  // Taken off when sasync leaves a DataSource it did not make: left as it
+  // was, or, if something wrapped it meanwhile, passing calls straight on.
+  return () => {
+    active = false;
+    own.delete(ds);
+    if (ds.createQueryRunner !== gated) return;
+    if (hadOwn) ds.createQueryRunner = previous;
+    else delete (ds as Partial<DataSource>).createQueryRunner;
   };
 }
 

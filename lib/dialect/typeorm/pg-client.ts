@@ -27,7 +27,9 @@ export interface PgClient {
   query(sql: string, values?: unknown[]): Promise<unknown>;
   end(): Promise<void>;
   on(event: 'error', fn: (e: unknown) => void): void;
+  on(event: 'end', fn: () => void): void;
   off(event: 'error', fn: (e: unknown) => void): void;
+  off(event: 'end', fn: () => void): void;
 }
 
 /** A client checked out of pg-pool: it also runs cursors and named statements, and goes back with release(). */
@@ -102,12 +104,15 @@ function readyForQuery(client: PgClient): Promise<void> {
  * FATAL goes to the query in flight, if any, not to the client's 'error':
  * it is caught on its way, so that a lost connection is reported with the
  * server's reason (57P01…). Breaks if pg renames it: the reason is lost
- * (spec/faults/lost-connection.spec.ts).
+ * (spec/faults/lost-connection.spec.ts). Returns what removes the listener.
  */
-export function onFatal(client: PgClient, fn: (message: unknown) => void): void {
-  client.connection?.on('errorMessage', (message) => {
+export function onFatal(client: PgClient, fn: (message: unknown) => void): () => void {
+  const listener = (message: { severity?: string }) => {
     if (message.severity === 'FATAL' || message.severity === 'PANIC') fn(message);
-  });
+  };
+  const connection = client.connection;
+  connection?.on('errorMessage', listener);
+  return () => connection?.off('errorMessage', listener as () => void);
 }
 
 /**

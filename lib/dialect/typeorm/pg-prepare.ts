@@ -14,7 +14,8 @@ const STALE_CODES = new Set(['0A000', '26000']);
 
 /** Errors of named statements the server refused as stale (see {@link isStalePlan}). */
 const stale = new WeakSet<object>();
-const PREPARING = Symbol('sasync.autoPrepare');
+/** On a client {@link autoPrepare} changed: its own query method, to put back. */
+const ORIGINAL = Symbol('sasync.autoPrepare');
 
 /**
  * Makes `client` send SQL it has seen before on this connection as a named
@@ -38,11 +39,11 @@ const PREPARING = Symbol('sasync.autoPrepare');
  * spec/dialect/postgres-prepared-cache.spec.ts.
  */
 export function autoPrepare(client: PgClient, limit?: number): void {
-  const c = client as Omit<PgClient, 'query'> & { [PREPARING]?: true; query: Query };
-  if (c[PREPARING]) return;
-  c[PREPARING] = true;
-  const cache = new StatementCache(limit);
+  const c = client as Omit<PgClient, 'query'> & { [ORIGINAL]?: Query; query: Query };
+  if (c[ORIGINAL]) return;
   const query = c.query;
+  c[ORIGINAL] = query;
+  const cache = new StatementCache(limit);
   const parsed = () => (c.connection as ParsedStatements | undefined)?.parsedStatements;
 
   const deallocate = () => {
@@ -71,6 +72,19 @@ export function autoPrepare(client: PgClient, limit?: number): void {
       throw err;
     });
   } as Query;
+}
+
+/**
+ * Puts back the client's own query method: SQL sent from now on is not
+ * prepared (statements already prepared stay on the connection until it
+ * closes).
+ */
+export function stopPreparing(client: PgClient): void {
+  const c = client as Omit<PgClient, 'query'> & { [ORIGINAL]?: Query; query: Query };
+  const query = c[ORIGINAL];
+  if (!query) return;
+  c.query = query;
+  delete c[ORIGINAL];
 }
 
 /**

@@ -12,6 +12,7 @@ export interface PgPool {
   readonly options: ClientConfig;
   connect(): Promise<PooledClient>;
   on(event: 'connect', fn: (client: PgClient) => void): void;
+  off(event: 'connect', fn: (client: PgClient) => void): void;
 }
 
 /**

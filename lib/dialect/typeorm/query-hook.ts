@@ -7,6 +7,10 @@ import type { QueryRunner } from 'typeorm';
 export type BeforeQuery = (sql: unknown, parameters: unknown[] | undefined) => unknown[] | undefined;
 
 const HOOKED = Symbol('sasync.queryHook');
+/** The runner's own query(), kept by {@link hookQuery} for {@link unhookQuery}. */
+const ORIGINAL = Symbol('sasync.queryOriginal');
+
+type Hookable = QueryRunner & { [HOOKED]?: true; [ORIGINAL]?: QueryRunner['query'] };
 
 /**
  * Puts `before` in front of every `runner.query()` call, once per runner.
@@ -21,8 +25,11 @@ const HOOKED = Symbol('sasync.queryHook');
  */
 export function hookQuery(runner: QueryRunner, before: BeforeQuery): void {
   if (isHooked(runner)) return;
-  (runner as QueryRunner & { [HOOKED]?: true })[HOOKED] = true;
+  const hookable = runner as Hookable;
+  hookable[HOOKED] = true;
   const query = runner.query;
+  // An own query() to put back; none when it is the prototype's.
+  if (Object.prototype.hasOwnProperty.call(runner, 'query')) hookable[ORIGINAL] = query;
   runner.query = function hookedQuery(this: QueryRunner, ...args: Parameters<QueryRunner['query']>) {
     try {
       const parameters = before(args[0], args[1]);
@@ -37,4 +44,19 @@ export function hookQuery(runner: QueryRunner, before: BeforeQuery): void {
 /** Whether {@link hookQuery} already hooked `runner` (sqlite's one runner is reused by every transaction). */
 export function isHooked(runner: QueryRunner): boolean {
   return (runner as QueryRunner & { [HOOKED]?: true })[HOOKED] === true;
+}
+
+/**
+ * Takes {@link hookQuery}'s hook off `runner` again, when sasync leaves a
+ * DataSource it did not make whose runner outlives sasync's use (sqlite's one
+ * runner): the owner's statements no longer pass sasync's checks.
+ */
+export function unhookQuery(runner: QueryRunner): void {
+  const hookable = runner as Hookable;
+  if (!hookable[HOOKED]) return;
+  const own = hookable[ORIGINAL];
+  delete hookable[HOOKED];
+  delete hookable[ORIGINAL];
+  if (own) runner.query = own;
+  else delete (runner as Partial<QueryRunner>).query;
 }

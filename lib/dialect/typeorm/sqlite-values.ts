@@ -23,16 +23,23 @@ const WATCHED = Symbol('sasync.watchedValues');
  * renames them or rewrites values elsewhere first: NaN and invalid Dates
  * would be stored rewritten instead of refused
  * (spec/dialect/bound-values.spec.ts, spec/dialect/bound-values-property.spec.ts).
+ * Returns what puts TypeORM's own methods back.
  */
-export function watchTypeormValues(ds: DataSource): void {
+export function watchTypeormValues(ds: DataSource): () => void {
   const driver = ds.driver as unknown as EscapingDriver & { [WATCHED]?: true };
-  if (driver[WATCHED]) return;
+  if (driver[WATCHED]) return () => undefined;
   driver[WATCHED] = true;
   const escape = driver.escapeQueryWithParameters.bind(driver);
   driver.escapeQueryWithParameters = (sql, parameters, native) => escape(sql, withheld(parameters), withheld(native));
   const persistent = driver.preparePersistentValue.bind(driver);
   driver.preparePersistentValue = (value, column) =>
     rewritten(value) ? new Withheld(value) : persistent(value, column);
+  // Back to the prototype's methods, for an app's DataSource sasync leaves.
+  return () => {
+    delete (driver as Partial<EscapingDriver>).escapeQueryWithParameters;
+    delete (driver as Partial<EscapingDriver>).preparePersistentValue;
+    delete driver[WATCHED];
+  };
 }
 
 function rewritten(value: unknown): boolean {

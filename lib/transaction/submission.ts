@@ -1,0 +1,194 @@
+import { AsyncResource } from 'node:async_hooks';
+import type { Subscriber, Subscription } from 'rxjs';
+import type { SharedDatabase } from '../broker/registry';
+import { CancelToken, UNSUBSCRIBED } from '../cancel';
+import { clock } from '../clock';
+import { CancelledError } from '../errors';
+import { scheduleChecked, type PriorityScheduler } from '../scheduler/priority-scheduler';
+import { cancellation, type Cancellation } from './cancellation';
+import { nextRunId, type EventHub, type RunRecord } from './event-hub';
+import type { WorkKind } from './events';
+import type { TransactOptions } from './options';
+import { currentRun, SlotHolder } from './slot';
+import type { RetryListener } from './transaction-spec';
+
+/** What submitting work needs from the broker's lifecycle (see Lifecycle). */
+export interface Intake {
+  /**
+   * Takes a submission in and counts it in flight until {@link settled}:
+   * returns undefined when it may queue now, or the start-up to wait for
+   * first. `internal` work (the start-up's own) never waits for the start-up.
+   * @throws BrokerClosedError once shut down (start-up work and work a
+   *   run()'s function submits while shutdown waits for it aside).
+   */
+  take(internal: boolean): Promise<void> | undefined;
+  /** A job started: counted in flight until {@link settled}, so that drain() waits for its cleanup too. */
+  started(): void;
+  settled(): void;
+}
+
+/**
+ * A job for the queue: it watches `token`, emits values as it goes, tells
+ * `retries` when it runs again, and resolves with the rest.
+ */
+export type QueuedJob = (
+  token: CancelToken,
+  emit: (value: unknown) => void,
+  retries: RetryListener,
+) => Promise<unknown[]>;
+
+/** Where a broker's jobs go: one per broker, shared by its submissions. */
+export interface Submitting {
+  readonly db: SharedDatabase;
+  readonly intake: Intake;
+  readonly events: EventHub;
+}
+
+/**
+ * One subscription's job, from its submission to its end. Results reach the
+ * subscriber in the async context it subscribed from, never in that of
+ * whatever transaction happened to start the job. Unsubscribing, the
+ * caller's signal and the timeout all cancel through one token: while
+ * queued the job is dropped, while running its token aborts. It tells the
+ * broker's events$ where it is (its fields are the {@link RunRecord}); each
+ * event goes out before the subscriber hears of the same step.
+ */
+export class Submission implements RunRecord, RetryListener {
+  readonly id = nextRunId();
+  readonly queuedAt = clock.now();
+  readonly method: string;
+  readonly kind: WorkKind;
+  startedAt: number | undefined;
+  attempts = 0;
+  readonly #db: SharedDatabase;
+  readonly #intake: Intake;
+  readonly #events: EventHub;
+  readonly #subscriber: Subscriber<unknown>;
+  readonly #job: QueuedJob;
+  readonly #scope = new AsyncResource('sasync.work');
+  readonly #token = new CancelToken();
+  readonly #cancel: Cancellation;
+  #queue: PriorityScheduler;
+  #queued: Subscription | undefined;
+  /** Its outcome event was sent (committed, rolled back or cancelled). */
+  #ended = false;
+
+  constructor(
+    how: Submitting,
+    subscriber: Subscriber<unknown>,
+    readonly options: TransactOptions,
+    method: string | undefined,
+    kind: WorkKind,
+    job: QueuedJob,
+  ) {
+    this.#db = how.db;
+    this.method = options.name ?? method ?? 'transact';
+    this.kind = kind;
+    this.#intake = how.intake;
+    this.#events = how.events;
+    this.#subscriber = subscriber;
+    this.#job = job;
+    this.#queue = how.db.scheduler;
+    this.#events.queued(this);
+    // The timeout counts from here: waiting for the start-up and the queue is part of it.
+    this.#cancel = cancellation(options, options.name ?? method, this.#token, (reason) => this.#cancelled(reason));
+  }
+
+  /** Queues the job: inside a run(), on the run's own queue. Not if the subscriber left meanwhile. */
+  enqueue(): void {
+    if (this.#subscriber.closed) return;
+    const run = currentRun(this.#db);
+    if (run) this.#queue = run.queue;
+    // Options were checked when the caller called: not again per subscription.
+    const queued = this.#queue
+      [scheduleChecked](() => this.#run(), this.options)
+      .subscribe({
+        next: (values) => {
+          this.#end()?.committed(this);
+          this.#inScope(() => values.forEach((v) => this.#subscriber.next(v)));
+        },
+        error: (err: unknown) => this.fail(err),
+        complete: () => this.#inScope(() => this.#subscriber.complete()),
+      });
+    this.#cancel.onQueuedAbort(() => queued.unsubscribe());
+    this.#queued = queued;
+  }
+
+  /** Tells the subscriber, in its own scope, that the job failed (or could not be queued). */
+  fail(err: unknown): void {
+    const events = this.#end();
+    if (err instanceof CancelledError && this.#token.aborted) events?.cancelled(this, err);
+    else events?.rolledBack(this, err);
+    this.#inScope(() => this.#subscriber.error(err));
+  }
+
+  /** The subscription's teardown (completed, failed or unsubscribed). */
+  end(): void {
+    // Ended with no outcome yet: the subscriber left.
+    this.#end()?.cancelled(this, undefined);
+    this.#queued?.unsubscribe();
+    this.#token.abort(UNSUBSCRIBED);
+    this.#cancel.dispose();
+    this.#intake.settled();
+  }
+
+  /** See RetryListener: attempt `attempt` failed with `error` and the job runs again. */
+  retried(attempt: number, error: unknown): void {
+    this.attempts = attempt + 1;
+    this.#events.retried(this, attempt, error);
+  }
+
+  /** Cancelled by its timeout or signal: the caller hears at once, while a running job rolls back. */
+  #cancelled(error: Error): void {
+    this.#end()?.cancelled(this, error as CancelledError);
+    this.#subscriber.error(error);
+  }
+
+  /** The events, the first time it ends (for its one outcome event); undefined after. */
+  #end(): EventHub | undefined {
+    if (this.#ended) return undefined;
+    this.#ended = true;
+    return this.#events;
+  }
+
+  /**
+   * The job in its slot, counted in flight until it settles (even if it
+   * throws before returning its Promise: drain() would wait forever). Where
+   * outside calls wait for the queue (sqlite), it is marked as holding its
+   * slot, so that what it calls does not wait for itself.
+   */
+  #run(): Promise<unknown[]> {
+    this.#intake.started();
+    this.#cancel.started();
+    this.startedAt = clock.now();
+    this.attempts = 1;
+    this.#events.started(this);
+    let holder: SlotHolder | undefined;
+    // One finally for both: a Promise and a microtask fewer per transaction.
+    return this.#scope
+      .runInAsyncScope(() => {
+        if (!this.#db.gatesOutsideCalls) return attempt(() => this.#job(this.#token, this.#emit, this));
+        holder = new SlotHolder(this.#queue);
+        return holder.run(() => attempt(() => this.#job(this.#token, this.#emit, this)));
+      })
+      .finally(() => {
+        holder?.end();
+        this.#intake.settled();
+      });
+  }
+
+  readonly #emit = (value: unknown): void => this.#inScope(() => this.#subscriber.next(value));
+
+  #inScope(fn: () => void): void {
+    this.#scope.runInAsyncScope(fn);
+  }
+}
+
+/** What `fn` returns, or a rejected Promise if it throws instead of returning one. */
+export function attempt<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
+}
