@@ -1,13 +1,13 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { BrokerClosedError, DatabaseError, SasyncError } from '../errors';
 import type { StreamGate } from '../rows/open-stream';
+import { ScopeVar } from '../transaction/async-scope';
 import { currentRun } from '../transaction/slot';
 import type { Intake } from '../transaction/submit';
 import type { SharedDatabase } from './registry';
 import { Retrying } from './retrying';
 
 /** The lifecycle whose start-up (the broker's startup() and first()) runs around the caller. */
-const starting = new AsyncLocalStorage<Lifecycle>();
+const starting = new ScopeVar<Lifecycle>('sasync.startup');
 
 /**
  * A broker's life: start-up (the database opened, then its startup() and
@@ -47,7 +47,7 @@ export class Lifecycle implements Intake, StreamGate {
 
   /** Whether the caller is this broker's start-up: its work goes ahead of the start-up it is part of. */
   get inStartUp(): boolean {
-    return starting.getStore() === this;
+    return starting.get() === this;
   }
 
   /** See AccessBroker.waitUntilRunning: after a failure, waits out the backoff and tries again. */

@@ -217,13 +217,19 @@ export class SharedDatabase {
     if (holdsSlot(queue)) return undefined;
     return () => {
       const holder = holdFromHere(queue);
-      return acquireSlot(queue, {}).then((release) => {
-        holder.take();
-        return () => {
+      return acquireSlot(queue, {}).then(
+        (release) => {
+          holder.take();
+          return () => {
+            holder.end();
+            release();
+          };
+        },
+        (err: unknown) => {
           holder.end();
-          release();
-        };
-      });
+          throw err;
+        },
+      );
     };
   }
 

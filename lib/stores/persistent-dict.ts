@@ -71,11 +71,19 @@ export class PersistentDict<K extends string | number = string, V = unknown> imp
    */
   get(key: K): Promise<V>;
   get<D>(key: K, defaultValue: D): Promise<V | D>;
-  async get(key: K, ...defaultValue: unknown[]): Promise<unknown> {
-    const known = await this.#lookup(key, 'get()');
-    if (known?.present) return known.value;
-    if (defaultValue.length > 0) return defaultValue[0];
-    throw new MissingKeyError(key, this.#g.group);
+  get(key: K, ...defaultValue: unknown[]): Promise<unknown> {
+    // Not async: a key in memory answers with one resolved Promise, no await.
+    return attempt(() => {
+      this.#g.assertOpen('get()');
+      const text = this.#g.key(key);
+      const known = this.#store.cache.known(key);
+      const answer = (k: Known<V>) => {
+        if (k?.present) return k.value;
+        if (defaultValue.length > 0) return defaultValue[0];
+        throw new MissingKeyError(key, this.#g.group);
+      };
+      return known ? Promise.resolve(answer(known)) : this.#store.load(key, text).then(answer);
+    });
   }
 
   /** Whether `key` has a value, loading it (as {@link get} does) if it is not in memory. */

@@ -1,15 +1,15 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { TransactionError } from '../errors';
 import type { Dialect } from '../dialect';
 import { gateOf, runnerView } from '../dialect/typeorm/runner-view';
 import { hookQuery, isHooked } from '../dialect/typeorm/query-hook';
 import type { SharedDatabase } from '../broker/registry';
+import { ScopeVar } from './async-scope';
 
 /**
  * A transaction (or a savepoint inside one) that is running. Work started
- * inside it finds it through AsyncLocalStorage, which is how a transaction
- * method called from another joins the outer transaction.
+ * inside it finds it through the async context (see async-scope.ts), which
+ * is how a transaction method called from another joins the outer one.
  */
 export class TransactionContext {
   #open = true;
@@ -60,8 +60,8 @@ export class TransactionContext {
     this.#open = false;
   }
 
-  /** Runs `fn` with this context current. */
-  run<T>(fn: () => T): T {
+  /** Runs `fn` (the work) with this context current, until its Promise settles. */
+  run<T>(fn: () => Promise<T>): Promise<T> {
     return storage.run(this, fn);
   }
 
@@ -78,14 +78,14 @@ export class TransactionContext {
   }
 }
 
-const storage = new AsyncLocalStorage<TransactionContext | undefined>();
+const storage = new ScopeVar<TransactionContext>('sasync.transaction');
 
 /**
  * The innermost transaction on `db` around the caller, if any. It may have
  * ended (work that outlived its transaction): callers check `open`.
  */
 export function currentContext(db: SharedDatabase): TransactionContext | undefined {
-  for (let c = storage.getStore(); c; c = c.parent) if (c.db === db) return c;
+  for (let c = storage.get(); c; c = c.parent) if (c.db === db) return c;
   return undefined;
 }
 
@@ -100,7 +100,7 @@ export function endedError(sql?: string): TransactionError {
 
 /** The innermost transaction context of any database, to chain a new one to. */
 export function outerContext(): TransactionContext | undefined {
-  return storage.getStore();
+  return storage.get();
 }
 
 /** Throws if the transaction of `runner` (a transaction manager's, or the caller's on it) has ended. */
@@ -111,7 +111,7 @@ export function assertOpen(runner: QueryRunner): void {
     if (!own.usable()) throw endedError();
     return;
   }
-  for (let c = storage.getStore(); c; c = c.parent) {
+  for (let c = storage.get(); c; c = c.parent) {
     if (c.runner !== runner) continue;
     if (!c.open) throw endedError();
     return;
@@ -129,7 +129,7 @@ export function guardRunner(runner: QueryRunner, dialect: Dialect): void {
   // Asked first: no closure per transaction for a runner already guarded.
   if (isHooked(runner)) return;
   hookQuery(runner, (sql, parameters) => {
-    for (let c = storage.getStore(); c; c = c.parent) {
+    for (let c = storage.get(); c; c = c.parent) {
       if (c.runner !== runner) continue;
       if (!c.open) throw endedError(typeof sql === 'string' ? sql : undefined);
       break;

@@ -1,7 +1,7 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CancelToken } from '../cancel';
 import type { PriorityOptions } from '../scheduler/priority';
 import { scheduleChecked, type PriorityScheduler } from '../scheduler/priority-scheduler';
+import { ScopeVar } from './async-scope';
 
 /**
  * Waits for a slot of `scheduler` and holds it until the returned function is
@@ -38,7 +38,8 @@ export function acquireSlot(
  */
 export class SlotHolder {
   #held: boolean;
-  readonly #outer: SlotHolder | undefined = holders.getStore();
+  readonly #outer: SlotHolder | undefined = holders.get();
+  #leave: (() => void) | undefined;
 
   /** Made in the job's async context, so that it chains to the caller's holder. */
   constructor(
@@ -53,14 +54,21 @@ export class SlotHolder {
     this.#held = true;
   }
 
-  /** Runs `fn` (the job) as this holder. */
-  run<T>(fn: () => T): T {
+  /** Runs `fn` (the job) as this holder, until its Promise settles. */
+  run<T>(fn: () => Promise<T>): Promise<T> {
     return holders.run(this, fn);
+  }
+
+  /** Makes this the holder of the caller's async context from here on (see {@link holdFromHere}). */
+  enterHere(): this {
+    this.#leave ??= holders.enter(this);
+    return this;
   }
 
   /** The job has ended: work it left running no longer holds the slot. */
   end(): void {
     this.#held = false;
+    this.#leave?.();
   }
 
   /** Whether this holder, or one it runs inside, holds a slot of `scheduler` now. */
@@ -69,14 +77,14 @@ export class SlotHolder {
   }
 }
 
-const holders = new AsyncLocalStorage<SlotHolder>();
+const holders = new ScopeVar<SlotHolder>('sasync.slot');
 
 /**
  * Whether the caller is a job (or runs inside one) that holds a slot of
  * `scheduler` now; work a job left running after it ended does not.
  */
 export function holdsSlot(scheduler: PriorityScheduler): boolean {
-  return holders.getStore()?.holds(scheduler) ?? false;
+  return holders.get()?.holds(scheduler) ?? false;
 }
 
 /**
@@ -86,12 +94,11 @@ export function holdsSlot(scheduler: PriorityScheduler): boolean {
  * it calls while it holds the slot (TypeORM's transaction() running the
  * caller's function, a subscriber) does not wait for the slot it holds.
  * Unlike a job's, its context cannot be entered with run(): it is marked
- * where the call is made, for the rest of that call.
+ * where the call is made, for the rest of that call. Call
+ * {@link SlotHolder.end} once the slot is given back, or if it never came.
  */
 export function holdFromHere(scheduler: PriorityScheduler): SlotHolder {
-  const holder = new SlotHolder(scheduler, false);
-  holders.enterWith(holder);
-  return holder;
+  return new SlotHolder(scheduler, false).enterHere();
 }
 
 /**
@@ -106,7 +113,7 @@ export interface RunScope {
   live: boolean;
 }
 
-const runs = new AsyncLocalStorage<RunScope>();
+const runs = new ScopeVar<RunScope>('sasync.run');
 
 /** Runs `fn` (a run()'s function) inside `scope`; the scope ends when its result settles. */
 export function runInScope<T>(scope: RunScope, fn: () => Promise<T>): Promise<T> {
@@ -115,6 +122,6 @@ export function runInScope<T>(scope: RunScope, fn: () => Promise<T>): Promise<T>
 
 /** The live run() of `db` around the caller, if any. */
 export function currentRun(db: object): RunScope | undefined {
-  const scope = runs.getStore();
+  const scope = runs.get();
   return scope?.live && scope.db === db ? scope : undefined;
 }

@@ -1,11 +1,32 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import { cancelBackend, destroySocket, isRunning } from '../typeorm/pg-client';
-import { releaseRunnerClient, runnerClient, settledRunnerClient } from '../typeorm/postgres-driver';
+import { cancelBackend, destroySocket, isRunning, type PgClient } from '../typeorm/pg-client';
+import { autoPrepare, stopPreparing } from '../typeorm/pg-prepare';
+import {
+  pgPool,
+  pgPoolClients,
+  releaseRunnerClient,
+  runnerClient,
+  settledRunnerClient,
+} from '../typeorm/postgres-driver';
 import { recordLosses } from './lost-connection';
 
-/** Sets up an initialized DataSource: its clients record why they die (until the returned function stops it). */
+/**
+ * Sets up an initialized DataSource: its clients record why they die, and
+ * send SQL they repeat as named prepared statements (until the returned
+ * function stops both: an adopted DataSource is left as it was found).
+ */
 export function prepareConnection(ds: DataSource): () => void {
-  return recordLosses(ds);
+  const stopRecording = recordLosses(ds);
+  const pool = pgPool(ds);
+  if (!pool) return stopRecording;
+  const prepare = (client: PgClient) => autoPrepare(client);
+  for (const client of pgPoolClients(pool)) prepare(client);
+  pool.on('connect', prepare);
+  return () => {
+    stopRecording();
+    pool.off('connect', prepare);
+    for (const client of pgPoolClients(pool)) stopPreparing(client);
+  };
 }
 
 /** Cancels the runner's running statement, if one runs; true when it did. */

@@ -3,15 +3,19 @@ import { TransactionError } from '../../errors';
 import type { DialectTransactions } from '../dialect';
 import { driverErrorCode } from '../driver-error';
 import { transactionStatus } from '../typeorm/pg-client';
+import { isStalePlan } from '../typeorm/pg-prepare';
 import { runnerClient } from '../typeorm/postgres-driver';
 
-/** serialization_failure and deadlock_detected: the transaction may succeed if re-run. */
+/**
+ * serialization_failure and deadlock_detected: the transaction may succeed
+ * if re-run; so may one whose cached statement went stale (a schema change).
+ */
 const RETRYABLE = new Set(['40001', '40P01']);
 
 export const postgresTransactions: DialectTransactions = {
   isolation: (level) => level,
 
-  isRetryable: (error) => RETRYABLE.has(driverErrorCode(error) ?? ''),
+  isRetryable: (error) => RETRYABLE.has(driverErrorCode(error) ?? '') || isStalePlan(error),
 
   // The server owns its files: a committed write is durable wherever they are.
   // But work that caught a failed statement and went on has a transaction the

@@ -1,0 +1,103 @@
+import { StatementCache } from '../postgres/statement-cache';
+import { transactionStatus, type PgClient } from './pg-client';
+
+/** The pg client's query method as TypeORM calls it: SQL and values, a Promise back. */
+type Query = (this: PgClient, sql: unknown, values?: unknown, callback?: unknown) => unknown;
+
+/** What pg's protocol connection records of the named statements it has parsed. */
+interface ParsedStatements {
+  parsedStatements?: Record<string, string>;
+}
+
+/** The server no longer takes the cached statement: feature_not_supported ("cached plan must not change result type"), invalid_sql_statement_name. */
+const STALE_CODES = new Set(['0A000', '26000']);
+
+/** Errors of named statements the server refused as stale (see {@link isStalePlan}). */
+const stale = new WeakSet<object>();
+/** On a client {@link autoPrepare} changed: its own query method, to put back. */
+const ORIGINAL = Symbol('sasync.autoPrepare');
+
+/**
+ * Makes `client` send SQL it has seen before on this connection as a named
+ * prepared statement (see StatementCache: on the second sight, at most
+ * `limit`, least recently used deallocated), which spares the server a
+ * parse and plan per statement. Only SQL sent with values is prepared: it
+ * already goes through the extended protocol, which takes one statement
+ * only, so multi-statement SQL (sent without values, by the simple
+ * protocol) is never touched. When the server refuses a cached statement
+ * (a schema change: `0A000` "cached plan must not change result type", or
+ * `26000`, the statement is gone), it is forgotten; outside a transaction
+ * the statement is sent again at once; inside one the server has aborted
+ * the transaction, so the error is marked for the transaction's retry
+ * ({@link isStalePlan}).
+ *
+ * pg internals: the client's `query` is replaced on the instance (TypeORM
+ * calls `client.query(sql, values)`), and `connection.parsedStatements`,
+ * pg's record of the names it has parsed on the connection, loses the names
+ * given up. Breaks if pg renames it: given-up names stay in that record
+ * (memory only; names are never reused). Caught by
+ * spec/dialect/postgres-prepared-cache.spec.ts.
+ */
+export function autoPrepare(client: PgClient, limit?: number): void {
+  const c = client as Omit<PgClient, 'query'> & { [ORIGINAL]?: Query; query: Query };
+  if (c[ORIGINAL]) return;
+  const query = c.query;
+  c[ORIGINAL] = query;
+  const cache = new StatementCache(limit);
+  const parsed = () => (c.connection as ParsedStatements | undefined)?.parsedStatements;
+
+  const deallocate = () => {
+    // Not in a failed transaction: the server would refuse it (and the names stay queued).
+    if (c.getTransactionStatus?.() === 'E') return;
+    for (const name of cache.takeStale()) {
+      delete parsed()?.[name];
+      (query.call(client, `DEALLOCATE ${name}`) as Promise<unknown>).catch(() => undefined);
+    }
+  };
+
+  c.query = function preparingQuery(this: PgClient, sql: unknown, values?: unknown, callback?: unknown) {
+    if (typeof sql !== 'string' || !Array.isArray(values) || values.length === 0 || callback !== undefined)
+      return query.call(this, sql, values, callback);
+    const name = cache.nameFor(sql);
+    deallocate();
+    if (name === undefined) return query.call(this, sql, values);
+    return (query.call(this, { name, text: sql, values }) as Promise<unknown>).catch(async (err: unknown) => {
+      const code = (err as { code?: unknown } | null)?.code;
+      if (typeof code !== 'string' || !STALE_CODES.has(code)) throw err;
+      // 26000: the server has no such statement; 0A000: it has, and it is to be deallocated.
+      cache.forget(sql, code === '0A000');
+      if (code === '26000') delete parsed()?.[name];
+      if ((await transactionStatus(client)) === 'I') return query.call(this, sql, values);
+      if (typeof err === 'object' && err !== null) stale.add(err);
+      throw err;
+    });
+  } as Query;
+}
+
+/**
+ * Puts back the client's own query method: SQL sent from now on is not
+ * prepared (statements already prepared stay on the connection until it
+ * closes).
+ */
+export function stopPreparing(client: PgClient): void {
+  const c = client as Omit<PgClient, 'query'> & { [ORIGINAL]?: Query; query: Query };
+  const query = c[ORIGINAL];
+  if (!query) return;
+  c.query = query;
+  delete c[ORIGINAL];
+}
+
+/**
+ * Whether `error` (or the driver error inside it) is a cached statement the
+ * server refused after a schema change, inside a transaction: the
+ * transaction failed, and re-running it sends the statement afresh.
+ */
+export function isStalePlan(error: unknown): boolean {
+  for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 8; depth++) {
+    if (stale.has(e)) return true;
+    const { driverError, cause } = e as { driverError?: unknown; cause?: unknown };
+    if (typeof driverError === 'object' && driverError !== null && stale.has(driverError)) return true;
+    e = cause;
+  }
+  return false;
+}

@@ -1,0 +1,111 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * What sasync keeps in the async context: one small record per scope, in
+ * ONE AsyncLocalStorage, switched on only while sasync work is in flight.
+ *
+ * Why: on Node 20, while any AsyncLocalStorage is enabled, Node runs a
+ * promise hook for every promise the process makes, sasync's or not, and
+ * each enabled storage adds a call to it. Once on, a storage stays on for
+ * good. So sasync keeps a single storage (the transaction, the slot held,
+ * the run() and the start-up around the caller are fields of one record),
+ * counts what is in flight (a scope's function until its Promise settles,
+ * a scope entered from here until it ends) and disables the storage when
+ * the count falls to zero: a program that uses sasync pays no hook on its
+ * own promises while no sasync work runs. What may remain is V8's: once a
+ * promise hook was ever set, V8 seems to keep some promise fast paths off
+ * for good (its promise-hook protector is not restored), whoever set it;
+ * an await-heavy loop runs about as fast after sasync's work as after any
+ * AsyncLocalStorage used once (bench/async-tax.ts, `hooked-once`).
+ *
+ * What disabling gives up: a Promise made while the storage is off carries
+ * no scope, and while it is off every lookup answers "none". Work that is
+ * still running is counted (a transaction's work until its own Promise
+ * settles, even after the transaction was cancelled), so it always finds
+ * its scope. Only callbacks a scope's function left behind without
+ * awaiting them (a timer, an un-awaited promise), running after every
+ * sasync scope has ended, are then seen as outside any scope.
+ */
+const storage = new AsyncLocalStorage<Frame>();
+
+/** The scopes around the caller, one field per {@link ScopeVar}. */
+type Frame = Readonly<Record<symbol, unknown>>;
+
+/**
+ * Whether the storage runs on async hooks (Node 20, and later Node without
+ * AsyncContextFrame), which is what disabling it is for: Node's hook-based
+ * AsyncLocalStorage has an own `enabled` field. With AsyncContextFrame
+ * there is no hook to turn off, and disable() would clear the value in
+ * whatever context is current: it is never called there.
+ */
+const hooked = Object.hasOwn(storage, 'enabled');
+
+let inFlight = 0;
+
+/** Counts one scope in flight; the function returned (idempotent) ends it. */
+function hold(): () => void {
+  inFlight++;
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    if (--inFlight === 0 && hooked) storage.disable();
+  };
+}
+
+/**
+ * One thing sasync knows about the caller's async context (its transaction,
+ * the slot it holds, its run(), its start-up): a field of the one record.
+ */
+export class ScopeVar<T> {
+  readonly #key: symbol;
+
+  /** @param name for debugging only. */
+  constructor(name: string) {
+    this.#key = Symbol(name);
+  }
+
+  /** The value around the caller, if any (none while no sasync work is in flight). */
+  get(): T | undefined {
+    return storage.getStore()?.[this.#key] as T | undefined;
+  }
+
+  /**
+   * Runs `fn` with `value` as this variable's value, keeping the storage on
+   * until the Promise `fn` returns settles (or `fn` throws). The Promise is
+   * returned as it is: no extra tick.
+   */
+  run<R>(value: T, fn: () => Promise<R>): Promise<R> {
+    const end = hold();
+    let result: Promise<R>;
+    try {
+      result = storage.run(this.#with(value), fn);
+    } catch (err) {
+      end();
+      throw err;
+    }
+    result.then(end, end);
+    return result;
+  }
+
+  /**
+   * Makes `value` this variable's value in the caller's async context from
+   * here on (AsyncLocalStorage.enterWith), for a scope that cannot be
+   * entered with {@link run}. The storage stays on until the function
+   * returned is called.
+   */
+  enter(value: T): () => void {
+    const end = hold();
+    storage.enterWith(this.#with(value));
+    return end;
+  }
+
+  #with(value: T): Frame {
+    return { ...storage.getStore(), [this.#key]: value };
+  }
+}
+
+/** Whether sasync's storage is on now (for specs and the bench: it is off while no sasync work is in flight). */
+export function scopesActive(): boolean {
+  return inFlight > 0;
+}

@@ -1,0 +1,116 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { lastValueFrom } from 'rxjs';
+import { TransactionError } from '../../lib';
+import { scopesActive } from '../../lib/transaction/async-scope';
+import { latch, withItems } from '../support/brokers';
+import { allTargets } from '../support/targets';
+
+/** Nothing of sasync's is in flight: its AsyncLocalStorage is off (proved in a process of its own below). */
+function expectIdle(): void {
+  expect(scopesActive()).toBe(false);
+}
+
+const run = promisify(execFile);
+
+describe.each(allTargets)('sasync keeps promise hooks on only while its work runs [$name]', (t) => {
+  it('in a process of its own: no promise hook before, one during the work, none after each kind of work', async () => {
+    const child = path.join(__dirname, '../support/async-scope-child.ts');
+    const { stdout } = await run(process.execPath, [require.resolve('tsx/cli'), child, t.target()]);
+    expect(JSON.parse(stdout)).toEqual({
+      before: false,
+      afterStartUp: false,
+      inWork: true,
+      inNested: true,
+      afterTransactions: false,
+      inRun: true,
+      afterRun: false,
+      afterOutsideCalls: false,
+      afterShutdown: false,
+    });
+  });
+
+  it('counts every kind of work while it runs, and nothing once it has all ended', () =>
+    withItems(t, async (b) => {
+      expectIdle();
+      const seen = await lastValueFrom(
+        b.transact(async (tx) => {
+          const inside = scopesActive();
+          // Nesting still works: joined, in a savepoint, and run() in place.
+          const joined = await lastValueFrom(b.transact((inner) => inner === tx));
+          await lastValueFrom(b.transact((inner) => inner.query(b.insertSql(), ['savepoint']), { savepoint: true }));
+          const ran = await lastValueFrom(b.run(() => scopesActive()));
+          return { inside, joined, ran, active: scopesActive() };
+        }),
+      );
+      expect(seen).toEqual({ inside: true, joined: true, ran: true, active: true });
+      expectIdle();
+      expect(await lastValueFrom(b.run(() => b.names()))).toEqual(['savepoint']);
+      expectIdle();
+    }));
+
+  it('a cancelled transaction’s work that runs on keeps its scope (and the hooks) until it ends', () =>
+    withItems(t, async (b) => {
+      const insertOne = b.transaction((tx, name: string) => tx.query(b.insertSql(), [name]));
+      const waiting = latch();
+      const resume = latch();
+      const nested = latch<unknown>();
+      const sub = b
+        .transact(async () => {
+          waiting.resolve();
+          await resume.promise;
+          await lastValueFrom(insertOne('after cancel')).then(nested.resolve, nested.resolve);
+        })
+        .subscribe({ error: () => undefined });
+      await waiting.promise;
+      sub.unsubscribe();
+      await b.drain();
+      // The transaction has ended, its work has not: still counted.
+      expect(scopesActive()).toBe(true);
+      resume.resolve();
+      const refused = await nested.promise;
+      expect(refused).toBeInstanceOf(TransactionError);
+      expect((refused as Error).message).toMatch(/already ended/);
+      await b.drain();
+      expectIdle();
+      expect(await b.names()).toEqual([]);
+    }));
+
+  it('TypeORM calls from outside sasync (sqlite waits for the queue for them) leave nothing counted', () =>
+    withItems(t, async (b) => {
+      expectIdle();
+      await b.dataSource.query(`INSERT INTO ${b.itemsTable} (name) VALUES ('outside')`);
+      await b.dataSource.transaction((m) => m.query(`INSERT INTO ${b.itemsTable} (name) VALUES ('outside tx')`));
+      expectIdle();
+      expect(await b.names()).toEqual(['outside', 'outside tx']);
+    }));
+
+  it('results still reach the subscriber in its own async context (its own AsyncLocalStorage)', () =>
+    withItems(t, async (b) => {
+      const mine = new AsyncLocalStorage<string>();
+      const seen: (string | undefined)[] = [];
+      await mine.run('subscriber', () =>
+        lastValueFrom(b.transact(() => mine.run('work', () => Promise.resolve(1)))).then(() =>
+          seen.push(mine.getStore()),
+        ),
+      );
+      const values: (string | undefined)[] = [];
+      await new Promise<void>((resolve, reject) =>
+        mine.run('subscriber 2', () =>
+          b
+            .transact(() => mine.run('work', () => Promise.resolve([1, 2])))
+            .subscribe({
+              next: () => values.push(mine.getStore()),
+              error: reject,
+              complete: () => (values.push(mine.getStore()), resolve()),
+            }),
+        ),
+      );
+      mine.disable();
+      expect(seen).toEqual(['subscriber']);
+      expect(values).toEqual(['subscriber 2', 'subscriber 2']);
+      expectIdle();
+    }));
+});
