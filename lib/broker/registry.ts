@@ -167,7 +167,7 @@ export class SharedDatabase {
 
   /** Sets up the open DataSource for sasync, keeping what takes that back (for an app's DataSource). */
   async #prepare(ds: DataSource): Promise<void> {
-    const undo: (() => void | Promise<void>)[] = [this.dialect.prepareConnection(ds)];
+    const undo: (() => void | Promise<void>)[] = [this.dialect.prepareConnection(ds, this.#adopted)];
     const ungate = this.dialect.gateOutsideCalls?.(ds, { claim: () => this.#claim() });
     if (ungate) undo.push(ungate);
     if (this.#adopted) {

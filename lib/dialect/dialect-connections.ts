@@ -46,9 +46,10 @@ export interface DialectConnections {
   /**
    * Sets up a DataSource once it is initialized; returns what takes that
    * back (called when sasync leaves a DataSource it did not make, which its
-   * owner goes on using).
+   * owner goes on using). `adopted`: an app's own DataSource, whose owner's
+   * statements sasync must not change (no automatic prepared statements).
    */
-  prepareConnection(ds: DataSource): () => void;
+  prepareConnection(ds: DataSource, adopted: boolean): () => void;
   /**
    * Interrupts the statement the runner is running, if one is, so that a
    * cancelled transaction rolls back now rather than after a long query.

@@ -1,5 +1,5 @@
 import { lastValueFrom } from 'rxjs';
-import type { EntityManager } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { AccessBroker, TransactionError } from '../../lib';
 import { StatementCache } from '../../lib/dialect/postgres/statement-cache';
 import { PG_URL, pgAvailable, uniqueName } from '../support/targets';
@@ -137,5 +137,32 @@ describePg('prepared statements by default on postgres [postgres]', () => {
     const error = await lastValueFrom(b.query(sql, [0])).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransactionError);
     expect(error).toMatchObject({ sql, code: '22012', parameters: ['<number>'] });
+  });
+});
+
+describePg("an app's own DataSource is not made to prepare [postgres]", () => {
+  it("sends the owner's and sasync's repeated SQL unnamed, as the owner's pool would (a pooler may not keep named statements)", async () => {
+    const ds = new DataSource({ type: 'postgres', url: PG_URL, poolSize: 2 });
+    await ds.initialize();
+    const b = new AccessBroker(ds);
+    try {
+      const sql = `SELECT $1::int AS n /* ${uniqueName('adopted')} */`;
+      const seen = await b.transact(async (tx) => {
+        for (let i = 0; i < 3; i++) await tx.query(sql, [i]);
+        return prepared(tx, sql);
+      });
+      expect(seen).toBe(0);
+      // The owner's own queries through the same pool, while sasync uses it.
+      const runner = ds.createQueryRunner();
+      try {
+        for (let i = 0; i < 3; i++) await runner.query(sql, [i]);
+        expect(await prepared(runner.manager, sql)).toBe(0);
+      } finally {
+        await runner.release();
+      }
+    } finally {
+      await b.shutdown();
+      await ds.destroy();
+    }
   });
 });

@@ -11,14 +11,17 @@ import {
 import { recordLosses } from './lost-connection';
 
 /**
- * Sets up an initialized DataSource: its clients record why they die, and
- * send SQL they repeat as named prepared statements (until the returned
- * function stops both: an adopted DataSource is left as it was found).
+ * Sets up an initialized DataSource: its clients record why they die, and,
+ * on a DataSource sasync made, send SQL they repeat as named prepared
+ * statements (until the returned function stops both). An app's own
+ * DataSource (`adopted`) is not made to prepare: its pool serves its owner's
+ * statements too, which may go through a pooler that does not keep named
+ * statements (pgbouncer in transaction mode).
  */
-export function prepareConnection(ds: DataSource): () => void {
+export function prepareConnection(ds: DataSource, adopted: boolean): () => void {
   const stopRecording = recordLosses(ds);
   const pool = pgPool(ds);
-  if (!pool) return stopRecording;
+  if (!pool || adopted) return stopRecording;
   const prepare = (client: PgClient) => autoPrepare(client);
   for (const client of pgPoolClients(pool)) prepare(client);
   pool.on('connect', prepare);
