@@ -211,6 +211,10 @@ export class AccessBroker implements AsyncDisposable {
   /**
    * Makes a transaction method: each call returns a cold Observable, as
    * {@link transact} does; `.with(options)` overrides options for one call.
+   * Its name in errors and `events$` is `options.name`, else the work
+   * function's own name: an arrow function passed here has none (it would be
+   * reported as `transact`), so give `readonly add = this.transaction(async
+   * (tx, …) => …, { name: 'add' })`.
    */
   transaction<A extends unknown[], R>(
     work: (tx: EntityManager, ...args: A) => RowStream<R> | PromiseLike<RowStream<R>>,

@@ -20,7 +20,10 @@ import { lastValueFrom, Observable } from 'rxjs';
  * - `Promise.resolve(x)`, `Promise.all([x])`, jest's `expect(x).resolves`
  *   and `return x` from an `async` function all run it (once each).
  * - `from(x)`, `lastValueFrom(x)`, `concatMap(() => x)` and returning it
- *   from transaction work use it as the Observable it is (all its values).
+ *   from a plain (not `async`) transaction work function use it as the
+ *   Observable it is (all its values). Returned from an `async` work
+ *   function, the function's Promise has already awaited it: the work's
+ *   result is its last value.
  * - `pipe(…)` gives a plain Observable, which is not awaitable.
  *
  * ```ts
