@@ -55,7 +55,7 @@ const OPEN: Record<StreamPeer, (place: Place) => StreamSubject> = { kysely, post
 
 export const openPeerStream = async (place: Place, peer: StreamPeer): Promise<StreamSubject> => OPEN[peer](place);
 
-/** Whether Knex can stream here: its pg client needs the pg-query-stream package, which is not installed. */
+/** Whether Knex can stream here: its pg client needs the pg-query-stream package (a devDependency here). */
 export function knexCanStream(): boolean {
   try {
     require.resolve('pg-query-stream');
