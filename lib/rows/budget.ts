@@ -33,8 +33,17 @@ export class StreamBudget {
    * taking nothing.
    */
   acquire(priority: PriorityOptions, token: CancelToken): Promise<() => void> {
-    const queue = this.#own ?? currentRun(this.#db)?.queue ?? this.#transactions;
-    return acquireSlot(queue, priority, token);
+    return acquireSlot(this.#own ?? this.sharedQueue()!, priority, token);
+  }
+
+  /**
+   * Where streams have no connection of their own: the queue whose slot a
+   * stream opened in the caller's context holds (the transactions', or the
+   * run()'s own), so that what it runs meanwhile on the one connection can
+   * say it holds that slot. Undefined where streams have connections apart.
+   */
+  sharedQueue(): PriorityScheduler | undefined {
+    return this.#own ? undefined : (currentRun(this.#db)?.queue ?? this.#transactions);
   }
 
   /** Resolves when no stream holds or waits for a connection of its own. */

@@ -10,8 +10,8 @@ import type { RowSource } from './row-source';
  * rows of the last entity of a batch may continue in the next one: they are
  * held back and read with it, so an entity is never split across two
  * batches nor delivered twice. Only that one entity's rows are carried
- * over: memory stays at about a batch. Closing closes the raw source, then
- * releases the hydrator.
+ * over: memory stays at about a batch. Closing closes the raw source (the
+ * hydrator holds nothing between batches).
  */
 export function entitySource<E>(
   raw: RowSource<ObjectLiteral>,
@@ -50,7 +50,7 @@ export function entitySource<E>(
         if (entities.length > 0) return entities;
       }
     },
-    close: () => (closing ??= raw.close().finally(() => hydrator.release())),
+    close: () => (closing ??= raw.close()),
     interrupt: raw.interrupt && (() => raw.interrupt!()),
   };
 }

@@ -1,7 +1,8 @@
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import type { SharedDatabase } from '../broker/registry';
-import { entityReader } from '../dialect/typeorm/entity-hydration';
+import { entityReader, type LoadEvents } from '../dialect/typeorm/entity-hydration';
 import { currentContext } from '../transaction/context';
+import { SlotHolder } from '../transaction/slot';
 import { entitySource } from './entity-source';
 import type { StreamGate } from './open-stream';
 import { cursorStream, queryStream } from './query-stream';
@@ -30,16 +31,40 @@ export function queryBuilderStream<E extends ObjectLiteral>(
     return queryStream<ObjectLiteral>(db, gate, sql, values, options);
   }
   const reader = entityReader(qb);
-  if (reader.keyOf && options.key !== undefined) {
-    throw new TypeError(
-      `stream(queryBuilder, { entities: true, key: ${JSON.stringify(options.key)} }): a join here gives an entity several rows, ` +
-        'so no column is unique per row in the order read: leave key out',
-    );
+  if (options.key !== undefined) {
+    if (reader.keyOf) {
+      throw new TypeError(
+        `stream(queryBuilder, { entities: true, key: ${JSON.stringify(options.key)} }): a join here gives an entity several rows, ` +
+          'so no column is unique per row in the order read: leave key out',
+      );
+    }
+    // The rows are TypeORM's raw rows: `id` is read as `n_id`.
+    options = { ...options, key: reader.rawKey(options.key) };
   }
   return cursorStream<E, ObjectLiteral>(db, gate, reader.sql, reader.parameters, options, () => {
     // Inside a transaction, afterLoad subscribers get the work's own runner.
     const ctx = currentContext(db);
     const runner = ctx ? (ctx.manager.queryRunner ?? ctx.runner) : undefined;
-    return (raw) => entitySource(raw, reader.open(runner), reader.keyOf);
+    // Outside one: the slot the stream is about to take is found here, in the same context.
+    const events = { runner, holdingSlot: ctx ? undefined : holdingSlot(db) };
+    return (raw) => entitySource(raw, reader.open(events), reader.keyOf);
   });
+}
+
+/**
+ * Where a stream outside a transaction holds a slot of the transactions' queue
+ * (one connection: sqlite in memory, a file not in WAL mode) and TypeORM
+ * calls from outside wait for that queue: what runs a batch's `Load` event as
+ * holding that slot, so that its subscribers' queries run on the connection
+ * the stream holds, between its reads, instead of waiting for the stream to
+ * end. Undefined elsewhere: the stream reads on a connection apart, and
+ * subscribers' queries wait for the queue (or the pool) like any other call.
+ */
+function holdingSlot(db: SharedDatabase): LoadEvents['holdingSlot'] {
+  const queue = db.gatesOutsideCalls ? db.streams.sharedQueue() : undefined;
+  if (!queue) return undefined;
+  return (broadcast) => {
+    const holder = new SlotHolder(queue);
+    return holder.run(broadcast).finally(() => holder.end());
+  };
 }

@@ -29,6 +29,9 @@ export interface QueryBuilderStreamOptions extends StreamOptions {
    * for each batch, `onBatch` the entities they completed (the rows of an
    * entity that may go on in the next batch are read with it). Default
    * `false`: raw rows, with TypeORM's column aliases (`n_id`, `n_title`).
+   * With `true`, `key` may name the main alias's column by its property
+   * (`id`, `n.id`): the stream reads it as its raw column (`n_id`); a column
+   * the raw rows do not have is refused at once.
    */
   readonly entities?: boolean;
 }

@@ -16,9 +16,17 @@ import {
 } from 'typeorm';
 import { resolveTarget } from '../../lib';
 import { entityReader } from '../../lib/dialect/typeorm/entity-hydration';
-import { latch, withItems, type ItemsBroker } from '../support/brokers';
-import { expectStreamsReleased, namedTarget, readCounter, settle } from '../support/streams';
-import { allTargets, type TestTarget } from '../support/targets';
+import { expectPoolWhole, latch, withItems, type ItemsBroker } from '../support/brokers';
+import {
+  busySessions,
+  expectStreamsReleased,
+  namedTarget,
+  readCounter,
+  settle,
+  until,
+  within,
+} from '../support/streams';
+import { allTargets, sqliteMemory, type TestTarget } from '../support/targets';
 
 const SUFFIX = `${process.pid}_${Math.random().toString(36).slice(2, 6)}`;
 
@@ -47,8 +55,11 @@ class Note {
   }
 }
 
-/** What NoteWatcher, an afterLoad subscriber, saw; `count` set: it counts the notes through its event's manager. */
-const watched: { count: boolean; loads: number; counts: number[] } = { count: false, loads: 0, counts: [] };
+/**
+ * What NoteWatcher, an afterLoad subscriber, saw; `count` set: it counts the
+ * notes through its event's manager; `select` set: it runs `SELECT 1` on it.
+ */
+const watched = { count: false, select: false, loads: 0, counts: [] as number[], selects: 0 };
 
 @EventSubscriber()
 class NoteWatcher implements EntitySubscriberInterface<Note> {
@@ -59,6 +70,10 @@ class NoteWatcher implements EntitySubscriberInterface<Note> {
   async afterLoad(_note: Note, event: LoadEvent<Note>): Promise<void> {
     watched.loads++;
     if (watched.count) watched.counts.push(await event.manager.count(Note));
+    if (watched.select) {
+      await event.manager.query('SELECT 1 AS one');
+      watched.selects++;
+    }
   }
 }
 
@@ -100,10 +115,16 @@ async function fill(b: ItemsBroker): Promise<void> {
 }
 
 /** A broker whose DataSource knows the entities (its tables made by TypeORM), filled, then dropped. */
-function withNotes(t: TestTarget, appName: string, fn: (b: ItemsBroker, notes: Repository<Note>) => Promise<void>) {
+function withNotes(
+  t: TestTarget,
+  appName: string,
+  fn: (b: ItemsBroker, notes: Repository<Note>) => Promise<void>,
+  more: Partial<DataSourceOptions> = {},
+) {
   const named = namedTarget(t, appName);
   const options = {
     ...(typeof named === 'string' ? resolveTarget(named).options : named),
+    ...more,
     entities: [Author, Note, Tag],
     subscribers: [NoteWatcher],
     synchronize: true,
@@ -112,7 +133,7 @@ function withNotes(t: TestTarget, appName: string, fn: (b: ItemsBroker, notes: R
     t,
     async (b) => {
       hydrated = { notes: 0 };
-      Object.assign(watched, { count: false, loads: 0, counts: [] });
+      Object.assign(watched, { count: false, select: false, loads: 0, counts: [], selects: 0 });
       try {
         await fill(b);
         await fn(b, b.dataSource.getRepository(Note));
@@ -145,6 +166,41 @@ function expectEntities(notes: Note[]): void {
     if (note.author) expect(note.author).toBeInstanceOf(Author);
     for (const tag of note.tags) expect(tag).toBeInstanceOf(Tag);
   }
+}
+
+/**
+ * An entity stream outside a transaction whose afterLoad subscriber queries
+ * on its event's manager reads to the end (bounded: a query waiting for the
+ * slot or connection the stream holds hangs, and fails here); between
+ * batches, unless the stream holds the one connection, the broker serves a
+ * query of the consumer's.
+ */
+async function expectQueryingAfterLoadServed(
+  b: ItemsBroker,
+  notes: Repository<Note>,
+  oneConnection: boolean,
+): Promise<void> {
+  watched.select = true;
+  const qb = () => notes.createQueryBuilder('n').orderBy('n.id');
+  const all = await within(
+    lastValueFrom(b.stream(qb(), { entities: true, batchSize: 7 }).pipe(toArray())),
+    'an entity stream whose afterLoad queries',
+  );
+  expect(all.map((n) => n.id)).toEqual(Array.from({ length: NOTES }, (_, i) => i + 1));
+  expect(watched.selects).toBe(NOTES);
+  let sum = 0;
+  await within(
+    (async () => {
+      for await (const note of b.stream(qb().where('n.id <= 6'), { entities: true, batchSize: 2 })) {
+        // On one connection the stream holds it: a query here would wait for the stream's end (see README).
+        if (!oneConnection) await lastValueFrom(b.query('SELECT 1 AS one'));
+        sum += note.id;
+      }
+    })(),
+    'a loop over an entity stream whose afterLoad queries',
+  );
+  expect(sum).toBe(21);
+  expect(watched.selects).toBe(NOTES + 6);
 }
 
 describe.each(allTargets)('stream(queryBuilder, { entities: true }) [$name]', (t) => {
@@ -317,6 +373,12 @@ describe.each(allTargets)('stream(queryBuilder, { entities: true }) [$name]', (t
       expect(watched.counts).toEqual([NOTES + 1, NOTES + 1, NOTES + 1]);
     }));
 
+  it('runs afterLoad subscribers that query, outside a transaction, without waiting for the slot the stream holds', () =>
+    withNotes(t, appName, async (b, notes) => {
+      await expectQueryingAfterLoadServed(b, notes, t.name === 'sqlite-memory');
+      await expectStreamsReleased(b, t, appName);
+    }));
+
   it('a transaction’s work may return an entity stream: its entities are the values', () =>
     withNotes(t, appName, async (b) => {
       const values = await lastValueFrom(
@@ -402,6 +464,29 @@ describe.each(allTargets)('stream(queryBuilder, { entities: true }) [$name]', (t
       await expectStreamsReleased(b, t, appName);
     }));
 
+  it('reads key given as a property of the main alias by its raw column, and refuses at once one the rows lack', () =>
+    withNotes(t, appName, async (b, notes) => {
+      const byId = () => notes.createQueryBuilder('n').leftJoinAndSelect('n.author', 'a').orderBy('n.id');
+      const expected = await byId().getMany();
+      for (const key of ['id', 'n.id', 'n_id']) {
+        const streamed = await lastValueFrom(b.stream(byId(), { entities: true, key, batchSize: 7 }).pipe(toArray()));
+        expect(streamed).toStrictEqual(expected);
+      }
+      expect(() => b.stream(byId(), { entities: true, key: 'rank' })).toThrow(TypeError);
+      expect(() => b.stream(byId(), { entities: true, key: 'rank' })).toThrow(
+        /Note has no column "rank": pass a column of n \(Note\) by property or raw name, as 'id' or 'n_id'/,
+      );
+      const idOnly = notes.createQueryBuilder('n').select(['n.id']).orderBy('n.id');
+      expect(() => b.stream(idOnly, { entities: true, key: 'title' })).toThrow(
+        /n\.title is not selected by this QueryBuilder, so the rows have no n_title/,
+      );
+      // The alias of an addSelect is a column of the raw rows too.
+      const ranked = byId().addSelect('n.id * 2', 'rank');
+      const byRank = await lastValueFrom(b.stream(ranked, { entities: true, key: 'rank' }).pipe(toArray()));
+      expect(byRank).toStrictEqual(expected);
+      await expectStreamsReleased(b, t, appName);
+    }));
+
   it('streams raw rows, typed as raw rows, without entities', () =>
     withNotes(t, appName, async (b, notes) => {
       const raw = b.stream(notes.createQueryBuilder('n').orderBy('n.id'));
@@ -410,3 +495,58 @@ describe.each(allTargets)('stream(queryBuilder, { entities: true }) [$name]', (t
       expect(rows[0]).not.toBeInstanceOf(Note);
     }));
 });
+
+describe.each(allTargets.filter((t) => t.dialect === 'postgres'))(
+  'stream(queryBuilder, { entities: true }) on a pool of 2 [$name]',
+  (t) => {
+    const appName = `sasync-rows-entities-2-${process.pid}`;
+
+    it('runs a querying afterLoad and a transaction per entity in the loop, with one connection for each', () =>
+      withNotes(
+        t,
+        appName,
+        async (b, notes) => {
+          watched.select = true;
+          const seen: number[] = [];
+          await within(
+            (async () => {
+              const qb = notes.createQueryBuilder('n').where('n.id <= 5').orderBy('n.id');
+              for await (const note of b.stream(qb, { entities: true, batchSize: 1 })) {
+                await lastValueFrom(b.transact(async (tx) => void (await tx.query('SELECT 1 AS one'))));
+                seen.push(note.id);
+              }
+            })(),
+            'a loop of transactions over an entity stream whose afterLoad queries, on a pool of 2',
+          );
+          expect(seen).toEqual([1, 2, 3, 4, 5]);
+          expect(watched.selects).toBe(5);
+          // Both connections back in the pool, none of them left in a transaction.
+          await b.drain();
+          await until(() => b.connectionStats().idle === b.connectionStats().open, 'the pool is whole');
+          expectPoolWhole(b);
+          expect(b.connectionStats().max).toBe(2);
+          expect(await busySessions(b, appName)).toBe(0);
+        },
+        { extra: { max: 2 } } as Partial<DataSourceOptions>,
+      ));
+  },
+);
+
+describe.each(allTargets.filter((t) => t.name === 'sqlite-file'))(
+  'stream(queryBuilder, { entities: true }) on a file not in WAL mode [$name]',
+  (t) => {
+    it('runs afterLoad subscribers that query, on the one connection the stream holds', () =>
+      withNotes(
+        t,
+        'unused',
+        async (b, notes) => {
+          // No reader beside the writer: the stream reads on the one connection, holding the transaction slot.
+          expect(b.dataSource.options).toMatchObject({ enableWAL: false });
+          await expectQueryingAfterLoadServed(b, notes, true);
+          // Released as in memory: one connection, the budget of one stream.
+          await expectStreamsReleased(b, sqliteMemory);
+        },
+        { enableWAL: false } as Partial<DataSourceOptions>,
+      ));
+  },
+);

@@ -1,5 +1,6 @@
 import type { ObjectLiteral, QueryRunner, SelectQueryBuilder } from 'typeorm';
 import { DriverUtils } from 'typeorm/driver/DriverUtils';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import type { Alias } from 'typeorm/query-builder/Alias';
 import { RelationCountMetadataToAttributeTransformer } from 'typeorm/query-builder/relation-count/RelationCountMetadataToAttributeTransformer';
 import { RelationIdMetadataToAttributeTransformer } from 'typeorm/query-builder/relation-id/RelationIdMetadataToAttributeTransformer';
@@ -19,16 +20,38 @@ export interface EntityReader<E> {
    * or added). Undefined when every raw row is one entity.
    */
   readonly keyOf: ((row: ObjectLiteral) => string) | undefined;
-  /** Hydration for one subscription; `runner` is the transaction's when the stream is part of one. */
-  open(runner: QueryRunner | undefined): EntityHydrator<E>;
+  /**
+   * The column of the raw rows that the stream option `key` names: a column
+   * of the main alias given as its property (`id`, `n.id`), its database
+   * name or its raw alias (`n_id`), or the alias of an `addSelect`.
+   * @throws TypeError naming what to pass instead, for a column the rows do not have.
+   */
+  rawKey(key: string): string;
+  /** Hydration for one subscription (see {@link LoadEvents} for where its `Load` events run). */
+  open(events: LoadEvents): EntityHydrator<E>;
 }
 
-/** Turns raw rows into entities for one subscription; released when the stream closes. */
+/**
+ * Where the `afterLoad` subscribers of one subscription run, so that their
+ * queries never wait for what the stream itself holds.
+ */
+export interface LoadEvents {
+  /** The transaction's runner, when the stream is part of one: subscribers query inside it. */
+  readonly runner?: QueryRunner;
+  /**
+   * Outside a transaction, where the stream holds the one connection (sqlite
+   * in memory, or a file not in WAL mode): runs a batch's `Load` event as
+   * work that holds the stream's slot, so that its queries run on that
+   * connection between the stream's reads instead of waiting for the slot.
+   * Undefined where the stream reads on a connection apart.
+   */
+  readonly holdingSlot?: <T>(broadcast: () => Promise<T>) => Promise<T>;
+}
+
+/** Turns raw rows into entities for one subscription; it holds nothing between batches. */
 export interface EntityHydrator<E> {
   /** The entities of `rows` (whole entities: every row of each one is in `rows`), after their `afterLoad` handlers. */
   hydrate(rows: ObjectLiteral[]): Promise<E[]>;
-  /** Gives back the query runner made for `afterLoad` subscribers, if one was made. */
-  release(): Promise<void>;
 }
 
 /**
@@ -44,18 +67,22 @@ export interface EntityHydrator<E> {
  * builds the entities (joined relations, embedded columns, inheritance), and
  * the `Load` event runs `@AfterLoad` listeners and subscribers' `afterLoad`
  * (awaited before the batch is delivered; skipped with
- * `callListeners(false)`). What is refused: relation ids and counts
- * (`@RelationId`, `loadRelationIdAndMap`, `@RelationCount`…), `skip`/`take`
- * with joins (TypeORM pages those by entity in two queries), the `query`
- * relation load strategy, and optimistic locks: each needs queries of its
- * own, on a connection the stream is busy reading.
+ * `callListeners(false)`). Subscribers get the transaction's runner inside
+ * one, the builder's own if it has one, else a runner of the DataSource
+ * made for that batch and released right after it (see {@link LoadEvents}).
+ * What is refused: relation ids and counts (`@RelationId`,
+ * `loadRelationIdAndMap`, `@RelationCount`…), `skip`/`take` with joins
+ * (TypeORM pages those by entity in two queries), the `query` relation load
+ * strategy, and optimistic locks: each needs queries of its own, on a
+ * connection the stream is busy reading.
  *
  * TypeORM internals: the transformer, the relation id / count metadata
  * transformers (run to find the relation ids an entity declares), the
  * Broadcaster and DriverUtils.buildAlias (the raw column names of the main
- * alias's key), all by their module paths, and the expression map's fields
+ * alias's columns), all by their module paths, and the expression map's fields
  * (`mainAlias`, `joinAttributes`, `allOrderBys`, `queryEntity`, `skip`,
- * `take`, `lockMode`, `callListeners`, `relationLoadStrategy`) and the
+ * `take`, `lockMode`, `callListeners`, `relationLoadStrategy`, `selects`,
+ * read as SelectQueryBuilder.buildEscapedEntityColumnSelects reads it) and the
  * builder's `relationMetadatas`. They have not changed across 0.3; breaks if
  * TypeORM moves them: imports fail at load, or entities differ from
  * `getMany()`'s (spec/rows/entities.spec.ts compares the two).
@@ -84,23 +111,32 @@ export function entityReader<E extends ObjectLiteral>(qb: SelectQueryBuilder<E>)
     sql,
     parameters,
     keyOf,
-    open(runner) {
+    rawKey: (key) => rawKey(query, main, key),
+    open({ runner, holdingSlot }) {
       // As getMany(): the builder's own runner (lazy relations load through it).
       const transformer = new RawSqlResultsToEntityTransformer(map, driver, [], [], ownRunner);
-      let made: QueryRunner | undefined;
+      const broadcast = async (entities: E[]) => {
+        const given = runner ?? ownRunner;
+        if (given) return new Broadcaster(given).broadcast('Load', main.metadata, entities);
+        // Outside a transaction, one of the DataSource's runners for this batch
+        // only: held across the consumer's turn, its connection (postgres) or
+        // the queue's slot it waited for (sqlite) would be out of reach of the
+        // consumer's own transactions. Made here, inside holdingSlot where the
+        // stream holds the one connection: it must not wait for that slot.
+        const made = query.connection.createQueryRunner();
+        try {
+          await new Broadcaster(made).broadcast('Load', main.metadata, entities);
+        } finally {
+          await made.release();
+        }
+      };
       return {
         async hydrate(rows) {
           const entities = transformer.transform(rows, main) as E[];
           if (map.callListeners && entities.length > 0) {
-            // afterLoad subscribers get a runner: the transaction's, the builder's, or one of the DataSource's
-            // (whose queries then wait for the queue, like any call from outside sasync).
-            const eventRunner = runner ?? ownRunner ?? (made ??= query.connection.createQueryRunner());
-            await new Broadcaster(eventRunner).broadcast('Load', main.metadata, entities);
+            await (holdingSlot && !runner ? holdingSlot(() => broadcast(entities)) : broadcast(entities));
           }
           return entities;
-        },
-        async release() {
-          await made?.release();
         },
       };
     },
@@ -201,4 +237,51 @@ function orderByKey(query: Builder, main: Alias): void {
       `(.orderBy('${primary[0] ? `${main.name}.${primary[0].propertyPath}` : main.name}'); other columns of ${main.name} may come before it), ` +
       `not by ${orders.join(', ')}; or leave the order out and the stream orders by ${key}`,
   );
+}
+
+/**
+ * The raw column `key` names (see EntityReader.rawKey): as it is when a
+ * selected column of the main alias or an addSelect has that raw name; the
+ * raw alias of a main alias's column named by property or database name.
+ */
+function rawKey(query: Builder, main: Alias, key: string): string {
+  const map = query.expressionMap;
+  const driver = query.connection.driver;
+  const metadata = main.metadata;
+  const rawOf = (c: ColumnMetadata) => DriverUtils.buildAlias(driver, undefined, main.name, c.databaseName);
+  const selected = selectedColumns(query, main);
+  if (selected.some((c) => rawOf(c) === key) || map.selects.some((s) => s.aliasName === key)) return key;
+  const named = metadata.columns.find(
+    (c) => key === c.propertyPath || key === `${main.name}.${c.propertyPath}` || key === c.databaseName,
+  );
+  const option = `stream(queryBuilder, { entities: true, key: ${JSON.stringify(key)} })`;
+  const example = metadata.primaryColumns[0] ?? selected[0];
+  const instead = example
+    ? `pass a column of ${main.name} (${metadata.name}) by property or raw name, as '${example.propertyPath}' or '${rawOf(example)}'`
+    : `pass a column of ${main.name} (${metadata.name})`;
+  if (!named) {
+    throw new TypeError(
+      `${option}: key must name a column of the raw rows read, and ${metadata.name} has no column ${JSON.stringify(key)}: ` +
+        `${instead}, unique and increasing in the order read; or leave key out`,
+    );
+  }
+  if (!selected.includes(named)) {
+    throw new TypeError(
+      `${option}: ${main.name}.${named.propertyPath} is not selected by this QueryBuilder, so the rows have no ${rawOf(named)}: ` +
+        `select it, or ${instead}; or leave key out`,
+    );
+  }
+  return rawOf(named);
+}
+
+/** The columns of the main alias that the query selects, as TypeORM's buildEscapedEntityColumnSelects picks them. */
+function selectedColumns(query: Builder, main: Alias): ColumnMetadata[] {
+  const selects = query.expressionMap.selects;
+  const metadata = main.metadata;
+  const whole = selects.some((s) => s.selection === main.name);
+  const picked = metadata.columns.filter(
+    (c) => (whole && c.isSelect) || selects.some((s) => s.selection === `${main.name}.${c.propertyPath}`),
+  );
+  // A partial select still reads the primary columns (queryEntity); nothing selected reads nothing.
+  return picked.length === 0 ? [] : [...new Set([...picked, ...metadata.primaryColumns])];
 }
