@@ -111,36 +111,64 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
     return stream as ReadableStream<T> | ReadableStream<Uint8Array>;
   }
 
-  /** The rows one by one, for `for await`; `break` closes the cursor. */
+  /**
+   * The rows one by one, for `for await`; `break` closes the cursor. A row of
+   * the batch in hand costs an already-resolved promise, not an async call:
+   * the next batch is read only when this one is used up.
+   */
   [Symbol.asyncIterator](): AsyncIterator<T> {
     const batches = this.#iterate(false);
+    const signal = this.#options.signal;
     let batch: T[] = [];
     let index = 0;
-    // One next() at a time: two racing calls must not get the same row.
-    let chain: Promise<unknown> = Promise.resolve();
-    const step = async (): Promise<IteratorResult<T>> => {
-      while (index >= batch.length) {
-        const result = await batches.next();
-        if (result.done) return { done: true, value: undefined };
-        batch = result.value;
-        index = 0;
-      }
-      // Cancelled while the consumer holds a batch: no further row of it.
-      if (this.#options.signal?.aborted) {
-        await batches.return?.();
-        throw cancelledError(this.#options.signal.reason);
-      }
-      return { done: false, value: batch[index++]! };
+    let ended = false;
+    // A batch read in flight: a next() called meanwhile waits for it, so that
+    // two racing calls never get the same row.
+    let loading: Promise<IteratorResult<T>> | undefined;
+    const end = () => {
+      ended = true;
+      batch = [];
+      index = 0;
+    };
+    const next = (): Promise<IteratorResult<T>> => {
+      if (loading) return loading.then(next, next);
+      // Cancelled while the consumer holds a batch: no further row of it (an
+      // abort always ends in an error, never in a short result).
+      if (signal?.aborted) return cancel();
+      if (index < batch.length) return Promise.resolve({ done: false, value: batch[index++]! });
+      if (ended) return Promise.resolve(DONE);
+      const load = batches.next().then(
+        (result): Promise<IteratorResult<T>> => {
+          loading = undefined;
+          if (result.done) {
+            end();
+            return Promise.resolve(DONE);
+          }
+          batch = result.value;
+          index = 0;
+          return next();
+        },
+        (err: unknown) => {
+          loading = undefined;
+          end();
+          throw err;
+        },
+      );
+      loading = load;
+      return load;
+    };
+    const cancel = async (): Promise<never> => {
+      const reason = signal!.reason;
+      end();
+      await batches.return?.();
+      throw cancelledError(reason);
     };
     return {
-      next: () => {
-        const result = chain.then(step);
-        chain = result.catch(() => undefined);
-        return result;
-      },
+      next,
       return: async () => {
+        end();
         await batches.return?.();
-        return { done: true, value: undefined };
+        return DONE;
       },
     };
   }
@@ -248,6 +276,9 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
     return () => void batches.return?.();
   }
 }
+
+/** What an iterator returns once it is done. */
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 /** Why a stream's token aborts when its iteration ends (end, error, break, unsubscribe). */
 const FINISHED = new Error('the row stream finished');
