@@ -8,6 +8,7 @@ import { bindSqlite } from './bind';
 import { sqliteChunkSource } from './chunk-source';
 import { checkIdentity, identityOf } from './file-identity';
 import { readsOnOneConnection } from './options';
+import { planRowidChunks, rowidChunkSource } from './rowid-chunks';
 import { openQueryOnlyCursor } from './query-only-cursor';
 import { openReader } from './reader';
 import type { SqliteQuery } from './sql-calls';
@@ -32,14 +33,21 @@ export const sqliteCursors: DialectCursors = {
     const step = (sql: string, parameters: unknown[]) => reader.step(sql, bindSqlite(parameters, sql));
     try {
       if (cancel.aborted) throw cancel.reason;
-      // Keyset chunks need a read transaction to see one snapshot; a copy into
-      // a temporary table is one statement, a snapshot by itself.
-      if (query.key !== undefined) await reader.run('BEGIN');
+      // Keyset chunks (by `key`, or by the rowid of a plain single-table
+      // query: a first row at once, not after a copy of the whole result) need
+      // a read transaction to see one snapshot; a copy into a temporary table
+      // is one statement, a snapshot by itself, and holds no read transaction.
+      await reader.run('BEGIN');
+      const plan = query.key === undefined ? await planRowidChunks(q, query.sql, query.parameters) : undefined;
+      const inTransaction = query.key !== undefined || plan !== undefined;
+      if (!inTransaction) await reader.run('ROLLBACK');
       const finish = async () => {
-        if (query.key !== undefined) await reader.run('ROLLBACK').catch(() => undefined);
+        if (inTransaction) await reader.run('ROLLBACK').catch(() => undefined);
         await reader.close();
       };
-      const source = sqliteChunkSource<T>({ query: q, step }, query.sql, query.parameters, query.key, finish);
+      const source = plan
+        ? rowidChunkSource<T>(q, plan, query.parameters, finish)
+        : sqliteChunkSource<T>({ query: q, step }, query.sql, query.parameters, query.key, finish);
       // A read in flight stops at once when the stream is cancelled.
       return { ...source, interrupt: () => reader.interrupt() };
     } catch (err) {
