@@ -49,18 +49,27 @@ export const postgresCursors: DialectCursors = {
     // An interrupt ends the read in flight itself: pg does not always fail a
     // cursor's pending read when its socket is destroyed and the client ended
     // (found by the model tests: the read, and the stream, waited forever).
+    // One stop per read, not a race with a promise that lives as long as the
+    // stream: each race's reaction (holding its rows) stayed on that promise
+    // until the stream ended, so every row read was kept (+100 MB and heavy
+    // GC over a million rows).
     let stopRead: ((error: Error) => void) | undefined;
-    const stopped = new Promise<never>((_, reject) => (stopRead = reject));
-    stopped.catch(() => undefined);
     return {
       read: async (n) => {
         await begun;
         if (beginFailed !== undefined) throw beginFailed;
         if (interrupted) throw interrupted;
         if (closing) throw new Error('the stream is closed');
-        return Promise.race([cursor().read(n), stopped]).catch((err: unknown) => {
+        try {
+          return await new Promise<T[]>((resolve, reject) => {
+            stopRead = reject;
+            cursor().read(n).then(resolve, reject);
+          });
+        } catch (err) {
           throw readOnlyOr(err, query.sql);
-        });
+        } finally {
+          stopRead = undefined;
+        }
       },
       // An interrupted stream's socket is gone: closing its portal would wait
       // for an answer that never comes; the client is dropped, not pooled.
