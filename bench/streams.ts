@@ -32,8 +32,8 @@ export interface PrepareRun {
 }
 
 /**
- * raw first: every other row's ratio is to it. batches() only keyed: the
- * temp-table copy costs every mode alike. With `--peers`, on postgres:
+ * raw first: every other row's ratio is to it. batches() only keyed: without
+ * a key the same table is read by its rowid, the same way. With `--peers`, on postgres:
  * Kysely, postgres.js and (if pg-query-stream is installed) Knex.
  */
 function cases(kind: DbKind, peers: boolean): StreamCase[] {
@@ -97,7 +97,7 @@ export function caseLabel(kind: DbKind, c: StreamCase): string {
   if (c.impl === 'raw') return kind === 'postgres' ? 'raw pg-cursor read(500)' : 'raw sqlite3 keyset chunks';
   if (c.impl === 'typeorm') return 'typeorm query()';
   if (c.impl === 'peer') return PEER_LABELS[c.peer];
-  const how = kind === 'postgres' ? '' : c.keyed ? ", key 'id'" : ', no key (temp table)';
+  const how = kind === 'postgres' ? '' : c.keyed ? ", key 'id'" : ', no key (rowid chunks)';
   return `sasync ${MODE_LABELS[c.mode]}${how}`;
 }
 
