@@ -140,7 +140,8 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
       const load = batches.next().then(
         (result): Promise<IteratorResult<T>> => {
           loading = undefined;
-          if (result.done) {
+          // Ended meanwhile by return(): no row of a batch read after it.
+          if (result.done || ended) {
             end();
             return Promise.resolve(DONE);
           }

@@ -65,6 +65,17 @@ describe.each(allTargets)('a RowStream iterated row by row [$name]', (t) => {
       expect(read.batches).toBe(1);
     }));
 
+  it('return() while a next() is reading: that next() gives no row', () =>
+    run(async (b) => {
+      const read = readCounter();
+      const it = iterate(b, read);
+      const reading = it.next();
+      await it.return!();
+      const result = await reading.catch((error: unknown) => error);
+      expect(result).not.toMatchObject({ done: false });
+      expect(await it.next()).toEqual({ done: true, value: undefined });
+    }));
+
   it('an abort within a batch throws CancelledError at the next row, and again after it (never a short end)', () =>
     run(async (b) => {
       const read = readCounter();
