@@ -31,9 +31,11 @@ let tables = 0;
  * - With `key` (a unique column, increasing in the result's order): keyset
  *   chunks, `… WHERE key > last ORDER BY key LIMIT n`. Consistent only inside
  *   a read transaction, which the caller holds.
- * - Without: the result is first copied into a temporary table (sqlite keeps
- *   it in a temp file, not in our memory), a snapshot by construction, then
- *   read by rowid ranges. The table is dropped on close.
+ * - Without, for a query that is not a plain one-table read (a plain one on a
+ *   WAL file is read by its rowid instead: `rowid-chunks.ts`, chosen in
+ *   `cursor.ts`): the result is first copied into a temporary table (sqlite
+ *   keeps it in a temp file, not in our memory), a snapshot by construction,
+ *   then read by rowid ranges. The table is dropped on close.
  */
 export function sqliteChunkSource<T>(
   connection: SqliteCursorConnection,
