@@ -127,11 +127,15 @@ function pipelined(c: Deferring, query: Query, state: BeginState, sql: unknown, 
   state.held = held;
   c.pipeline = true;
   const client = c as unknown as PgClient;
-  let sent: Promise<unknown>[];
-  try {
-    sent = [...begins.map((begin) => query.call(client, begin)), query.call(client, sql, values)] as Promise<unknown>[];
-  } catch (err) {
-    sent = [Promise.reject(err)];
+  const sent: Promise<unknown>[] = [];
+  for (const [text, args] of [...begins.map((begin) => [begin, undefined] as const), [sql, values] as const]) {
+    try {
+      sent.push(query.call(client, text, args) as Promise<unknown>);
+    } catch (err) {
+      // (pg throws at once only for a call it refuses to queue: nothing was sent.)
+      sent.push(Promise.reject(err));
+      break;
+    }
   }
   return Promise.allSettled(sent).then((results) => {
     // Every answer is here (each settles only after the ones sent before it,
