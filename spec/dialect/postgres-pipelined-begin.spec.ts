@@ -1,5 +1,6 @@
 import { lastValueFrom } from 'rxjs';
-import { Client } from 'pg';
+import { Client, type PoolClient } from 'pg';
+import Cursor from 'pg-cursor';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AccessBroker, CancelledError, ConnectionLostError, TimeoutError, TransactionError } from '../../lib';
 import { postgresAddress, startLatencyProxy, throughProxy, type LatencyProxy } from '../../bench/latency-proxy';
@@ -129,6 +130,57 @@ describePg('BEGIN sent with the first statement [postgres]', () => {
       }),
     );
     expect(got).toEqual({ rows: [{ autocommit: false }], after: [{ autocommit: false }] });
+  });
+
+  it('sends statements the work sends together in one round trip', async () => {
+    const tag = uniqueName('batch');
+    const perTx = await roundTripsOf(async (i) => {
+      await lastValueFrom(
+        b.transact(async (tx) => {
+          await tx.query(insert, [`${tag}-${i}-a`]);
+          await Promise.all(['b', 'c', 'd'].map((x) => tx.query(insert, [`${tag}-${i}-${x}`])));
+        }),
+      );
+    });
+    // BEGIN + the first INSERT, the three INSERTs, COMMIT.
+    expect(perTx).toBe(3);
+    expect((await names()).filter((v) => v.startsWith(`${tag}-0-`))).toEqual(
+      [0, 1, 2, 3].map((n) => `${tag}-0-${'abcd'[n]}`),
+    );
+  });
+
+  it('a statement failing among those sent together rolls back and is the one named', async () => {
+    const tag = uniqueName('together-fails');
+    const bad = `INSERT INTO ${table} (v) VALUES (NULL)`;
+    const error = await lastValueFrom(
+      b.transact(async (tx) => {
+        await tx.query(insert, [`${tag}-a`]);
+        await Promise.all([tx.query(insert, [`${tag}-b`]), tx.query(bad), tx.query(insert, [`${tag}-c`])]);
+      }),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransactionError);
+    expect(error).toMatchObject({ sql: bad, code: '23502' });
+    expect((await names()).filter((v) => v.startsWith(tag))).toEqual([]);
+    expectPoolWhole(b);
+  });
+
+  it('a cursor opened while statements are on the wire goes out after them, and sees their writes', async () => {
+    const tag = uniqueName('cursor-after');
+    const got = await lastValueFrom(
+      b.transact(async (tx) => {
+        await tx.query(insert, [`${tag}-a`]);
+        // On the client itself: TypeORM's runner would send the cursor before the INSERTs.
+        const client = (tx.queryRunner as unknown as { databaseConnection: PoolClient }).databaseConnection;
+        const writes = Promise.all(['b', 'c'].map((x) => client.query(insert, [`${tag}-${x}`])));
+        const cursor = client.query(new Cursor(`SELECT v FROM ${table} WHERE v LIKE $1 ORDER BY v`, [`${tag}-%`]));
+        const rows = await cursor.read(10);
+        await cursor.close();
+        const after = await client.query('SELECT 1 AS one');
+        await writes;
+        return { rows, after: after.rows };
+      }),
+    );
+    expect(got).toEqual({ rows: ['a', 'b', 'c'].map((x) => ({ v: `${tag}-${x}` })), after: [{ one: 1 }] });
   });
 
   it('a failing first statement rolls back and names that statement; the broker keeps serving', async () => {

@@ -1,6 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { cancelBackend, destroySocket, isRunning, type PgClient } from '../typeorm/pg-client';
-import { dropPendingBegin, pipelineBegin, stopPipeliningBegin } from '../typeorm/pg-begin';
+import { dropPendingBegin, pipelineStatements, stopPipelining } from '../typeorm/pg-pipeline';
 import { autoPrepare, stopPreparing } from '../typeorm/pg-prepare';
 import {
   pgPool,
@@ -14,8 +14,9 @@ import { recordLosses } from './lost-connection';
 /**
  * Sets up an initialized DataSource: its clients record why they die, and,
  * on a DataSource sasync made, send SQL they repeat as named prepared
- * statements and a transaction's BEGIN with its first statement (until the
- * returned function stops all three). An app's own DataSource (`adopted`)
+ * statements, and a transaction's BEGIN with its first statement and
+ * statements sent together in one round trip (until the returned function
+ * stops all three). An app's own DataSource (`adopted`)
  * is left as its owner made it: its pool serves its owner's statements too,
  * which may go through a pooler that does not keep named statements
  * (pgbouncer in transaction mode).
@@ -24,10 +25,10 @@ export function prepareConnection(ds: DataSource, adopted: boolean): () => void 
   const stopRecording = recordLosses(ds);
   const pool = pgPool(ds);
   if (!pool || adopted) return stopRecording;
-  // pipelineBegin's query goes over autoPrepare's: the statement it sends behind BEGIN is prepared as any other.
+  // pipelineStatements' query goes over autoPrepare's: the statement it sends behind BEGIN is prepared as any other.
   const prepare = (client: PgClient) => {
     autoPrepare(client);
-    pipelineBegin(client);
+    pipelineStatements(client);
   };
   // A client back in the pool without COMMIT or ROLLBACK keeps no BEGIN for its next user.
   const released = (_err: unknown, client: PgClient) => dropPendingBegin(client);
@@ -39,7 +40,7 @@ export function prepareConnection(ds: DataSource, adopted: boolean): () => void 
     pool.off('connect', prepare);
     pool.off('release', released);
     for (const client of pgPoolClients(pool)) {
-      stopPipeliningBegin(client);
+      stopPipelining(client);
       stopPreparing(client);
     }
   };
