@@ -159,7 +159,10 @@ export class StoreGroup {
         async (tx) => {
           // Called again on each retry: it returns the same statements.
           const { statements, notice } = build();
-          for (const { sql, parameters } of statements) await tx.query(sql, parameters);
+          // On postgres sent together: they go out in one round trip (the first to fail is the error).
+          if (this.#broker.dialect === 'postgres')
+            await Promise.all(statements.map(({ sql, parameters }) => tx.query(sql, parameters)));
+          else for (const { sql, parameters } of statements) await tx.query(sql, parameters);
           if (notice) {
             payload = encodeNotice({ g: this.group, o: this.#origin, ...notice });
             await bus.announce(tx.queryRunner!, channel, payload);

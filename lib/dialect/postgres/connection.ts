@@ -1,5 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { cancelBackend, destroySocket, isRunning, type PgClient } from '../typeorm/pg-client';
+import { dropPendingBegin, pipelineStatements, stopPipelining } from '../typeorm/pg-pipeline';
 import { autoPrepare, stopPreparing } from '../typeorm/pg-prepare';
 import {
   pgPool,
@@ -13,22 +14,35 @@ import { recordLosses } from './lost-connection';
 /**
  * Sets up an initialized DataSource: its clients record why they die, and,
  * on a DataSource sasync made, send SQL they repeat as named prepared
- * statements (until the returned function stops both). An app's own
- * DataSource (`adopted`) is not made to prepare: its pool serves its owner's
- * statements too, which may go through a pooler that does not keep named
- * statements (pgbouncer in transaction mode).
+ * statements, and a transaction's BEGIN with its first statement and
+ * statements sent together in one round trip (until the returned function
+ * stops all three). An app's own DataSource (`adopted`)
+ * is left as its owner made it: its pool serves its owner's statements too,
+ * which may go through a pooler that does not keep named statements
+ * (pgbouncer in transaction mode).
  */
 export function prepareConnection(ds: DataSource, adopted: boolean): () => void {
   const stopRecording = recordLosses(ds);
   const pool = pgPool(ds);
   if (!pool || adopted) return stopRecording;
-  const prepare = (client: PgClient) => autoPrepare(client);
+  // pipelineStatements' query goes over autoPrepare's: the statement it sends behind BEGIN is prepared as any other.
+  const prepare = (client: PgClient) => {
+    autoPrepare(client);
+    pipelineStatements(client);
+  };
+  // A client back in the pool without COMMIT or ROLLBACK keeps no BEGIN for its next user.
+  const released = (_err: unknown, client: PgClient) => dropPendingBegin(client);
   for (const client of pgPoolClients(pool)) prepare(client);
   pool.on('connect', prepare);
+  pool.on('release', released);
   return () => {
     stopRecording();
     pool.off('connect', prepare);
-    for (const client of pgPoolClients(pool)) stopPreparing(client);
+    pool.off('release', released);
+    for (const client of pgPoolClients(pool)) {
+      stopPipelining(client);
+      stopPreparing(client);
+    }
   };
 }
 

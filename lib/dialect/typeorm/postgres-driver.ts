@@ -13,6 +13,9 @@ export interface PgPool {
   connect(): Promise<PooledClient>;
   on(event: 'connect', fn: (client: PgClient) => void): void;
   off(event: 'connect', fn: (client: PgClient) => void): void;
+  /** A client given back to the pool (with the error it was released with, if any). */
+  on(event: 'release', fn: (err: unknown, client: PgClient) => void): void;
+  off(event: 'release', fn: (err: unknown, client: PgClient) => void): void;
 }
 
 /**

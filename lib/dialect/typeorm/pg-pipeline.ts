@@ -1,0 +1,187 @@
+import type { PgClient } from './pg-client';
+
+/** The pg client's query method as TypeORM and sasync call it. */
+type Query = (this: PgClient, sql: unknown, values?: unknown, callback?: unknown) => unknown;
+
+/** What pg's client keeps of its queue and pipeline mode (see {@link pipelineStatements}). */
+interface PgQueue {
+  pipeline?: boolean;
+  _queryQueue?: unknown[];
+  _sentQueryQueue?: unknown[];
+}
+
+type Deferring = Omit<PgClient, 'query'> & PgQueue & { [ORIGINAL]?: Query; [STATE]?: BeginState; query: Query };
+
+/** A client's BEGIN not sent yet, its statements on the wire in pipeline mode, and the calls waiting for them. */
+interface BeginState {
+  /** The statements that open the transaction (START TRANSACTION, SET TRANSACTION …), not sent yet. */
+  pending: string[];
+  /** Plain statements sent in pipeline mode and not answered yet. */
+  inflight: number;
+  /** Calls pg's pipeline mode refuses (and every call after one), sent once nothing is in flight. */
+  held: (() => void)[];
+}
+
+/** The SQL TypeORM's startTransaction() sends, and what may follow it before the work's first statement. */
+const BEGIN = 'START TRANSACTION';
+const SET_TRANSACTION = /^SET TRANSACTION /;
+/** What ends a transaction that sent nothing: with BEGIN still pending, neither goes out. */
+const ENDS = new Set(['COMMIT', 'ROLLBACK']);
+
+const ORIGINAL = Symbol('sasync.pipeline');
+const STATE = Symbol('sasync.pipelineState');
+
+/**
+ * Makes `client` spare round trips: a transaction's BEGIN goes out with its
+ * first statement, and statements sent together (without awaiting each
+ * other) go out together, written before any answer is read.
+ *
+ * BEGIN: TypeORM's `START TRANSACTION` (and the `SET TRANSACTION ISOLATION
+ * LEVEL` after it) on an idle client is answered at once without being
+ * sent; it goes out right before the next statement. A transaction that
+ * sends nothing sends neither BEGIN nor its COMMIT (or ROLLBACK). The first
+ * statement's promise settles once both are answered: with BEGIN's error if
+ * BEGIN failed (a lost connection: the statement failed too), else with the
+ * statement's own result or error, so a failing first statement is reported
+ * as itself and the transaction rolls back as before.
+ *
+ * Together: a plain statement (SQL or a query config, no callback) sent
+ * while others are on the wire goes out at once behind them instead of
+ * waiting for their answers; each still settles with its own answer, in
+ * order, so the first to fail is the one the work sees (those after it fail
+ * in the aborted transaction). A cursor (or any call pg's pipeline mode
+ * refuses: a portal kept open across round trips) waits until the
+ * statements on the wire are answered, and every call after it waits behind
+ * it, as pg's own queue would have it; a cursor right after BEGIN sends
+ * BEGIN ahead of it the usual way.
+ *
+ * pg internals: `pipeline` (pg 8.23's pipeline mode, on only while
+ * statements sent here are on the wire), `_queryQueue`, `_sentQueryQueue`
+ * and `_activeQuery` (to see that the client is quiet before the mode goes
+ * on, and that nothing is left in flight when it goes off again: pg reads
+ * answers from its sent queue only in pipeline mode), `readyForQuery` and
+ * `getTransactionStatus()`. `query` is replaced on the instance, over
+ * autoPrepare's. Breaks if pg renames them: statements would go out one
+ * round trip each, or, if the mode stopped being honoured, wait forever.
+ * Caught by spec/dialect/postgres-pipelined-begin.spec.ts.
+ */
+export function pipelineStatements(client: PgClient): void {
+  const c = client as Deferring;
+  if (c[ORIGINAL]) return;
+  const query = c.query;
+  c[ORIGINAL] = query;
+  const state: BeginState = { pending: [], inflight: 0, held: [] };
+  c[STATE] = state;
+
+  /** Sends a plain statement at once, behind those on the wire, in pipeline mode until all are answered. */
+  const send = (sql: unknown, values?: unknown): Promise<unknown> => {
+    c.pipeline = true;
+    state.inflight++;
+    let sent: Promise<unknown>;
+    try {
+      sent = query.call(client, sql, values) as Promise<unknown>;
+    } catch (err) {
+      // (pg throws at once only for a call it refuses to queue: nothing was sent.)
+      sent = Promise.reject(err);
+    }
+    // Runs before the caller's own handlers: the mode is off and the held calls sent before it goes on.
+    const answered = () => {
+      if (--state.inflight > 0) return;
+      // Every answer is here (each settles only after those sent before it, or all at once when the
+      // connection ends): pg's sent queue is empty, so its one-at-a-time mode can take over.
+      c.pipeline = false;
+      for (const call of state.held.splice(0)) call();
+    };
+    sent.then(answered, answered);
+    return sent;
+  };
+
+  const pipeliningQuery = function (this: PgClient, sql: unknown, values?: unknown, callback?: unknown): unknown {
+    const isPlain = plain(sql, values, callback);
+    if (state.inflight > 0) {
+      if (isPlain && state.held.length === 0) return send(sql, values);
+      // pg's pipeline mode refuses a cursor: it waits until the statements on the wire are answered.
+      if (!isPlain) {
+        state.held.push(() => void pipeliningQuery.call(this, sql, values, callback));
+        // (What pg's query() returns: the submittable itself, or nothing for a call with a callback.)
+        return typeof (sql as { submit?: unknown } | null)?.submit === 'function' ? sql : undefined;
+      }
+      return new Promise((resolve, reject) => {
+        state.held.push(() => (pipeliningQuery.call(this, sql, values) as Promise<unknown>).then(resolve, reject));
+      });
+    }
+    const text = typeof sql === 'string' && values === undefined && callback === undefined ? sql : undefined;
+    if (state.pending.length > 0) {
+      if (text !== undefined && ENDS.has(text)) {
+        state.pending = [];
+        return Promise.resolve(emptyResult(text));
+      }
+      if (text !== undefined && SET_TRANSACTION.test(text)) {
+        state.pending.push(text);
+        return Promise.resolve(emptyResult('SET'));
+      }
+      if (!isPlain) {
+        // pg's pipeline mode refuses cursors: BEGIN goes first, the usual way.
+        for (const begin of state.pending.splice(0))
+          (query.call(this, begin) as Promise<unknown>).catch(() => undefined);
+        return query.call(this, sql, values, callback);
+      }
+      // A failing first statement is reported as itself; BEGIN's own error (a lost connection) wins.
+      const sent = [...state.pending.splice(0).map((begin) => send(begin)), send(sql, values)];
+      return Promise.allSettled(sent).then((results) => {
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        return (results[results.length - 1] as PromiseFulfilledResult<unknown>).value;
+      });
+    }
+    if (text === BEGIN && quiet(c) && c.getTransactionStatus?.() === 'I') {
+      state.pending = [text];
+      return Promise.resolve(emptyResult('BEGIN'));
+    }
+    if (isPlain && quiet(c)) return send(sql, values);
+    return query.call(this, sql, values, callback);
+  };
+  c.query = pipeliningQuery as Query;
+}
+
+/** Puts back the client's query method from before {@link pipelineStatements} (a pending BEGIN is dropped). */
+export function stopPipelining(client: PgClient): void {
+  const c = client as Deferring;
+  const query = c[ORIGINAL];
+  if (!query) return;
+  c.query = query;
+  delete c[ORIGINAL];
+  delete c[STATE];
+}
+
+/**
+ * Forgets a BEGIN not sent yet: the client went back to its pool without
+ * COMMIT or ROLLBACK (its next user must not find a transaction begun).
+ */
+export function dropPendingBegin(client: PgClient): void {
+  const state = (client as Deferring)[STATE];
+  if (state && state.inflight === 0) state.pending = [];
+}
+
+/** Whether pg takes the call as a plain statement (not a cursor or another submittable, no callback). */
+function plain(sql: unknown, values: unknown, callback: unknown): boolean {
+  if (callback !== undefined || typeof values === 'function') return false;
+  if (typeof sql === 'string') return true;
+  return typeof sql === 'object' && sql !== null && typeof (sql as { submit?: unknown }).submit !== 'function';
+}
+
+/** Whether the client has nothing on the wire or queued. */
+function quiet(c: Deferring): boolean {
+  return (
+    c.pipeline !== true &&
+    c.readyForQuery === true &&
+    !c._activeQuery &&
+    (c._queryQueue?.length ?? 0) === 0 &&
+    (c._sentQueryQueue?.length ?? 0) === 0
+  );
+}
+
+/** What pg resolves a statement without rows with. */
+function emptyResult(command: string): { command: string; rowCount: null; rows: never[]; fields: never[] } {
+  return { command, rowCount: null, rows: [], fields: [] };
+}
