@@ -122,6 +122,8 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
     let batch: T[] = [];
     let index = 0;
     let ended = false;
+    // Ended by return(): a read it cut short ends in done, not in its error.
+    let returned = false;
     // A batch read in flight: a next() called meanwhile waits for it, so that
     // two racing calls never get the same row.
     let loading: Promise<IteratorResult<T>> | undefined;
@@ -152,6 +154,7 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
         (err: unknown) => {
           loading = undefined;
           end();
+          if (returned) return DONE;
           throw err;
         },
       );
@@ -167,6 +170,7 @@ export class RowStream<T> extends Observable<T> implements AsyncIterable<T> {
     return {
       next,
       return: async () => {
+        returned = true;
         end();
         await batches.return?.();
         return DONE;
