@@ -1,6 +1,9 @@
 import { lastValueFrom, toArray } from 'rxjs';
+import sqlite3 from 'sqlite3';
+import { readsOnOneConnection } from '../../lib/dialect/sqlite/options';
+import { planRowidChunks } from '../../lib/dialect/sqlite/rowid-chunks';
 import { latch, withItems, type ItemsBroker } from '../support/brokers';
-import { insertName, readCounter, within } from '../support/streams';
+import { insertName, readCounter, sqliteFile, within } from '../support/streams';
 import { fileAndPg, type TestTarget } from '../support/targets';
 
 interface Case {
@@ -31,11 +34,43 @@ async function addPeople(b: ItemsBroker): Promise<void> {
   for (const name of PEOPLE) await insertName(b, name);
 }
 
+/** Whether the planner reads `sql` by rowid chunks, asked on a read-only connection of the test's own to b's file. */
+async function plannedByRowid(b: ItemsBroker, sql: string): Promise<boolean> {
+  const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+    const opened = new sqlite3.Database(sqliteFile(b), sqlite3.OPEN_READONLY, (err) =>
+      err ? reject(err) : resolve(opened),
+    );
+  });
+  const query = (statement: string, parameters: unknown[]) =>
+    new Promise<Record<string, unknown>[]>((resolve, reject) =>
+      db.all(statement, parameters, (err, rows) => (err ? reject(err) : resolve(rows as Record<string, unknown>[]))),
+    );
+  try {
+    await query('BEGIN', []);
+    return (await planRowidChunks(query, sql, [])) !== undefined;
+  } finally {
+    await new Promise<void>((resolve) => db.close(() => resolve()));
+  }
+}
+
 describe.each(cases)('a row stream reads the snapshot it started with [$name]', ({ t, key, copied }) => {
   const namesSql = (b: ItemsBroker) =>
     copied
       ? `SELECT id, name FROM (SELECT * FROM ${b.itemsTable}) AS c ORDER BY id`
       : `SELECT id, name FROM ${b.itemsTable} ORDER BY id`;
+
+  if (t.dialect === 'sqlite' && key === undefined) {
+    // The cases read the way their names say: a stream on this file reads on a
+    // connection of its own (WAL), and the planner takes the rowid path for the
+    // plain query and refuses the copied one.
+    it(copied ? 'the query is copied, not read by rowid' : 'the query is read by rowid chunks, not copied', () =>
+      withItems(t, async (b) => {
+        await addPeople(b);
+        expect(readsOnOneConnection(b.dataSource)).toBe(false);
+        expect(await plannedByRowid(b, namesSql(b))).toBe(!copied);
+      }),
+    );
+  }
 
   // sAsync's selectorator_twoConcurrently.
   it('a slow reader started before an insert sees 5 people, a later fast reader 6; the insert is not blocked', () =>

@@ -39,9 +39,12 @@ const NOT_A_WALK = /^(?:Agg|Sorter|Sort$|OpenAutoindex)/;
  * plainly one rowid table filtered row by row: `SELECT columns FROM table
  * [AS alias] [WHERE condition] [ORDER BY its rowid or INTEGER PRIMARY KEY]`,
  * with no aggregate, subquery, join, grouping, limit or named placeholder,
- * and a program that walks the table in rowid order (no sort). Without ORDER
- * BY the order of the rows is sqlite's to choose, so rowid order is as good
- * as any. Anything else is undefined (the caller copies the result first).
+ * and a program that walks the table in rowid order (no sort). An INTEGER
+ * PRIMARY KEY with an index of its own (declared DESC) is not the rowid; an
+ * unqualified ORDER BY name that the select list mentions other than as that
+ * bare column may be a result column's alias (sqlite sorts by the alias), so
+ * it is refused. Without ORDER BY the order of the rows is sqlite's to
+ * choose, so rowid order is as good as any. Anything else is undefined (the caller copies the result first).
  * Runs a few statements on `query`, which must already be inside the read
  * transaction the chunks will be read in (the snapshot); their failures (a
  * malformed query) are left to the copy to report.
@@ -76,12 +79,20 @@ export async function planRowidChunks(
     const rowid = ['rowid', '_rowid_', 'oid'].find((a) => !taken.has(a));
     if (!rowid || taken.has(ROWID_COLUMN)) return undefined;
     const keys = info.filter((c) => Number(c.pk) > 0);
-    const pk = keys.length === 1 && String(keys[0]!.type).toUpperCase() === 'INTEGER' ? keys[0] : undefined;
+    // A single INTEGER primary key is the rowid under another name, unless it
+    // has an index of its own (`INTEGER PRIMARY KEY DESC` is an ordinary column).
+    const pkIndex = await query(`SELECT 1 FROM pragma_index_list(?) WHERE origin = 'pk'`, [name]);
+    const pk =
+      keys.length === 1 && String(keys[0]!.type).toUpperCase() === 'INTEGER' && pkIndex.length === 0
+        ? keys[0]
+        : undefined;
     const qualifier = alias ?? table!;
     if (order !== undefined) {
       const dot = order.lastIndexOf('.');
       const column = unquote(dot >= 0 ? order.slice(dot + 1) : order).toLowerCase();
       if (dot >= 0 && unquote(order.slice(0, dot)) !== unquote(qualifier)) return undefined;
+      // Unqualified, sqlite takes the name for a result column's alias first.
+      if (dot < 0 && mayBeAliased(original('columns')!, columns!, column)) return undefined;
       if (column !== rowid && !(pk !== undefined && column === String(pk.name).toLowerCase())) return undefined;
     }
     // Rowids a JavaScript number holds exactly (the last one read is bound again).
@@ -112,6 +123,38 @@ export async function planRowidChunks(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Whether an item of the select list other than the bare column `name` (or
+ * `qualifier.name`) mentions the word `name`: an alias, written with or
+ * without AS, that an ORDER BY `name` would mean. Conservative: the word in a
+ * literal, a quoted alias or an expression counts too. `masked` is `columns`
+ * with its string literals masked (same length), for finding the items.
+ */
+function mayBeAliased(columns: string, masked: string, name: string): boolean {
+  const word = new RegExp(`(?<![\\w$])${name.replace(/[^\w$]/g, '\\$&')}(?![\\w$])`, 'i');
+  if (!word.test(columns)) return false;
+  // Quoted identifiers masked too, then split at the commas outside parentheses.
+  const flat = masked.replace(/"[^"]*"|\[[^\]]*\]|`[^`]*`/g, (q) => 'x'.repeat(q.length));
+  const items: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i <= flat.length; i++) {
+    const c = flat[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (i === flat.length || (c === ',' && depth === 0)) {
+      items.push(columns.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  const bare = new RegExp(String.raw`^(?:${IDENT}\s*\.\s*)?(?<column>${IDENT})$`, 's');
+  return items.some((item) => {
+    if (!word.test(item)) return false;
+    const column = bare.exec(item)?.groups?.column;
+    return column === undefined || unquote(column).toLowerCase() !== name;
+  });
 }
 
 function unquote(identifier: string): string {

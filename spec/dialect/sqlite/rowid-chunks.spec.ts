@@ -1,9 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { lastValueFrom, toArray } from 'rxjs';
 import sqlite3 from 'sqlite3';
+import { AccessBroker } from '../../../lib';
 import { planRowidChunks, rowidChunkSource } from '../../../lib/dialect/sqlite/rowid-chunks';
 import type { SqliteQuery } from '../../../lib/dialect/sqlite/sql-calls';
-import { scratchDir, uniqueName } from '../../support/targets';
+import { sqliteFile as fileOf } from '../../support/streams';
+import { scratchDir, sqliteFile, uniqueName } from '../../support/targets';
+
+/** A callback-style sqlite3 connection as the planner's `query`. */
+function queryOn(db: sqlite3.Database): SqliteQuery {
+  return (sql, parameters) =>
+    new Promise((resolve, reject) =>
+      db.all(sql, parameters, (err, rows) => (err ? reject(err) : resolve(rows as Record<string, unknown>[]))),
+    );
+}
 
 // Which queries a sqlite stream without `key` reads by rowid chunks (its first
 // row at once) rather than after copying the whole result: only a plain walk
@@ -87,5 +98,90 @@ describe('sqlite rowid chunks for streams without a key', () => {
     'SELECT * FROM t WHERE name >',
   ])('refuses %s (the stream copies it first)', async (sql) => {
     expect(await planRowidChunks(query, sql, [])).toBeUndefined();
+  });
+});
+
+// An ORDER BY that the rowid order does not give: a result column aliased to
+// the ordering name (sqlite sorts by the alias), or an INTEGER PRIMARY KEY
+// DESC (an ordinary column with an index, not the rowid). The data is
+// inserted so that rowid order differs from each query's order: a stream
+// read by rowid would give the rows in the wrong order.
+describe('sqlite rowid chunks, when ORDER BY is not the rowid', () => {
+  let broker: AccessBroker;
+  let db: sqlite3.Database;
+  let query: SqliteQuery;
+
+  beforeAll(async () => {
+    broker = new AccessBroker(sqliteFile.target());
+    await broker.waitUntilRunning();
+    for (const sql of [
+      'CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, n INT)',
+      "INSERT INTO t VALUES (3, 'c', 1), (1, 'z', 2), (2, 'a', 3), (10, 'b', 4), (5, 'y', 5)",
+      'CREATE TABLE d (id INTEGER PRIMARY KEY DESC, name TEXT)',
+      "INSERT INTO d VALUES (3, 'c'), (1, 'a'), (2, 'b'), (9, 'x'), (0, 'q')",
+      // PRIMARY KEY DESC as a table constraint: a true rowid alias.
+      'CREATE TABLE e (id INTEGER, name TEXT, PRIMARY KEY (id DESC))',
+      "INSERT INTO e VALUES (3, 'c'), (1, 'a'), (2, 'b'), (9, 'x'), (0, 'q')",
+    ]) {
+      await lastValueFrom(broker.query(sql));
+    }
+    db = await new Promise<sqlite3.Database>((resolve, reject) => {
+      const opened = new sqlite3.Database(fileOf(broker), sqlite3.OPEN_READONLY, (err) =>
+        err ? reject(err) : resolve(opened),
+      );
+    });
+    query = queryOn(db);
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => db.close(() => resolve()));
+    await broker.shutdown();
+  });
+
+  /** What query() gives, what stream() gives, and what the planner makes of the SQL. */
+  async function readBothWays(sql: string) {
+    const expected = await lastValueFrom(broker.query<Record<string, unknown>>(sql));
+    const streamed = await lastValueFrom(
+      broker.stream<Record<string, unknown>>(sql, [], { batchSize: 2 }).pipe(toArray()),
+    );
+    await query('BEGIN', []);
+    try {
+      return { expected, streamed, plan: await planRowidChunks(query, sql, []) };
+    } finally {
+      await query('ROLLBACK', []);
+    }
+  }
+
+  it.each([
+    'SELECT * FROM d ORDER BY id',
+    'SELECT id, name FROM d ORDER BY d.id',
+    'SELECT name AS id, n FROM t ORDER BY id',
+    'SELECT name id, n FROM t ORDER BY id',
+    'SELECT n AS "id" FROM t ORDER BY id',
+    "SELECT name AS 'id' FROM t ORDER BY id",
+    'SELECT t.n AS ID FROM t ORDER BY "id"',
+    'SELECT -id AS id FROM t ORDER BY id',
+    'SELECT n, coalesce(name, n) id FROM t ORDER BY id',
+    'SELECT name AS rowid, n FROM t ORDER BY rowid',
+    'SELECT name AS [id] FROM t ORDER BY id',
+  ])('refuses %s, and stream() gives the rows query() gives, in its order', async (sql) => {
+    const { expected, streamed, plan } = await readBothWays(sql);
+    expect(plan).toBeUndefined();
+    expect(expected.length).toBe(5);
+    expect(streamed).toEqual(expected);
+  });
+
+  it.each([
+    'SELECT id, name FROM t ORDER BY id',
+    'SELECT t.id, n AS other FROM t ORDER BY id',
+    'SELECT name AS id FROM t ORDER BY t.id',
+    'SELECT rowid, name FROM t ORDER BY rowid',
+    'SELECT * FROM d ORDER BY rowid',
+    'SELECT * FROM e ORDER BY id',
+  ])('plans %s (its order is the rowid order), and stream() gives the rows query() gives', async (sql) => {
+    const { expected, streamed, plan } = await readBothWays(sql);
+    expect(plan).toBeDefined();
+    expect(expected.length).toBe(5);
+    expect(streamed).toEqual(expected);
   });
 });
