@@ -1,9 +1,24 @@
 /**
+ * The first part of every statement name this process gives: `sasync_` and
+ * 6 random base36 characters, so that two processes behind a pooler that
+ * hands one server connection to several clients (pgbouncer in transaction
+ * mode) do not give the same name; a collision then fails with 26000 or
+ * 42P05 (which a pooler in that mode gives anyway) rather than running
+ * another client's statement.
+ */
+export const STATEMENT_PREFIX = `sasync_${Math.random().toString(36).slice(2, 8).padEnd(6, '0')}`;
+
+/** Clients given a cache so far in this process: each one's number goes in its names. */
+let clients = 0;
+
+/**
  * Which SQL one postgres connection sends as a named prepared statement:
  * SQL seen a second time on the connection, at most `limit` statements,
- * the least recently used given up first. Names are never reused on a
- * connection (a counter), so a statement the server still holds (one that
- * could not be deallocated yet) can never collide with a new one.
+ * the least recently used given up first. Names are
+ * `<STATEMENT_PREFIX>_<client>_<n>` (at most 47 characters: within
+ * postgres' 63), never reused in the process, so a statement
+ * the server still holds (one whose DEALLOCATE has not run yet) can never
+ * collide with a new one.
  */
 export class StatementCache {
   /** SQL → its statement name, least recently used first. */
@@ -13,6 +28,8 @@ export class StatementCache {
   /** Names given up whose DEALLOCATE has not been sent yet. */
   readonly #stale: string[] = [];
   #next = 0;
+  /** This cache's (this client's) number in the process. */
+  readonly #client = ++clients;
 
   /** @param limit the most statements kept prepared on the connection. */
   constructor(readonly limit = 100) {}
@@ -37,7 +54,7 @@ export class StatementCache {
       this.#named.delete(oldest);
       this.#stale.push(oldName);
     }
-    const fresh = `sasync_auto_${++this.#next}`;
+    const fresh = `${STATEMENT_PREFIX}_${this.#client}_${++this.#next}`;
     this.#named.set(sql, fresh);
     return fresh;
   }
@@ -48,6 +65,11 @@ export class StatementCache {
     if (name === undefined) return;
     this.#named.delete(sql);
     if (deallocate) this.#stale.push(name);
+  }
+
+  /** Gives back a name whose DEALLOCATE failed: it is sent again with the next statement. */
+  retry(name: string): void {
+    this.#stale.push(name);
   }
 
   /** The names to DEALLOCATE now, taken out of the cache's hands. */

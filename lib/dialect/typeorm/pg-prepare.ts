@@ -7,10 +7,24 @@ type Query = (this: PgClient, sql: unknown, values?: unknown, callback?: unknown
 /** What pg's protocol connection records of the named statements it has parsed. */
 interface ParsedStatements {
   parsedStatements?: Record<string, string>;
+  /** Names whose Parse is on the wire, not answered yet (pg 8.23's pipeline mode). */
+  submittedNamedStatements?: Record<string, string>;
 }
 
-/** The server no longer takes the cached statement: feature_not_supported ("cached plan must not change result type"), invalid_sql_statement_name. */
-const STALE_CODES = new Set(['0A000', '26000']);
+/**
+ * Whether the server refused a named statement as stale: `26000`
+ * (invalid_sql_statement_name: it has no such statement), or `0A000` raised
+ * by its plan cache ("cached plan must not change result type", routine
+ * RevalidateCachedQuery). Any other `0A000` (feature_not_supported, which
+ * a function may raise too) is the statement's own error: not sent again.
+ */
+function isStaleStatement(err: unknown): boolean {
+  const { code, routine, message } = (err ?? {}) as { code?: unknown; routine?: unknown; message?: unknown };
+  if (code === '26000') return true;
+  return (
+    code === '0A000' && (routine === 'RevalidateCachedQuery' || message === 'cached plan must not change result type')
+  );
+}
 
 /** Errors of named statements the server refused as stale (see {@link isStalePlan}). */
 const stale = new WeakSet<object>();
@@ -26,16 +40,18 @@ const ORIGINAL = Symbol('sasync.autoPrepare');
  * only, so multi-statement SQL (sent without values, by the simple
  * protocol) is never touched. When the server refuses a cached statement
  * (a schema change: `0A000` "cached plan must not change result type", or
- * `26000`, the statement is gone), it is forgotten; outside a transaction
+ * `26000`, the statement is gone; not any other `0A000`), it is forgotten; outside a transaction
  * the statement is sent again at once; inside one the server has aborted
  * the transaction, so the error is marked for the transaction's retry
  * ({@link isStalePlan}).
  *
  * pg internals: the client's `query` is replaced on the instance (TypeORM
- * calls `client.query(sql, values)`), and `connection.parsedStatements`,
- * pg's record of the names it has parsed on the connection, loses the names
- * given up. Breaks if pg renames it: given-up names stay in that record
- * (memory only; names are never reused). Caught by
+ * calls `client.query(sql, values)`), and `connection.parsedStatements`
+ * (and `submittedNamedStatements`), pg's record of the names it has parsed
+ * on the connection, loses a name given up once its DEALLOCATE has run (not
+ * when it is queued: a statement queued before it still uses the name).
+ * Breaks if pg renames them: given-up names stay in that record (memory
+ * only; names are never reused). Caught by
  * spec/dialect/postgres-prepared-cache.spec.ts.
  */
 export function autoPrepare(client: PgClient, limit?: number): void {
@@ -44,15 +60,27 @@ export function autoPrepare(client: PgClient, limit?: number): void {
   const query = c.query;
   c[ORIGINAL] = query;
   const cache = new StatementCache(limit);
-  const parsed = () => (c.connection as ParsedStatements | undefined)?.parsedStatements;
 
   const deallocate = () => {
     // Not in a failed transaction: the server would refuse it (and the names stay queued).
     if (c.getTransactionStatus?.() === 'E') return;
     for (const name of cache.takeStale()) {
-      delete parsed()?.[name];
-      (query.call(client, `DEALLOCATE ${name}`) as Promise<unknown>).catch(() => undefined);
+      // pg sends a client's queries in order: one queued before this DEALLOCATE still finds the name
+      // parsed (on the server and in pg's record); none queued after uses it (names are never reused).
+      // So the record loses the name only once the server has dropped it.
+      (query.call(client, `DEALLOCATE ${name}`) as Promise<unknown>).then(
+        () => forgetParsed(name),
+        (err: unknown) => {
+          if ((err as { code?: unknown } | null)?.code === '26000') forgetParsed(name);
+          else cache.retry(name); // e.g. queued behind a statement that aborted the transaction
+        },
+      );
     }
+  };
+  const forgetParsed = (name: string) => {
+    const connection = c.connection as ParsedStatements | undefined;
+    delete connection?.parsedStatements?.[name];
+    delete connection?.submittedNamedStatements?.[name];
   };
 
   c.query = function preparingQuery(this: PgClient, sql: unknown, values?: unknown, callback?: unknown) {
@@ -63,10 +91,10 @@ export function autoPrepare(client: PgClient, limit?: number): void {
     if (name === undefined) return query.call(this, sql, values);
     return (query.call(this, { name, text: sql, values }) as Promise<unknown>).catch(async (err: unknown) => {
       const code = (err as { code?: unknown } | null)?.code;
-      if (typeof code !== 'string' || !STALE_CODES.has(code)) throw err;
+      if (!isStaleStatement(err)) throw err;
       // 26000: the server has no such statement; 0A000: it has, and it is to be deallocated.
       cache.forget(sql, code === '0A000');
-      if (code === '26000') delete parsed()?.[name];
+      if (code === '26000') forgetParsed(name);
       if ((await transactionStatus(client)) === 'I') return query.call(this, sql, values);
       if (typeof err === 'object' && err !== null) stale.add(err);
       throw err;
