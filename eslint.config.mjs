@@ -3,7 +3,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/', 'scratch/', 'demo/live/vendor/'] },
+  { ignores: ['dist/', 'coverage/', 'node_modules/', 'scratch/', 'demo/live/vendor/', 'docs/api/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
