@@ -43,3 +43,17 @@ export interface SubjectSpec {
 
 /** Opens a subject on `target`, running `workload` on a fresh `table`. */
 export type OpenSubject = (where: { target: string; workload: Workload; table: string }) => Promise<Subject>;
+
+/** A subject's `close()`: drops its table, then closes its connections even if the drop failed. */
+export function dropThenClose(
+  drop: () => Promise<unknown>,
+  closeConnections: () => Promise<unknown>,
+): () => Promise<void> {
+  return async () => {
+    try {
+      await drop();
+    } finally {
+      await closeConnections();
+    }
+  };
+}

@@ -1,6 +1,6 @@
 import sqlite3 from 'sqlite3';
 import { resolveTarget } from '../../lib';
-import type { OpenSubject } from '../subject';
+import { type OpenSubject, dropThenClose } from '../subject';
 import { insertParams } from '../workload';
 import { serializer } from './serialize';
 
@@ -44,13 +44,10 @@ export const openRawSqlite: OpenSubject = async ({ target, workload: w, table })
   return {
     name: 'raw',
     run: (i) => exclusive(() => transaction(i)),
-    async close() {
-      try {
-        await run(w.dropTable(table));
-      } finally {
-        await new Promise<void>((resolve, reject) => db.close((err) => (err ? reject(err) : resolve())));
-      }
-    },
+    close: dropThenClose(
+      () => run(w.dropTable(table)),
+      () => new Promise<void>((resolve, reject) => db.close((err) => (err ? reject(err) : resolve()))),
+    ),
   };
 };
 

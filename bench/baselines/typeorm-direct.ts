@@ -1,6 +1,6 @@
 import { DataSource, type EntityManager } from 'typeorm';
 import { resolveTarget } from '../../lib';
-import type { OpenSubject } from '../subject';
+import { type OpenSubject, dropThenClose } from '../subject';
 import { insertParams } from '../workload';
 import { serializer } from './serialize';
 
@@ -30,12 +30,9 @@ export const openTypeorm: OpenSubject = async ({ target, workload: w, table }) =
   return {
     name: 'typeorm',
     run: w.kind === 'sqlite' ? (i) => exclusive(() => transaction(i)) : transaction,
-    async close() {
-      try {
-        await dataSource.query(w.dropTable(table));
-      } finally {
-        await dataSource.destroy();
-      }
-    },
+    close: dropThenClose(
+      () => dataSource.query(w.dropTable(table)),
+      () => dataSource.destroy(),
+    ),
   };
 };

@@ -1,5 +1,5 @@
 import knex, { type Knex } from 'knex';
-import type { OpenSubject } from '../subject';
+import { type OpenSubject, dropThenClose } from '../subject';
 import { insertParams } from '../workload';
 import { postgresPool } from './pool';
 
@@ -25,12 +25,9 @@ export const openKnex: OpenSubject = async ({ target, workload: w, table }) => {
   return {
     name: 'knex',
     run,
-    async close() {
-      try {
-        await db.raw(w.dropTable(table));
-      } finally {
-        await db.destroy();
-      }
-    },
+    close: dropThenClose(
+      () => db.raw(w.dropTable(table)),
+      () => db.destroy(),
+    ),
   };
 };

@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect, sql, type Generated } from 'kysely';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
-import type { OpenSubject } from '../subject';
+import { type OpenSubject, dropThenClose } from '../subject';
 import { insertParams } from '../workload';
 import { postgresPool } from './pool';
 
@@ -30,12 +30,9 @@ export const openKysely: OpenSubject = async ({ target, workload: w, table }) =>
   return {
     name: 'kysely',
     run,
-    async close() {
-      try {
-        await sql.raw(w.dropTable(table)).execute(db);
-      } finally {
-        await db.destroy();
-      }
-    },
+    close: dropThenClose(
+      () => sql.raw(w.dropTable(table)).execute(db),
+      () => db.destroy(),
+    ),
   };
 };

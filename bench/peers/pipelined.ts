@@ -1,5 +1,6 @@
 import pg from 'pg';
-import type { OpenSubject } from '../subject';
+import { type OpenSubject, dropThenClose } from '../subject';
+import { onPooledClient } from '../baselines/raw-postgres';
 import { insertParams } from '../workload';
 import { postgresPool } from './pool';
 
@@ -17,9 +18,8 @@ export const openPipelined: OpenSubject = async ({ target, workload: w, table })
   await pool.query(w.createTable(table));
   const insert = w.insert(table);
   const select = w.select(table);
-  const run = async (i: number) => {
-    const client = await pool.connect();
-    try {
+  const run = (i: number) =>
+    onPooledClient(pool, async (client) => {
       const [, { rows: ids }] = await Promise.all([
         client.query('BEGIN'),
         client.query<{ id: number }>(insert, insertParams(i)),
@@ -29,23 +29,14 @@ export const openPipelined: OpenSubject = async ({ target, workload: w, table })
         client.query('COMMIT'),
       ]);
       if (commit.command !== 'COMMIT') throw new Error(`COMMIT answered ${commit.command}`);
-      client.release();
       return rows[0];
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      client.release(err as Error);
-      throw err;
-    }
-  };
+    });
   return {
     name: 'pipelined',
     run,
-    async close() {
-      try {
-        await pool.query(w.dropTable(table));
-      } finally {
-        await pool.end();
-      }
-    },
+    close: dropThenClose(
+      () => pool.query(w.dropTable(table)),
+      () => pool.end(),
+    ),
   };
 };

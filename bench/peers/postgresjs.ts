@@ -1,5 +1,5 @@
 import postgres from 'postgres';
-import type { OpenSubject } from '../subject';
+import { type OpenSubject, dropThenClose } from '../subject';
 import { insertParams } from '../workload';
 import { postgresPool } from './pool';
 
@@ -24,12 +24,9 @@ export const openPostgresJsSubject: OpenSubject = async ({ target, workload: w, 
   return {
     name: 'postgresjs',
     run,
-    async close() {
-      try {
-        await sql.unsafe(w.dropTable(table));
-      } finally {
-        await sql.end();
-      }
-    },
+    close: dropThenClose(
+      () => sql.unsafe(w.dropTable(table)),
+      () => sql.end(),
+    ),
   };
 };
