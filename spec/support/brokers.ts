@@ -93,3 +93,26 @@ export function expectPoolWhole(broker: AccessBroker): void {
   expect(stats.waiting).toBe(0);
   expect(stats.idle).toBe(stats.open);
 }
+
+/**
+ * A transaction cancelled (unsubscribed, then drained) while its work waits;
+ * `resume()` lets the work go on and call a nested transaction method, whose
+ * outcome (a value or the error it got) `nested` resolves with.
+ */
+export async function cancelledWhileWorking(b: ItemsBroker): Promise<{ resume: () => void; nested: Promise<unknown> }> {
+  const insertOne = b.transaction((tx, name: string) => tx.query(b.insertSql(), [name]));
+  const waiting = latch();
+  const resume = latch();
+  const nested = latch<unknown>();
+  const sub = b
+    .transact(async () => {
+      waiting.resolve();
+      await resume.promise;
+      await lastValueFrom(insertOne('after cancel')).then(nested.resolve, nested.resolve);
+    })
+    .subscribe({ error: () => undefined });
+  await waiting.promise;
+  sub.unsubscribe();
+  await b.drain();
+  return { resume: () => resume.resolve(), nested: nested.promise };
+}

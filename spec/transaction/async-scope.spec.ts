@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { lastValueFrom } from 'rxjs';
 import { TransactionError } from '../../lib';
 import { scopesActive } from '../../lib/transaction/async-scope';
-import { latch, withItems } from '../support/brokers';
+import { cancelledWhileWorking, withItems } from '../support/brokers';
 import { allTargets } from '../support/targets';
 
 /** Nothing of sasync's is in flight: its AsyncLocalStorage is off (proved in a process of its own below). */
@@ -53,24 +53,11 @@ describe.each(allTargets)('sasync keeps promise hooks on only while its work run
 
   it('a cancelled transaction’s work that runs on keeps its scope (and the hooks) until it ends', () =>
     withItems(t, async (b) => {
-      const insertOne = b.transaction((tx, name: string) => tx.query(b.insertSql(), [name]));
-      const waiting = latch();
-      const resume = latch();
-      const nested = latch<unknown>();
-      const sub = b
-        .transact(async () => {
-          waiting.resolve();
-          await resume.promise;
-          await lastValueFrom(insertOne('after cancel')).then(nested.resolve, nested.resolve);
-        })
-        .subscribe({ error: () => undefined });
-      await waiting.promise;
-      sub.unsubscribe();
-      await b.drain();
+      const { resume, nested } = await cancelledWhileWorking(b);
       // The transaction has ended, its work has not: still counted.
       expect(scopesActive()).toBe(true);
-      resume.resolve();
-      const refused = await nested.promise;
+      resume();
+      const refused = await nested;
       expect(refused).toBeInstanceOf(TransactionError);
       expect((refused as Error).message).toMatch(/already ended/);
       await b.drain();

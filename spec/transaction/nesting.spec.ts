@@ -1,7 +1,7 @@
 import { lastValueFrom, of, toArray } from 'rxjs';
 import type { DataSourceOptions } from 'typeorm';
 import { resolveTarget, TransactionError } from '../../lib';
-import { expectPoolWhole, ItemsBroker, latch, withItems } from '../support/brokers';
+import { cancelledWhileWorking, expectPoolWhole, ItemsBroker, latch, withItems } from '../support/brokers';
 import { allTargets, type TestTarget } from '../support/targets';
 
 class NestingBroker extends ItemsBroker {
@@ -185,23 +185,10 @@ describe.each(allTargets)('nested work that outlives its transaction [$name]', (
 
   it('refuses a nested transaction method called by work whose transaction was cancelled', () =>
     withItems(t, async (b) => {
-      const insertOne = b.transaction((tx, name: string) => tx.query(b.insertSql(), [name]));
-      const waiting = latch();
-      const resume = latch();
-      const nested = latch<unknown>();
-      const sub = b
-        .transact(async () => {
-          waiting.resolve();
-          await resume.promise;
-          await lastValueFrom(insertOne('after cancel')).then(nested.resolve, nested.resolve);
-        })
-        .subscribe({ error: () => undefined });
-      await waiting.promise;
-      sub.unsubscribe();
-      await b.drain();
-      resume.resolve();
-      expect(await nested.promise).toBeInstanceOf(TransactionError);
-      expect(((await nested.promise) as Error).message).toMatch(/already ended/);
+      const { resume, nested } = await cancelledWhileWorking(b);
+      resume();
+      expect(await nested).toBeInstanceOf(TransactionError);
+      expect(((await nested) as Error).message).toMatch(/already ended/);
       await b.drain();
       expect(await b.names()).toEqual([]);
     }));
