@@ -17,7 +17,7 @@ export type {
   ParsedTarget,
   PreparedStatement,
 } from './dialect';
-export { newDataSource } from './load-driver';
+export { newDataSource } from './new-data-source';
 export { shareInitialize, watchOwnerDestroy } from './typeorm/adopted';
 export { redactPassword, TargetSyntaxError } from './target-syntax';
 

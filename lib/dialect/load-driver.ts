@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import type Cursor from 'pg-cursor';
 import type sqlite3 from 'sqlite3';
-import { DataSource, type DataSourceOptions } from 'typeorm';
 import { DatabaseError } from '../errors';
 
 /** The driver packages sasync loads, as `require` returns them. */
@@ -12,7 +11,7 @@ export interface Drivers {
 }
 
 /** Who needs each package, for the message. */
-const NEEDED_BY: Record<keyof Drivers, string> = {
+export const NEEDED_BY: Record<keyof Drivers, string> = {
   pg: 'a postgres target',
   'pg-cursor': 'a postgres target (for row streams)',
   sqlite3: 'a sqlite target',
@@ -45,20 +44,7 @@ export function loadDriver<N extends keyof Drivers>(name: N): Drivers[N] {
   return driver;
 }
 
-/** TypeORM's report of a missing driver package as {@link loadDriver}'s DatabaseError; any other error as it is. */
-function missingDriverError(err: unknown): unknown {
-  // By name, not instanceof: TypeORMError names every error after its class.
-  if (!(err instanceof Error) || err.name !== 'DriverPackageNotInstalledError') return err;
-  // TypeORM's message names the command: 'Please run "npm install pg".' (0.3.31),
-  // 'Try to install it: npm install pg --save' (0.3.12). Not followed by a name
-  // character, so that pg is not found in pg-cursor.
-  const name = (Object.keys(NEEDED_BY) as (keyof Drivers)[]).find((n) =>
-    new RegExp(`npm install ${n}(?![\\w-])`).test(err.message),
-  );
-  return name ? notInstalled(name, err) : new DatabaseError(err.message, { cause: err });
-}
-
-function notInstalled(name: keyof Drivers, cause: unknown): DatabaseError {
+export function notInstalled(name: keyof Drivers, cause: unknown): DatabaseError {
   return new DatabaseError(`${name} is not installed: npm install ${name} (${NEEDED_BY[name]} needs it)`, { cause });
 }
 
@@ -70,17 +56,4 @@ function isMissing(err: unknown, name: string): boolean {
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0]! : String(err);
-}
-
-/**
- * A new DataSource; TypeORM's report of a driver package it could not load
- * (it loads one itself when the options give none) becomes the same
- * DatabaseError {@link loadDriver} raises.
- */
-export function newDataSource(options: DataSourceOptions): DataSource {
-  try {
-    return new DataSource(options);
-  } catch (err) {
-    throw missingDriverError(err);
-  }
 }

@@ -153,6 +153,49 @@ try { new AccessBroker('sqlite::memory:'); } catch { failed = true; }
     expect(await script('after.cjs', source)).toEqual([{ failed: true, one: 1 }]);
   });
 
+  it('type-checks in an app with skipLibCheck off and no driver types installed (no @types/pg, no sqlite3)', async () => {
+    fs.writeFileSync(
+      path.join(app, 'typed.ts'),
+      `import { AccessBroker, PersistentDict, type RowStream } from 'sasync';
+import { lastValueFrom } from 'rxjs';
+export async function count(broker: AccessBroker): Promise<number> {
+  const [row] = await lastValueFrom(broker.query<{ n: number }>('SELECT 1 AS n'));
+  return row!.n;
+}
+export const rows = (broker: AccessBroker): RowStream<{ n: number }> => broker.stream('SELECT 1 AS n');
+export const dict = (): PersistentDict<string, number> => new PersistentDict('prefs');
+`,
+    );
+    fs.writeFileSync(
+      path.join(app, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          skipLibCheck: false,
+          noEmit: true,
+          target: 'es2022',
+          module: 'node16',
+          moduleResolution: 'node16',
+          // Node's types from the repository: the app under test installs none of its own.
+          typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+          types: ['node'],
+        },
+        files: ['typed.ts'],
+      }),
+    );
+    expect(fs.existsSync(path.join(app, 'node_modules', '@types', 'pg'))).toBe(false);
+    const checked = await run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], {
+      cwd: app,
+      env: cleanEnv(),
+    }).then(
+      () => '',
+      (err: { stdout?: string }) => err.stdout ?? String(err),
+    );
+    // Only what the package's own declarations cause is sasync's to answer for.
+    const ours = checked.split('\n').filter((line) => line.includes('node_modules/sasync/'));
+    expect(ours).toEqual([]);
+  });
+
   it("loads no driver on import 'sasync', from an ES module or CommonJS (and says how long the import took)", async () => {
     const esm = await script(
       'import.mjs',
