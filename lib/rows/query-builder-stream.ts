@@ -1,6 +1,7 @@
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import type { SharedDatabase } from '../broker/registry';
 import { entityReader, type LoadEvents } from '../dialect/typeorm/entity-hydration';
+import { rawQuery } from '../dialect/typeorm/raw-query';
 import { currentContext } from '../transaction/context';
 import { SlotHolder } from '../transaction/slot';
 import { entitySource } from './entity-source';
@@ -15,7 +16,8 @@ import { checkEntitiesOption, checkStreamOptions, type QueryBuilderStreamOptions
  * hydrated a batch at a time (see entityReader for what applies, what is
  * refused and how joins that give an entity several rows are read).
  * Everything is checked at once, before any connection is taken.
- * @throws TypeError for a QueryBuilder that cannot be read as entities, saying what to change; RangeError or
+ * @throws TypeError for a QueryBuilder that cannot be read as entities, or pages raw rows with skip/take over
+ *   joins (see rawQuery), saying what to change; RangeError or
  *   TypeError for bad options.
  */
 export function queryBuilderStream<E extends ObjectLiteral>(
@@ -27,7 +29,7 @@ export function queryBuilderStream<E extends ObjectLiteral>(
   checkStreamOptions(options);
   checkEntitiesOption(options.entities, true);
   if (!options.entities) {
-    const [sql, values] = qb.getQueryAndParameters();
+    const [sql, values] = rawQuery(qb);
     return queryStream<ObjectLiteral>(db, gate, sql, values, options);
   }
   const reader = entityReader(qb);
