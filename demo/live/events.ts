@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Observable } from 'rxjs';
+import { BehaviorSubject, type Observable } from 'rxjs';
 import { liveEvent, type LiveValue } from './stats-dict';
 
 /**
@@ -12,7 +12,7 @@ import { liveEvent, type LiveValue } from './stats-dict';
  */
 export class EventStreams {
   readonly #snapshots: Observable<ReadonlyMap<string, LiveValue>>;
-  #open = 0;
+  readonly #open = new BehaviorSubject(0);
 
   constructor(snapshots: Observable<ReadonlyMap<string, LiveValue>>) {
     this.#snapshots = snapshots;
@@ -20,7 +20,12 @@ export class EventStreams {
 
   /** Event streams open now: one subscription each. */
   get open(): number {
-    return this.#open;
+    return this.#open.value;
+  }
+
+  /** The number of open event streams, now and at every change (a client came or went). */
+  get open$(): Observable<number> {
+    return this.#open.asObservable();
   }
 
   serve(req: IncomingMessage, res: ServerResponse): void {
@@ -41,7 +46,7 @@ export class EventStreams {
       waiting = undefined;
       if (latest) send(latest);
     });
-    this.#open++;
+    this.#open.next(this.#open.value + 1);
     const subscription = this.#snapshots.subscribe({
       next: send,
       error: () => res.end(),
@@ -49,7 +54,7 @@ export class EventStreams {
     });
     res.once('close', () => {
       subscription.unsubscribe();
-      this.#open--;
+      this.#open.next(this.#open.value - 1);
     });
     req.resume();
   }

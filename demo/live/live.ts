@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { Observable } from 'rxjs';
 import type { DatabaseTarget } from '../../lib';
 import { StatBroker } from '../statalysis/stat-broker';
 import { EventStreams } from './events';
@@ -30,6 +31,8 @@ export interface Live {
   readonly job: ImportJob;
   /** Event streams open now. */
   readonly clients: () => number;
+  /** Event streams open, now and at every change: wait on it rather than poll `clients()`. */
+  readonly clients$: Observable<number>;
   /** Stops the server and any import, then shuts down the broker and the dict; resolves when all is released. */
   close(): Promise<void>;
 }
@@ -81,6 +84,7 @@ export async function startLive(options: LiveOptions): Promise<Live> {
     url: `http://127.0.0.1:${actual}/`,
     job,
     clients: () => events.open,
+    clients$: events.open$,
     close: () => (closing ??= closeServer(server).then(release)),
   };
 }

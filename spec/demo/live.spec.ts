@@ -4,6 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { filter, firstValueFrom, throwError, timeout } from 'rxjs';
 import { LIVE_SAMPLE } from '../../demo/live/import-job';
 import { startLive, type Live } from '../../demo/live/live';
 import type { LiveEvent } from '../../demo/live/stats-dict';
@@ -69,13 +70,14 @@ async function withLive<T>(kind: PlaceKind, fn: (live: Live, sampleDir: string) 
   }
 }
 
-/** Resolves once `check` holds, polling; fails after `ms`. */
-async function eventually(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** Resolves once the live server has `n` event streams open (told by clients$, not polled); fails after `ms`. */
+function clientsReach(live: Live, n: number, ms = 10_000): Promise<number> {
+  return firstValueFrom(
+    live.clients$.pipe(
+      filter((open) => open === n),
+      timeout({ first: ms, with: () => throwError(() => new Error(`timed out waiting for ${n} open event streams`)) }),
+    ),
+  );
 }
 
 /** The sample's own counts by status class, from its bytes (not through the demo's parser). */
@@ -158,7 +160,7 @@ describe.each(places)('live page [$name]', (kind) => {
             await page.screenshot({ path: SCREENSHOT, fullPage: true });
           await browser.close();
           browser = undefined;
-          await eventually(() => live.clients() === 0, 'the event stream is unsubscribed');
+          await clientsReach(live, 0);
         } finally {
           await browser?.close();
         }
@@ -225,9 +227,9 @@ describe('live server [sqlite-file]', () => {
       expect(a.event).toMatchObject({ state: 'idle', lines: 0, minutes: [] });
       expect(live.clients()).toBe(2);
       a.req.destroy();
-      await eventually(() => live.clients() === 1, 'one stream is left');
+      await clientsReach(live, 1);
       b.req.destroy();
-      await eventually(() => live.clients() === 0, 'no stream is left');
+      await clientsReach(live, 0);
     });
   });
 });
