@@ -38,6 +38,15 @@ export interface DialectCapabilities {
   readonly detectsLostConnections: boolean;
   /** The change bus carries notices between processes (postgres NOTIFY), not only within this one. */
   readonly crossProcessNotices: boolean;
+  /**
+   * Statements a transaction sends without awaiting each other go out
+   * together, written before any answer is read, and each settles with its
+   * own answer, in order (postgres: `typeorm/pg-pipeline.ts`): work whose
+   * next statements do not depend on an answer (`produceRows`) sends them
+   * ahead. Without it (sqlite: one connection in process) there is no round
+   * trip to spare, and such work awaits each statement.
+   */
+  readonly pipelinesStatements: boolean;
 }
 
 /**

@@ -26,3 +26,7 @@ describe.each(DIALECT_LIST.map((d) => ({ name: d.name, dialect: d })))('the $nam
 it('only postgres carries notices between processes', () => {
   expect(DIALECT_LIST.filter((d) => d.capabilities.crossProcessNotices).map((d) => d.name)).toEqual(['postgres']);
 });
+
+it('only postgres pipelines statements (sqlite has one connection in process: no round trip to spare)', () => {
+  expect(DIALECT_LIST.filter((d) => d.capabilities.pipelinesStatements).map((d) => d.name)).toEqual(['postgres']);
+});

@@ -105,7 +105,7 @@ describe.each(allTargets)('produceRows() [$name]', (t) => {
 });
 
 describe.each(allTargets)('produceRows() with a slow early value [$name]', (t) => {
-  it('produces at most 2 × concurrency values past the first one not yet inserted, and all in order', () =>
+  it('produces at most 2 × concurrency values past the first one not yet sent to the database, and all in order', () =>
     withItems(t, async (b) => {
       let releaseFirst!: () => void;
       const first = new Promise<void>((r) => (releaseFirst = r));

@@ -20,6 +20,7 @@ export const postgresDialect: Dialect = {
     destroysConnections: true,
     detectsLostConnections: true,
     crossProcessNotices: true,
+    pipelinesStatements: true,
   },
   ...postgresTarget,
   transactionSlots,

@@ -20,6 +20,7 @@ export const sqliteDialect: Dialect = {
     destroysConnections: false,
     detectsLostConnections: false,
     crossProcessNotices: false,
+    pipelinesStatements: false,
   },
   ...sqliteTarget,
   transactionSlots,
