@@ -7,7 +7,7 @@ import { sqliteConnection } from '../typeorm/sqlite-driver';
 import { bindSqlite } from './bind';
 import { sqliteChunkSource } from './chunk-source';
 import { checkIdentity, identityOf } from './file-identity';
-import { readsOnOneConnection } from './options';
+import { DEFAULT_BUSY_TIMEOUT, readsOnOneConnection } from './options';
 import { planRowidChunks, rowidChunkSource } from './rowid-chunks';
 import { openQueryOnlyCursor } from './query-only-cursor';
 import { openReader } from './reader';
@@ -28,7 +28,8 @@ export const sqliteCursors: DialectCursors = {
     // empty. A file replaced since the DataSource opened it is not read either.
     const identity = identityOf(ds);
     if (identity) checkIdentity(identity);
-    const reader = await openReader(identity?.file ?? (ds.options.database as string));
+    const busyTimeout = (ds.options as { busyTimeout?: number }).busyTimeout ?? DEFAULT_BUSY_TIMEOUT;
+    const reader = await openReader(identity?.file ?? (ds.options.database as string), busyTimeout);
     const q: SqliteQuery = (sql, parameters) => reader.all(sql, bindSqlite(parameters, sql));
     const step = (sql: string, parameters: unknown[]) => reader.step(sql, bindSqlite(parameters, sql));
     try {

@@ -17,6 +17,9 @@ function quietSqlite3(): typeof sqlite3 {
   return quiet;
 }
 
+/** How long (ms) a connection to a sqlite file waits for another's lock, unless the options say. */
+export const DEFAULT_BUSY_TIMEOUT = 5000;
+
 /**
  * The options a sqlite DataSource is made with. TypeORM always switches
  * node-sqlite3 into verbose mode, which captures and formats a stack trace on
@@ -32,7 +35,7 @@ export function sqliteOptions(options: DataSourceOptions): DataSourceOptions {
   const file = !isMemoryFile(options.database);
   const driver = (options.driver as typeof sqlite3 | undefined) ?? quietSqlite3();
   if (!file) return { ...options, driver };
-  const busyTimeout = options.busyTimeout ?? 5000;
+  const busyTimeout = options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT;
   return {
     ...options,
     driver: busyTimeout > 0 ? busyFirst(driver, busyTimeout) : driver,

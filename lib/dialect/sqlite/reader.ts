@@ -19,9 +19,11 @@ export interface Reader {
  * writes is refused by sqlite (SQLITE_READONLY) before it changes anything,
  * and a file that is gone is reported rather than created empty at its path.
  * Temporary tables still work (the temp database is the connection's own).
+ * It waits for a lock as long as the DataSource's own connection does
+ * (`busyTimeout`, in ms; 0: not at all).
  * @throws DatabaseError when there is no file at `file`.
  */
-export async function openReader(file: string): Promise<Reader> {
+export async function openReader(file: string, busyTimeout: number): Promise<Reader> {
   const sqlite = loadDriver('sqlite3');
   // The constructor, not the module: node-sqlite3's verbose mode stays off.
   const db = await new Promise<sqlite3.Database>((resolve, reject) => {
@@ -41,7 +43,9 @@ export async function openReader(file: string): Promise<Reader> {
     close: () => new Promise((resolve) => db.close(() => resolve())),
   };
   try {
-    await reader.run('PRAGMA busy_timeout = 5000');
+    // Spliced, as PRAGMA takes no parameters: a whole number, whatever the options held.
+    const ms = Number.isFinite(busyTimeout) ? Math.max(0, Math.trunc(busyTimeout)) : 0;
+    await reader.run(`PRAGMA busy_timeout = ${ms}`);
   } catch (err) {
     await reader.close();
     throw err;

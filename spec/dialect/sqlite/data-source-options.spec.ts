@@ -1,4 +1,4 @@
-import { lastValueFrom } from 'rxjs';
+import { lastValueFrom, toArray } from 'rxjs';
 import { AccessBroker, resolveTarget } from '../../../lib';
 import { sqliteFile } from '../../support/targets';
 
@@ -27,5 +27,18 @@ describe('sqlite file databases [sqlite-file]', () => {
     });
     expect(await journalMode(b)).toBe('delete');
     await b.shutdown();
+  });
+
+  it("give a stream's reader connection the DataSource's busyTimeout, not a fixed 5 s", async () => {
+    const database = resolveTarget(sqliteFile.target()).options.database as string;
+    const timeouts = async (options: { busyTimeout?: number }) => {
+      const b = new AccessBroker({ type: 'sqlite', database, ...options });
+      const rows = await lastValueFrom(b.stream<{ timeout: number }>('SELECT * FROM pragma_busy_timeout').pipe(toArray()));
+      const [own] = await lastValueFrom(b.query<{ timeout: number }>('SELECT * FROM pragma_busy_timeout'));
+      await b.shutdown();
+      return { reader: rows.map((r) => r.timeout), own: own!.timeout };
+    };
+    expect(await timeouts({ busyTimeout: 300 })).toEqual({ reader: [300], own: 300 });
+    expect(await timeouts({})).toEqual({ reader: [5000], own: 5000 });
   });
 });
