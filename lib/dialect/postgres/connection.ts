@@ -1,7 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { cancelBackend, destroySocket, isRunning, type PgClient } from '../typeorm/pg-client';
 import { dropPendingBegin, pipelineStatements, stopPipelining } from '../typeorm/pg-pipeline';
-import { autoPrepare, stopPreparing } from '../typeorm/pg-prepare';
+import { autoPrepare, sendUnnamed, stopPreparing } from '../typeorm/pg-prepare';
 import {
   pgPool,
   pgPoolClients,
@@ -10,13 +10,14 @@ import {
   settledRunnerClient,
 } from '../typeorm/postgres-driver';
 import { recordLosses } from './lost-connection';
+import { preparesStatements } from './options';
 
 /**
  * Sets up an initialized DataSource: its clients record why they die, and,
  * on a DataSource sasync made, send SQL they repeat as named prepared
- * statements, and a transaction's BEGIN with its first statement and
- * statements sent together in one round trip (until the returned function
- * stops all three). An app's own DataSource (`adopted`)
+ * statements (none at all with the target's `prepare=false`), and a
+ * transaction's BEGIN with its first statement and statements sent together
+ * in one round trip (until the returned function stops all three). An app's own DataSource (`adopted`)
  * is left as its owner made it: its pool serves its owner's statements too,
  * which may go through a pooler that does not keep named statements
  * (pgbouncer in transaction mode).
@@ -26,8 +27,10 @@ export function prepareConnection(ds: DataSource, adopted: boolean): () => void 
   const pool = pgPool(ds);
   if (!pool || adopted) return stopRecording;
   // pipelineStatements' query goes over autoPrepare's: the statement it sends behind BEGIN is prepared as any other.
+  const named = preparesStatements(ds.options);
   const prepare = (client: PgClient) => {
-    autoPrepare(client);
+    if (named) autoPrepare(client);
+    else sendUnnamed(client);
     pipelineStatements(client);
   };
   // A client back in the pool without COMMIT or ROLLBACK keeps no BEGIN for its next user.

@@ -2,14 +2,15 @@ import type { DataSourceOptions } from 'typeorm';
 import type { DialectTarget, ParsedTarget } from '../dialect';
 import { redactPassword, TargetSyntaxError } from '../target-syntax';
 import { checkPostgresDataSource, tunePostgresDataSource } from './adopted';
-import { postgresOptions } from './options';
+import { postgresOptions, PREPARE_PARAM, takePrepare, withoutPrepared } from './options';
 
 export const POSTGRES_FORMS = "'postgres://user:pass@host:5432/db?max=10' (or postgresql://)";
 
 /**
- * `postgres://user:pass@host:5432/db?max=10&connect_timeout=10`, `postgresql://`
- * too; `max` is the pool size, `connect_timeout` (seconds, libpq's name) bounds
- * opening a connection.
+ * `postgres://user:pass@host:5432/db?max=10&connect_timeout=10&prepare=false`,
+ * `postgresql://` too; `max` is the pool size, `connect_timeout` (seconds,
+ * libpq's name) bounds opening a connection, `prepare=false` sends no named
+ * prepared statement (see {@link PREPARE_PARAM}; true or false, true by default).
  */
 export function parsePostgresUrl(target: string): ParsedTarget {
   const fail = (reason: string, cause?: unknown) => new TargetSyntaxError(redactPassword(target), reason, { cause });
@@ -39,9 +40,12 @@ export function parsePostgresUrl(target: string): ParsedTarget {
     connectTimeoutMS = seconds * 1000;
     url.searchParams.delete('connect_timeout');
   }
+  const prepareParam = url.searchParams.get(PREPARE_PARAM);
+  const prepare = takePrepare(url, fail);
   const shown = new URL(url.toString());
   if (poolSize) shown.searchParams.set('max', String(poolSize));
   if (timeoutParam !== null) shown.searchParams.set('connect_timeout', timeoutParam);
+  if (prepareParam !== null) shown.searchParams.set(PREPARE_PARAM, prepareParam);
   const options: DataSourceOptions = {
     type: 'postgres',
     url: url.toString(),
@@ -49,8 +53,11 @@ export function parsePostgresUrl(target: string): ParsedTarget {
     ...(connectTimeoutMS !== undefined ? { connectTimeoutMS } : {}),
   };
   // postgresql:// and postgres:// name the same database: one DataSource for both.
-  const key = `${url.toString().replace(/^postgresql:/, 'postgres:')}#max=${poolSize ?? ''}#connect_timeout=${connectTimeoutMS ?? ''}`;
-  return { key, label: redactPassword(shown.toString()), options };
+  // prepare=false is another DataSource (its connections are set up otherwise); =true is the default's.
+  const key =
+    `${url.toString().replace(/^postgresql:/, 'postgres:')}#max=${poolSize ?? ''}` +
+    `#connect_timeout=${connectTimeoutMS ?? ''}${prepare ? '' : '#prepare=false'}`;
+  return { key, label: redactPassword(shown.toString()), options: prepare ? options : withoutPrepared(options) };
 }
 
 /** How postgres targets are read, and the options their DataSource is made with. */

@@ -28,8 +28,10 @@ function isStaleStatement(err: unknown): boolean {
 
 /** Errors of named statements the server refused as stale (see {@link isStalePlan}). */
 const stale = new WeakSet<object>();
-/** On a client {@link autoPrepare} changed: its own query method, to put back. */
+/** On a client {@link autoPrepare} or {@link sendUnnamed} changed: its own query method, to put back. */
 const ORIGINAL = Symbol('sasync.autoPrepare');
+
+type Preparing = Omit<PgClient, 'query'> & { [ORIGINAL]?: Query; query: Query };
 
 /**
  * Makes `client` send SQL it has seen before on this connection as a named
@@ -103,12 +105,38 @@ export function autoPrepare(client: PgClient, limit?: number): void {
 }
 
 /**
- * Puts back the client's own query method: SQL sent from now on is not
- * prepared (statements already prepared stay on the connection until it
- * closes).
+ * Makes `client` send no named statement (the target's `prepare=false`):
+ * a query config with a `name` (`broker.prepare()`'s) goes without it,
+ * parsed and planned by the server each time, as any other SQL; nothing
+ * else changes. For a pooler that does not keep named statements, and
+ * anyone who wants none on the server.
+ */
+export function sendUnnamed(client: PgClient): void {
+  const c = client as Preparing;
+  if (c[ORIGINAL]) return;
+  const query = c.query;
+  c[ORIGINAL] = query;
+  c.query = function unnamedQuery(this: PgClient, sql: unknown, values?: unknown, callback?: unknown) {
+    if (
+      typeof sql === 'object' &&
+      sql !== null &&
+      'name' in sql &&
+      typeof (sql as { submit?: unknown }).submit !== 'function'
+    ) {
+      const { name: _name, ...unnamed } = sql as { name?: unknown };
+      return query.call(this, unnamed, values, callback);
+    }
+    return query.call(this, sql, values, callback);
+  } as Query;
+}
+
+/**
+ * Puts back the client's own query method (undoes {@link autoPrepare} or
+ * {@link sendUnnamed}): SQL sent from now on is not prepared (statements
+ * already prepared stay on the connection until it closes).
  */
 export function stopPreparing(client: PgClient): void {
-  const c = client as Omit<PgClient, 'query'> & { [ORIGINAL]?: Query; query: Query };
+  const c = client as Preparing;
   const query = c[ORIGINAL];
   if (!query) return;
   c.query = query;
