@@ -165,46 +165,7 @@ describePg('prepared statements by default on postgres [postgres]', () => {
     expect(count).toBe(100);
   });
 
-  describe('after a schema change (ALTER TABLE between runs)', () => {
-    let table: string;
-    let select: string;
-    beforeEach(async () => {
-      table = uniqueName('altered');
-      select = `SELECT * FROM ${table} WHERE a = $1`;
-      await lastValueFrom(b.query(`CREATE TABLE ${table} (a int)`));
-      await lastValueFrom(b.query(`INSERT INTO ${table} (a) VALUES ($1)`, [1]));
-      // Twice: now a named statement of the connection, planned for the old columns.
-      for (let i = 0; i < 2; i++) await lastValueFrom(b.query(select, [1]));
-      await lastValueFrom(b.query(`ALTER TABLE ${table} ADD COLUMN b int DEFAULT 7`));
-    });
-    afterEach(() => lastValueFrom(b.query(`DROP TABLE IF EXISTS ${table}`)));
-
-    it('a statement outside a transaction is prepared again and succeeds', async () => {
-      expect(await lastValueFrom(b.query(select, [1]))).toEqual([{ a: 1, b: 7 }]);
-      expect(await lastValueFrom(b.query(select, [1]))).toEqual([{ a: 1, b: 7 }]);
-    });
-
-    it('a transaction with retry runs again and succeeds; without, it fails once with 0A000, and the next succeeds', async () => {
-      let runs = 0;
-      const retried = await lastValueFrom(
-        b.transact(
-          (tx) => {
-            runs++;
-            return tx.query(select, [1]);
-          },
-          { retry: 1 },
-        ),
-      );
-      expect({ runs, retried }).toEqual({ runs: 2, retried: [{ a: 1, b: 7 }] });
-
-      await lastValueFrom(b.query(select, [1])); // named again (its second sight since it was forgotten)
-      await lastValueFrom(b.query(`ALTER TABLE ${table} ADD COLUMN c int DEFAULT 8`));
-      const failed = await lastValueFrom(b.transact((tx) => tx.query(select, [1]))).catch((e: unknown) => e);
-      expect(failed).toBeInstanceOf(TransactionError);
-      expect(failed).toMatchObject({ code: '0A000', sql: select });
-      expect(await lastValueFrom(b.transact((tx) => tx.query(select, [1])))).toEqual([{ a: 1, b: 7, c: 8 }]);
-    });
-  });
+  // A stale plan after a schema change: spec/dialect/postgres-stale-plan.spec.ts.
 
   describe('a 0A000 (feature_not_supported) that is not a stale plan', () => {
     let seq: string;

@@ -1,4 +1,5 @@
 import { StatementCache } from '../postgres/statement-cache';
+import { TransactionOpening, type Reopen } from '../postgres/transaction-opening';
 import { transactionStatus, type PgClient } from './pg-client';
 
 /** The pg client's query method as TypeORM calls it: SQL and values, a Promise back. */
@@ -31,7 +32,15 @@ const stale = new WeakSet<object>();
 /** On a client {@link autoPrepare} or {@link sendUnnamed} changed: its own query method, to put back. */
 const ORIGINAL = Symbol('sasync.autoPrepare');
 
-type Preparing = Omit<PgClient, 'query'> & { [ORIGINAL]?: Query; query: Query };
+type Preparing = Omit<PgClient, 'query'> & PgQueue & { [ORIGINAL]?: Query; query: Query };
+
+/** What pg's client keeps of the queries it has not answered yet. */
+interface PgQueue {
+  _activeQuery?: unknown;
+  _queryQueue?: unknown[];
+  _sentQueryQueue?: unknown[];
+  readyForQuery?: boolean;
+}
 
 /**
  * Makes `client` send SQL it has seen before on this connection as a named
@@ -40,12 +49,32 @@ type Preparing = Omit<PgClient, 'query'> & { [ORIGINAL]?: Query; query: Query };
  * parse and plan per statement. Only SQL sent with values is prepared: it
  * already goes through the extended protocol, which takes one statement
  * only, so multi-statement SQL (sent without values, by the simple
- * protocol) is never touched. When the server refuses a cached statement
- * (a schema change: `0A000` "cached plan must not change result type", or
- * `26000`, the statement is gone; not any other `0A000`), it is forgotten; outside a transaction
- * the statement is sent again at once; inside one the server has aborted
- * the transaction, so the error is marked for the transaction's retry
- * ({@link isStalePlan}).
+ * protocol) is never touched.
+ *
+ * A stale statement: when the server refuses a cached statement (after a
+ * schema change, `0A000` "cached plan must not change result type" from
+ * its plan cache, or `26000`, the statement is gone; not any other
+ * `0A000`), it is forgotten (and deallocated), and sent again once, unnamed,
+ * where that cannot change what the caller sees: the server refused it
+ * before running it, so
+ * - in autocommit (the connection is idle after the error) it is simply
+ *   sent again;
+ * - as the first statement of a transaction (after BEGIN and its SET
+ *   TRANSACTION only) or of a savepoint, the server has aborted a
+ *   transaction (or savepoint) that had done nothing: it is rolled back
+ *   (`ROLLBACK` and the same BEGIN again, or `ROLLBACK TO SAVEPOINT`) and
+ *   the statement sent again in the clean one;
+ * - anywhere else in a transaction, what the transaction did before is
+ *   lost with it: the error is the caller's, marked for the transaction's
+ *   `retry` ({@link isStalePlan}).
+ * Never when anything was sent on the connection after the statement
+ * (statements the work sent without awaiting it): that ran behind the
+ * error already (in an aborted transaction, or in autocommit before the
+ * statement would run again), so the error is the caller's there too; and
+ * the `25P02` of those sent behind it in the transaction it aborted is
+ * marked as its doing (the work may see that one first), so that `retry`
+ * runs the transaction again. The error is thrown on without a wait, so
+ * that it reaches the work no later than theirs.
  *
  * pg internals: the client's `query` is replaced on the instance (TypeORM
  * calls `client.query(sql, values)`), and `connection.parsedStatements`
@@ -54,14 +83,26 @@ type Preparing = Omit<PgClient, 'query'> & { [ORIGINAL]?: Query; query: Query };
  * when it is queued: a statement queued before it still uses the name).
  * Breaks if pg renames them: given-up names stay in that record (memory
  * only; names are never reused). Caught by
- * spec/dialect/postgres-prepared-cache.spec.ts.
+ * spec/dialect/postgres-prepared-cache.spec.ts. pg's `readyForQuery`,
+ * `_activeQuery` and queues tell whether the client is idle when a BEGIN
+ * goes out (a BEGIN sent inside a transaction opens nothing) and whether a
+ * statement goes behind another; if pg renamed them, a BEGIN would never
+ * count and every statement would seem to go behind another: stale
+ * statements in transactions would fail as before this (caught by
+ * spec/dialect/postgres-stale-plan.spec.ts).
  */
 export function autoPrepare(client: PgClient, limit?: number): void {
-  const c = client as Omit<PgClient, 'query'> & { [ORIGINAL]?: Query; query: Query };
+  const c = client as Preparing;
   if (c[ORIGINAL]) return;
   const query = c.query;
   c[ORIGINAL] = query;
   const cache = new StatementCache(limit);
+  /** Calls sent on the client so far: a stale statement is sent again only if nothing went after it. */
+  let sent = 0;
+  /** Where the connection is: the first statement of a transaction that has done nothing else? */
+  const opening = new TransactionOpening();
+  /** The last stale statement whose error was the caller's (not sent again). */
+  let staleAt: Position | undefined;
 
   const deallocate = () => {
     // Not in a failed transaction: the server would refuse it (and the names stay queued).
@@ -70,6 +111,7 @@ export function autoPrepare(client: PgClient, limit?: number): void {
       // pg sends a client's queries in order: one queued before this DEALLOCATE still finds the name
       // parsed (on the server and in pg's record); none queued after uses it (names are never reused).
       // So the record loses the name only once the server has dropped it.
+      sent++;
       (query.call(client, `DEALLOCATE ${name}`) as Promise<unknown>).then(
         () => forgetParsed(name),
         (err: unknown) => {
@@ -85,23 +127,102 @@ export function autoPrepare(client: PgClient, limit?: number): void {
     delete connection?.submittedNamedStatements?.[name];
   };
 
+  /** Sends `sql` unnamed after `before` (rolling back a transaction that did nothing), answered as the last. */
+  const sendAgain = (self: PgClient, before: Reopen, sql: string, values: unknown[]): Promise<unknown> => {
+    sent += before.length + 1;
+    if (before.length > 0) opening.reopened();
+    // All queued at once, in order: the statement runs only if they did (pg fails it otherwise).
+    const answers = [...before.map((text) => query.call(self, text)), query.call(self, sql, values)];
+    return Promise.allSettled(answers as Promise<unknown>[]).then((results) => {
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      return (results[results.length - 1] as PromiseFulfilledResult<unknown>).value;
+    });
+  };
+
   c.query = function preparingQuery(this: PgClient, sql: unknown, values?: unknown, callback?: unknown) {
-    if (typeof sql !== 'string' || !Array.isArray(values) || values.length === 0 || callback !== undefined)
-      return query.call(this, sql, values, callback);
+    const text = typeof sql === 'string' && values === undefined && callback === undefined ? sql : undefined;
+    const first = opening.follow(text, () => idle(c));
+    // Sent behind another statement not answered yet: it may fail only because that one was stale.
+    const behind = busy(c);
+    if (typeof sql !== 'string' || !Array.isArray(values) || values.length === 0 || callback !== undefined) {
+      const at: Position = { ends: opening.boundaries, at: ++sent };
+      const answer = query.call(this, sql, values, callback);
+      return behind && plain(sql, values, callback) ? markAborted(answer as Promise<unknown>, at) : answer;
+    }
     const name = cache.nameFor(sql);
     deallocate();
-    if (name === undefined) return query.call(this, sql, values);
-    return (query.call(this, { name, text: sql, values }) as Promise<unknown>).catch(async (err: unknown) => {
-      const code = (err as { code?: unknown } | null)?.code;
-      if (!isStaleStatement(err)) throw err;
+    const at: Position = { ends: opening.boundaries, at: ++sent };
+    if (name === undefined) {
+      const answer = query.call(this, sql, values) as Promise<unknown>;
+      return behind ? markAborted(answer, at) : answer;
+    }
+    // No await before the error is thrown on: statements sent behind this one settle after it.
+    return (query.call(this, { name, text: sql, values }) as Promise<unknown>).catch((err: unknown) => {
+      if (!isStaleStatement(err)) {
+        if (behind) markIfAborted(err, at);
+        throw err;
+      }
       // 26000: the server has no such statement; 0A000: it has, and it is to be deallocated.
-      cache.forget(sql, code === '0A000');
-      if (code === '26000') forgetParsed(name);
-      if ((await transactionStatus(client)) === 'I') return query.call(this, sql, values);
-      if (typeof err === 'object' && err !== null) stale.add(err);
-      throw err;
+      cache.forget(sql, (err as { code?: unknown }).code === '0A000');
+      if ((err as { code?: unknown }).code === '26000') forgetParsed(name);
+      const last = sent === at.at;
+      const again = (status: string | null | undefined) => {
+        if (last && status === 'I' && first === undefined) return sendAgain(this, [], sql, values);
+        if (last && status === 'E' && first !== undefined) return sendAgain(this, first, sql, values);
+        staleAt = at;
+        stale.add(err as object);
+        throw err;
+      };
+      // Nothing sent after it: the next ReadyForQuery is its own, and says where the connection is.
+      if (!last) return again(undefined);
+      const status = transactionStatus(client);
+      return status instanceof Promise ? status.then(again) : again(status);
     });
   } as Query;
+
+  /**
+   * A statement sent behind a stale one, in the transaction its error
+   * aborted, fails with 25P02: that error is marked stale too (the work may
+   * see it first), so that `retry` runs the transaction again.
+   */
+  const markIfAborted = (err: unknown, sentAt: Position): void => {
+    const aborted = staleAt !== undefined && staleAt.ends === sentAt.ends && staleAt.at < sentAt.at;
+    if (aborted && (err as { code?: unknown } | null)?.code === '25P02') stale.add(err as object);
+  };
+  const markAborted = (answer: Promise<unknown>, sentAt: Position): Promise<unknown> =>
+    answer.catch((err: unknown) => {
+      markIfAborted(err, sentAt);
+      throw err;
+    });
+}
+
+/** Where a statement was sent: after how many transaction boundaries, as the how-manieth call. */
+interface Position {
+  readonly ends: number;
+  readonly at: number;
+}
+
+/** Whether pg takes the call as a plain statement, answered by a Promise (not a cursor, no callback). */
+function plain(sql: unknown, values: unknown, callback: unknown): boolean {
+  if (callback !== undefined || typeof values === 'function') return false;
+  if (typeof sql === 'string') return true;
+  return typeof sql === 'object' && sql !== null && typeof (sql as { submit?: unknown }).submit !== 'function';
+}
+
+/** Whether the client has a statement on the wire or queued: one sent now goes behind it. */
+function busy(c: Preparing): boolean {
+  return (
+    c.readyForQuery !== true ||
+    Boolean(c._activeQuery) ||
+    (c._queryQueue?.length ?? 0) > 0 ||
+    (c._sentQueryQueue?.length ?? 0) > 0
+  );
+}
+
+/** Whether the client is outside a transaction with nothing on the wire or queued: a BEGIN sent now opens one. */
+function idle(c: Preparing): boolean {
+  return c.getTransactionStatus?.() === 'I' && !busy(c);
 }
 
 /**
@@ -145,8 +266,10 @@ export function stopPreparing(client: PgClient): void {
 
 /**
  * Whether `error` (or the driver error inside it) is a cached statement the
- * server refused after a schema change, inside a transaction: the
- * transaction failed, and re-running it sends the statement afresh.
+ * server refused after a schema change, inside a transaction where it
+ * could not be sent again by itself (see {@link autoPrepare}), or a
+ * statement sent behind it that the abort failed: the transaction failed,
+ * and re-running it sends the statement afresh.
  */
 export function isStalePlan(error: unknown): boolean {
   for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 8; depth++) {
