@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import type { EntityManager } from 'typeorm';
-import { AccessBroker, TransactionError, type TransactOptions } from '../../lib';
+import { AccessBroker, TransactionError, type Prepared, type TransactOptions } from '../../lib';
 import type { PgClient } from '../../lib/dialect/typeorm/pg-client';
 import { autoPrepare } from '../../lib/dialect/typeorm/pg-prepare';
 import { PG_URL, pgAvailable, uniqueName } from '../support/targets';
@@ -145,6 +145,80 @@ describePg('a stale cached plan (ALTER TABLE … TYPE between two runs of the sa
     expect({ runs, rows: await rows() }).toEqual({ runs: 2, rows: [1, 3] });
   });
 });
+
+describePg(
+  "a stale plan of broker.prepare()'s statement (named by sasync, parsed once per connection) [postgres]",
+  () => {
+    let b: AccessBroker;
+    let table: string;
+    let byId: Prepared<{ a: unknown; pid: number }>;
+    let pid: number;
+
+    beforeEach(async () => {
+      b = new AccessBroker(`${PG_URL}${PG_URL.includes('?') ? '&' : '?'}max=2`);
+      table = uniqueName('retyped_prepared');
+      await b.query(`CREATE TABLE ${table} (id int PRIMARY KEY, a int)`);
+      await b.query(`INSERT INTO ${table} (id, a) VALUES ($1, $2)`, [1, 5]);
+      byId = b.prepare(uniqueName('by_id'), `SELECT a, pg_backend_pid() AS pid FROM ${table} WHERE id = $1`);
+      const runs = [await byId.query([1]), await byId.query([1])];
+      expect(runs.map((rows) => rows[0]!.a)).toEqual([5, 5]);
+      pid = runs[0]![0]!.pid;
+      expect(runs[1]![0]!.pid).toBe(pid);
+      await b.query(`ALTER TABLE ${table} ALTER COLUMN a TYPE text`);
+    });
+    afterEach(async () => {
+      await b.query(`DROP TABLE IF EXISTS ${table}`);
+      await b.shutdown();
+    });
+
+    const fresh = [{ a: '5', pid: expect.any(Number) as number }];
+    /** How many statements of this SQL the connection holds (one: the stale one was deallocated first). */
+    const held = () =>
+      b.transact(async (tx) => {
+        const rows: { n: number }[] = await tx.query(
+          'SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = $1',
+          [byId.sql],
+        );
+        return rows[0]!.n;
+      });
+
+    it('in autocommit: deallocated, prepared again under its name, and answered', async () => {
+      const answer = await byId.query([1]);
+      expect(answer).toEqual(fresh);
+      expect(answer[0]!.pid).toBe(pid);
+      expect(await byId.query([1])).toEqual(fresh);
+      expect(await held()).toBe(1);
+    });
+
+    it("as a transaction's first statement: the transaction begun afresh, the work runs once", async () => {
+      let runs = 0;
+      const answer = await b.transact(async () => {
+        runs++;
+        return byId.query([1]);
+      });
+      expect({ runs, answer, pid: answer[0]!.pid }).toEqual({ runs: 1, answer: fresh, pid });
+    });
+
+    it('later in a transaction: a TransactionError with 0A000, and the next run on the connection succeeds; with retry it runs again', async () => {
+      const work = async (tx: EntityManager) => {
+        await tx.query('SELECT 1');
+        return byId.query([1]);
+      };
+      const failed = await b.transact(work).catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(TransactionError);
+      expect(failed).toMatchObject({ code: '0A000', sql: byId.sql });
+      // The stale statement is deallocated before the next statement on the connection, then parsed again.
+      const next = await byId.query([1]);
+      expect({ next, pid: next[0]!.pid }).toEqual({ next: fresh, pid });
+      expect(await held()).toBe(1);
+
+      await b.query(`ALTER TABLE ${table} ALTER COLUMN a TYPE varchar(10)`);
+      let runs = 0;
+      const retried = await b.transact(async (tx) => (runs++, work(tx)), { retry: 1 });
+      expect({ runs, retried }).toEqual({ runs: 2, retried: fresh });
+    });
+  },
+);
 
 describePg('a stale cached plan on one pg client in autocommit [postgres]', () => {
   let client: Client;

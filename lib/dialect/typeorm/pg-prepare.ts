@@ -76,6 +76,15 @@ interface PgQueue {
  * runs the transaction again. The error is thrown on without a wait, so
  * that it reaches the work no later than theirs.
  *
+ * `broker.prepare()`'s statements (query configs named by their caller,
+ * which pg parses once per connection) go as they are, and are handled
+ * alike when stale, except that their name is kept: where the statement
+ * is sent again, the stale one is deallocated first and it is parsed again
+ * under its name; where the error is the caller's, it is deallocated
+ * before a later statement on the connection (once the failed transaction
+ * is over and nothing is queued), so that its next run is parsed again
+ * rather than failing until the connection is replaced.
+ *
  * pg internals: the client's `query` is replaced on the instance (TypeORM
  * calls `client.query(sql, values)`), and `connection.parsedStatements`
  * (and `submittedNamedStatements`), pg's record of the names it has parsed
@@ -127,12 +136,35 @@ export function autoPrepare(client: PgClient, limit?: number): void {
     delete connection?.submittedNamedStatements?.[name];
   };
 
-  /** Sends `sql` unnamed after `before` (rolling back a transaction that did nothing), answered as the last. */
-  const sendAgain = (self: PgClient, before: Reopen, sql: string, values: unknown[]): Promise<unknown> => {
-    sent += before.length + 1;
+  /**
+   * Names of `broker.prepare()`'s statements (named by the caller) the
+   * server holds stale, to DEALLOCATE once nothing is queued on the client
+   * (pg's record loses them at the same time: a use sent after it is parsed
+   * again; one queued before it would not be).
+   */
+  const staleNames = new Set<string>();
+  const dropStaleNames = () => {
+    if (staleNames.size === 0 || c.getTransactionStatus?.() === 'E' || busy(c)) return;
+    for (const name of staleNames) {
+      forgetParsed(name);
+      sent++;
+      // (It can only fail with the connection, which takes the statement with it.)
+      (query.call(client, `DEALLOCATE ${quoteName(name)}`) as Promise<unknown>).catch(() => undefined);
+    }
+    staleNames.clear();
+  };
+
+  /**
+   * Sends a stale statement again after `before` (rolling back a
+   * transaction that did nothing, then `dropping` its name, then beginning
+   * it again), all queued at once, in order; answered as the statement.
+   */
+  const sendAgain = (self: PgClient, before: Reopen, dropping: string[], resend: () => unknown): Promise<unknown> => {
+    const texts = before.length > 0 ? [before[0]!, ...dropping, ...before.slice(1)] : dropping;
+    sent += texts.length + 1;
     if (before.length > 0) opening.reopened();
-    // All queued at once, in order: the statement runs only if they did (pg fails it otherwise).
-    const answers = [...before.map((text) => query.call(self, text)), query.call(self, sql, values)];
+    // The statement runs only if those before it did (pg fails it otherwise).
+    const answers = [...texts.map((text) => query.call(self, text)), resend()];
     return Promise.allSettled(answers as Promise<unknown>[]).then((results) => {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
@@ -140,11 +172,72 @@ export function autoPrepare(client: PgClient, limit?: number): void {
     });
   };
 
+  /** What is done with a named statement the server refused as stale. */
+  interface StaleHandling {
+    /** Sent again: the statements to send first (after a ROLLBACK), and what sends it. */
+    again(code: unknown): { dropping: string[]; resend: () => unknown };
+    /** Not sent again: the error goes to the caller. */
+    keep(code: unknown): void;
+  }
+
+  /**
+   * The answer of a named statement sent as the `at`th call: a stale one is
+   * sent again where nothing is lost (see {@link autoPrepare}); any other
+   * error is thrown on, at once: statements sent behind it settle after it.
+   */
+  const answered = (
+    answer: Promise<unknown>,
+    at: Position,
+    first: Reopen | undefined,
+    behind: boolean,
+    handling: StaleHandling,
+  ): Promise<unknown> =>
+    answer.catch((err: unknown) => {
+      if (!isStaleStatement(err)) {
+        if (behind) markIfAborted(err, at);
+        throw err;
+      }
+      const { code } = err as { code?: unknown };
+      const last = sent === at.at;
+      const again = (status: string | null | undefined) => {
+        const before = last && status === 'I' && first === undefined ? [] : last && status === 'E' ? first : undefined;
+        if (before) {
+          const { dropping, resend } = handling.again(code);
+          return sendAgain(client, before, dropping, resend);
+        }
+        handling.keep(code);
+        staleAt = at;
+        stale.add(err as object);
+        throw err;
+      };
+      // Nothing sent after it: the next ReadyForQuery is its own, and says where the connection is.
+      if (!last) return again(undefined);
+      const status = transactionStatus(client);
+      return status instanceof Promise ? status.then(again) : again(status);
+    });
+
   c.query = function preparingQuery(this: PgClient, sql: unknown, values?: unknown, callback?: unknown) {
     const text = typeof sql === 'string' && values === undefined && callback === undefined ? sql : undefined;
     const first = opening.follow(text, () => idle(c));
     // Sent behind another statement not answered yet: it may fail only because that one was stale.
     const behind = busy(c);
+    dropStaleNames();
+    const given = namedConfig(sql, callback);
+    if (given !== undefined) {
+      // broker.prepare()'s statement, named by the caller: pg parses it once per connection.
+      const at: Position = { ends: opening.boundaries, at: ++sent };
+      return answered(query.call(this, sql, values) as Promise<unknown>, at, first, behind, {
+        // 26000: the server has no such statement; 0A000: it has it, stale, to be deallocated first.
+        again: (code) => {
+          forgetParsed(given);
+          return {
+            dropping: code === '0A000' ? [`DEALLOCATE ${quoteName(given)}`] : [],
+            resend: () => query.call(this, sql, values),
+          };
+        },
+        keep: (code) => (code === '0A000' ? staleNames.add(given) : forgetParsed(given)),
+      });
+    }
     if (typeof sql !== 'string' || !Array.isArray(values) || values.length === 0 || callback !== undefined) {
       const at: Position = { ends: opening.boundaries, at: ++sent };
       const answer = query.call(this, sql, values, callback);
@@ -157,27 +250,14 @@ export function autoPrepare(client: PgClient, limit?: number): void {
       const answer = query.call(this, sql, values) as Promise<unknown>;
       return behind ? markAborted(answer, at) : answer;
     }
-    // No await before the error is thrown on: statements sent behind this one settle after it.
-    return (query.call(this, { name, text: sql, values }) as Promise<unknown>).catch((err: unknown) => {
-      if (!isStaleStatement(err)) {
-        if (behind) markIfAborted(err, at);
-        throw err;
-      }
+    const forget = (code: unknown) => {
       // 26000: the server has no such statement; 0A000: it has, and it is to be deallocated.
-      cache.forget(sql, (err as { code?: unknown }).code === '0A000');
-      if ((err as { code?: unknown }).code === '26000') forgetParsed(name);
-      const last = sent === at.at;
-      const again = (status: string | null | undefined) => {
-        if (last && status === 'I' && first === undefined) return sendAgain(this, [], sql, values);
-        if (last && status === 'E' && first !== undefined) return sendAgain(this, first, sql, values);
-        staleAt = at;
-        stale.add(err as object);
-        throw err;
-      };
-      // Nothing sent after it: the next ReadyForQuery is its own, and says where the connection is.
-      if (!last) return again(undefined);
-      const status = transactionStatus(client);
-      return status instanceof Promise ? status.then(again) : again(status);
+      cache.forget(sql, code === '0A000');
+      if (code === '26000') forgetParsed(name);
+    };
+    return answered(query.call(this, { name, text: sql, values }) as Promise<unknown>, at, first, behind, {
+      again: (code) => (forget(code), { dropping: [], resend: () => query.call(this, sql, values) }),
+      keep: forget,
     });
   } as Query;
 
@@ -201,6 +281,18 @@ export function autoPrepare(client: PgClient, limit?: number): void {
 interface Position {
   readonly ends: number;
   readonly at: number;
+}
+
+/** The name of a query config that names its statement (`broker.prepare()`'s), answered by a Promise. */
+function namedConfig(sql: unknown, callback: unknown): string | undefined {
+  if (callback !== undefined || typeof sql !== 'object' || sql === null) return undefined;
+  const { name, submit } = sql as { name?: unknown; submit?: unknown };
+  return typeof name === 'string' && name !== '' && typeof submit !== 'function' ? name : undefined;
+}
+
+/** A statement name as an SQL identifier (pg sends it as it is, case and all). */
+function quoteName(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
 }
 
 /** Whether pg takes the call as a plain statement, answered by a Promise (not a cursor, no callback). */
