@@ -46,6 +46,7 @@ const EXPECTED: [string, RegExp][] = [
     "broker.prepare<{ name: string }>('person_by_id'",
     /\[ 1, 2, 3, 4, 5 \]\n3\n\[ \{ name: 'person 1' \}, \{ name: 'person 2' \} \]\nperson 4/,
   ],
+  ["'postgres://app@pgbouncer:6432/app?prepare=off'", /^true true$/],
   [
     "broker.stream(authors.orderBy('a.id')",
     /^true Ada \[ 'Notes', 'Sketch' \]\ntrue Grace \[ 'Manual' \]\n\[ 'a_id', 'a_name', 'b_authorId', 'b_id', 'b_title' \]$/,
