@@ -5,14 +5,19 @@ import { CancelledError, TransactionError } from '../../lib';
 import { withItems, type ItemsBroker } from '../support/brokers';
 import {
   allItemsSql,
+  busySessionList,
   releaseCheckedRun,
   failingAtSql,
   fillItems,
   readCounter,
   settle,
+  sqliteConnections,
+  sqliteFile,
   type ReadCounter,
+  until,
+  within,
 } from '../support/streams';
-import { allTargets } from '../support/targets';
+import { allTargets, fileAndPg } from '../support/targets';
 
 const ROWS = 1_234;
 const BATCH = 100;
@@ -156,7 +161,10 @@ describe.each(allTargets)('a sink that stops early closes the cursor and returns
       const controller = new AbortController();
       const readable = stream(b, read, controller.signal).toReadable();
       readable.read(); // starts reading; nothing more is asked for
+      // The first batch is in the Readable's buffer (a full sink), not still being read.
+      await once(readable, 'readable');
       await settle(b);
+      expect(read.batches).toBe(1);
       const failed = once(readable, 'error');
       controller.abort(new Error('stop'));
       const [error] = (await failed) as [CancelledError];
@@ -180,6 +188,42 @@ describe.each(allTargets)('a sink that stops early closes the cursor and returns
       expect(error).toBeInstanceOf(CancelledError);
       expect(rows).toBeLessThanOrEqual(BATCH);
       expect(read.rows).toBe(BATCH);
+    }));
+});
+
+// The abort ends a read in flight: on postgres the stream's statement is
+// cancelled from a short-lived session of its own, which the release check
+// must not take for a leak (see expectNoBusySessions).
+describe.each(fileAndPg)('an AbortSignal aborted while a read runs [$name]', (t) => {
+  const appName = `sasync-rows-sinks-slow-${process.pid}`;
+  const run = releaseCheckedRun(t, appName, 0);
+  const slow =
+    t.dialect === 'postgres'
+      ? 'SELECT pg_sleep(20) AS s'
+      : 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000) SELECT count(*) AS s FROM c';
+
+  it('fails the Readable with CancelledError without waiting for the statement', () =>
+    run(async (b) => {
+      const controller = new AbortController();
+      const file = t.dialect === 'sqlite' ? sqliteFile(b) : undefined;
+      const before = file === undefined ? 0 : sqliteConnections(file);
+      const readable = b.stream(slow, [], { signal: controller.signal }).toReadable();
+      const failed = once(readable, 'error');
+      readable.read();
+      // The read is under way: postgres runs the statement; sqlite opened the stream's reader connection.
+      if (file === undefined) {
+        await until(
+          async () => (await busySessionList(b, appName)).some((s) => s.query === slow),
+          'the statement runs',
+        );
+      } else await until(() => sqliteConnections(file) > before, 'the reader connection is open');
+      const started = Date.now();
+      controller.abort(new Error('stop'));
+      const [error] = (await within(failed, 'the Readable failing')) as [CancelledError];
+      expect(error).toBeInstanceOf(CancelledError);
+      expect(error.message).toMatch(/cancelled: stop/);
+      // Far less than the statement would take (20 s on postgres, seconds on sqlite).
+      expect(Date.now() - started).toBeLessThan(8000);
     }));
 });
 
