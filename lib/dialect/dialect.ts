@@ -41,10 +41,11 @@ export interface DialectCapabilities {
   /**
    * Statements a transaction sends without awaiting each other go out
    * together, written before any answer is read, and each settles with its
-   * own answer, in order (postgres: `typeorm/pg-pipeline.ts`): work whose
-   * next statements do not depend on an answer (`produceRows`) sends them
-   * ahead. Without it (sqlite: one connection in process) there is no round
-   * trip to spare, and such work awaits each statement.
+   * own answer, in order (postgres: `typeorm/pg-pipeline.ts`; on an app's
+   * own DataSource they go one at a time, in order, `typeorm/pg-one-at-a-time.ts`):
+   * work whose next statements do not depend on an answer (`produceRows`)
+   * sends them ahead. Without it (sqlite: one connection in process) there
+   * is no round trip to spare, and such work awaits each statement.
    */
   readonly pipelinesStatements: boolean;
 }

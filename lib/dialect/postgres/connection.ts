@@ -1,5 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { cancelBackend, destroySocket, isRunning, type PgClient } from '../typeorm/pg-client';
+import { sendOneAtATime, stopOneAtATime } from '../typeorm/pg-one-at-a-time';
 import { dropPendingBegin, pipelineStatements, stopPipelining } from '../typeorm/pg-pipeline';
 import { autoPrepare, sendUnnamed, stopPreparing } from '../typeorm/pg-prepare';
 import {
@@ -20,12 +21,24 @@ import { preparesStatements } from './options';
  * in one round trip (until the returned function stops all three). An app's own DataSource (`adopted`)
  * is left as its owner made it: its pool serves its owner's statements too,
  * which may go through a pooler that does not keep named statements
- * (pgbouncer in transaction mode).
+ * (pgbouncer in transaction mode). Its clients only hand pg one call at a
+ * time (statements a transaction sends together wait in order, as in pg's
+ * own queue, which warns and goes away in pg 9), until the returned
+ * function puts them back.
  */
 export function prepareConnection(ds: DataSource, adopted: boolean): () => void {
   const stopRecording = recordLosses(ds);
   const pool = pgPool(ds);
-  if (!pool || adopted) return stopRecording;
+  if (!pool) return stopRecording;
+  if (adopted) {
+    for (const client of pgPoolClients(pool)) sendOneAtATime(client);
+    pool.on('connect', sendOneAtATime);
+    return () => {
+      stopRecording();
+      pool.off('connect', sendOneAtATime);
+      for (const client of pgPoolClients(pool)) stopOneAtATime(client);
+    };
+  }
   // pipelineStatements' query goes over autoPrepare's: the statement it sends behind BEGIN is prepared as any other.
   const named = preparesStatements(ds.options);
   const prepare = (client: PgClient) => {

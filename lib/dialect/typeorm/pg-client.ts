@@ -78,7 +78,8 @@ export function isDead(client: PgClient): boolean {
  * be reported committed (spec/transaction/caught-error.spec.ts).
  */
 export function transactionStatus(client: PgClient): string | null | undefined | Promise<string | null | undefined> {
-  if (client.readyForQuery) return client.getTransactionStatus?.();
+  // A dead client gets no more messages: what it last heard is all there is (waiting would hang).
+  if (client.readyForQuery || isDead(client)) return client.getTransactionStatus?.();
   return readyForQuery(client).then(() => client.getTransactionStatus?.());
 }
 

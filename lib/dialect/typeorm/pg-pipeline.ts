@@ -1,13 +1,9 @@
-import type { PgClient } from './pg-client';
+import { isDead, type PgClient } from './pg-client';
+import { HeldCalls, plain, quiet, type Query } from './pg-one-at-a-time';
 
-/** The pg client's query method as TypeORM and sasync call it. */
-type Query = (this: PgClient, sql: unknown, values?: unknown, callback?: unknown) => unknown;
-
-/** What pg's client keeps of its queue and pipeline mode (see {@link pipelineStatements}). */
+/** pg's pipeline mode on a client (see {@link pipelineStatements}). */
 interface PgQueue {
   pipeline?: boolean;
-  _queryQueue?: unknown[];
-  _sentQueryQueue?: unknown[];
 }
 
 type Deferring = Omit<PgClient, 'query'> & PgQueue & { [ORIGINAL]?: Query; [STATE]?: BeginState; query: Query };
@@ -18,8 +14,13 @@ interface BeginState {
   pending: string[];
   /** Plain statements sent in pipeline mode and not answered yet. */
   inflight: number;
-  /** Calls pg's pipeline mode refuses (and every call after one), sent once nothing is in flight. */
-  held: (() => void)[];
+  /**
+   * Calls that may not go to pg now, in order: a call pg's pipeline mode
+   * refuses (and every call after one), sent once nothing is in flight; a
+   * call made while pg runs one it took outside pipeline mode (a cursor, a
+   * stream), sent at the client's next ReadyForQuery.
+   */
+  held: HeldCalls;
 }
 
 /** The SQL TypeORM's startTransaction() sends, and what may follow it before the work's first statement. */
@@ -52,8 +53,18 @@ const STATE = Symbol('sasync.pipelineState');
  * in the aborted transaction). A cursor (or any call pg's pipeline mode
  * refuses: a portal kept open across round trips) waits until the
  * statements on the wire are answered, and every call after it waits behind
- * it, as pg's own queue would have it; a cursor right after BEGIN sends
- * BEGIN ahead of it the usual way.
+ * it, as pg's own queue would have it; a cursor right after BEGIN waits
+ * for BEGIN's answer the same way.
+ *
+ * One at a time otherwise: nothing is left in pg's own queue. A call made
+ * while pg runs one it took outside pipeline mode (a cursor or a TypeORM
+ * stream keeps its portal, and the client, until it closes) waits here,
+ * in order, and goes out at the client's next ReadyForQuery. pg 8 queues
+ * such calls itself but warns ("Calling client.query() when the client is
+ * already executing a query is deprecated", a DeprecationWarning printed
+ * once per process), and pg 9 drops that queue. What is sent (and when) is
+ * what pg's queue would have sent. A client whose connection ended sends
+ * its held calls to pg at once, which fails them.
  *
  * pg internals: `pipeline` (pg 8.23's pipeline mode, on only while
  * statements sent here are on the wire), `_queryQueue`, `_sentQueryQueue`
@@ -70,7 +81,18 @@ export function pipelineStatements(client: PgClient): void {
   if (c[ORIGINAL]) return;
   const query = c.query;
   c[ORIGINAL] = query;
-  const state: BeginState = { pending: [], inflight: 0, held: [] };
+  const state: BeginState = {
+    pending: [],
+    inflight: 0,
+    // Each held call is made again as a new one: pipelined, sent, or held again.
+    held: new HeldCalls(
+      client,
+      () => state.inflight === 0 && quiet(client),
+      function (this: PgClient, sql, values, callback) {
+        return pipeliningQuery.call(this, sql, values, callback);
+      },
+    ),
+  };
   c[STATE] = state;
 
   /** Sends a plain statement at once, behind those on the wire, in pipeline mode until all are answered. */
@@ -90,25 +112,21 @@ export function pipelineStatements(client: PgClient): void {
       // Every answer is here (each settles only after those sent before it, or all at once when the
       // connection ends): pg's sent queue is empty, so its one-at-a-time mode can take over.
       c.pipeline = false;
-      for (const call of state.held.splice(0)) call();
+      state.held.flush();
     };
     sent.then(answered, answered);
     return sent;
   };
 
   const pipeliningQuery = function (this: PgClient, sql: unknown, values?: unknown, callback?: unknown): unknown {
+    // A dead client: pg fails the call at once (nothing is queued, nothing waits for an answer).
+    if (isDead(client)) return query.call(this, sql, values, callback);
     const isPlain = plain(sql, values, callback);
+    if (state.held.size > 0) return state.held.hold(this, sql, values, callback);
     if (state.inflight > 0) {
-      if (isPlain && state.held.length === 0) return send(sql, values);
+      if (isPlain) return send(sql, values);
       // pg's pipeline mode refuses a cursor: it waits until the statements on the wire are answered.
-      if (!isPlain) {
-        state.held.push(() => void pipeliningQuery.call(this, sql, values, callback));
-        // (What pg's query() returns: the submittable itself, or nothing for a call with a callback.)
-        return typeof (sql as { submit?: unknown } | null)?.submit === 'function' ? sql : undefined;
-      }
-      return new Promise((resolve, reject) => {
-        state.held.push(() => (pipeliningQuery.call(this, sql, values) as Promise<unknown>).then(resolve, reject));
-      });
+      return state.held.hold(this, sql, values, callback);
     }
     const text = typeof sql === 'string' && values === undefined && callback === undefined ? sql : undefined;
     if (state.pending.length > 0) {
@@ -121,10 +139,9 @@ export function pipelineStatements(client: PgClient): void {
         return Promise.resolve(emptyResult('SET'));
       }
       if (!isPlain) {
-        // pg's pipeline mode refuses cursors: BEGIN goes first, the usual way.
-        for (const begin of state.pending.splice(0))
-          (query.call(this, begin) as Promise<unknown>).catch(() => undefined);
-        return query.call(this, sql, values, callback);
+        // pg's pipeline mode refuses cursors: BEGIN goes first, and the cursor once it is answered.
+        for (const begin of state.pending.splice(0)) send(begin).catch(() => undefined);
+        return state.held.hold(this, sql, values, callback);
       }
       // A failing first statement is reported as itself; BEGIN's own error (a lost connection) wins.
       const sent = [...state.pending.splice(0).map((begin) => send(begin)), send(sql, values)];
@@ -134,11 +151,12 @@ export function pipelineStatements(client: PgClient): void {
         return (results[results.length - 1] as PromiseFulfilledResult<unknown>).value;
       });
     }
-    if (text === BEGIN && quiet(c) && c.getTransactionStatus?.() === 'I') {
+    if (!quiet(client)) return state.held.hold(this, sql, values, callback);
+    if (text === BEGIN && c.getTransactionStatus?.() === 'I') {
       state.pending = [text];
       return Promise.resolve(emptyResult('BEGIN'));
     }
-    if (isPlain && quiet(c)) return send(sql, values);
+    if (isPlain) return send(sql, values);
     return query.call(this, sql, values, callback);
   };
   c.query = pipeliningQuery as Query;
@@ -150,8 +168,10 @@ export function stopPipelining(client: PgClient): void {
   const query = c[ORIGINAL];
   if (!query) return;
   c.query = query;
+  const held = c[STATE]?.held;
   delete c[ORIGINAL];
   delete c[STATE];
+  held?.release(query);
 }
 
 /**
@@ -161,24 +181,6 @@ export function stopPipelining(client: PgClient): void {
 export function dropPendingBegin(client: PgClient): void {
   const state = (client as Deferring)[STATE];
   if (state && state.inflight === 0) state.pending = [];
-}
-
-/** Whether pg takes the call as a plain statement (not a cursor or another submittable, no callback). */
-function plain(sql: unknown, values: unknown, callback: unknown): boolean {
-  if (callback !== undefined || typeof values === 'function') return false;
-  if (typeof sql === 'string') return true;
-  return typeof sql === 'object' && sql !== null && typeof (sql as { submit?: unknown }).submit !== 'function';
-}
-
-/** Whether the client has nothing on the wire or queued. */
-function quiet(c: Deferring): boolean {
-  return (
-    c.pipeline !== true &&
-    c.readyForQuery === true &&
-    !c._activeQuery &&
-    (c._queryQueue?.length ?? 0) === 0 &&
-    (c._sentQueryQueue?.length ?? 0) === 0
-  );
 }
 
 /** What pg resolves a statement without rows with. */
