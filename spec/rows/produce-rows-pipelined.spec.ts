@@ -2,8 +2,9 @@ import { lastValueFrom, toArray } from 'rxjs';
 import { TransactionError } from '../../lib';
 import { DIALECT_LIST, type Dialect } from '../../lib/dialect';
 import { PIPELINE_DEPTH, produceRowsWork } from '../../lib/rows/produce-rows';
+import { postgresAddress, startLatencyProxy, throughProxy } from '../../bench/latency-proxy';
 import { withItems, type ItemsBroker } from '../support/brokers';
-import { allTargets, uniqueName, type TestTarget } from '../support/targets';
+import { allTargets, PG_URL, pgAvailable, postgres, uniqueName, type TestTarget } from '../support/targets';
 
 /** The test target's dialect, its inserts counted: how many were sent and not answered yet, at most. */
 function countingDialect(t: TestTarget) {
@@ -75,4 +76,35 @@ describe.each(allTargets)('produceRows() inserts [$name]', (t) => {
         await lastValueFrom(b.query(`DROP TABLE ${table}`));
       }
     }));
+});
+
+const describePg = pgAvailable ? describe : describe.skip;
+
+describePg('produceRows() round trips [postgres]', () => {
+  it('takes far fewer round trips than rows (one per insert before pipelining)', async () => {
+    // The bench's latency proxy counts round trips (an answer after the client wrote something counts once);
+    // 1 ms each way, so that inserts written together reach it long before any answer comes back.
+    const proxy = await startLatencyProxy({ to: postgresAddress(PG_URL), delayMs: 1 });
+    try {
+      await withItems(
+        postgres,
+        async (b) => {
+          const before = proxy.roundTrips();
+          const keys = await produce(
+            b,
+            DIALECT_LIST.find((d) => d.name === 'postgres')!,
+            (i) => `r${i}`,
+            300,
+          );
+          const roundTrips = proxy.roundTrips() - before;
+          expect(keys).toHaveLength(300);
+          // 300 / 32 windows, plus the catalog check, BEGIN and COMMIT; refills may split a window.
+          expect(roundTrips).toBeLessThan(60);
+        },
+        throughProxy(PG_URL, proxy),
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
 });
