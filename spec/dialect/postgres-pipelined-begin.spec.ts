@@ -164,6 +164,38 @@ describePg('BEGIN sent with the first statement [postgres]', () => {
     expectPoolWhole(b);
   });
 
+  it('the first statement (sent with BEGIN) failing among those sent together is the one named, not the 25P02 behind it', async () => {
+    const tag = uniqueName('first-together');
+    const bad = `INSERT INTO ${table} (v) VALUES (NULL)`;
+    const error = await lastValueFrom(
+      b.transact(async (tx) => {
+        await Promise.all([tx.query(bad), tx.query(insert, [`${tag}-b`]), tx.query(insert, [`${tag}-c`])]);
+      }),
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransactionError);
+    expect(error).toMatchObject({ sql: bad, code: '23502' });
+    expect((await names()).filter((v) => v.startsWith(tag))).toEqual([]);
+    expectPoolWhole(b);
+    // Without the proxy every answer comes in one read: the 25P02s settle in the same turn as the error.
+    const direct = new AccessBroker(PG_URL);
+    try {
+      for (let i = 0; i < 20; i++) {
+        const failed = await lastValueFrom(
+          direct.transact(async (tx) => {
+            await Promise.all([
+              tx.query('SELECT 1 / $1::int AS x', [0]),
+              tx.query('SELECT 2 AS y'),
+              tx.query('SELECT 3 AS z'),
+            ]);
+          }),
+        ).catch((e: unknown) => e);
+        expect(failed).toMatchObject({ sql: 'SELECT 1 / $1::int AS x', code: '22012' });
+      }
+    } finally {
+      await direct.shutdown();
+    }
+  });
+
   it('a cursor opened while statements are on the wire goes out after them, and sees their writes', async () => {
     const tag = uniqueName('cursor-after');
     const got = await lastValueFrom(

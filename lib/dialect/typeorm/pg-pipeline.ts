@@ -15,6 +15,12 @@ interface BeginState {
   /** Plain statements sent in pipeline mode and not answered yet. */
   inflight: number;
   /**
+   * What the caller of the latest statement on the wire is given: a statement
+   * sent behind it settles only after it, so that the first to fail is the
+   * error the work sees (the first statement's answer waits for BEGIN's too).
+   */
+  tail?: Promise<unknown>;
+  /**
    * Calls that may not go to pg now, in order: a call pg's pipeline mode
    * refuses (and every call after one), sent once nothing is in flight; a
    * call made while pg runs one it took outside pipeline mode (a cursor, a
@@ -109,6 +115,8 @@ export function pipelineStatements(client: PgClient): void {
     // Runs before the caller's own handlers: the mode is off and the held calls sent before it goes on.
     const answered = () => {
       if (--state.inflight > 0) return;
+      // Nothing left to settle behind (and no answer kept alive on an idle client).
+      state.tail = undefined;
       // Every answer is here (each settles only after those sent before it, or all at once when the
       // connection ends): pg's sent queue is empty, so its one-at-a-time mode can take over.
       c.pipeline = false;
@@ -124,7 +132,7 @@ export function pipelineStatements(client: PgClient): void {
     const isPlain = plain(sql, values, callback);
     if (state.held.size > 0) return state.held.hold(this, sql, values, callback);
     if (state.inflight > 0) {
-      if (isPlain) return send(sql, values);
+      if (isPlain) return behind(send(sql, values));
       // pg's pipeline mode refuses a cursor: it waits until the statements on the wire are answered.
       return state.held.hold(this, sql, values, callback);
     }
@@ -145,19 +153,26 @@ export function pipelineStatements(client: PgClient): void {
       }
       // A failing first statement is reported as itself; BEGIN's own error (a lost connection) wins.
       const sent = [...state.pending.splice(0).map((begin) => send(begin)), send(sql, values)];
-      return Promise.allSettled(sent).then((results) => {
+      return (state.tail = Promise.allSettled(sent).then((results) => {
         const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failed) throw failed.reason;
         return (results[results.length - 1] as PromiseFulfilledResult<unknown>).value;
-      });
+      }));
     }
     if (!quiet(client)) return state.held.hold(this, sql, values, callback);
     if (text === BEGIN && c.getTransactionStatus?.() === 'I') {
       state.pending = [text];
       return Promise.resolve(emptyResult('BEGIN'));
     }
-    if (isPlain) return send(sql, values);
+    if (isPlain) return (state.tail = send(sql, values));
     return query.call(this, sql, values, callback);
+  };
+
+  /** `sent` as its caller gets it: settled only after the statement sent before it (see BeginState.tail). */
+  const behind = (sent: Promise<unknown>): Promise<unknown> => {
+    const before = state.tail;
+    const after = () => sent;
+    return (state.tail = before ? before.then(after, after) : sent);
   };
   c.query = pipeliningQuery as Query;
 }
