@@ -245,12 +245,12 @@ function pgPoolClients(b: AccessBroker): { processID: number | null }[] {
  *
  * One look that sees none is enough, and there is no second look: sessions
  * may come and go after the streams closed. An interrupted postgres stream
- * cancels its statement from a short-lived session of its own, with the
- * same application_name, that it does not wait for (its abort ends at once,
- * also on a server that does not answer): that session can be 'active'
+ * cancels its statement from a short-lived session of its own that it does
+ * not wait for (its abort ends at once, also on a server that does not
+ * answer); it once had the app's application_name and could be 'active'
  * (running pg_cancel_backend) just after a look that saw none, and a second
- * look failed a run that leaked nothing (CI, sinks.spec). A leaked session
- * is busy at every look.
+ * look failed a run that leaked nothing (CI, sinks.spec). It is named
+ * `sasync-cancel` now. A leaked session is busy at every look.
  */
 export async function expectNoBusySessions(b: AccessBroker, appName: string, timeoutMs = 10_000): Promise<void> {
   let busy: SessionInfo[] = [];

@@ -141,13 +141,41 @@ export function destroySocket(client: PgClient | undefined): void {
 export async function cancelBackend(client: PgClient): Promise<void> {
   const Client = client.constructor as new (params: unknown) => PgClient;
   const params = client.connectionParameters as Record<string, unknown>;
-  const canceller = new Client({ ...params, password: params.password, connectionTimeoutMillis: 5000 });
+  const canceller = new Client({
+    ...params,
+    password: params.password,
+    // Named apart, so that it never counts as one of the app's sessions (monitoring by application_name).
+    application_name: CANCEL_APPLICATION_NAME,
+    connectionTimeoutMillis: CANCEL_TIMEOUT_MS,
+    // A server that accepts and then stops answering must not hold this session (and the process) open.
+    query_timeout: CANCEL_TIMEOUT_MS,
+  });
   try {
     await canceller.connect();
     await canceller.query('SELECT pg_cancel_backend($1)', [client.processID]);
   } finally {
-    await canceller.end().catch(() => undefined);
+    await endWithin(canceller, CANCEL_TIMEOUT_MS);
   }
+}
+
+/** The cancelling session's name in pg_stat_activity. */
+export const CANCEL_APPLICATION_NAME = 'sasync-cancel';
+
+/** How long the cancelling session may take to connect, to answer, and to end. */
+const CANCEL_TIMEOUT_MS = 5000;
+
+/** Ends `client`, or closes its socket if the server does not answer within `ms`. */
+async function endWithin(client: PgClient, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      destroySocket(client);
+      resolve();
+    }, ms);
+    timer.unref();
+  });
+  await Promise.race([client.end().catch(() => undefined), late]);
+  clearTimeout(timer);
 }
 
 /**
