@@ -121,25 +121,19 @@ describe.each(allTargets)('cancelling transactions with signal and timeout [$nam
 
   it('puts one listener on a signal that many transactions share, however many run or wait', () =>
     withItems(t, async (b) => {
-      const warnings: Error[] = [];
-      const onWarning = (warning: Error) => warnings.push(warning);
-      process.on('warning', onWarning);
-      try {
-        const controller = new AbortController();
-        const gate = latch();
-        const first = latch();
-        const all = Array.from({ length: 20 }, () =>
-          lastValueFrom(b.transact(async () => (first.resolve(), gate.promise), { signal: controller.signal })),
-        );
-        await first.promise;
-        expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
-        gate.resolve();
-        await Promise.all(all);
-        expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
-        expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
-      } finally {
-        process.off('warning', onWarning);
-      }
+      // The count itself is the check (Node warns with MaxListenersExceededWarning past 10, but
+      // process.on('warning') inside a Jest spec listens on the sandbox's process, which never hears it).
+      const controller = new AbortController();
+      const gate = latch();
+      const first = latch();
+      const all = Array.from({ length: 20 }, () =>
+        lastValueFrom(b.transact(async () => (first.resolve(), gate.promise), { signal: controller.signal })),
+      );
+      await first.promise;
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+      gate.resolve();
+      await Promise.all(all);
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
     }));
 });
 
