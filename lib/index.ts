@@ -72,12 +72,20 @@ export {
   InvalidKeyError,
   InvalidParameterError,
   InvalidSpecError,
+  MigrationError,
   MissingKeyError,
   ReadOnlyError,
   SasyncError,
+  SchemaDriftError,
   SerializationError,
   TimeoutError,
   TransactionError,
   TransactIterationError,
 } from './errors';
-export type { CancelledErrorContext, IdentifierKind, SasyncErrorOptions, TransactionErrorContext } from './errors';
+export type {
+  CancelledErrorContext,
+  IdentifierKind,
+  SasyncErrorOptions,
+  TableDifference,
+  TransactionErrorContext,
+} from './errors';
