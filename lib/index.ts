@@ -53,6 +53,9 @@ export type { DatabaseTarget, ResolvedTarget } from './target';
 export { PORTABLE_TYPES } from './schema/column';
 export type { ColumnSpec, PortableType } from './schema/column';
 export type { IndexInfo, TableInfo, TableOptions } from './schema/table-spec';
+
+// Migrations
+export { migrationScript } from './migrations/script';
 export type { ConnectionStats, IsolationLevel } from './dialect';
 
 // Bound values

@@ -36,6 +36,7 @@ describe('the public surface', () => {
        "array",
        "devalueSerializer",
        "json",
+       "migrationScript",
        "resolveTarget",
        "transact",
      ]

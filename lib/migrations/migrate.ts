@@ -59,7 +59,8 @@ export function migrate(db: SharedDatabase, submitter: Submitter, gate: Migratio
 }
 
 function checked(list: MigrationEntry[]): MigrationEntry[] {
-  const outside = list.find((e) => e.migration.transaction === false);
+  // Read through a wider type: `transaction` is not in the MigrationInterface of every TypeORM of the peer range.
+  const outside = list.find((e) => (e.migration as { transaction?: boolean }).transaction === false);
   if (outside) {
     throw new MigrationError(
       `migration ${outside.name} sets transaction = false, but migrate() runs each migration in a transaction of ` +
