@@ -262,9 +262,14 @@ export class AccessBroker implements AsyncDisposable {
   /**
    * Creates a table and its indexes if missing; concurrent calls for one name
    * share one creation. Names are validated and types mapped per dialect.
-   * Resolves with the table's description, also kept in {@link tables}.
+   * A table already there is compared with the spec: a spec column missing,
+   * of another type or nullability, or an index on other columns fails with
+   * SchemaDriftError, changing nothing; with `{ evolve: true }` missing
+   * columns are added (missing indexes always are). Nothing is ever dropped
+   * or changed: that takes a migration ({@link migrate}). Resolves with the
+   * table's description, also kept in {@link tables}.
    * @throws InvalidIdentifierError for a bad name or type, InvalidSpecError
-   *   for any other spec field, before any SQL runs.
+   *   for any other spec field, before any SQL runs; SchemaDriftError (see above).
    */
   table(name: string, columns: readonly ColumnSpec[], options?: TableOptions): Promise<TableInfo> {
     return this.#tables.ensure(name, columns, options);
