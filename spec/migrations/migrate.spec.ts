@@ -101,6 +101,33 @@ describe.each(allTargets)('migrate() [$name]', (t) => {
     await drop(b, p);
   });
 
+  it('with { migrate: true }, a failing migration fails the start-up before startup() runs', async () => {
+    const p = uniqueName('m');
+    const failing = migrationClass('Broken1700000000004', async (r) => {
+      await r.query(`INSERT INTO ${p}_no_such_table VALUES (1)`);
+    });
+    const ds = new DataSource(migratingOptions(t, p, [...noteMigrations(p), failing]));
+    const setup = new AccessBroker(ds);
+    await setup.query(`CREATE TABLE ${p}_runs (name varchar(50))`);
+    let started = false;
+    class Notes extends AccessBroker {
+      protected override startup(): void {
+        started = true;
+      }
+    }
+    const b = new Notes(ds, { migrate: true });
+    await expect(b.waitUntilRunning()).rejects.toMatchObject({
+      name: 'TransactionError',
+      method: 'migrate(Broken1700000000004)',
+    });
+    expect(started).toBe(false);
+    // The ones before it are done and recorded; the broker still shuts down cleanly.
+    expect(await runs(setup, p)).toEqual(['body', 'create', 'index']);
+    await b.shutdown();
+    await drop(setup, p);
+    await ds.destroy();
+  });
+
   it('refuses two migrations of one name before running any', async () => {
     const p = uniqueName('m');
     const copy = migrationClass('AddBody1700000000002', async () => undefined);
