@@ -1,6 +1,8 @@
 import { lastValueFrom } from 'rxjs';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AccessBroker, MigrationError, TransactionError } from '../../lib';
+import { expectPoolWhole, latch } from '../support/brokers';
+import { within } from '../support/streams';
 import { allTargets, uniqueName, type TestTarget } from '../support/targets';
 import { migratingOptions, migrationClass, noteMigrations, schemaOf } from './fixtures';
 
@@ -126,6 +128,35 @@ describe.each(allTargets)('migrate() [$name]', (t) => {
     await b.shutdown();
     await drop(setup, p);
     await ds.destroy();
+  });
+
+  it('unsubscribed while a migration runs: rolled back, unrecorded, the pool whole; the next migrate() runs it', async () => {
+    const p = uniqueName('m');
+    const reached = latch();
+    const resume = latch();
+    let calls = 0;
+    const slow = migrationClass('Slow1700000000004', async (r) => {
+      await r.query(`CREATE TABLE ${p}_extra (id integer)`);
+      if (++calls === 1) {
+        reached.resolve();
+        await resume.promise;
+      }
+    });
+    const b = await brokerWith(t, p, [slow]);
+    const subscription = b.migrate().subscribe({ error: () => undefined });
+    await within(reached.promise, 'the slow migration to start');
+    subscription.unsubscribe();
+    resume.resolve();
+    await b.drain();
+    expect(await recorded(b, p)).toEqual([
+      'CreateNotes1700000000001',
+      'AddBody1700000000002',
+      'IndexTitle1700000000003',
+    ]);
+    expect((await schemaOf(b, [`${p}_extra`]))[`${p}_extra`]).toEqual({ columns: [], indexes: [] });
+    expectPoolWhole(b);
+    expect(await b.migrate()).toEqual(['Slow1700000000004']);
+    await drop(b, p);
   });
 
   it('refuses two migrations of one name before running any', async () => {
