@@ -348,3 +348,58 @@ function redact(parameters: readonly unknown[] | undefined): readonly string[] |
     }),
   );
 }
+
+/**
+ * The DataSource's migrations cannot be run as given: two with the same name,
+ * a name without its timestamp, or a `migrations` folder that does not exist.
+ * Raised before any migration runs, so nothing has changed; `migration` names
+ * the one at fault, `path` the missing folder.
+ */
+export class MigrationError extends SasyncError {
+  /** The migration at fault, when one is. */
+  readonly migration: string | undefined;
+  /** The folder (from the DataSource's `migrations` option) that does not exist. */
+  readonly path: string | undefined;
+  constructor(message: string, context: SasyncErrorOptions & { migration?: string; path?: string } = {}) {
+    super(message, context);
+    this.migration = context.migration;
+    this.path = context.path;
+  }
+}
+
+/** One way an existing table differs from its spec (see {@link SchemaDriftError}). */
+export interface TableDifference {
+  /** `missingColumn` and `missingIndex` are what `{ evolve: true }` adds; the others it never changes. */
+  readonly kind: 'missingColumn' | 'columnType' | 'columnNullable' | 'missingIndex' | 'indexColumns';
+  /** The column, or the index's name in the database. */
+  readonly name: string;
+  /** What the spec says (a type, `nullable`/`not null`, a column list). */
+  readonly expected: string;
+  /** What the database has (`missing` when it has none). */
+  readonly actual: string;
+}
+
+/**
+ * `table()` found the table already there but not as its spec says. Nothing
+ * was changed. `differences` lists each one; with `{ evolve: true }` table()
+ * adds missing columns and indexes itself, and the rest (a type, a
+ * nullability, an index's columns) needs a migration.
+ */
+export class SchemaDriftError extends SasyncError {
+  /** The table. */
+  readonly table: string;
+  /** Every difference found. */
+  readonly differences: readonly TableDifference[];
+  constructor(table: string, differences: readonly TableDifference[], evolving: boolean) {
+    const list = differences.map((d) => `${d.kind} ${d.name} (spec: ${d.expected}, database: ${d.actual})`);
+    const addable = differences.every((d) => d.kind === 'missingColumn' || d.kind === 'missingIndex');
+    super(
+      `table ${table} differs from its spec: ${list.join('; ')}. ` +
+        (addable && !evolving
+          ? 'Pass { evolve: true } to table() to add what is missing, or write a migration'
+          : 'table() never drops or changes a column or index: write a migration (see broker.migrate())'),
+    );
+    this.table = table;
+    this.differences = Object.freeze([...differences]);
+  }
+}

@@ -53,6 +53,9 @@ export type { DatabaseTarget, ResolvedTarget } from './target';
 export { PORTABLE_TYPES } from './schema/column';
 export type { ColumnSpec, PortableType } from './schema/column';
 export type { IndexInfo, TableInfo, TableOptions } from './schema/table-spec';
+
+// Migrations
+export { migrationScript } from './migrations/script';
 export type { ConnectionStats, IsolationLevel } from './dialect';
 
 // Bound values
@@ -72,12 +75,20 @@ export {
   InvalidKeyError,
   InvalidParameterError,
   InvalidSpecError,
+  MigrationError,
   MissingKeyError,
   ReadOnlyError,
   SasyncError,
+  SchemaDriftError,
   SerializationError,
   TimeoutError,
   TransactionError,
   TransactIterationError,
 } from './errors';
-export type { CancelledErrorContext, IdentifierKind, SasyncErrorOptions, TransactionErrorContext } from './errors';
+export type {
+  CancelledErrorContext,
+  IdentifierKind,
+  SasyncErrorOptions,
+  TableDifference,
+  TransactionErrorContext,
+} from './errors';

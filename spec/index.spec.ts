@@ -18,6 +18,7 @@ describe('the public surface', () => {
        "Items",
        "MAX_NICENESS",
        "MIN_NICENESS",
+       "MigrationError",
        "Missing",
        "MissingKeyError",
        "PORTABLE_TYPES",
@@ -27,6 +28,7 @@ describe('the public surface', () => {
        "ReadOnlyError",
        "RowStream",
        "SasyncError",
+       "SchemaDriftError",
        "SerializationError",
        "TimeoutError",
        "TransactIterationError",
@@ -34,6 +36,7 @@ describe('the public surface', () => {
        "array",
        "devalueSerializer",
        "json",
+       "migrationScript",
        "resolveTarget",
        "transact",
      ]

@@ -8,6 +8,7 @@ import { resolveTarget, SasyncError } from '../../lib';
 import { HELP, parseCli, UsageError, type Cli } from './cli';
 import { ensureSample } from './generate';
 import { importFile, type FileResult } from './import';
+import { migratingTarget } from './migrations';
 import { barProgress, lineProgress, noProgress, type Progress } from './progress';
 import { formatReport, readReport } from './report';
 import { StatBroker } from './stat-broker';
@@ -66,7 +67,8 @@ async function run(cli: Cli): Promise<void> {
   }
   checkFiles(files);
 
-  const broker = new StatBroker(cli.db);
+  // Its migrations run first, bringing a database of an older statalysis up to date.
+  const broker = new StatBroker(migratingTarget(cli.db), { migrate: true });
   try {
     await broker.waitUntilRunning().catch((err: Error) => {
       throw new Failure(err.message, 1);

@@ -71,6 +71,8 @@ export const TABLES: readonly TableDef[] = [
       // sha256 of the log's text: the same log under another name, or gzipped, is the same file.
       { name: 'hash', type: 'string', length: 64, nullable: false },
       { name: 'dt', type: 'datetime' },
+      // When its import began: added in statalysis 2 (migrations.ts brings older databases up to date).
+      { name: 'started', type: 'datetime' },
       // Lines read and committed so far: an interrupted import resumes after them.
       { name: 'lines', type: 'integer', nullable: false },
       { name: 'records', type: 'integer', nullable: false },

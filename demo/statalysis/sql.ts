@@ -50,8 +50,8 @@ export class StatSql {
   readonly findFile = (): string => `select id, name, lines, records, bad, done from files where hash = ${this.#p(0)}`;
 
   readonly addFile = (): string =>
-    `insert into files (name, hash, lines, records, bad, done) ` +
-    `values (${[0, 1, 2, 3, 4, 5].map(this.#p).join(', ')}) returning id`;
+    `insert into files (name, hash, lines, records, bad, done, started) ` +
+    `values (${[0, 1, 2, 3, 4, 5, 6].map(this.#p).join(', ')}) returning id`;
 
   /** Moves a file's resume point: in the transaction that wrote its lines. */
   readonly progress = (): string =>

@@ -83,7 +83,7 @@ export class StatBroker extends AccessBroker implements EntryStore {
     async (tx, name: string, hash: string): Promise<FileRow> => {
       const found: Record<string, unknown>[] = await tx.query(this.#sql.findFile(), [hash]);
       if (found[0]) return fileRow(found[0]);
-      const added: IdRow[] = await tx.query(this.#sql.addFile(), [name, hash, 0, 0, 0, false]);
+      const added: IdRow[] = await tx.query(this.#sql.addFile(), [name, hash, 0, 0, 0, false, new Date()]);
       return { id: Number(added[0]!.id), name, lines: 0, records: 0, bad: 0, done: false };
     },
     { name: 'openFile' },

@@ -8,6 +8,7 @@ import { queryBuilderStream } from '../rows/query-builder-stream';
 import { queryStream } from '../rows/query-stream';
 import type { RowStream } from '../rows/row-stream';
 import { checkConcurrency, type QueryBuilderStreamOptions, type StreamOptions } from '../rows/stream-options';
+import { migrate } from '../migrations/migrate';
 import type { ColumnSpec } from '../schema/column';
 import type { TableInfo, TableOptions } from '../schema/table-spec';
 import { resolveTarget, type DatabaseTarget, type ResolvedTarget } from '../target';
@@ -41,6 +42,12 @@ export interface TransactionMethod<A extends unknown[], R> {
 export interface BrokerOptions {
   /** A name for messages; defaults to the class name. */
   readonly name?: string;
+  /**
+   * Run the DataSource's pending migrations at start-up, before startup()
+   * and first() (see {@link AccessBroker.migrate}); a failed migration
+   * fails the start-up.
+   */
+  readonly migrate?: boolean;
 }
 
 /** @internal Used by the `@transact` decorator to pass the method's name. */
@@ -64,6 +71,7 @@ export class AccessBroker implements AsyncDisposable {
   readonly #submitter: Submitter;
   readonly #statements: Statements;
   readonly #tables: Tables;
+  readonly #migrateAtStart: boolean;
   #shutdown: Promise<void> | undefined;
 
   /**
@@ -100,6 +108,7 @@ export class AccessBroker implements AsyncDisposable {
     this.#submitter = new Submitter(this.#db, this.#lifecycle, options.name ?? new.target.name);
     this.#statements = new Statements(this.#db, this.#submitter, this.#lifecycle);
     this.#tables = new Tables(this.#db, this.#lifecycle, this.#submitter);
+    this.#migrateAtStart = options.migrate ?? false;
   }
 
   /**
@@ -253,12 +262,40 @@ export class AccessBroker implements AsyncDisposable {
   /**
    * Creates a table and its indexes if missing; concurrent calls for one name
    * share one creation. Names are validated and types mapped per dialect.
-   * Resolves with the table's description, also kept in {@link tables}.
+   * A table already there is compared with the spec: a spec column missing,
+   * of another type or nullability, or an index on other columns fails with
+   * SchemaDriftError, changing nothing; with `{ evolve: true }` missing
+   * columns are added (missing indexes always are). Nothing is ever dropped
+   * or changed: that takes a migration ({@link migrate}). Resolves with the
+   * table's description, also kept in {@link tables}.
    * @throws InvalidIdentifierError for a bad name or type, InvalidSpecError
-   *   for any other spec field, before any SQL runs.
+   *   for any other spec field, before any SQL runs; SchemaDriftError (see above).
    */
   table(name: string, columns: readonly ColumnSpec[], options?: TableOptions): Promise<TableInfo> {
     return this.#tables.ensure(name, columns, options);
+  }
+
+  /**
+   * Runs the DataSource's pending TypeORM migrations (its `migrations`
+   * option), in order, each in a transaction of its own, queued ahead of
+   * other work, under a lock so that two processes never run one twice
+   * (postgres: an advisory lock; sqlite: BEGIN IMMEDIATE). They are recorded
+   * in TypeORM's migrations table, so the TypeORM CLI sees them as run.
+   * Cold and awaitable: emits the names of the migrations it ran, once, as
+   * an array. A migration that fails is rolled back (the schema stays as it
+   * was) and fails it with TransactionError; the ones before it stay done.
+   * Outside the start-up it waits for the start-up; the `migrate: true`
+   * option runs it before startup().
+   * @throws MigrationError (through the Observable, before anything runs)
+   *   for a `migrations` folder that does not exist, two migrations of one
+   *   name, a name without a timestamp, or `transaction = false`.
+   *
+   * ```ts
+   * const ran = await broker.migrate(); // ['AddEmail1700000000000']
+   * ```
+   */
+  migrate(): Awaitable<readonly string[]> {
+    return migrate(this.#db, this.#submitter, this.#lifecycle);
   }
 
   /**
@@ -430,6 +467,7 @@ export class AccessBroker implements AsyncDisposable {
 
   /** startup(), then first() as the first transaction (if the subclass has one): the lifecycle runs it as the start-up. */
   async #startUp(): Promise<void> {
+    if (this.#migrateAtStart) await this.migrate();
     await this.startup();
     if (this.first === AccessBroker.prototype.first) return;
     const first = this.#submitter.transaction((tx) => this.first(tx), { doNext: true }, 'first', { internal: true });

@@ -1,4 +1,5 @@
 import { lastValueFrom } from 'rxjs';
+import { SchemaDriftError, TransactionError } from '../errors';
 import type { ColumnSpec } from '../schema/column';
 import { ensureTable } from '../schema/create-table';
 import { checkTableSpec, type TableInfo, type TableOptions } from '../schema/table-spec';
@@ -27,6 +28,7 @@ export class Tables {
   /** See AccessBroker.table. */
   async ensure(name: string, columns: readonly ColumnSpec[], options: TableOptions | undefined): Promise<TableInfo> {
     const info = checkTableSpec(name, columns, options);
+    const evolve = options?.evolve ?? false;
     await this.#lifecycle.ready(`table(${name})`);
     // Only creations under way are shared: a later call checks the catalog
     // again (the table may have been dropped, or a creation rolled back).
@@ -34,7 +36,9 @@ export class Tables {
     if (pending && sameSpec(pending.info, info)) return (this.known[name] = await pending.done);
     const entry = {
       info,
-      done: pending ? pending.done.catch(() => undefined).then(() => this.#create(info)) : this.#create(info),
+      done: pending
+        ? pending.done.catch(() => undefined).then(() => this.#create(info, evolve))
+        : this.#create(info, evolve),
     };
     this.#db.tables.set(name, entry);
     try {
@@ -45,17 +49,20 @@ export class Tables {
     }
   }
 
-  async #create(info: TableInfo): Promise<TableInfo> {
+  async #create(info: TableInfo, evolve: boolean): Promise<TableInfo> {
     const { dialect } = this.#db;
     // The dialect begins the transaction (autocommit: no BEGIN here) so that
     // other processes creating the same tables wait for this one.
     const creation = this.#submitter.transaction(
-      (tx) => dialect.ddlTransaction(tx.queryRunner!, () => ensureTable(tx.queryRunner!, dialect, info)),
+      (tx) => dialect.ddlTransaction(tx.queryRunner!, () => ensureTable(tx.queryRunner!, dialect, info, evolve)),
       { doNext: true, retry: 2 },
       `table(${info.name})`,
       { internal: true, autocommit: true },
     );
-    await lastValueFrom(creation, { defaultValue: undefined });
+    await lastValueFrom(creation, { defaultValue: undefined }).catch((err: unknown) => {
+      // The table is there but not as its spec says: that, not the rolled-back transaction around it, is the news.
+      throw err instanceof TransactionError && err.cause instanceof SchemaDriftError ? err.cause : err;
+    });
     return info;
   }
 }

@@ -1,19 +1,51 @@
-import { Table, TableIndex, type QueryRunner } from 'typeorm';
+import { Table, TableColumn, TableIndex, type QueryRunner, type TableColumnOptions } from 'typeorm';
+import { SchemaDriftError } from '../errors';
 import type { ColumnSpec } from './column';
+import { withScale } from './column-defaults';
+import { tableDifferences } from './drift';
 import type { SchemaIntrospector } from './introspector';
-import { DEFAULT_PRECISION, DEFAULT_SCALE } from './column-check';
 import type { TableInfo } from './table-spec';
 
 /**
  * Creates the table and each of its indexes that the catalog does not show
  * yet (checking first, never creating and catching the failure), inside the
- * caller's transaction.
+ * caller's transaction. A table already there is compared with its spec
+ * first (see tableDifferences): a column missing, or of another type or
+ * nullability, or an index on other columns, fails with SchemaDriftError
+ * and changes nothing, unless the only differences are missing columns and
+ * `evolve` is set: then they are added. Missing indexes are added either
+ * way, as table() always did. Nothing is ever dropped or changed.
  */
-export async function ensureTable(runner: QueryRunner, schema: SchemaIntrospector, info: TableInfo): Promise<void> {
-  if (!(await runner.hasTable(info.name))) await runner.createTable(toTable(schema, info), false, false, false);
-  const existing = new Set(await schema.indexNames(runner, info.name));
+export async function ensureTable(
+  runner: QueryRunner,
+  schema: SchemaIntrospector,
+  info: TableInfo,
+  evolve = false,
+): Promise<void> {
+  const existing = await runner.getTable(info.name);
+  if (!existing) {
+    await runner.createTable(
+      new Table({ name: info.name, columns: info.columns.map((c) => columnOptions(schema, c)) }),
+      false,
+      false,
+      false,
+    );
+  } else {
+    const differences = tableDifferences(runner, schema, info, existing);
+    const missing = (name: string) => info.columns.find((c) => c.name === name)!;
+    const blocking = differences.filter(
+      (d) => d.kind !== 'missingIndex' && !(evolve && d.kind === 'missingColumn' && !missing(d.name).primary),
+    );
+    if (blocking.length > 0) throw new SchemaDriftError(info.name, differences, evolve);
+    for (const d of differences) {
+      if (d.kind === 'missingColumn') {
+        await runner.addColumn(info.name, new TableColumn(columnOptions(schema, missing(d.name))));
+      }
+    }
+  }
+  const present = new Set(await schema.indexNames(runner, info.name));
   for (const index of Object.values(info.indexes)) {
-    if (existing.has(index.dbName)) continue;
+    if (present.has(index.dbName)) continue;
     await runner.createIndex(
       info.name,
       new TableIndex({ name: index.dbName, columnNames: [...index.columns], isUnique: index.unique }),
@@ -21,25 +53,14 @@ export async function ensureTable(runner: QueryRunner, schema: SchemaIntrospecto
   }
 }
 
-function toTable(schema: SchemaIntrospector, info: TableInfo): Table {
-  return new Table({
-    name: info.name,
-    columns: info.columns.map((c) => {
-      const concrete = schema.columnType(withScale(c));
-      return {
-        name: c.name,
-        ...concrete,
-        isPrimary: c.primary ?? false,
-        isGenerated: c.generated ?? false,
-        ...(c.generated ? { generationStrategy: 'increment' as const } : {}),
-        isNullable: c.nullable ?? !c.primary,
-      };
-    }),
-  });
-}
-
-/** A decimal's default scale never exceeds its precision (`decimal(4)` is `numeric(4, 4)`, not `(4, 6)`). */
-function withScale(column: ColumnSpec): ColumnSpec {
-  if (column.type !== 'decimal' || column.scale !== undefined) return column;
-  return { ...column, scale: Math.min(DEFAULT_SCALE, column.precision ?? DEFAULT_PRECISION) };
+function columnOptions(schema: SchemaIntrospector, c: ColumnSpec): TableColumnOptions {
+  const concrete = schema.columnType(withScale(c));
+  return {
+    name: c.name,
+    ...concrete,
+    isPrimary: c.primary ?? false,
+    isGenerated: c.generated ?? false,
+    ...(c.generated ? { generationStrategy: 'increment' as const } : {}),
+    isNullable: c.nullable ?? !c.primary,
+  };
 }

@@ -10,6 +10,13 @@ export interface TableOptions {
   readonly index?: Readonly<Record<string, readonly string[]>>;
   /** Unique indexes by name, each a list of columns: `{ url: ['url'] }` makes `ux_<table>_url`. */
   readonly unique?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * When the table is already there without some of the spec's columns, add
+   * them (nullable ones: a NOT NULL column cannot be added to a table with
+   * rows, since table() has no defaults). Without it, a missing column fails
+   * with SchemaDriftError. Never drops or changes a column or index.
+   */
+  readonly evolve?: boolean;
 }
 
 /** One index of a table, as created in the database. */
@@ -32,7 +39,7 @@ export interface TableInfo {
   readonly indexes: Readonly<Record<string, IndexInfo>>;
 }
 
-const OPTION_FIELDS = new Set(['index', 'unique']);
+const OPTION_FIELDS = new Set(['index', 'unique', 'evolve']);
 
 /**
  * Checks a whole table spec before anything touches the database. Every field
@@ -77,9 +84,12 @@ export function checkTableSpec(name: string, columns: readonly ColumnSpec[], opt
         name,
         undefined,
         `options.${field}`,
-        'is not an option of table(): use index or unique',
+        'is not an option of table(): use index, unique or evolve',
       );
     }
+  }
+  if (opts.evolve !== undefined && typeof opts.evolve !== 'boolean') {
+    throw new InvalidSpecError(name, undefined, 'options.evolve', 'must be true or false');
   }
   const indexes: Record<string, IndexInfo> = {};
   const addIndexes = (field: 'index' | 'unique'): void => {
