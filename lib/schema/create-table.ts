@@ -22,6 +22,26 @@ export async function ensureTable(
   info: TableInfo,
   evolve = false,
 ): Promise<void> {
+  // Compared with this spec once per process and DataSource: after that, only whether it is still there
+  // (TypeORM's getTable() is a dozen catalog queries on postgres; stores call table() for every dict).
+  const fingerprint = JSON.stringify([info.columns, info.indexes]);
+  const known = verifiedTables.get(runner.connection)?.get(info.name) === fingerprint;
+  if (!(known && (await runner.hasTable(info.name)))) await createOrCompare(runner, schema, info, evolve);
+  let byTable = verifiedTables.get(runner.connection);
+  if (!byTable) verifiedTables.set(runner.connection, (byTable = new Map()));
+  byTable.set(info.name, fingerprint);
+  const present = new Set(await schema.indexNames(runner, info.name));
+  for (const index of Object.values(info.indexes)) {
+    if (present.has(index.dbName)) continue;
+    await runner.createIndex(
+      info.name,
+      new TableIndex({ name: index.dbName, columnNames: [...index.columns], isUnique: index.unique }),
+    );
+  }
+}
+
+/** Creates the table, or compares the table there with its spec (see ensureTable). */
+async function createOrCompare(runner: QueryRunner, schema: SchemaIntrospector, info: TableInfo, evolve: boolean) {
   const existing = await runner.getTable(info.name);
   if (!existing) {
     await runner.createTable(
@@ -43,14 +63,6 @@ export async function ensureTable(
       }
     }
   }
-  const present = new Set(await schema.indexNames(runner, info.name));
-  for (const index of Object.values(info.indexes)) {
-    if (present.has(index.dbName)) continue;
-    await runner.createIndex(
-      info.name,
-      new TableIndex({ name: index.dbName, columnNames: [...index.columns], isUnique: index.unique }),
-    );
-  }
 }
 
 function columnOptions(schema: SchemaIntrospector, c: ColumnSpec): TableColumnOptions {
@@ -64,3 +76,10 @@ function columnOptions(schema: SchemaIntrospector, c: ColumnSpec): TableColumnOp
     isNullable: c.nullable ?? !c.primary,
   };
 }
+
+/**
+ * Table names this process found (or made) matching a spec, with that spec, by
+ * DataSource. A table another process changes afterwards is seen by this
+ * process's next start, not by its next table() call.
+ */
+const verifiedTables = new WeakMap<object, Map<string, string>>();

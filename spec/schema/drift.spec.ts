@@ -34,6 +34,39 @@ describe.each(allTargets)('table() on a table that is already there [$name]', (t
     await b.shutdown();
   });
 
+  it('compares a table with a spec once per process: the same spec again only checks that it is there, and makes it if not', async () => {
+    const statements: string[] = [];
+    const b = new AccessBroker(t.target());
+    const name = uniqueName('once');
+    const spec: ColumnSpec[] = [
+      { name: 'id', type: 'integer', primary: true, generated: true },
+      { name: 'title', type: 'string', length: 40 },
+    ];
+    await b.table(name, spec, { index: { title: ['title'] } });
+    const logger = b.dataSource.logger;
+    const logQuery = logger.logQuery.bind(logger);
+    logger.logQuery = (sql, parameters, runner) => (statements.push(sql), logQuery(sql, parameters, runner));
+    try {
+      await b.table(name, spec, { index: { title: ['title'] } });
+      const again = statements.length;
+      // Dropped meanwhile (by another process, say): the next table() makes it again.
+      await b.query(`DROP TABLE ${name}`);
+      statements.length = 0;
+      await b.table(name, spec, { index: { title: ['title'] } });
+      expect(statements.length).toBeGreaterThan(again);
+      await b.query(`INSERT INTO ${name} (title) VALUES ('back')`);
+      expect(await b.query(`SELECT title FROM ${name}`)).toEqual([{ title: 'back' }]);
+      // Another spec for the same table is compared again, in full.
+      await expect(
+        failure(b.table(name, [...spec, { name: 'extra', type: 'text' }], { index: { title: ['title'] } })),
+      ).resolves.toBeInstanceOf(SchemaDriftError);
+    } finally {
+      logger.logQuery = logQuery;
+      await b.query(`DROP TABLE IF EXISTS ${name}`);
+      await b.shutdown();
+    }
+  });
+
   it('says precisely what differs (missing column, type, nullability, index columns, missing index) and changes nothing', async () => {
     const b = new AccessBroker(t.target());
     const name = uniqueName('drift');
