@@ -6,9 +6,14 @@ import { Reread } from './reread';
 import { StoreCache, type Known, type ReadonlyCache } from './store-cache';
 import type { StoreGroup } from './store-group';
 import type { StoreRows } from './store-rows';
-import { WriteQueue, type WriteBatch } from './write-queue';
+import { DELETED, WriteQueue, type WriteBatch } from './write-queue';
+import type { ChangeEntry } from '../changes/entry';
 
-/** Waits until the re-reads that notices (or failed writes) started have finished; for specs. */
+/**
+ * Waits until the change log was read up to now (what other stores committed
+ * before the call has been handed out) and the re-reads that started (or
+ * failed writes did) have finished; for specs.
+ */
 export const remoteSettled = Symbol('sasync.remoteSettled');
 
 /**
@@ -16,8 +21,8 @@ export const remoteSettled = Symbol('sasync.remoteSettled');
  * resolve from memory when they can and load cold keys in batches; writes
  * change memory at once, emit a local change and are written lazily,
  * coalesced, each write's Promise resolving once it is durable. A write
- * that finally fails, and (with `remote`) a notice from another store,
- * makes memory read the table again. {@link close} flushes, stops
+ * that finally fails, and (with `remote`) another store's change in the
+ * change log, makes memory read the table again. {@link close} flushes, stops
  * listening, completes `changes$` and releases the group's broker.
  */
 export class CachedStore<K, V, C> {
@@ -66,6 +71,10 @@ export class CachedStore<K, V, C> {
       ? group.listen({
           keys: (texts) => void this.#reread.keys(texts, 'remote'),
           group: () => void this.#reread.group('remote'),
+          resync: (reason, error) => {
+            this.#emit({ ...RESYNC, reason, ...(error === undefined ? {} : { error }) });
+            void this.#reread.group('remote');
+          },
         })
       : undefined;
   }
@@ -152,9 +161,10 @@ export class CachedStore<K, V, C> {
     return this.#writes.flush();
   }
 
-  /** Waits until the re-reads that notices (or failed writes) started have finished. */
-  settled(): Promise<void> {
-    return this.#reread.settled();
+  /** Waits until the log was read up to now and the re-reads that started have finished. */
+  async settled(): Promise<void> {
+    if (this.#unlisten) await (await this.#g.changeLog()).reader.caughtUp();
+    await this.#reread.settled();
   }
 
   /** Flushes, stops listening and re-reading, releases the group's broker, completes `changes$`. */
@@ -174,8 +184,7 @@ export class CachedStore<K, V, C> {
   }
 
   #batch(batch: WriteBatch) {
-    const notice = { ...(batch.cleared ? { c: 1 as const } : {}), k: [...batch.writes.keys()] };
-    return { statements: this.#rows.statements(batch), notice };
+    return { statements: this.#rows.statements(batch), changes: batchChanges(batch) };
   }
 
   /** The keys stored texts are (texts that are no key of this store left out). */
@@ -185,6 +194,15 @@ export class CachedStore<K, V, C> {
       if (key !== undefined) yield key;
     }
   }
+}
+
+const RESYNC = { type: 'resync', key: undefined, value: undefined, previous: undefined, origin: 'remote' } as const;
+
+/** A batch as change log entries: the clear first, then each key's last write. */
+function batchChanges(batch: WriteBatch): ChangeEntry[] {
+  const entries: ChangeEntry[] = batch.cleared ? [{ name: null, op: 'clear' }] : [];
+  for (const [name, write] of batch.writes) entries.push({ name, op: write === DELETED ? 'delete' : 'set' });
+  return entries;
 }
 
 function valueOf<V>(known: Known<V>): V | undefined {

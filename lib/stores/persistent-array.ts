@@ -40,7 +40,11 @@ export class PersistentArray<V = unknown> implements AsyncDisposable {
     this.#store = new CachedStore(this.#g, arrayRows<V>(this.#g, sql));
   }
 
-  /** Every set, delete and clear made through this array; completes on shutdown. */
+  /**
+   * Every set, delete and clear, made through this array (`origin: 'local'`)
+   * or by another store on the group, in this process or another (`'remote'`,
+   * from the change log); completes on shutdown.
+   */
   get changes$(): Observable<Change<Coordinates, V>> {
     return this.#store.changes$;
   }
