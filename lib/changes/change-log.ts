@@ -54,19 +54,23 @@ export class ChangeLog {
     return this.#setup.channel;
   }
 
-  /** Starts `listener` hearing its group's entries; returns the function that stops it. */
-  listen(listener: LogListener, host: ReaderHost): () => void {
+  /**
+   * Starts `listener` hearing its group's entries; `positioned` resolves
+   * once its reads will miss nothing (see ChangeReader.register).
+   */
+  listen(listener: LogListener, host: ReaderHost): { stop: () => void; positioned: Promise<void> } {
     const hosts = (this.#hosts ??= new Set());
     hosts.add(host);
     if (!this.#unwake) this.#unwake = this.#wakeUps();
-    const unregister = this.reader.register(listener, host);
-    return () => {
+    const { stop: unregister, positioned } = this.reader.register(listener, host);
+    const stop = () => {
       unregister();
       hosts.delete(host);
       if (this.reader.listening > 0) return;
       this.#unwake?.();
       this.#unwake = undefined;
     };
+    return { stop, positioned };
   }
 
   #hosts: Set<ReaderHost> | undefined;

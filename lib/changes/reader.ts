@@ -22,9 +22,6 @@ export const RETRY_MAX_MS = 5000;
 interface Registration {
   readonly listener: LogListener;
   readonly host: ReaderHost;
-  /** Registered since the last read began: re-reads its group after the next one (see register). */
-  fresh: boolean;
-  readonly undispatch: () => void;
 }
 
 /**
@@ -62,22 +59,32 @@ export class ChangeReader {
   }
 
   /**
-   * Adds a listener and reads. A store may have read its keys before it was
-   * registered, and a change committed in between may be below the position:
-   * so, once a read that began after this call is done, the listener is told
-   * to re-read its group (which costs nothing while it holds nothing).
-   * Returns the function that removes it.
+   * Adds a listener; `positioned` resolves once the reader has a position
+   * (or a read failed, and then everyone resyncs once a read succeeds).
+   * A store reads nothing before then: whatever commits after its reads is
+   * after the position, so it is delivered, and no re-read is needed.
+   * `stop` removes it.
    */
-  register(listener: LogListener, host: ReaderHost): () => void {
+  register(listener: LogListener, host: ReaderHost): { stop: () => void; positioned: Promise<void> } {
     const undispatch = this.#dispatch.add(listener);
-    const registration: Registration = { listener, host, fresh: true, undispatch };
+    const registration: Registration = { listener, host };
     this.#registrations.add(registration);
+    const positioned = this.#position
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => this.#positionWaiters.push(resolve));
     void this.wake();
-    return () => {
+    const stop = () => {
       if (!this.#registrations.delete(registration)) return;
       undispatch();
       if (this.#registrations.size === 0) this.#stop();
     };
+    return { stop, positioned };
+  }
+
+  #positionWaiters: (() => void)[] = [];
+
+  #positionKnown(): void {
+    for (const resolve of this.#positionWaiters.splice(0)) resolve();
   }
 
   /** Reads what was committed since the position; resolves when the entries have been handed out. */
@@ -118,17 +125,13 @@ export class ChangeReader {
       this.#again = false;
       const first = this.#registrations.values().next();
       if (first.done) return;
-      const fresh = [...this.#registrations].filter((r) => r.fresh);
       try {
         await this.#readOnce(first.value.host);
       } catch (error) {
         this.#failed(first.value.host, error);
         return;
-      }
-      for (const r of fresh) {
-        if (!this.#registrations.has(r) || !r.fresh) continue;
-        r.fresh = false;
-        guarded(() => r.listener.group());
+      } finally {
+        if (this.#position || this.#failure) this.#positionKnown();
       }
     } while (this.#again && this.#registrations.size > 0);
   }
@@ -158,6 +161,7 @@ export class ChangeReader {
   #failed(host: ReaderHost, error: unknown): void {
     if (this.#registrations.size === 0) return;
     this.#failure ??= { error };
+    this.#positionKnown();
     const wait = this.#retry;
     this.#retry = Math.min(this.#retry * 2, RETRY_MAX_MS);
     this.#after(wait, () => host.ensureLog().catch(() => undefined));
@@ -174,7 +178,6 @@ export class ChangeReader {
 
   #resyncAll(reason: ResyncReason, error?: unknown): void {
     for (const r of [...this.#registrations]) {
-      r.fresh = false;
       guarded(() => r.listener.resync(reason, error));
     }
   }

@@ -24,19 +24,28 @@ export interface ListenSource {
   readonly host: ReaderHost;
 }
 
+/** A group listening: `positioned` once its reads miss nothing from then on (see ChangeReader.register). */
+export interface Listening {
+  /** Stops listening; may be called before the log opened. */
+  readonly stop: () => void;
+  /** Resolves (never rejects) once the reader has its position, or could not open or read the log. */
+  readonly positioned: Promise<void>;
+}
+
 /**
  * Registers with the DataSource's change log reader once it is open, and
- * tells `listener` what other stores changed. Returns the function that
- * stops listening; it may be called before the log opened.
+ * tells `listener` what other stores changed.
  */
-export function listenToGroup(source: ListenSource, listener: GroupListener): () => void {
+export function listenToGroup(source: ListenSource, listener: GroupListener): Listening {
   let stopped = false;
   let stop: (() => void) | undefined;
+  let positioned!: () => void;
+  const ready = new Promise<void>((resolve) => (positioned = resolve));
   source.log.then(
     (log) => {
-      if (stopped) return;
+      if (stopped) return positioned();
       const { kind, group, origin } = source;
-      stop = log.listen(
+      const listening = log.listen(
         {
           kind,
           groupId: group,
@@ -47,12 +56,18 @@ export function listenToGroup(source: ListenSource, listener: GroupListener): ()
         },
         source.host,
       );
+      stop = listening.stop;
+      void listening.positioned.then(positioned);
     },
-    () => undefined,
+    () => positioned(),
   );
-  return () => {
-    stopped = true;
-    stop?.();
-    stop = undefined;
+  return {
+    positioned: ready,
+    stop: () => {
+      stopped = true;
+      positioned();
+      stop?.();
+      stop = undefined;
+    },
   };
 }

@@ -4,7 +4,7 @@ import type { DatabaseTarget } from '../target';
 import { arrayRows } from './array-rows';
 import { ArraySql } from './array-sql';
 import { attempt } from './attempt';
-import { CachedStore } from './cached-store';
+import { CachedStore, remoteSettled } from './cached-store';
 import type { Change } from './change';
 import { coordinateText, type Coordinate, type Coordinates } from './coordinates';
 import { StoreGroup } from './store-group';
@@ -38,6 +38,11 @@ export class PersistentArray<V = unknown> implements AsyncDisposable {
     this.#g = new StoreGroup('PersistentArray', id, target, options, ARRAY_TABLE);
     const sql = new ArraySql(this.#g.group, (n) => this.#g.placeholder(n));
     this.#store = new CachedStore(this.#g, arrayRows<V>(this.#g, sql));
+  }
+
+  /** Waits until the change log was read up to now and the re-reads it (or failed writes) started have finished. */
+  [remoteSettled](): Promise<void> {
+    return this.#store.settled();
   }
 
   /**

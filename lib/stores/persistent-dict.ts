@@ -41,7 +41,7 @@ export class PersistentDict<K extends string | number = string, V = unknown> imp
     this.#store = new CachedStore(this.#g, dictRows<K, V>(this.#g, sql));
   }
 
-  /** Waits until the re-reads that notices (or failed writes) started have finished. */
+  /** Waits until the change log was read up to now and the re-reads it (or failed writes) started have finished. */
   [remoteSettled](): Promise<void> {
     return this.#store.settled();
   }

@@ -151,8 +151,17 @@ export class StoreGroup {
     }
   }
 
-  /** Runs a read at ordinary priority; resolves with its rows. */
-  read<T>(statement: Statement): Promise<T[]> {
+  /**
+   * Runs a read at ordinary priority; resolves with its rows. A listening
+   * group reads only once the change log reader has its position, so that
+   * whatever commits after the read is delivered (see ChangeReader.register).
+   */
+  async read<T>(statement: Statement): Promise<T[]> {
+    if (this.#positioned) await this.#positioned;
+    return this.#query(statement);
+  }
+
+  #query<T>(statement: Statement): Promise<T[]> {
     return lastValueFrom(this.#broker.query<T>(statement.sql, statement.parameters), { defaultValue: [] });
   }
 
@@ -231,16 +240,23 @@ export class StoreGroup {
   }
 
   /**
-   * Tells `listener` what other stores announce about this group, once the
-   * bus is open; returns the function that stops listening.
+   * Tells `listener` what other stores logged about this group, once the
+   * change log is open; returns the function that stops listening. From
+   * now on reads wait until the log's reader has its position.
    */
   listen(listener: GroupListener): () => void {
     const host: ReaderHost = {
-      read: (statement) => this.read(statement),
+      read: (statement) => this.#query(statement),
       ensureLog: () => this.#broker.ensureLog(),
     };
-    return listenToGroup({ log: this.#log, kind: this.#kind, group: this.group, origin: this.#origin, host }, listener);
+    const source = { log: this.#log, kind: this.#kind, group: this.group, origin: this.#origin, host };
+    const { stop, positioned } = listenToGroup(source, listener);
+    this.#positioned = positioned;
+    return stop;
   }
+
+  /** Set while listening: reads wait for it (see read). */
+  #positioned: Promise<void> | undefined;
 
   /**
    * Refuses new calls at once, runs `beforeClose` (a store flushes its
