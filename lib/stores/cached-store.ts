@@ -16,6 +16,9 @@ import type { ChangeEntry } from '../changes/entry';
  */
 export const remoteSettled = Symbol('sasync.remoteSettled');
 
+/** Prunes the change log now, with the store's retention settings; resolves with how many entries went. For specs. */
+export const pruneNow = Symbol('sasync.pruneNow');
+
 /**
  * The core of a store with a cache (PersistentDict, PersistentArray): reads
  * resolve from memory when they can and load cold keys in batches; writes
