@@ -94,13 +94,15 @@ export class ChangeLog {
   }
 
   /**
-   * A write transaction of this process committed: tells the readers of
-   * this process where the database cannot (sqlite), and now and then
-   * prunes (after PRUNE_EVERY_WRITES writes or PRUNE_EVERY_MS, the first
-   * write included), in a transaction of its own that no writer waits for.
+   * A write transaction of this process committed (by `origin`, to `kind`'s
+   * `group`): wakes this process's reader where the database does not
+   * (sqlite), unless nobody here but the writer hears that group (its entry
+   * is passed over by the next read); and now and then prunes (after
+   * PRUNE_EVERY_WRITES writes or PRUNE_EVERY_MS, the first write included),
+   * in a transaction of its own that no writer waits for.
    */
-  committed(host: PruneHost): void {
-    this.#bus.committed(this.#setup.channel, '');
+  committed(host: PruneHost, kind: string, group: string, origin: string): void {
+    if (this.reader.hears(kind, group, origin)) this.#bus.committed(this.#setup.channel, '');
     this.#writes++;
     const now = clock.now();
     if (this.#pruning || (this.#writes < PRUNE_EVERY_WRITES && now - this.#lastPrune < PRUNE_EVERY_MS)) return;

@@ -25,6 +25,12 @@ export class Dispatch {
     };
   }
 
+  /** Whether a listener other than `origin` hears this store table's group. */
+  hears(kind: string, group: string, origin: string): boolean {
+    const listeners = this.#byGroup.get(groupKey(kind, group));
+    return !!listeners && [...listeners].some((l) => l.origin !== origin);
+  }
+
   /**
    * Hands one read's entries to the listeners that care: each listener gets
    * one call per read (its keys, or its group when an entry names the whole

@@ -54,6 +54,11 @@ export class ChangeReader {
     this.#dialect = dialect;
   }
 
+  /** Whether a listener other than `origin` hears this store table's group (in this process). */
+  hears(kind: string, group: string, origin: string): boolean {
+    return this.#dispatch.hears(kind, group, origin);
+  }
+
   get listening(): number {
     return this.#registrations.size;
   }

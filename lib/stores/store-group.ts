@@ -211,7 +211,7 @@ export class StoreGroup {
       ),
       { defaultValue: undefined },
     );
-    if (logged) log.committed(this.#pruneHost());
+    if (logged) log.committed(this.#pruneHost(), this.#kind, this.group, this.#origin);
   }
 
   /** What the log prunes with: a short transaction of this group's broker, at the write niceness. */
