@@ -13,8 +13,13 @@ export interface ReaderHost {
 
 /** Entries taken per query; a longer backlog is read in several. */
 export const READ_LIMIT = 1000;
-/** Entries held by a transaction still running (postgres): read again this soon, then less often. */
+/**
+ * Entries held by a transaction still running (postgres): read again this
+ * soon, then less often, up to HELD_RETRY_MAX_MS (its end sends no NOTIFY
+ * when it wrote no store, so only this retry delivers them).
+ */
 export const HELD_RETRY_MS = 20;
+export const HELD_RETRY_MAX_MS = 1000;
 /** After a failed read, the first retry delay; it doubles up to RETRY_MAX_MS. */
 export const RETRY_MS = 100;
 export const RETRY_MAX_MS = 5000;
@@ -158,7 +163,7 @@ export class ChangeReader {
     if (read.more) this.#again = true;
     if (read.held) {
       this.#after(this.#heldRetry);
-      this.#heldRetry = Math.min(this.#heldRetry * 2, RETRY_MAX_MS);
+      this.#heldRetry = Math.min(this.#heldRetry * 2, HELD_RETRY_MAX_MS);
     } else this.#heldRetry = HELD_RETRY_MS;
   }
 

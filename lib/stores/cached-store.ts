@@ -3,6 +3,7 @@ import { SerializationError } from '../errors';
 import type { Change } from './change';
 import { KeyLoader } from './key-loader';
 import { Reread } from './reread';
+import { untilRead } from './remote-retry';
 import { StoreCache, type Known, type ReadonlyCache } from './store-cache';
 import type { StoreGroup } from './store-group';
 import type { StoreRows } from './store-rows';
@@ -72,11 +73,11 @@ export class CachedStore<K, V, C> {
     });
     this.#unlisten = rows.remote
       ? group.listen({
-          keys: (texts) => void this.#reread.keys(texts, 'remote'),
-          group: () => void this.#reread.group('remote'),
+          keys: (texts) => this.#remote(() => this.#reread.keys(texts, 'remote')),
+          group: () => this.#remote(() => this.#reread.group('remote')),
           resync: (reason, error) => {
             this.#emit({ ...RESYNC, reason, ...(error === undefined ? {} : { error }) });
-            void this.#reread.group('remote');
+            this.#remote(() => this.#reread.group('remote'));
           },
         })
       : undefined;
@@ -167,6 +168,7 @@ export class CachedStore<K, V, C> {
   /** Waits until the log was read up to now and the re-reads that started have finished. */
   async settled(): Promise<void> {
     if (this.#unlisten) await (await this.#g.changeLog()).reader.caughtUp();
+    while (this.#retries.size > 0) await Promise.all([...this.#retries]);
     await this.#reread.settled();
   }
 
@@ -181,6 +183,15 @@ export class CachedStore<K, V, C> {
       .finally(() => this.#changes.complete());
     return this.#closing;
   }
+
+  /** Re-reads the log asked for, tried again until it succeeds or the store closes (see untilRead). */
+  #remote(reread: () => Promise<void>): void {
+    const done = untilRead(reread, () => this.#closing !== undefined);
+    this.#retries.add(done);
+    void done.then(() => this.#retries.delete(done));
+  }
+
+  readonly #retries = new Set<Promise<void>>();
 
   #emit(change: Change<C, V>): void {
     this.#changes.next(change);
