@@ -93,8 +93,14 @@ describe.each(allTargets)('forged notices on the items channel [$name]', (t) => 
     expect(await grid.get(1, 'x', null)).toBe('cell');
   }
 
-  it(`a notice claiming a clear with a malformed flag clears nothing (issue 9's example) [${t.name}]`, async () => {
+  it(`a notice claiming a clear with a malformed flag clears nothing, and no change is reported (issue 9's example) [${t.name}]`, async () => {
+    const seen: unknown[] = [];
+    const subs = [full, part].map((d) => d.changes$.subscribe((c) => seen.push(c)));
     await notifyAndWait(JSON.stringify({ g: group, o: 'x', c: 'no' }));
+    await notifyAndWait(JSON.stringify({ g: group, o: 'x', c: 1, k: ['a', 'zz'] }));
+    await notifyAndWait('garbage');
+    for (const sub of subs) sub.unsubscribe();
+    expect(seen).toEqual([]);
     expect(await part.get('a')).toEqual({ i: 0, name: 'a' });
     await expectTruth();
   });
