@@ -19,6 +19,14 @@ export function boundedEntries(entries: readonly ChangeEntry[]): readonly Change
   return entries.length <= MAX_ENTRIES_PER_WRITE ? entries : [{ name: null, op: 'all' }];
 }
 
+/** Who appends: the store table and group written, the writing store instance, the writer's time. */
+export interface AppendMeta {
+  readonly kind: string;
+  readonly grp: string;
+  readonly origin: string | null;
+  readonly at: number;
+}
+
 /** An entry as a reader gets it back, in commit order. */
 export interface LoggedChange {
   /** The store table it is about (`sasync_items`, `sasync_array`), or `sasync_changes` for retention's marks. */

@@ -1,5 +1,5 @@
 import type { Statement } from '../stores/statement';
-import type { LoggedChange } from './entry';
+import type { AppendMeta, ChangeEntry, LoggedChange } from './entry';
 import type { Position } from './position';
 
 /** Runs one statement (at ordinary priority, on the store's broker) and resolves with its rows. */
@@ -31,6 +31,11 @@ export interface LogRead {
 export interface LogDialect {
   /** The SQL value of the writing transaction's id in an appended row (NULL where ids are not needed). */
   readonly xidValue: string;
+  /**
+   * One statement appending `entries` (see log-sql.ts), or undefined to use
+   * the portable multi-row VALUES form.
+   */
+  append?(p: (n: number) => string, meta: AppendMeta, entries: readonly ChangeEntry[]): Statement;
   /** Where a reader starting now begins: everything committed before is in what the store reads. */
   head(read: ReadRows): Promise<Position>;
   /** A position a reader has reached once it has read everything committed before this call. */

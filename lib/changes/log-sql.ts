@@ -1,15 +1,7 @@
 import type { Statement } from '../stores/statement';
-import type { ChangeEntry } from './entry';
+import type { AppendMeta, ChangeEntry } from './entry';
 import type { LogDialect } from './log-dialect';
 import { CHANGES_TABLE } from './log-table';
-
-/** Who appends: the store table and group written, the writing store instance, the writer's time. */
-export interface AppendMeta {
-  readonly kind: string;
-  readonly grp: string;
-  readonly origin: string | null;
-  readonly at: number;
-}
 
 /**
  * One multi-row INSERT of a write's entries (at most MAX_ENTRIES_PER_WRITE:
@@ -22,6 +14,7 @@ export function appendStatement(
   meta: AppendMeta,
   entries: readonly ChangeEntry[],
 ): Statement {
+  if (dialect.append) return dialect.append(p, meta, entries);
   const parameters: unknown[] = [];
   const rows = entries.map(({ name, op }) => {
     const n = parameters.push(meta.kind, meta.grp, name, op, meta.origin, meta.at);

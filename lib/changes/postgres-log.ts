@@ -1,3 +1,4 @@
+import { array } from '../dialect/array-parameter';
 import type { LogDialect, LogRow } from './log-dialect';
 import { readChange } from './log-dialect';
 import { CHANGES_TABLE } from './log-table';
@@ -21,6 +22,23 @@ type Row = Partial<LogRow> & { xmin: string; held: boolean };
  */
 export const postgresLog: LogDialect = {
   xidValue: 'pg_current_xact_id()::text::bigint',
+
+  // Two arrays whatever the number of entries: one statement text, so the
+  // prepared statement is reused, and six parameters instead of six per entry.
+  append: (_p, meta, entries) => ({
+    sql:
+      `INSERT INTO ${T} (xid, kind, grp, name, op, origin, at) ` +
+      `SELECT pg_current_xact_id()::text::bigint, $1, $2, e.name, e.op, $3, $4 ` +
+      `FROM unnest($5::text[], $6::text[]) AS e(name, op)`,
+    parameters: [
+      meta.kind,
+      meta.grp,
+      meta.origin,
+      meta.at,
+      array(entries.map((e) => e.name)),
+      array(entries.map((e) => e.op)),
+    ],
+  }),
 
   async head(read) {
     const [row] = await read<{ xmin: string }>({ sql: `SELECT ${XMIN}::text AS xmin`, parameters: [] });
