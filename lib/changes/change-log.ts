@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { clock } from '../clock';
 import type { ChangeBus } from '../dialect';
 import { pollDataVersion } from './data-version';
@@ -36,6 +37,14 @@ const DIALECTS: Record<LogSetup['dialect'], LogDialect> = { sqlite: sqliteLog, p
 export class ChangeLog {
   readonly dialect: LogDialect;
   readonly reader: ChangeReader;
+  /**
+   * The payload of this DataSource's own wake-ups. Its reader skips them:
+   * its own commits wake it directly, and only when another store here
+   * hears the group (see committed). A forged NOTIFY with this payload is
+   * no wake-up, as if it had not been sent: every other process's commit
+   * sends its own payload, so nothing is delayed.
+   */
+  readonly token = randomUUID();
   readonly #bus: ChangeBus;
   readonly #setup: LogSetup;
   #unwake: (() => void) | undefined;
@@ -80,7 +89,8 @@ export class ChangeLog {
     const wake = () => void this.reader.wake();
     // Back from a reconnection: read from the position, nothing was lost.
     const unwatch = this.#bus.onState((state) => state === 'listening' && wake());
-    const unlisten = this.#bus.listen(this.#setup.channel, { notice: wake, resync: wake });
+    const notice = (payload: string) => payload !== this.token && wake();
+    const unlisten = this.#bus.listen(this.#setup.channel, { notice, resync: wake });
     const { pollInterval } = this.#setup;
     const unpoll =
       pollInterval > 0
@@ -94,15 +104,14 @@ export class ChangeLog {
   }
 
   /**
-   * A write transaction of this process committed (by `origin`, to `kind`'s
-   * `group`): wakes this process's reader where the database does not
-   * (sqlite), unless nobody here but the writer hears that group (its entry
-   * is passed over by the next read); and now and then prunes (after
+   * A write transaction on this DataSource committed (by `origin`, to
+   * `kind`'s `group`): wakes its reader if another store here hears that
+   * group (else its entry is passed over by the next read); and now and then prunes (after
    * PRUNE_EVERY_WRITES writes or PRUNE_EVERY_MS, the first write included),
    * in a transaction of its own that no writer waits for.
    */
   committed(host: PruneHost, kind: string, group: string, origin: string): void {
-    if (this.reader.hears(kind, group, origin)) this.#bus.committed(this.#setup.channel, '');
+    if (this.reader.hears(kind, group, origin)) void this.reader.wake();
     this.#writes++;
     const now = clock.now();
     if (this.#pruning || (this.#writes < PRUNE_EVERY_WRITES && now - this.#lastPrune < PRUNE_EVERY_MS)) return;

@@ -193,9 +193,10 @@ export class StoreGroup {
           if (changes.length > 0) {
             const meta = { kind: this.#kind, grp: this.group, origin: this.#origin, at: clock.now() };
             all.push(appendStatement(log.dialect, (n) => this.#placeholder(n), meta, boundedEntries(changes)));
-            // A wake-up for other processes' readers, delivered on COMMIT (payload-free: anyone may NOTIFY).
+            // A wake-up for other processes' readers, delivered on COMMIT. Its payload is only this
+            // DataSource's token, so that its own reader can pass it over (see ChangeLog.token).
             if (this.#broker.dialect === 'postgres')
-              all.push({ sql: `SELECT pg_notify($1, '')`, parameters: [log.channel] });
+              all.push({ sql: 'SELECT pg_notify($1, $2)', parameters: [log.channel, log.token] });
           }
           logged = changes.length > 0;
           // On postgres sent together: they go out in one round trip. The error is
