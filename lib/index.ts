@@ -38,7 +38,8 @@ export { devalueSerializer } from './stores/serializer';
 export type { Serializer } from './stores/serializer';
 export type { Change } from './stores/change';
 export type { SyncView } from './stores/sync-view';
-export type { DictOptions, ItemOptions, StoreOptions } from './stores/store-options';
+export type { ChangeLogOptions, DictOptions, ItemOptions, StoreOptions } from './stores/store-options';
+export type { ResyncReason } from './changes/listener';
 export type { NameType } from './stores/keys';
 
 // Scheduling

@@ -24,10 +24,11 @@ export interface BusOptions {
 export type BusState = 'idle' | 'connecting' | 'listening' | 'down' | 'closed';
 
 /**
- * Change notices between stores on one database, across processes where the
+ * Wake-ups between stores on one database, across processes where the
  * database can carry them (postgres LISTEN/NOTIFY on one dedicated, unpooled
  * connection per DataSource) and within this process where it cannot (sqlite).
- * Payloads are short text (postgres allows under 8000 bytes).
+ * The stores send no data on it (the change log carries what changed, see
+ * lib/changes/); payloads are short text (postgres allows under 8000 bytes).
  */
 export interface ChangeBus {
   /**

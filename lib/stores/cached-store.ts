@@ -3,21 +3,30 @@ import { SerializationError } from '../errors';
 import type { Change } from './change';
 import { KeyLoader } from './key-loader';
 import { Reread } from './reread';
+import { untilRead } from './remote-retry';
 import { StoreCache, type Known, type ReadonlyCache } from './store-cache';
 import type { StoreGroup } from './store-group';
 import type { StoreRows } from './store-rows';
-import { WriteQueue, type WriteBatch } from './write-queue';
+import { DELETED, WriteQueue, type WriteBatch } from './write-queue';
+import type { ChangeEntry } from '../changes/entry';
 
-/** Waits until the re-reads that notices (or failed writes) started have finished; for specs. */
+/**
+ * Waits until the change log was read up to now (what other stores committed
+ * before the call has been handed out) and the re-reads that started (or
+ * failed writes did) have finished; for specs.
+ */
 export const remoteSettled = Symbol('sasync.remoteSettled');
+
+/** Prunes the change log now, with the store's retention settings; resolves with how many entries went. For specs. */
+export const pruneNow = Symbol('sasync.pruneNow');
 
 /**
  * The core of a store with a cache (PersistentDict, PersistentArray): reads
  * resolve from memory when they can and load cold keys in batches; writes
  * change memory at once, emit a local change and are written lazily,
  * coalesced, each write's Promise resolving once it is durable. A write
- * that finally fails, and (with `remote`) a notice from another store,
- * makes memory read the table again. {@link close} flushes, stops
+ * that finally fails, and (with `remote`) another store's change in the
+ * change log, makes memory read the table again. {@link close} flushes, stops
  * listening, completes `changes$` and releases the group's broker.
  */
 export class CachedStore<K, V, C> {
@@ -64,8 +73,12 @@ export class CachedStore<K, V, C> {
     });
     this.#unlisten = rows.remote
       ? group.listen({
-          keys: (texts) => void this.#reread.keys(texts, 'remote'),
-          group: () => void this.#reread.group('remote'),
+          keys: (texts) => this.#remote(() => this.#reread.keys(texts, 'remote')),
+          group: () => this.#remote(() => this.#reread.group('remote')),
+          resync: (reason, error) => {
+            this.#emit({ ...RESYNC, reason, ...(error === undefined ? {} : { error }) });
+            this.#remote(() => this.#reread.group('remote'));
+          },
         })
       : undefined;
   }
@@ -152,9 +165,11 @@ export class CachedStore<K, V, C> {
     return this.#writes.flush();
   }
 
-  /** Waits until the re-reads that notices (or failed writes) started have finished. */
-  settled(): Promise<void> {
-    return this.#reread.settled();
+  /** Waits until the log was read up to now and the re-reads that started have finished. */
+  async settled(): Promise<void> {
+    if (this.#unlisten) await (await this.#g.changeLog()).reader.caughtUp();
+    while (this.#retries.size > 0) await Promise.all([...this.#retries]);
+    await this.#reread.settled();
   }
 
   /** Flushes, stops listening and re-reading, releases the group's broker, completes `changes$`. */
@@ -169,13 +184,21 @@ export class CachedStore<K, V, C> {
     return this.#closing;
   }
 
+  /** Re-reads the log asked for, tried again until it succeeds or the store closes (see untilRead). */
+  #remote(reread: () => Promise<void>): void {
+    const done = untilRead(reread, () => this.#closing !== undefined);
+    this.#retries.add(done);
+    void done.then(() => this.#retries.delete(done));
+  }
+
+  readonly #retries = new Set<Promise<void>>();
+
   #emit(change: Change<C, V>): void {
     this.#changes.next(change);
   }
 
   #batch(batch: WriteBatch) {
-    const notice = { ...(batch.cleared ? { c: 1 as const } : {}), k: [...batch.writes.keys()] };
-    return { statements: this.#rows.statements(batch), notice };
+    return { statements: this.#rows.statements(batch), changes: batchChanges(batch) };
   }
 
   /** The keys stored texts are (texts that are no key of this store left out). */
@@ -185,6 +208,15 @@ export class CachedStore<K, V, C> {
       if (key !== undefined) yield key;
     }
   }
+}
+
+const RESYNC = { type: 'resync', key: undefined, value: undefined, previous: undefined, origin: 'remote' } as const;
+
+/** A batch as change log entries: the clear first, then each key's last write. */
+function batchChanges(batch: WriteBatch): ChangeEntry[] {
+  const entries: ChangeEntry[] = batch.cleared ? [{ name: null, op: 'clear' }] : [];
+  for (const [name, write] of batch.writes) entries.push({ name, op: write === DELETED ? 'delete' : 'set' });
+  return entries;
 }
 
 function valueOf<V>(known: Known<V>): V | undefined {

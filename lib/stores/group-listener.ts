@@ -1,68 +1,73 @@
-import type { ChangeBus } from '../dialect';
-import { noticeHint } from './notice';
+import type { ChangeLog } from '../changes/change-log';
+import type { ResyncReason } from '../changes/listener';
+import type { ReaderHost } from '../changes/reader';
 
-/** What a group's listener hears: other stores' changes to the group. */
+/** What a group's listener hears: other stores' changes to the group, from the change log. */
 export interface GroupListener {
-  /** Another store wrote these keys (as stored, not yet checked: a notice is only a hint). */
+  /** Another store wrote these keys (as stored, not yet checked: an entry is only a hint). */
   keys(texts: readonly string[]): void;
-  /**
-   * Anything in the group may have changed: a notice claims a clear or
-   * cannot be understood, or notices may have been missed (the listening
-   * connection was down, or was not listening yet).
-   */
+  /** Anything in the group may have changed: a clear, too many keys to list, or it just began listening. */
   group(): void;
+  /** Entries may have been lost (pruned before they were read, the log made again): re-read everything, and say so. */
+  resync(reason: ResyncReason, error?: unknown): void;
 }
 
-/** Where a group listens: its bus (once open), its channel, and who it is. */
+/** Where a group listens: its DataSource's change log (once open), and who it is. */
 export interface ListenSource {
-  readonly bus: Promise<ChangeBus>;
-  channel(): string;
+  readonly log: Promise<ChangeLog>;
+  /** The store table whose entries it hears. */
+  readonly kind: string;
   readonly group: string;
-  /** This store's own notices are not heard. */
+  /** This store's own entries are not heard. */
   readonly origin: string;
+  /** How the reader runs its queries while this group listens. */
+  readonly host: ReaderHost;
+}
+
+/** A group listening: `positioned` once its reads miss nothing from then on (see ChangeReader.register). */
+export interface Listening {
+  /** Stops listening; may be called before the log opened. */
+  readonly stop: () => void;
+  /** Resolves (never rejects) once the reader has its position, or could not open or read the log. */
+  readonly positioned: Promise<void>;
 }
 
 /**
- * Listens on a group's channel once its bus is open and tells `listener`
- * what other stores changed: a notice is only ever a hint of what to read
- * again (anyone may NOTIFY on the channel, see noticeHint). Returns the
- * function that stops listening; it may be called before the bus opened.
+ * Registers with the DataSource's change log reader once it is open, and
+ * tells `listener` what other stores changed.
  */
-export function listenToGroup(source: ListenSource, listener: GroupListener): () => void {
+export function listenToGroup(source: ListenSource, listener: GroupListener): Listening {
   let stopped = false;
   let stop: (() => void) | undefined;
-  source.bus.then(
-    (bus) => {
-      if (stopped) return;
-      const resync = () => listener.group();
-      const notice = (payload: string) => {
-        if (stopped) return;
-        const hint = noticeHint(payload, source.group, source.origin);
-        if (hint === 'group') listener.group();
-        else if (hint && hint.length > 0) listener.keys(hint);
-      };
-      const unlisten = bus.listen(source.channel(), { notice, resync });
-      // LISTEN sees only what commits after it: what the store read before
-      // its first LISTEN took effect is read again once it has.
-      let unwatch: (() => void) | undefined;
-      if (bus.state !== 'listening') {
-        unwatch = bus.onState((state) => {
-          if (state !== 'listening') return;
-          unwatch?.();
-          unwatch = undefined;
-          resync();
-        });
-      }
-      stop = () => {
-        unwatch?.();
-        unlisten();
-      };
+  let positioned!: () => void;
+  const ready = new Promise<void>((resolve) => (positioned = resolve));
+  source.log.then(
+    (log) => {
+      if (stopped) return positioned();
+      const { kind, group, origin } = source;
+      const listening = log.listen(
+        {
+          kind,
+          groupId: group,
+          origin,
+          keys: (texts) => !stopped && listener.keys(texts),
+          group: () => !stopped && listener.group(),
+          resync: (reason, error) => !stopped && listener.resync(reason, error),
+        },
+        source.host,
+      );
+      stop = listening.stop;
+      void listening.positioned.then(positioned);
     },
-    () => undefined,
+    () => positioned(),
   );
-  return () => {
-    stopped = true;
-    stop?.();
-    stop = undefined;
+  return {
+    positioned: ready,
+    stop: () => {
+      stopped = true;
+      positioned();
+      stop?.();
+      stop = undefined;
+    },
   };
 }

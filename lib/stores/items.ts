@@ -80,7 +80,7 @@ export class Items<K extends string | number = string, V = unknown> implements A
     if (texts.length === 0) return;
     await this.#g.write(() => ({
       statements: [...slices(texts)].map((some) => this.#sql.delete(some)),
-      notice: { k: texts },
+      changes: texts.map((name) => ({ name, op: 'delete' as const })),
     }));
   }
 
@@ -110,6 +110,6 @@ export class Items<K extends string | number = string, V = unknown> implements A
     this.#g.assertOpen(what);
     const text = this.#g.key(name);
     const encoded = this.#g.encode(value);
-    await this.#g.write(() => ({ statements: [statement(text, encoded)], notice: { k: [text] } }));
+    await this.#g.write(() => ({ statements: [statement(text, encoded)], changes: [{ name: text, op: 'set' }] }));
   }
 }

@@ -4,7 +4,7 @@ import type { DatabaseTarget } from '../target';
 import { arrayRows } from './array-rows';
 import { ArraySql } from './array-sql';
 import { attempt } from './attempt';
-import { CachedStore } from './cached-store';
+import { CachedStore, remoteSettled } from './cached-store';
 import type { Change } from './change';
 import { coordinateText, type Coordinate, type Coordinates } from './coordinates';
 import { StoreGroup } from './store-group';
@@ -40,7 +40,16 @@ export class PersistentArray<V = unknown> implements AsyncDisposable {
     this.#store = new CachedStore(this.#g, arrayRows<V>(this.#g, sql));
   }
 
-  /** Every set, delete and clear made through this array; completes on shutdown. */
+  /** Waits until the change log was read up to now and the re-reads it (or failed writes) started have finished. */
+  [remoteSettled](): Promise<void> {
+    return this.#store.settled();
+  }
+
+  /**
+   * Every set, delete and clear, made through this array (`origin: 'local'`)
+   * or by another store on the group, in this process or another (`'remote'`,
+   * from the change log); completes on shutdown.
+   */
   get changes$(): Observable<Change<Coordinates, V>> {
     return this.#store.changes$;
   }

@@ -3,7 +3,7 @@ import type { Observable, SchedulerLike } from 'rxjs';
 import { AsyncError, MissingKeyError } from '../errors';
 import type { DatabaseTarget } from '../target';
 import { attempt } from './attempt';
-import { CachedStore, remoteSettled } from './cached-store';
+import { CachedStore, pruneNow, remoteSettled } from './cached-store';
 import type { Change } from './change';
 import { snapshots, watchKey } from './change-feed';
 import { dictRows, sameText } from './dict-rows';
@@ -41,9 +41,14 @@ export class PersistentDict<K extends string | number = string, V = unknown> imp
     this.#store = new CachedStore(this.#g, dictRows<K, V>(this.#g, sql));
   }
 
-  /** Waits until the re-reads that notices (or failed writes) started have finished. */
+  /** Waits until the change log was read up to now and the re-reads it (or failed writes) started have finished. */
   [remoteSettled](): Promise<void> {
     return this.#store.settled();
+  }
+
+  /** Prunes the change log now (see retention.ts). */
+  [pruneNow](): Promise<number> {
+    return this.#g.pruneLog();
   }
 
   /** The group id as stored. */

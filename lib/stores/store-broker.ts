@@ -1,8 +1,9 @@
 import { AccessBroker } from '../broker/access-broker';
 import type { DatabaseTarget } from '../target';
+import { CHANGES_TABLE } from '../changes/log-table';
 import type { StoreTable } from './tables';
 
-/** sAsync's Transactor: the broker of a store, which makes its table at start-up. */
+/** sAsync's Transactor: the broker of a store, which makes its table and the change log at start-up. */
 export class StoreBroker extends AccessBroker {
   readonly #spec: StoreTable;
 
@@ -13,5 +14,11 @@ export class StoreBroker extends AccessBroker {
 
   protected override async startup(): Promise<void> {
     await this.table(this.#spec.name, this.#spec.columns, this.#spec.options);
+    await this.ensureLog();
+  }
+
+  /** Makes the change log table if it is missing (at start-up, and after a reader found it gone). */
+  async ensureLog(): Promise<void> {
+    await this.table(CHANGES_TABLE.name, CHANGES_TABLE.columns, CHANGES_TABLE.options);
   }
 }

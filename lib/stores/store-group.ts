@@ -4,10 +4,15 @@ import { storeAccess } from '../broker/store-access';
 import type { ChangeBus } from '../dialect';
 import { BrokerClosedError, SerializationError } from '../errors';
 import type { DatabaseTarget } from '../target';
+import { changeLogOf, type ChangeLog, type PruneHost } from '../changes/change-log';
+import { boundedEntries, type ChangeEntry } from '../changes/entry';
+import { appendStatement } from '../changes/log-sql';
+import { CHANGES_TABLE } from '../changes/log-table';
+import type { ReaderHost } from '../changes/reader';
+import { clock } from '../clock';
 import { storeChannel } from './channel';
 import { listenToGroup, type GroupListener } from './group-listener';
 import { groupText, keyFromText, keyText, type NameType } from './keys';
-import { encodeNotice, type Notice } from './notice';
 import { encodingFailed } from './serializer';
 import type { Statement } from './statement';
 import { StoreBroker } from './store-broker';
@@ -22,17 +27,17 @@ import type { StoreTable } from './tables';
  */
 export const WRITE_RETRIES = 8;
 
-/** What one write transaction does, and what it announces. */
+/** What one write transaction does, and what it logs. */
 export interface StoreWrite {
   readonly statements: readonly Statement[];
-  /** Keys written (as stored), or undefined when nothing was. */
-  readonly notice: Omit<Notice, 'g' | 'o'> | undefined;
+  /** What it changes (keys as stored), appended to the change log in the same transaction; empty: nothing. */
+  readonly changes: readonly ChangeEntry[];
 }
 
 /**
  * One group of a store table on its own broker: reads, write transactions
- * that announce what they changed, listening to what other stores announce,
- * keys and values in and out of text. Items, PersistentDict and
+ * that log what they changed (lib/changes/), listening to what other stores
+ * logged, keys and values in and out of text. Items, PersistentDict and
  * PersistentArray are built on it; its broker is released by
  * {@link shutdown}.
  */
@@ -42,12 +47,13 @@ export class StoreGroup {
   /** `PersistentDict("prefs")`, for messages. */
   readonly label: string;
   readonly #broker: StoreBroker;
-  readonly #table: StoreTable;
   readonly #options: Settled;
   readonly #placeholder: (n: number) => string;
-  /** Tells this group's own notices from other stores'. */
+  /** Tells this group's own log entries from other stores'. */
   readonly #origin = randomUUID();
   readonly #bus: Promise<ChangeBus>;
+  readonly #log: Promise<ChangeLog>;
+  readonly #kind: string;
   #closed = false;
   readonly #writes = new Set<Promise<void>>();
   #shutdown: Promise<void> | undefined;
@@ -59,7 +65,6 @@ export class StoreGroup {
     options: DictOptions | undefined,
     table: StoreTable,
   ) {
-    this.#table = table;
     this.group = groupText(groupId);
     this.#options = settle(options);
     this.label = `${kind}(${JSON.stringify(this.group)})`;
@@ -67,8 +72,24 @@ export class StoreGroup {
     const access = this.#broker[storeAccess]();
     this.#placeholder = access.placeholder;
     const { scheduler, initialDelay, maxDelay } = this.#options;
+    this.#kind = table.name;
     this.#bus = this.#broker.waitUntilRunning().then(() => access.bus({ scheduler, initialDelay, maxDelay }));
     this.#bus.catch(() => undefined);
+    this.#log = this.#bus.then((bus) =>
+      changeLogOf(bus, () => ({
+        dialect: this.#broker.dialect,
+        channel: storeChannel(CHANGES_TABLE.name, this.#broker.dataSource.options),
+        pollInterval: this.#crossProcess() ? this.#options.pollInterval : 0,
+        retention: this.#options.retention,
+      })),
+    );
+    this.#log.catch(() => undefined);
+  }
+
+  /** Whether other processes may write this database (all but sqlite in memory). */
+  #crossProcess(): boolean {
+    const { options } = this.#broker.dataSource;
+    return !(options.type === 'sqlite' && options.database === ':memory:');
   }
 
   waitUntilRunning(): Promise<void> {
@@ -130,15 +151,25 @@ export class StoreGroup {
     }
   }
 
-  /** Runs a read at ordinary priority; resolves with its rows. */
-  read<T>(statement: Statement): Promise<T[]> {
+  /**
+   * Runs a read at ordinary priority; resolves with its rows. A listening
+   * group reads only once the change log reader has its position, so that
+   * whatever commits after the read is delivered (see ChangeReader.register).
+   */
+  async read<T>(statement: Statement): Promise<T[]> {
+    if (this.#positioned) await this.#positioned;
+    return this.#query(statement);
+  }
+
+  #query<T>(statement: Statement): Promise<T[]> {
     return lastValueFrom(this.#broker.query<T>(statement.sql, statement.parameters), { defaultValue: [] });
   }
 
   /**
    * Runs `build()`'s statements in one transaction at the write niceness,
-   * announcing the keys on the table's channel; `build` is called when the
-   * transaction starts.
+   * appending its changes to the change log in the same transaction (and,
+   * on postgres, a NOTIFY that wakes other processes' readers); `build` is
+   * called when the transaction starts.
    */
   write(build: () => StoreWrite): Promise<void> {
     // Counted until it settles: shutdown() waits for writes already started
@@ -151,38 +182,82 @@ export class StoreGroup {
   }
 
   async #write(build: () => StoreWrite): Promise<void> {
-    const bus = await this.#bus;
-    const channel = this.#channel();
-    let payload: string | undefined;
+    const log = await this.#log;
+    let logged = false;
     await lastValueFrom(
       this.#broker.transact(
         async (tx) => {
           // Called again on each retry: it returns the same statements.
-          const { statements, notice } = build();
-          // On postgres sent together: they go out in one round trip (the first to fail is the error).
-          if (this.#broker.dialect === 'postgres')
-            await Promise.all(statements.map(({ sql, parameters }) => tx.query(sql, parameters)));
-          else for (const { sql, parameters } of statements) await tx.query(sql, parameters);
-          if (notice) {
-            payload = encodeNotice({ g: this.group, o: this.#origin, ...notice });
-            await bus.announce(tx.queryRunner!, channel, payload);
+          const { statements, changes } = build();
+          const all = [...statements];
+          if (changes.length > 0) {
+            const meta = { kind: this.#kind, grp: this.group, origin: this.#origin, at: clock.now() };
+            all.push(appendStatement(log.dialect, (n) => this.#placeholder(n), meta, boundedEntries(changes)));
+            // A wake-up for other processes' readers, delivered on COMMIT. Its payload is only this
+            // DataSource's token, so that its own reader can pass it over (see ChangeLog.token).
+            if (this.#broker.dialect === 'postgres')
+              all.push({ sql: 'SELECT pg_notify($1, $2)', parameters: [log.channel, log.token] });
           }
+          logged = changes.length > 0;
+          // On postgres sent together: they go out in one round trip. The error is
+          // the first failed statement's in order (those after it only say the
+          // transaction is aborted, and may be answered first).
+          if (this.#broker.dialect === 'postgres') {
+            const settled = await Promise.allSettled(all.map(({ sql, parameters }) => tx.query(sql, parameters)));
+            const failed = settled.find((r) => r.status === 'rejected');
+            if (failed) throw failed.reason;
+          } else for (const { sql, parameters } of all) await tx.query(sql, parameters);
         },
         { niceness: this.#options.writeNiceness, name: 'write', retry: WRITE_RETRIES },
       ),
       { defaultValue: undefined },
     );
-    if (payload !== undefined) bus.committed(channel, payload);
+    if (logged) log.committed(this.#pruneHost(), this.#kind, this.group, this.#origin);
+  }
+
+  /** What the log prunes with: a short transaction of this group's broker, at the write niceness. */
+  #pruneHost(): PruneHost {
+    return {
+      placeholder: (n) => this.#placeholder(n),
+      transact: (work) =>
+        lastValueFrom(
+          this.#broker.transact((tx) => work((s) => tx.query(s.sql, s.parameters)), {
+            niceness: this.#options.writeNiceness,
+            name: 'prune change log',
+          }),
+          { defaultValue: undefined },
+        ).then(() => undefined),
+    };
+  }
+
+  /** Prunes the change log now (retention.ts); resolves with how many entries went. */
+  async pruneLog(): Promise<number> {
+    return (await this.#log).prune(this.#pruneHost());
+  }
+
+  /** The DataSource's change log reader, once open (for specs and benches). */
+  async changeLog(): Promise<ChangeLog> {
+    return this.#log;
   }
 
   /**
-   * Tells `listener` what other stores announce about this group, once the
-   * bus is open; returns the function that stops listening.
+   * Tells `listener` what other stores logged about this group, once the
+   * change log is open; returns the function that stops listening. From
+   * now on reads wait until the log's reader has its position.
    */
   listen(listener: GroupListener): () => void {
-    const source = { bus: this.#bus, channel: () => this.#channel(), group: this.group, origin: this.#origin };
-    return listenToGroup(source, listener);
+    const host: ReaderHost = {
+      read: (statement) => this.#query(statement),
+      ensureLog: () => this.#broker.ensureLog(),
+    };
+    const source = { log: this.#log, kind: this.#kind, group: this.group, origin: this.#origin, host };
+    const { stop, positioned } = listenToGroup(source, listener);
+    this.#positioned = positioned;
+    return stop;
   }
+
+  /** Set while listening: reads wait for it (see read). */
+  #positioned: Promise<void> | undefined;
 
   /**
    * Refuses new calls at once, runs `beforeClose` (a store flushes its
@@ -202,10 +277,5 @@ export class StoreGroup {
     } finally {
       await this.#broker.shutdown();
     }
-  }
-
-  /** The channel of this group's table (once running): see storeChannel. */
-  #channel(): string {
-    return storeChannel(this.#table.name, this.#broker.dataSource.options);
   }
 }

@@ -1,4 +1,6 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { DEFAULT_POLL_INTERVAL } from '../changes/data-version';
+import { settleRetention, type Retention, type RetentionOptions } from '../changes/retention';
 import { checkPriority } from '../scheduler/priority';
 import type { NameType } from './keys';
 import { devalueSerializer, type Serializer } from './serializer';
@@ -12,6 +14,18 @@ export interface StoreOptions {
   readonly serializer?: Serializer;
   /** Niceness of the store's write transactions (default 6, as in sAsync). */
   readonly writeNiceness?: number;
+  /**
+   * The change log shared by every store on a DataSource (the first store
+   * on it sets these for all): how long entries are kept, and how often a
+   * sqlite file is polled for other processes' commits.
+   */
+  readonly changeLog?: ChangeLogOptions;
+}
+
+/** Settings of the change log (see {@link StoreOptions.changeLog}). */
+export interface ChangeLogOptions extends RetentionOptions {
+  /** sqlite files: check for other processes' commits every this many ms while a store listens (default 25). */
+  readonly pollInterval?: number;
 }
 
 /** Options of Items and PersistentDict. */
@@ -50,6 +64,8 @@ export interface Settled {
   readonly scheduler: SchedulerLike;
   readonly initialDelay: number;
   readonly maxDelay: number;
+  readonly retention: Retention;
+  readonly pollInterval: number;
 }
 
 /** @throws TypeError or RangeError for options that cannot work. */
@@ -69,6 +85,11 @@ export function settle(options: DictOptions = {}): Settled {
       `reconnect delays must be positive with maxDelay ≥ initialDelay, not ${initialDelay}/${maxDelay}`,
     );
   }
+  const pollInterval = options.changeLog?.pollInterval ?? DEFAULT_POLL_INTERVAL;
+  if (typeof pollInterval !== 'number' || !Number.isFinite(pollInterval) || pollInterval < 1) {
+    throw new RangeError(`changeLog.pollInterval must be a finite number of ms ≥ 1, not ${String(pollInterval)}`);
+  }
+  const retention = settleRetention(options.changeLog);
   return {
     serializer,
     writeNiceness,
@@ -76,5 +97,7 @@ export function settle(options: DictOptions = {}): Settled {
     scheduler: options.scheduler ?? asyncScheduler,
     initialDelay,
     maxDelay,
+    retention,
+    pollInterval,
   };
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { PersistentDict } from '../../lib';
+import { devalueSerializer, PersistentDict } from '../../lib';
 import { queryLog, loggedOptions } from '../support/brokers';
 import { RawSql } from '../support/stores';
 import { within } from '../support/streams';
@@ -35,14 +35,20 @@ describe.each(allTargets)('PersistentDict reads and writes [$name]', (t) => {
     // Its own DataSource (a logged one) so that only this dict's queries count.
     const options = loggedOptions(t.target(), log);
     const group = uniqueName('g');
-    const writer = new PersistentDict<string, string>(group, options);
-    await writer.set('cold', 'v');
-    // A second dict on the group, with a cold cache (the writer stays open: a
-    // memory database lives as long as its last user).
+    // Written behind the stores' backs, with no change log entry: no store
+    // re-reads it on hearing of it (the writer stays open: a memory database
+    // lives as long as its last user).
+    const writer = new RawSql(options);
+    await writer.query('INSERT INTO sasync_items (group_id, name, value) VALUES (?, ?, ?)', [
+      group,
+      'cold',
+      devalueSerializer.encode('v'),
+    ]);
+    // A dict on the group, with a cold cache.
     const d = new PersistentDict<string, string>(group, options);
     try {
       await d.waitUntilRunning();
-      // Key reads only (a dict also re-reads its group once its first LISTEN took effect).
+      // Key reads only.
       const selects = () =>
         log.queries.filter((q) => /FROM sasync_items WHERE group_id = \S+ AND name IN/.test(q)).length;
       const before = selects();

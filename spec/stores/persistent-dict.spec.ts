@@ -8,7 +8,8 @@ import {
   devalueSerializer,
 } from '../../lib';
 import { remoteSettled } from '../../lib/stores/cached-store';
-import { listening, nextNotice, RawSql } from '../support/stores';
+import { RawSql } from '../support/stores';
+import { within } from '../support/streams';
 import { allTargets, uniqueName } from '../support/targets';
 
 describe.each(allTargets)('PersistentDict [$name]', (t) => {
@@ -249,14 +250,9 @@ describe.each(allTargets)('PersistentDict [$name]', (t) => {
     await a.set('k', 'fine');
     const view = await a.preload();
     const other = dict(group, { serializer: { encode: (v: unknown) => `raw:${String(v)}`, decode: (x: string) => x } });
-    const bus = await raw.bus();
-    const notice = nextNotice(bus, group);
-    // The first listener opens the listening connection: a notice sent before its LISTEN would be lost.
-    await listening(bus);
     await other.set('k', 'unreadable here');
-    await notice;
-    // The re-read that notice started in `a` has finished.
-    await a[remoteSettled]();
+    // `a` has read the change log up to now, and the re-read its entry started has finished.
+    await within(a[remoteSettled](), 'the change log read');
     const error = await a.get('k').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SerializationError);
     expect((error as Error).message).toContain('"k"');

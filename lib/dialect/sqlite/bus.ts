@@ -2,10 +2,12 @@ import { BusListeners } from '../bus-listeners';
 import type { ChangeBus } from '../change-bus';
 
 /**
- * The change bus of a database that cannot carry notices (sqlite): every
- * writer is in this process, so `committed()` hands the notice to this
- * process's listeners and nothing goes through the database. There is no
- * connection to lose, so `resync()` is never called. The caller releases
+ * The change bus of a database that cannot carry notices (sqlite):
+ * `committed()` hands the notice to this process's listeners and nothing
+ * goes through the database (the change log's reader notices other
+ * processes' commits by polling `PRAGMA data_version`: see
+ * changes/data-version.ts). There is no connection to lose, so `resync()`
+ * is never called. The caller releases
  * nothing but what it holds: the functions `listen()` returned, or `close()`.
  */
 export function openLocalBus(): ChangeBus {

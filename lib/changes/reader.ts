@@ -1,0 +1,222 @@
+import { clock, type TimerHandle } from '../clock';
+import { Dispatch, guarded } from './dispatch';
+import type { LogListener, ResyncReason } from './listener';
+import type { LogDialect, ReadRows } from './log-dialect';
+import { comparePositions, type Position } from './position';
+
+/** What a listener lends the reader: a way to run its queries (through its store's broker). */
+export interface ReaderHost {
+  readonly read: ReadRows;
+  /** Makes the log table again if it is missing (after a failed read). */
+  ensureLog(): Promise<void>;
+}
+
+/** Entries taken per query; a longer backlog is read in several. */
+export const READ_LIMIT = 1000;
+/**
+ * Entries held by a transaction still running (postgres): read again this
+ * soon, then less often, up to HELD_RETRY_MAX_MS (its end sends no NOTIFY
+ * when it wrote no store, so only this retry delivers them).
+ */
+export const HELD_RETRY_MS = 20;
+export const HELD_RETRY_MAX_MS = 1000;
+/** After a failed read, the first retry delay; it doubles up to RETRY_MAX_MS. */
+export const RETRY_MS = 100;
+export const RETRY_MAX_MS = 5000;
+
+interface Registration {
+  readonly listener: LogListener;
+  readonly host: ReaderHost;
+}
+
+/**
+ * The one reader of a DataSource's change log, shared by every store group
+ * on it: each wake-up (a NOTIFY, a local commit, a changed data_version,
+ * a reconnection) leads to one read from the reader's position, whatever
+ * the number of stores, and the entries are handed to the groups they name
+ * (see Dispatch). Wake-ups during a read cost one more read after it.
+ * Values are never taken from the log: listeners re-read the keys named.
+ *
+ * It reads through the first registered listener's host; it holds no
+ * connection or timer of its own once the last listener left.
+ */
+export class ChangeReader {
+  readonly #dialect: LogDialect;
+  readonly #registrations = new Set<Registration>();
+  readonly #dispatch = new Dispatch();
+  #position: Position | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #timer: TimerHandle | undefined;
+  #timerDue = Infinity;
+  #failure: { error: unknown } | undefined;
+  #retry = RETRY_MS;
+  #heldRetry = HELD_RETRY_MS;
+  /** Reads done, for specs and benches. */
+  reads = 0;
+
+  constructor(dialect: LogDialect) {
+    this.#dialect = dialect;
+  }
+
+  /** Whether a listener other than `origin` hears this store table's group (in this process). */
+  hears(kind: string, group: string, origin: string): boolean {
+    return this.#dispatch.hears(kind, group, origin);
+  }
+
+  get listening(): number {
+    return this.#registrations.size;
+  }
+
+  /**
+   * Adds a listener; `positioned` resolves once the reader has a position
+   * (or a read failed, and then everyone resyncs once a read succeeds).
+   * A store reads nothing before then: whatever commits after its reads is
+   * after the position, so it is delivered, and no re-read is needed.
+   * `stop` removes it.
+   */
+  register(listener: LogListener, host: ReaderHost): { stop: () => void; positioned: Promise<void> } {
+    const undispatch = this.#dispatch.add(listener);
+    const registration: Registration = { listener, host };
+    this.#registrations.add(registration);
+    const positioned = this.#position
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => this.#positionWaiters.push(resolve));
+    void this.wake();
+    const stop = () => {
+      if (!this.#registrations.delete(registration)) return;
+      undispatch();
+      if (this.#registrations.size === 0) this.#stop();
+    };
+    return { stop, positioned };
+  }
+
+  #positionWaiters: (() => void)[] = [];
+
+  #positionKnown(): void {
+    for (const resolve of this.#positionWaiters.splice(0)) resolve();
+  }
+
+  /** Reads what was committed since the position; resolves when the entries have been handed out. */
+  wake(): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    const run = this.#loop().finally(() => {
+      this.#running = undefined;
+      // Woken after the loop's last check: read once more.
+      if (this.#again && this.#registrations.size > 0) void this.wake();
+    });
+    this.#running = run;
+    return run;
+  }
+
+  /**
+   * Resolves once everything committed before this call has been read and
+   * handed out (on postgres, that waits for xmin to pass: a long
+   * transaction elsewhere delays it). For specs and benches; resolves at
+   * once when nobody listens.
+   */
+  async caughtUp(): Promise<void> {
+    const first = this.#registrations.values().next();
+    if (first.done) return;
+    const target = await this.#dialect.now(first.value.host.read);
+    for (;;) {
+      await this.wake();
+      if (this.#registrations.size === 0) return;
+      if (this.#position && comparePositions(this.#position, target) >= 0) return;
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, HELD_RETRY_MS, { unref: true }));
+    }
+  }
+
+  async #loop(): Promise<void> {
+    do {
+      this.#again = false;
+      const first = this.#registrations.values().next();
+      if (first.done) return;
+      try {
+        await this.#readOnce(first.value.host);
+      } catch (error) {
+        this.#failed(first.value.host, error);
+        return;
+      } finally {
+        if (this.#position || this.#failure) this.#positionKnown();
+      }
+    } while (this.#again && this.#registrations.size > 0);
+  }
+
+  async #readOnce(host: ReaderHost): Promise<void> {
+    this.reads++;
+    if (!this.#position) {
+      this.#position = await this.#dialect.head(host.read);
+      this.#recovered();
+      return;
+    }
+    const start = this.#position;
+    const read = await this.#dialect.read(host.read, start, READ_LIMIT);
+    this.#position = read.next;
+    this.#recovered();
+    if (read.lost || this.#dispatch.deliver(read.entries, start)) {
+      this.#resyncAll(read.lost ? 'log-lost' : 'retention');
+    }
+    if (read.more) this.#again = true;
+    if (read.held) {
+      this.#after(this.#heldRetry);
+      this.#heldRetry = Math.min(this.#heldRetry * 2, HELD_RETRY_MAX_MS);
+    } else this.#heldRetry = HELD_RETRY_MS;
+  }
+
+  /** A read failed: try again after a backoff, making the table again first if it is gone. */
+  #failed(host: ReaderHost, error: unknown): void {
+    if (this.#registrations.size === 0) return;
+    this.#failure ??= { error };
+    this.#positionKnown();
+    const wait = this.#retry;
+    this.#retry = Math.min(this.#retry * 2, RETRY_MAX_MS);
+    this.#after(wait, () => host.ensureLog().catch(() => undefined));
+  }
+
+  /** A read succeeded after failures: what the log held meanwhile may be gone, so everyone re-reads. */
+  #recovered(): void {
+    this.#retry = RETRY_MS;
+    const failure = this.#failure;
+    if (!failure) return;
+    this.#failure = undefined;
+    this.#resyncAll('log-unreadable', failure.error);
+  }
+
+  #resyncAll(reason: ResyncReason, error?: unknown): void {
+    for (const r of [...this.#registrations]) {
+      guarded(() => r.listener.resync(reason, error));
+    }
+  }
+
+  /** Wakes the reader after `ms` (the earliest of such requests wins), first running `before`. */
+  #after(ms: number, before?: () => Promise<unknown>): void {
+    const due = clock.now() + ms;
+    if (this.#timer !== undefined && this.#timerDue <= due) return;
+    if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
+    this.#timerDue = due;
+    // Unref'd: waiting for a change is no reason to keep a program alive.
+    this.#timer = clock.setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerDue = Infinity;
+        void (before ? before() : Promise.resolve()).then(() => this.wake());
+      },
+      ms,
+      { unref: true },
+    );
+  }
+
+  /** The last listener left: no timer; the next one starts from the log's head again. */
+  #stop(): void {
+    if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerDue = Infinity;
+    this.#position = undefined;
+    this.#failure = undefined;
+    this.#retry = RETRY_MS;
+  }
+}
