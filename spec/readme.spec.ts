@@ -71,6 +71,7 @@ const EXPECTED: [string, RegExp][] = [
     "ui.watch('score').subscribe(render)",
     /^<p>score: -<\/p>\n<p>score: 10<\/p>\n<p>score: 25<\/p>\n<p>score: 40<\/p>\n\{\n {2}type: 'set',\n {2}key: 'score',\n {2}value: 40,\n {2}previous: 25,\n {2}origin: 'remote'\n\}$/,
   ],
+  ['pollInterval: 25,', /^\[ 'remote set theme' \] dark\ntrue$/],
   [
     'class AddEmail1700000000000 implements MigrationInterface',
     /^\[\n {2}\{\n {4}kind: 'missingColumn',\n {4}name: 'email',\n {4}expected: 'varchar\(255\)',\n {4}actual: 'missing'\n {2}\}\n\]\n\[\]$/,
