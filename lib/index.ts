@@ -41,6 +41,17 @@ export type { SyncView } from './stores/sync-view';
 export type { DictOptions, ItemOptions, StoreOptions } from './stores/store-options';
 export type { NameType } from './stores/keys';
 
+// Cache regions
+export { CacheRegion } from './cache/cache-region';
+export type { CacheFailure, CacheRegionOptions } from './cache/cache-region';
+export type { CacheBackend, CacheEntry, CacheLock } from './cache/backend';
+export { MemoryBackend } from './cache/memory-backend';
+export { cacheOn, cached } from './cache/cache-on';
+export type { CachedFunction, CacheOnOptions } from './cache/cache-on';
+export { jsonKeyMaker, sha256KeyMangler } from './cache/keys';
+export type { KeyMaker, KeyMangler } from './cache/keys';
+export type { CacheTiming } from './cache/timing';
+
 // Scheduling
 export { PriorityScheduler } from './scheduler/priority-scheduler';
 export type { AbortableJob, Job, ScheduleOptions } from './scheduler/priority-scheduler';
