@@ -46,6 +46,8 @@ export { CacheRegion } from './cache/cache-region';
 export type { CacheFailure, CacheRegionOptions } from './cache/cache-region';
 export type { CacheBackend, CacheEntry, CacheLock } from './cache/backend';
 export { MemoryBackend } from './cache/memory-backend';
+export { PersistentBackend } from './cache/persistent-backend';
+export type { PersistentBackendOptions } from './cache/persistent-backend';
 export { cacheOn, cached } from './cache/cache-on';
 export type { CachedFunction, CacheOnOptions } from './cache/cache-on';
 export { jsonKeyMaker, sha256KeyMangler } from './cache/keys';

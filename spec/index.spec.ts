@@ -24,6 +24,7 @@ describe('the public surface', () => {
        "MissingKeyError",
        "PORTABLE_TYPES",
        "PersistentArray",
+       "PersistentBackend",
        "PersistentDict",
        "PriorityScheduler",
        "ReadOnlyError",
