@@ -2,7 +2,9 @@ import type { Observable } from 'rxjs';
 
 /** A cached value and when it was made (ms since the epoch, on `clock`). */
 export interface CacheEntry<V = unknown> {
+  /** The value the creator made (never undefined). */
   readonly value: V;
+  /** When it was made, in ms since the epoch on `clock`: expiration and grace count from it. */
   readonly createdAt: number;
 }
 
@@ -12,6 +14,7 @@ export interface CacheEntry<V = unknown> {
  * exit path of the creator (value, error).
  */
 export interface CacheLock {
+  /** Gives the lock up; the region calls it once, whatever the creator did. */
   release(): Promise<void>;
 }
 

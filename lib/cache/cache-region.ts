@@ -17,7 +17,9 @@ export interface CacheRegionOptions extends CacheTiming {
 
 /** A creator that failed while callers were served the stale value (they saw no error). */
 export interface CacheFailure {
+  /** The key (for a multi-key call, its keys joined by ", "), as the caller gave it. */
   readonly key: string;
+  /** What the creator threw (or the backend's error storing its value). */
   readonly error: unknown;
 }
 

@@ -1,4 +1,11 @@
-import { CacheRegion, devalueSerializer, PersistentBackend, SerializationError, type Serializer } from '../../lib';
+import {
+  CacheRegion,
+  devalueSerializer,
+  PersistentBackend,
+  SerializationError,
+  TimeoutError,
+  type Serializer,
+} from '../../lib';
 import { until } from '../support/streams';
 import { allTargets, uniqueName } from '../support/targets';
 import { useVirtualClock } from '../support/virtual-clock';
@@ -116,5 +123,39 @@ describe('PersistentBackend bad input', () => {
   it('refuses a lockTimeout or lease that is not a positive number', () => {
     expect(() => new PersistentBackend('sqlite::memory:', { lockTimeout: 0 })).toThrow(RangeError);
     expect(() => new PersistentBackend('sqlite::memory:', { lease: -1 })).toThrow(RangeError);
+  });
+});
+
+describe.each(allTargets)('cache locks [$name]', (t) => {
+  const time = useVirtualClock();
+
+  it(`a caller waits for another backend's lock at most lockTimeout, then gets TimeoutError; the lock is free after release [${t.name}]`, async () => {
+    const target = t.target();
+    const group = uniqueName('cache');
+    const holder = new PersistentBackend(target, { group });
+    const waiter = new CacheRegion({ backend: new PersistentBackend(target, { group, lockTimeout: 1000 }) });
+    try {
+      const lock = await holder.lock('k');
+      const creator = jest.fn(() => 'made');
+      const waited = waiter.getOrCreate('k', creator);
+      let outcome: unknown;
+      waited.then(
+        (v) => (outcome = v),
+        (e: unknown) => (outcome = e),
+      );
+      // Moves virtual time on each time the waiter pauses between attempts, until it gives up.
+      while (outcome === undefined) {
+        await until(() => time.current.pending() > 0 || outcome !== undefined, 'the waiter pauses or gives up');
+        if (outcome === undefined) await time.current.advance(250);
+      }
+      expect(outcome).toBeInstanceOf(TimeoutError);
+      expect((outcome as TimeoutError).message).toMatch(/waited 1000 ms for the cache lock of "k".*raise lockTimeout/);
+      expect(creator).not.toHaveBeenCalled();
+      expect(time.current.pending()).toBe(0);
+      await lock.release();
+      expect(await waiter.getOrCreate('k', creator)).toBe('made');
+    } finally {
+      await Promise.all([waiter.close(), holder.close()]);
+    }
   });
 });
