@@ -150,8 +150,13 @@ export class CacheRegion<V = unknown> {
     else await this.#backend.delete(this.#pair(key).mangled);
   }
 
-  /** Completes {@link failures$} and closes the backend (releasing its connections, if any). */
+  /**
+   * Waits for the creators running (their values are stored, their locks
+   * released), then completes {@link failures$} and closes the backend
+   * (releasing its connections, if any).
+   */
   async close(): Promise<void> {
+    await this.#flights.settled();
     this.#failures.complete();
     await this.#backend.close?.();
   }

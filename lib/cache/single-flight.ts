@@ -20,6 +20,11 @@ export class SingleFlight<T> {
     promise.then(done, done);
   }
 
+  /** Resolves once everything in flight now has settled (never rejects). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#running.values()]);
+  }
+
   /** How many keys have work in flight. */
   get size(): number {
     return this.#running.size;

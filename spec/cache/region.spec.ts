@@ -224,3 +224,21 @@ describe('CacheRegion bad input', () => {
     await expect(region.getOrCreateMulti(['a', 'b'], () => [1])).rejects.toThrow(/one value per key/);
   });
 });
+
+describe('CacheRegion close', () => {
+  it('waits for the creators running before closing the backend', async () => {
+    const closed = jest.fn();
+    const backend = Object.assign(new MemoryBackend(), { close: async () => closed() });
+    const region = new CacheRegion<string>({ backend });
+    let finish!: (v: string) => void;
+    const value = region.getOrCreate('k', () => new Promise<string>((r) => (finish = r)));
+    const closing = region.close();
+    await new Promise<void>((r) => setImmediate(r));
+    expect(closed).not.toHaveBeenCalled();
+    finish('v');
+    await closing;
+    expect(closed).toHaveBeenCalledTimes(1);
+    expect(await value).toBe('v');
+    expect(backend.get('k')?.value).toBe('v');
+  });
+});
