@@ -42,6 +42,19 @@ export type { ChangeLogOptions, DictOptions, ItemOptions, StoreOptions } from '.
 export type { ResyncReason } from './changes/listener';
 export type { NameType } from './stores/keys';
 
+// Cache regions
+export { CacheRegion } from './cache/cache-region';
+export type { CacheFailure, CacheRegionOptions } from './cache/cache-region';
+export type { CacheBackend, CacheEntry, CacheLock } from './cache/backend';
+export { MemoryBackend } from './cache/memory-backend';
+export { PersistentBackend } from './cache/persistent-backend';
+export type { PersistentBackendOptions } from './cache/persistent-backend';
+export { cacheOn, cached } from './cache/cache-on';
+export type { CachedFunction, CacheOnOptions } from './cache/cache-on';
+export { jsonKeyMaker, sha256KeyMangler } from './cache/keys';
+export type { KeyMaker, KeyMangler } from './cache/keys';
+export type { CacheTiming } from './cache/timing';
+
 // Scheduling
 export { PriorityScheduler } from './scheduler/priority-scheduler';
 export type { AbortableJob, Job, ScheduleOptions } from './scheduler/priority-scheduler';

@@ -1,4 +1,5 @@
 import type { SchemaIntrospector } from '../schema/introspector';
+import type { DialectAdvisoryLocks } from './advisory-locks';
 import type { DialectBus } from './change-bus';
 import type { DialectConnections } from './dialect-connections';
 import type { DialectCursors } from './dialect-cursors';
@@ -7,6 +8,7 @@ import type { DialectTarget } from './dialect-target';
 import type { DialectTransactions } from './dialect-transactions';
 import type { DialectValues } from './dialect-values';
 
+export type { AdvisoryLockSession, DialectAdvisoryLocks } from './advisory-locks';
 export type { BusListener, BusOptions, BusState, ChangeBus, DialectBus } from './change-bus';
 export type { ConnectionStats, DialectConnections, LostConnection, OutsideGate } from './dialect-connections';
 export type { CursorCancel, CursorQuery, DialectCursors } from './dialect-cursors';
@@ -48,6 +50,13 @@ export interface DialectCapabilities {
    * is no round trip to spare, and such work awaits each statement.
    */
   readonly pipelinesStatements: boolean;
+  /**
+   * Session-level advisory locks that die with their connection
+   * ({@link DialectAdvisoryLocks.openAdvisoryLocks}; postgres): cache
+   * regions lock a key across processes with them. Without (sqlite), a
+   * lock is a row with a lease.
+   */
+  readonly advisoryLocks: boolean;
 }
 
 /**
@@ -66,6 +75,7 @@ export interface Dialect
     DialectTransactions,
     DialectValues,
     DialectBus,
+    DialectAdvisoryLocks,
     SchemaIntrospector {
   readonly name: 'sqlite' | 'postgres';
   readonly capabilities: DialectCapabilities;

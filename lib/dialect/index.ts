@@ -4,6 +4,7 @@ import { postgresDialect } from './postgres/dialect';
 import { sqliteDialect } from './sqlite/dialect';
 
 export type {
+  AdvisoryLockSession,
   BusListener,
   BusOptions,
   BusState,

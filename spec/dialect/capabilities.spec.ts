@@ -5,6 +5,7 @@ const PROMISED: ReadonlyArray<[keyof Dialect['capabilities'], keyof Dialect]> = 
   ['gatesOutsideCalls', 'gateOutsideCalls'],
   ['destroysConnections', 'destroy'],
   ['detectsLostConnections', 'lostConnection'],
+  ['advisoryLocks', 'openAdvisoryLocks'],
 ];
 
 describe.each(DIALECT_LIST.map((d) => ({ name: d.name, dialect: d })))('the $name dialect', ({ dialect }) => {

@@ -1,5 +1,6 @@
 import type { Dialect } from '../dialect';
 import { bindPostgres } from './bind';
+import { openPgAdvisoryLocks } from './advisory-lock';
 import { openPgBus } from './bus';
 import { connectionStats, streamSlots, transactionSlots } from './pool';
 import { destroy, discard, interrupt, prepareConnection } from './connection';
@@ -21,6 +22,7 @@ export const postgresDialect: Dialect = {
     detectsLostConnections: true,
     crossProcessNotices: true,
     pipelinesStatements: true,
+    advisoryLocks: true,
   },
   ...postgresTarget,
   transactionSlots,
@@ -37,6 +39,8 @@ export const postgresDialect: Dialect = {
   bindParameters: bindPostgres,
   placeholder,
   openBus: openPgBus,
+  // Cache regions' cross-process lock (lib/cache): session locks that die with their connection.
+  openAdvisoryLocks: openPgAdvisoryLocks,
   columnType,
   // In the DataSource's schema, where TypeORM creates the table and its indexes.
   indexNames: pgIndexNames,

@@ -21,6 +21,7 @@ export const sqliteDialect: Dialect = {
     detectsLostConnections: false,
     crossProcessNotices: false,
     pipelinesStatements: false,
+    advisoryLocks: false,
   },
   ...sqliteTarget,
   transactionSlots,
