@@ -73,6 +73,10 @@ const EXPECTED: [string, RegExp][] = [
   ],
   ['pollInterval: 25,', /^\[ 'remote set theme' \] dark\ntrue$/],
   [
+    "region.getOrCreate('top:2'",
+    /^1 \[ 'SELECT …', 'UPDATE …' \]\n2\nmaking \[ 'top:1' \]\n\[ \[ 'top:1' \], \[ 'SELECT …', 'UPDATE …' \] \]\n3$/,
+  ],
+  [
     'class AddEmail1700000000000 implements MigrationInterface',
     /^\[\n {2}\{\n {4}kind: 'missingColumn',\n {4}name: 'email',\n {4}expected: 'varchar\(255\)',\n {4}actual: 'missing'\n {2}\}\n\]\n\[\]$/,
   ],
