@@ -28,8 +28,16 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  */
 const storage = new AsyncLocalStorage<Frame>();
 
-/** The scopes around the caller, one field per {@link ScopeVar}. */
-type Frame = Readonly<Record<symbol, unknown>>;
+/**
+ * The scopes around the caller, one element per {@link ScopeVar} (by its
+ * index). An array, copied when a scope is entered: copying a few elements
+ * is cheaper than spreading an object keyed by symbols (which V8 keeps as a
+ * dictionary), and every transaction enters one or two scopes.
+ */
+type Frame = readonly unknown[];
+
+/** How many ScopeVars there are: the next one's index. */
+let vars = 0;
 
 /**
  * Whether the storage runs on async hooks (Node 20, and later Node without
@@ -58,16 +66,14 @@ function hold(): () => void {
  * the slot it holds, its run(), its start-up): a field of the one record.
  */
 export class ScopeVar<T> {
-  readonly #key: symbol;
+  readonly #index = vars++;
 
   /** @param name for debugging only. */
-  constructor(name: string) {
-    this.#key = Symbol(name);
-  }
+  constructor(readonly name: string) {}
 
   /** The value around the caller, if any (none while no sasync work is in flight). */
   get(): T | undefined {
-    return storage.getStore()?.[this.#key] as T | undefined;
+    return storage.getStore()?.[this.#index] as T | undefined;
   }
 
   /**
@@ -101,7 +107,10 @@ export class ScopeVar<T> {
   }
 
   #with(value: T): Frame {
-    return { ...storage.getStore(), [this.#key]: value };
+    const frame = storage.getStore();
+    const next = frame ? frame.slice() : [];
+    next[this.#index] = value;
+    return next;
   }
 }
 

@@ -58,8 +58,13 @@ export class Submitter {
       };
       const outer = currentContext(this.#db);
       if (!outer) {
-        return this.queue(subscriber, options, method, how, (token, emit, retries) =>
-          runTransaction({ ...spec, emit, retries }, token),
+        return this.queue(
+          subscriber,
+          options,
+          method,
+          how,
+          (token, emit, retries, holder) => runTransaction({ ...spec, emit, retries, holder }, token),
+          true,
         );
       }
       // Work that outlived its transaction must not start a new one in its place.
@@ -74,7 +79,9 @@ export class Submitter {
   /**
    * Queues `job` for `subscriber`: after the start-up unless `how.internal`,
    * never after shutdown (the subscriber gets BrokerClosedError, and no
-   * event is sent: it was never queued). Returns the subscription's teardown.
+   * event is sent: it was never queued). With `holdsInWork`, `job` runs
+   * what it calls as the holder of its slot itself (see QueuedJob). Returns
+   * the subscription's teardown.
    */
   queue(
     subscriber: Subscriber<unknown>,
@@ -82,6 +89,7 @@ export class Submitter {
     method: string | undefined,
     how: Submitted,
     job: QueuedJob,
+    holdsInWork = false,
   ): TeardownLogic {
     let wait: Promise<void> | undefined;
     try {
@@ -91,7 +99,7 @@ export class Submitter {
       return undefined;
     }
     const kind = how.kind ?? 'transaction';
-    const submission = new Submission(this.#submitting, subscriber, options, method, kind, job);
+    const submission = new Submission(this.#submitting, subscriber, options, method, kind, job, holdsInWork);
     if (wait)
       wait.then(
         () => submission.enqueue(),
