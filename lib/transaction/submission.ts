@@ -172,7 +172,10 @@ export class Submission implements RunRecord, RetryListener, TaskObserver<unknow
    * The job in its slot, counted in flight until it settles (even if it
    * throws before returning its Promise: drain() would wait forever). Where
    * outside calls wait for the queue (sqlite), it is marked as holding its
-   * slot, so that what it calls does not wait for itself.
+   * slot, so that what it calls does not wait for itself: the whole job, or,
+   * for a job that marks its own work (a transaction), only that work, so
+   * that its BEGIN, COMMIT and release run without the async context's
+   * promise hooks.
    */
   #run(): Promise<unknown[]> {
     this.#intake.started();

@@ -48,27 +48,25 @@ export class Submitter {
    */
   transaction(work: Work, options: TransactOptions, method: string | undefined, how = PLAIN): Awaitable<unknown> {
     return new Awaitable<unknown>((subscriber) => {
-      const spec: TransactionSpec = {
-        db: this.#db,
-        work,
-        options,
-        method,
-        parent: outerContext(),
-        autocommit: how.autocommit ?? false,
-      };
+      const parent = outerContext();
+      const autocommit = how.autocommit ?? false;
       const outer = currentContext(this.#db);
       if (!outer) {
+        // The spec is made when the job runs, with what the queue gives it: one object, not two.
+        const db = this.#db;
         return this.queue(
           subscriber,
           options,
           method,
           how,
-          (token, emit, retries, holder) => runTransaction({ ...spec, emit, retries, holder }, token),
+          (token, emit, retries, holder) =>
+            runTransaction({ db, work, options, method, parent, autocommit, emit, retries, holder }, token),
           true,
         );
       }
       // Work that outlived its transaction must not start a new one in its place.
       if (!outer.open) return void subscriber.error(endedError());
+      const spec: TransactionSpec = { db: this.#db, work, options, method, parent, autocommit };
       const token = new CancelToken();
       const result = options.savepoint ? runSavepoint(spec, outer, token) : runJoined(spec, outer);
       deliver(result, subscriber);

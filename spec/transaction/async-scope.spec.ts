@@ -51,6 +51,30 @@ describe.each(allTargets)('sasync keeps promise hooks on only while its work run
       expectIdle();
     }));
 
+  it('BEGIN and COMMIT run with the hooks off: only the work keeps them on (sqlite too, where the job holds its slot)', () =>
+    withItems(t, async (b) => {
+      const seen: Record<string, boolean> = {};
+      // TypeORM calls its subscribers inside startTransaction() and commitTransaction().
+      const subscriber = {
+        beforeTransactionStart: () => void (seen.begin = scopesActive()),
+        beforeTransactionCommit: () => void (seen.commit = scopesActive()),
+      };
+      b.dataSource.subscribers.push(subscriber);
+      try {
+        await lastValueFrom(
+          b.transact(async (tx) => {
+            seen.work = scopesActive();
+            await tx.query(b.insertSql(), ['counted']);
+          }),
+        );
+      } finally {
+        b.dataSource.subscribers.splice(b.dataSource.subscribers.indexOf(subscriber), 1);
+      }
+      expect(seen).toEqual({ begin: false, work: true, commit: false });
+      expectIdle();
+      expect(await b.names()).toEqual(['counted']);
+    }));
+
   it('a cancelled transaction’s work that runs on keeps its scope (and the hooks) until it ends', () =>
     withItems(t, async (b) => {
       const { resume, nested } = await cancelledWhileWorking(b);
