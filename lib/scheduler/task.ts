@@ -128,12 +128,16 @@ export class Task<T> implements HeapEntry, QueueKey, Unsubscribable {
     if (this.#state !== 'running') return;
     this.#state = 'done';
     this.#inner = undefined;
-    if (failed) this.subscriber.error(err);
-    else {
-      if (hasValue) this.subscriber.next(value as T);
-      this.subscriber.complete();
+    // An observer that is not an RxJS Subscriber may throw: the slot is given back all the same.
+    try {
+      if (failed) this.subscriber.error(err);
+      else {
+        if (hasValue) this.subscriber.next(value as T);
+        this.subscriber.complete();
+      }
+    } finally {
+      this.slots.release();
     }
-    this.slots.release();
   }
 }
 

@@ -1,14 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /**
- * What sasync keeps in the async context: one small record per scope, in
+ * What sasync keeps in the async context: one small frame per scope, in
  * ONE AsyncLocalStorage, switched on only while sasync work is in flight.
  *
  * Why: on Node 20, while any AsyncLocalStorage is enabled, Node runs a
  * promise hook for every promise the process makes, sasync's or not, and
  * each enabled storage adds a call to it. Once on, a storage stays on for
  * good. So sasync keeps a single storage (the transaction, the slot held,
- * the run() and the start-up around the caller are fields of one record),
+ * the run() and the start-up around the caller are elements of one frame),
  * counts what is in flight (a scope's function until its Promise settles,
  * a scope entered from here until it ends) and disables the storage when
  * the count falls to zero: a program that uses sasync pays no hook on its
@@ -63,7 +63,7 @@ function hold(): () => void {
 
 /**
  * One thing sasync knows about the caller's async context (its transaction,
- * the slot it holds, its run(), its start-up): a field of the one record.
+ * the slot it holds, its run(), its start-up): an element of the one frame.
  */
 export class ScopeVar<T> {
   readonly #index = vars++;

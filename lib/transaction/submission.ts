@@ -173,9 +173,9 @@ export class Submission implements RunRecord, RetryListener, TaskObserver<unknow
    * throws before returning its Promise: drain() would wait forever). Where
    * outside calls wait for the queue (sqlite), it is marked as holding its
    * slot, so that what it calls does not wait for itself: the whole job, or,
-   * for a job that marks its own work (a transaction), only that work, so
-   * that its BEGIN, COMMIT and release run without the async context's
-   * promise hooks.
+   * for a job that marks its own work (a transaction) on a DataSource
+   * without subscribers, only that work, so that its BEGIN, COMMIT and
+   * release run without the async context's promise hooks.
    */
   #run(): Promise<unknown[]> {
     this.#intake.started();
@@ -191,7 +191,11 @@ export class Submission implements RunRecord, RetryListener, TaskObserver<unknow
         const held = (holder = new SlotHolder(this.#queue));
         // A job that marks its own work keeps the async context (and its
         // promise hooks) off for the rest: its BEGIN, COMMIT and release.
-        if (this.#holdsInWork) return attempt(() => this.#job(this.#token, this.#emit, this, held));
+        // Not with TypeORM subscribers: TypeORM calls them inside BEGIN,
+        // COMMIT and ROLLBACK, and what they call there must not wait for
+        // the slot this job holds.
+        if (this.#holdsInWork && this.#db.dataSource.subscribers.length === 0)
+          return attempt(() => this.#job(this.#token, this.#emit, this, held));
         return held.run(() => attempt(() => this.#job(this.#token, this.#emit, this, undefined)));
       })
       .finally(() => {
