@@ -1,8 +1,8 @@
-import { Observable, type SchedulerLike } from 'rxjs';
+import { Observable, type SchedulerLike, type Unsubscribable } from 'rxjs';
 import { Heap } from './heap';
 import { checkPriority, compareKeys, type PriorityOptions } from './priority';
 import { QueueSchedulerLike } from './scheduler-like';
-import { Task, type AbortableJob, type Job, type ScheduleOptions, type Slots } from './task';
+import { Task, type AbortableJob, type Job, type ScheduleOptions, type Slots, type TaskObserver } from './task';
 
 /**
  * @internal The key of {@link PriorityScheduler}'s schedule-without-checks,
@@ -10,7 +10,14 @@ import { Task, type AbortableJob, type Job, type ScheduleOptions, type Slots } f
  */
 export const scheduleChecked = Symbol('sasync.scheduleChecked');
 
-export type { AbortableJob, Job, ScheduleOptions } from './task';
+/**
+ * @internal The key of {@link PriorityScheduler}'s enqueue-without-checks,
+ * which tells `observer` directly: no Observable and no RxJS Subscriber per
+ * job, for sasync's own per-transaction callers.
+ */
+export const enqueueChecked = Symbol('sasync.enqueueChecked');
+
+export type { AbortableJob, Job, ScheduleOptions, TaskObserver } from './task';
 
 /**
  * A priority queue that runs at most `concurrency` jobs at once, in order of
@@ -82,12 +89,20 @@ export class PriorityScheduler {
    * again on every subscription would validate one options object twice.
    */
   [scheduleChecked]<T>(job: Job<T>, options?: PriorityOptions): Observable<T> {
-    return new Observable<T>((subscriber) => {
-      const task = new Task(this.#slots, job, subscriber, ++this.#serial, options);
-      this.#queue.push(task as Task<unknown>);
-      this.#pump();
-      return task;
-    });
+    return new Observable<T>((subscriber) => this[enqueueChecked](job, options, subscriber));
+  }
+
+  /**
+   * Queues `job` now (options checked already) and tells `observer` its
+   * results, as a subscription to {@link schedule} would; the returned
+   * `unsubscribe` is that subscription's (leave the queue, or stop the run).
+   * `observer` is called at most once with error or complete, never after.
+   */
+  [enqueueChecked]<T>(job: Job<T>, options: PriorityOptions | undefined, observer: TaskObserver<T>): Unsubscribable {
+    const task = new Task(this.#slots, job, observer, ++this.#serial, options);
+    this.#queue.push(task as Task<unknown>);
+    this.#pump();
+    return task;
   }
 
   /** An RxJS scheduler that runs each action through this queue at `niceness`. */

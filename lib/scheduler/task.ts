@@ -1,11 +1,4 @@
-import {
-  from,
-  isObservable,
-  type ObservableInput,
-  type Subscriber,
-  type Subscription,
-  type Unsubscribable,
-} from 'rxjs';
+import { from, isObservable, type ObservableInput, type Subscription, type Unsubscribable } from 'rxjs';
 import type { HeapEntry } from './heap';
 import { laneOf, priorityOf, type Lane, type PriorityOptions, type QueueKey } from './priority';
 
@@ -38,6 +31,17 @@ export interface Slots {
   dequeue(task: Task<unknown>): void;
 }
 
+/**
+ * Who hears a task's results: an RxJS Subscriber (a subscription to
+ * `schedule()`), or sasync's own per-transaction observer. A task calls
+ * `error` or `complete` once at most, and nothing after.
+ */
+export interface TaskObserver<T> {
+  next(value: T): void;
+  error(err: unknown): void;
+  complete(): void;
+}
+
 type TaskState = 'queued' | 'running' | 'done';
 
 /**
@@ -59,7 +63,7 @@ export class Task<T> implements HeapEntry, QueueKey, Unsubscribable {
   constructor(
     private readonly slots: Slots,
     private readonly job: AbortableJob<T>,
-    private readonly subscriber: Subscriber<T>,
+    private readonly subscriber: TaskObserver<T>,
     readonly serial: number,
     options: ScheduleOptions | undefined,
   ) {
@@ -124,12 +128,16 @@ export class Task<T> implements HeapEntry, QueueKey, Unsubscribable {
     if (this.#state !== 'running') return;
     this.#state = 'done';
     this.#inner = undefined;
-    if (failed) this.subscriber.error(err);
-    else {
-      if (hasValue) this.subscriber.next(value as T);
-      this.subscriber.complete();
+    // An observer that is not an RxJS Subscriber may throw: the slot is given back all the same.
+    try {
+      if (failed) this.subscriber.error(err);
+      else {
+        if (hasValue) this.subscriber.next(value as T);
+        this.subscriber.complete();
+      }
+    } finally {
+      this.slots.release();
     }
-    this.slots.release();
   }
 }
 

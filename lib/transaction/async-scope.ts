@@ -1,14 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /**
- * What sasync keeps in the async context: one small record per scope, in
+ * What sasync keeps in the async context: one small frame per scope, in
  * ONE AsyncLocalStorage, switched on only while sasync work is in flight.
  *
  * Why: on Node 20, while any AsyncLocalStorage is enabled, Node runs a
  * promise hook for every promise the process makes, sasync's or not, and
  * each enabled storage adds a call to it. Once on, a storage stays on for
  * good. So sasync keeps a single storage (the transaction, the slot held,
- * the run() and the start-up around the caller are fields of one record),
+ * the run() and the start-up around the caller are elements of one frame),
  * counts what is in flight (a scope's function until its Promise settles,
  * a scope entered from here until it ends) and disables the storage when
  * the count falls to zero: a program that uses sasync pays no hook on its
@@ -28,8 +28,16 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  */
 const storage = new AsyncLocalStorage<Frame>();
 
-/** The scopes around the caller, one field per {@link ScopeVar}. */
-type Frame = Readonly<Record<symbol, unknown>>;
+/**
+ * The scopes around the caller, one element per {@link ScopeVar} (by its
+ * index). An array, copied when a scope is entered: copying a few elements
+ * is cheaper than spreading an object keyed by symbols (which V8 keeps as a
+ * dictionary), and every transaction enters one or two scopes.
+ */
+type Frame = readonly unknown[];
+
+/** How many ScopeVars there are: the next one's index. */
+let vars = 0;
 
 /**
  * Whether the storage runs on async hooks (Node 20, and later Node without
@@ -55,19 +63,17 @@ function hold(): () => void {
 
 /**
  * One thing sasync knows about the caller's async context (its transaction,
- * the slot it holds, its run(), its start-up): a field of the one record.
+ * the slot it holds, its run(), its start-up): an element of the one frame.
  */
 export class ScopeVar<T> {
-  readonly #key: symbol;
+  readonly #index = vars++;
 
   /** @param name for debugging only. */
-  constructor(name: string) {
-    this.#key = Symbol(name);
-  }
+  constructor(readonly name: string) {}
 
   /** The value around the caller, if any (none while no sasync work is in flight). */
   get(): T | undefined {
-    return storage.getStore()?.[this.#key] as T | undefined;
+    return storage.getStore()?.[this.#index] as T | undefined;
   }
 
   /**
@@ -101,7 +107,10 @@ export class ScopeVar<T> {
   }
 
   #with(value: T): Frame {
-    return { ...storage.getStore(), [this.#key]: value };
+    const frame = storage.getStore();
+    const next = frame ? frame.slice() : [];
+    next[this.#index] = value;
+    return next;
   }
 }
 

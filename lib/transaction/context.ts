@@ -5,6 +5,7 @@ import { gateOf, runnerView } from '../dialect/typeorm/runner-view';
 import { hookQuery, isHooked } from '../dialect/typeorm/query-hook';
 import type { SharedDatabase } from '../broker/registry';
 import { ScopeVar } from './async-scope';
+import type { SlotHolder } from './slot';
 
 /**
  * A transaction (or a savepoint inside one) that is running. Work started
@@ -60,9 +61,12 @@ export class TransactionContext {
     this.#open = false;
   }
 
-  /** Runs `fn` (the work) with this context current, until its Promise settles. */
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    return storage.run(this, fn);
+  /**
+   * Runs `fn` (the work) with this context current, until its Promise
+   * settles; with `holder`, as the job holding its slot too (see SlotHolder).
+   */
+  run<T>(fn: () => Promise<T>, holder?: SlotHolder): Promise<T> {
+    return holder ? storage.run(this, () => holder.run(fn)) : storage.run(this, fn);
   }
 
   /**

@@ -5,6 +5,7 @@ import { collect } from './collect';
 import { guardRunner, TransactionContext } from './context';
 import { cancelled, cancelledDuringCommit, connectionLost, failed, savepointStillOpen } from './failure';
 import { backoff, pause, retryable } from './retry';
+import { callAsHolder } from './slot';
 import type { TransactionSpec } from './transaction-spec';
 
 export type { RetryListener, TransactionSpec, Work } from './transaction-spec';
@@ -34,6 +35,8 @@ export async function runTransaction(given: TransactionSpec, token: CancelToken)
   // a transaction is never re-run, or its subscriber would get them twice.
   let emitted = false;
   const emit = spec.emit && ((value: unknown) => ((emitted = true), spec.emit!(value)));
+  // Made once, not per attempt.
+  const each: TransactionSpec = { ...spec, emit };
   const state: AttemptState = { attempt: 1, committing: false, done: false };
   // The caller hears of a cancellation at once, even if the server does not
   // answer: the cleanup (ROLLBACK, or destroying the connection) goes on
@@ -49,7 +52,7 @@ export async function runTransaction(given: TransactionSpec, token: CancelToken)
       state.attempt = attempt;
       state.committing = false;
       try {
-        return await runOnce({ ...spec, emit }, token, state);
+        return await runOnce(each, token, state);
       } catch (err) {
         if (token.aborted) throw reported ?? cancelledIn(spec, token, state);
         if (attempt < attempts && !emitted && retryable(spec, err)) {
@@ -78,7 +81,8 @@ interface AttemptState {
 async function runOnce(spec: TransactionSpec, token: CancelToken, state: AttemptState): Promise<unknown[]> {
   const { db } = spec;
   if (token.aborted) throw token.reason;
-  const runner = db.dataSource.createQueryRunner();
+  // As the job holding the slot: where outside calls wait for the queue, this one must not.
+  const runner = callAsHolder(spec.holder, () => db.dataSource.createQueryRunner());
   guardRunner(runner, db.dialect);
   // sqlite's one runner must not carry an earlier transaction's state into this one.
   if (runner.isTransactionActive) await db.dialect.discard(runner, undefined);
@@ -97,7 +101,7 @@ async function runOnce(spec: TransactionSpec, token: CancelToken, state: Attempt
     // Cancelled while waiting for the connection or BEGIN: the work never starts.
     if (token.aborted) throw token.reason;
     const values = await untilAborted(
-      ctx.run(() => collect(spec.work(ctx.manager), spec.emit, token)),
+      ctx.run(() => collect(spec.work(ctx.manager), spec.emit, token), spec.holder),
       token,
     );
     if (ctx.openSavepoints > 0) throw savepointStillOpen(spec);

@@ -1,6 +1,6 @@
 import type { CancelToken } from '../cancel';
 import type { PriorityOptions } from '../scheduler/priority';
-import { scheduleChecked, type PriorityScheduler } from '../scheduler/priority-scheduler';
+import { enqueueChecked, type PriorityScheduler } from '../scheduler/priority-scheduler';
 import { ScopeVar } from './async-scope';
 
 /**
@@ -23,13 +23,19 @@ export function acquireSlot(
       subscription.unsubscribe();
       reject(reason as Error);
     });
-    const subscription = scheduler[scheduleChecked](() => {
-      unlisten?.();
-      resolve(release);
-      return held;
-    }, priority).subscribe({ error: (err: unknown) => reject(err as Error) });
+    const subscription = scheduler[enqueueChecked](
+      () => {
+        unlisten?.();
+        resolve(release);
+        return held;
+      },
+      priority,
+      { next: NOTHING, complete: NOTHING, error: (err: unknown) => reject(err as Error) },
+    );
   });
 }
+
+const NOTHING = (): void => undefined;
 
 /**
  * A job holding a slot of a scheduler, inside any outer one the caller held:
@@ -79,12 +85,33 @@ export class SlotHolder {
 
 const holders = new ScopeVar<SlotHolder>('sasync.slot');
 
+/** The holder of a synchronous call made with {@link callAsHolder}, while it runs. */
+let calling: SlotHolder | undefined;
+
 /**
  * Whether the caller is a job (or runs inside one) that holds a slot of
  * `scheduler` now; work a job left running after it ended does not.
  */
 export function holdsSlot(scheduler: PriorityScheduler): boolean {
-  return holders.get()?.holds(scheduler) ?? false;
+  return (calling?.holds(scheduler) ?? false) || (holders.get()?.holds(scheduler) ?? false);
+}
+
+/**
+ * Calls `fn` (synchronous) as `holder`: what it asks of {@link holdsSlot}
+ * meanwhile is answered for `holder`, without the async context. For a
+ * job's own synchronous calls outside its work (taking its runner from a
+ * DataSource whose outside calls wait for the queue), so that the async
+ * context, and its promise hooks, are needed for the work only.
+ */
+export function callAsHolder<T>(holder: SlotHolder | undefined, fn: () => T): T {
+  if (!holder) return fn();
+  const before = calling;
+  calling = holder;
+  try {
+    return fn();
+  } finally {
+    calling = before;
+  }
 }
 
 /**

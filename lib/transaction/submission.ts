@@ -1,10 +1,10 @@
 import { AsyncResource } from 'node:async_hooks';
-import type { Subscriber, Subscription } from 'rxjs';
+import type { Subscriber, Unsubscribable } from 'rxjs';
 import type { SharedDatabase } from '../broker/registry';
 import { CancelToken, UNSUBSCRIBED } from '../cancel';
 import { clock } from '../clock';
 import { CancelledError } from '../errors';
-import { scheduleChecked, type PriorityScheduler } from '../scheduler/priority-scheduler';
+import { enqueueChecked, type PriorityScheduler, type TaskObserver } from '../scheduler/priority-scheduler';
 import { cancellation, type Cancellation } from './cancellation';
 import { nextRunId, type EventHub, type RunRecord } from './event-hub';
 import type { WorkKind } from './events';
@@ -29,12 +29,16 @@ export interface Intake {
 
 /**
  * A job for the queue: it watches `token`, emits values as it goes, tells
- * `retries` when it runs again, and resolves with the rest.
+ * `retries` when it runs again, and resolves with the rest. Where outside
+ * calls wait for the queue (sqlite), a job that takes `holder` runs what it
+ * calls as that holder itself (see {@link Submission}); other jobs run as it
+ * whole.
  */
 export type QueuedJob = (
   token: CancelToken,
   emit: (value: unknown) => void,
   retries: RetryListener,
+  holder: SlotHolder | undefined,
 ) => Promise<unknown[]>;
 
 /** Where a broker's jobs go: one per broker, shared by its submissions. */
@@ -51,9 +55,11 @@ export interface Submitting {
  * caller's signal and the timeout all cancel through one token: while
  * queued the job is dropped, while running its token aborts. It tells the
  * broker's events$ where it is (its fields are the {@link RunRecord}); each
- * event goes out before the subscriber hears of the same step.
+ * event goes out before the subscriber hears of the same step. It hears its
+ * job's outcome from the queue itself ({@link TaskObserver}): no Observable
+ * and Subscriber in between.
  */
-export class Submission implements RunRecord, RetryListener {
+export class Submission implements RunRecord, RetryListener, TaskObserver<unknown[]> {
   readonly id = nextRunId();
   readonly queuedAt = clock.now();
   readonly method: string;
@@ -65,11 +71,12 @@ export class Submission implements RunRecord, RetryListener {
   readonly #events: EventHub;
   readonly #subscriber: Subscriber<unknown>;
   readonly #job: QueuedJob;
+  readonly #holdsInWork: boolean;
   readonly #scope = new AsyncResource('sasync.work');
   readonly #token = new CancelToken();
   readonly #cancel: Cancellation;
   #queue: PriorityScheduler;
-  #queued: Subscription | undefined;
+  #queued: Unsubscribable | undefined;
   /** Its outcome event was sent (committed, rolled back or cancelled). */
   #ended = false;
 
@@ -80,7 +87,10 @@ export class Submission implements RunRecord, RetryListener {
     method: string | undefined,
     kind: WorkKind,
     job: QueuedJob,
+    /** The job runs what it calls as the holder it is given (see {@link QueuedJob}). */
+    holdsInWork = false,
   ) {
+    this.#holdsInWork = holdsInWork;
     this.#db = how.db;
     this.method = options.name ?? method ?? 'transact';
     this.kind = kind;
@@ -100,18 +110,25 @@ export class Submission implements RunRecord, RetryListener {
     const run = currentRun(this.#db);
     if (run) this.#queue = run.queue;
     // Options were checked when the caller called: not again per subscription.
-    const queued = this.#queue
-      [scheduleChecked](() => this.#run(), this.options)
-      .subscribe({
-        next: (values) => {
-          this.#end()?.committed(this);
-          this.#inScope(() => values.forEach((v) => this.#subscriber.next(v)));
-        },
-        error: (err: unknown) => this.fail(err),
-        complete: () => this.#inScope(() => this.#subscriber.complete()),
-      });
+    const queued = this.#queue[enqueueChecked](this.#start, this.options, this);
     this.#cancel.onQueuedAbort(() => queued.unsubscribe());
     this.#queued = queued;
+  }
+
+  /** From the queue: the job committed with `values`. */
+  next(values: unknown[]): void {
+    this.#end()?.committed(this);
+    this.#inScope(() => values.forEach((v) => this.#subscriber.next(v)));
+  }
+
+  /** From the queue: the job failed. */
+  error(err: unknown): void {
+    this.fail(err);
+  }
+
+  /** From the queue: the job is done. */
+  complete(): void {
+    this.#inScope(() => this.#subscriber.complete());
   }
 
   /** Tells the subscriber, in its own scope, that the job failed (or could not be queued). */
@@ -155,7 +172,10 @@ export class Submission implements RunRecord, RetryListener {
    * The job in its slot, counted in flight until it settles (even if it
    * throws before returning its Promise: drain() would wait forever). Where
    * outside calls wait for the queue (sqlite), it is marked as holding its
-   * slot, so that what it calls does not wait for itself.
+   * slot, so that what it calls does not wait for itself: the whole job, or,
+   * for a job that marks its own work (a transaction) on a DataSource
+   * without subscribers, only that work, so that its BEGIN, COMMIT and
+   * release run without the async context's promise hooks.
    */
   #run(): Promise<unknown[]> {
     this.#intake.started();
@@ -167,15 +187,24 @@ export class Submission implements RunRecord, RetryListener {
     // One finally for both: a Promise and a microtask fewer per transaction.
     return this.#scope
       .runInAsyncScope(() => {
-        if (!this.#db.gatesOutsideCalls) return attempt(() => this.#job(this.#token, this.#emit, this));
-        holder = new SlotHolder(this.#queue);
-        return holder.run(() => attempt(() => this.#job(this.#token, this.#emit, this)));
+        if (!this.#db.gatesOutsideCalls) return attempt(() => this.#job(this.#token, this.#emit, this, undefined));
+        const held = (holder = new SlotHolder(this.#queue));
+        // A job that marks its own work keeps the async context (and its
+        // promise hooks) off for the rest: its BEGIN, COMMIT and release.
+        // Not with TypeORM subscribers: TypeORM calls them inside BEGIN,
+        // COMMIT and ROLLBACK, and what they call there must not wait for
+        // the slot this job holds.
+        if (this.#holdsInWork && this.#db.dataSource.subscribers.length === 0)
+          return attempt(() => this.#job(this.#token, this.#emit, this, held));
+        return held.run(() => attempt(() => this.#job(this.#token, this.#emit, this, undefined)));
       })
       .finally(() => {
         holder?.end();
         this.#intake.settled();
       });
   }
+
+  readonly #start = (): Promise<unknown[]> => this.#run();
 
   readonly #emit = (value: unknown): void => this.#inScope(() => this.#subscriber.next(value));
 

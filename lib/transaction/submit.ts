@@ -48,22 +48,25 @@ export class Submitter {
    */
   transaction(work: Work, options: TransactOptions, method: string | undefined, how = PLAIN): Awaitable<unknown> {
     return new Awaitable<unknown>((subscriber) => {
-      const spec: TransactionSpec = {
-        db: this.#db,
-        work,
-        options,
-        method,
-        parent: outerContext(),
-        autocommit: how.autocommit ?? false,
-      };
+      const parent = outerContext();
+      const autocommit = how.autocommit ?? false;
       const outer = currentContext(this.#db);
       if (!outer) {
-        return this.queue(subscriber, options, method, how, (token, emit, retries) =>
-          runTransaction({ ...spec, emit, retries }, token),
+        // The spec is made when the job runs, with what the queue gives it: one object, not two.
+        const db = this.#db;
+        return this.queue(
+          subscriber,
+          options,
+          method,
+          how,
+          (token, emit, retries, holder) =>
+            runTransaction({ db, work, options, method, parent, autocommit, emit, retries, holder }, token),
+          true,
         );
       }
       // Work that outlived its transaction must not start a new one in its place.
       if (!outer.open) return void subscriber.error(endedError());
+      const spec: TransactionSpec = { db: this.#db, work, options, method, parent, autocommit };
       const token = new CancelToken();
       const result = options.savepoint ? runSavepoint(spec, outer, token) : runJoined(spec, outer);
       deliver(result, subscriber);
@@ -74,7 +77,9 @@ export class Submitter {
   /**
    * Queues `job` for `subscriber`: after the start-up unless `how.internal`,
    * never after shutdown (the subscriber gets BrokerClosedError, and no
-   * event is sent: it was never queued). Returns the subscription's teardown.
+   * event is sent: it was never queued). With `holdsInWork`, `job` runs
+   * what it calls as the holder of its slot itself (see QueuedJob). Returns
+   * the subscription's teardown.
    */
   queue(
     subscriber: Subscriber<unknown>,
@@ -82,6 +87,7 @@ export class Submitter {
     method: string | undefined,
     how: Submitted,
     job: QueuedJob,
+    holdsInWork = false,
   ): TeardownLogic {
     let wait: Promise<void> | undefined;
     try {
@@ -91,7 +97,7 @@ export class Submitter {
       return undefined;
     }
     const kind = how.kind ?? 'transaction';
-    const submission = new Submission(this.#submitting, subscriber, options, method, kind, job);
+    const submission = new Submission(this.#submitting, subscriber, options, method, kind, job, holdsInWork);
     if (wait)
       wait.then(
         () => submission.enqueue(),

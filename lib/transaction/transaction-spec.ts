@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { SharedDatabase } from '../broker/registry';
 import type { TransactionContext } from './context';
+import type { SlotHolder } from './slot';
 import type { TransactOptions } from './options';
 
 /** What a transaction runs: it may return a value, a Promise or an Observable. */
@@ -30,4 +31,9 @@ export interface TransactionSpec {
   readonly autocommit?: boolean;
   /** Told of each retry. */
   readonly retries?: RetryListener;
+  /**
+   * Where outside calls wait for the queue (sqlite): the job's hold of its
+   * slot, for its work and its own runner (see SlotHolder).
+   */
+  readonly holder?: SlotHolder;
 }

@@ -5,7 +5,9 @@ import { promisify } from 'node:util';
 import { lastValueFrom } from 'rxjs';
 import { TransactionError } from '../../lib';
 import { scopesActive } from '../../lib/transaction/async-scope';
+import type { Logger, QueryRunner } from 'typeorm';
 import { cancelledWhileWorking, withItems } from '../support/brokers';
+import { within } from '../support/streams';
 import { allTargets } from '../support/targets';
 
 /** Nothing of sasync's is in flight: its AsyncLocalStorage is off (proved in a process of its own below). */
@@ -48,6 +50,57 @@ describe.each(allTargets)('sasync keeps promise hooks on only while its work run
       expect(seen).toEqual({ inside: true, joined: true, ran: true, active: true });
       expectIdle();
       expect(await lastValueFrom(b.run(() => b.names()))).toEqual(['savepoint']);
+      expectIdle();
+    }));
+
+  it('BEGIN and COMMIT run with the hooks off: only the work keeps them on (sqlite too, where the job holds its slot)', () =>
+    withItems(t, async (b) => {
+      const statements: { sql: string; active: boolean }[] = [];
+      let work: boolean | undefined;
+      // TypeORM logs every statement it sends (pipelined postgres sends BEGIN with the first statement, unlogged).
+      const ds = b.dataSource as { logger: Logger };
+      const logger = ds.logger;
+      ds.logger = Object.assign(Object.create(logger) as Logger, {
+        logQuery: (sql: string, parameters?: unknown[], runner?: QueryRunner) => {
+          if (/^(BEGIN|START|COMMIT)/i.test(sql)) statements.push({ sql, active: scopesActive() });
+          return logger.logQuery(sql, parameters, runner);
+        },
+      });
+      try {
+        await lastValueFrom(
+          b.transact(async (tx) => {
+            work = scopesActive();
+            await tx.query(b.insertSql(), ['counted']);
+          }),
+        );
+      } finally {
+        ds.logger = logger;
+      }
+      expect(work).toBe(true);
+      expect(statements.some((s) => /^COMMIT/i.test(s.sql))).toBe(true);
+      expect(statements.filter((s) => s.active)).toEqual([]);
+      expectIdle();
+      expect(await b.names()).toEqual(['counted']);
+    }));
+
+  it('a TypeORM subscriber may query the DataSource inside BEGIN and COMMIT (sqlite: it does not wait for the slot the transaction holds)', () =>
+    withItems(t, async (b) => {
+      const ds = b.dataSource;
+      const insert = (name: string) => ds.query(b.insertSql(), [name]);
+      const subscriber = {
+        afterTransactionStart: () => insert('after start'),
+        beforeTransactionCommit: () => insert('before commit'),
+      };
+      ds.subscribers.push(subscriber);
+      try {
+        await within(
+          lastValueFrom(b.transact((tx) => tx.query(b.insertSql(), ['work']))),
+          'a transaction whose subscribers query the DataSource',
+        );
+      } finally {
+        ds.subscribers.splice(ds.subscribers.indexOf(subscriber), 1);
+      }
+      expect((await b.names()).sort()).toEqual(['after start', 'before commit', 'work']);
       expectIdle();
     }));
 
