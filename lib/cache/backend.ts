@@ -37,6 +37,13 @@ export interface CacheBackend {
    * a SerializationError for a value it cannot keep, having stored nothing.
    */
   set(key: string, entry: CacheEntry): void | Promise<void>;
+  /**
+   * Stores several entries, all or none: a value it cannot keep throws (or
+   * rejects with) a SerializationError before any is stored. Optional:
+   * without it, `getOrCreateMulti` stores them one `set` at a time (a value
+   * refused partway then leaves those before it stored).
+   */
+  setMany?(entries: readonly (readonly [string, CacheEntry])[]): void | Promise<void>;
   /** Removes `key`, if it is there. */
   delete(key: string): void | Promise<void>;
   /** Removes every entry of the backend. */

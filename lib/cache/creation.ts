@@ -44,11 +44,10 @@ export async function createEntries<V>(
     }
     missing.forEach((p, i) => checkValue(p.key, values[i]));
     const createdAt = clock.now();
-    for (const [i, p] of missing.entries()) {
-      const entry: CacheEntry<V> = { value: values[i]!, createdAt };
-      await backend.set(p.mangled, entry);
-      made.set(p.mangled, entry);
-    }
+    const entries = missing.map((p, i) => [p.mangled, { value: values[i]!, createdAt }] as const);
+    if (backend.setMany) await backend.setMany(entries);
+    else for (const [key, entry] of entries) await backend.set(key, entry);
+    for (const [key, entry] of entries) made.set(key, entry);
     return made;
   } finally {
     // Every lock taken is released, in the reverse order, whatever happened.

@@ -91,6 +91,12 @@ export class PersistentBackend implements CacheBackend {
     this.#memory.set(key, entry);
   }
 
+  async setMany(entries: readonly (readonly [string, CacheEntry])[]): Promise<void> {
+    // update() encodes every value before it writes any: a refused one leaves all as they were.
+    await this.#dict.update(entries.map(([key, entry]) => [key, { v: entry.value, t: entry.createdAt }] as const));
+    for (const [key, entry] of entries) this.#memory.set(key, entry);
+  }
+
   async delete(key: string): Promise<void> {
     this.#memory.delete(key);
     await this.#dict.delete(key);

@@ -116,6 +116,15 @@ describe.each(allTargets)('a region on a PersistentBackend [$name]', (t) => {
     expect(await backend.getFresh('f')).toBeUndefined();
     expect(await backend.getFresh('u')).toBeUndefined();
     expect(await region.getOrCreate('f', () => 'plain')).toBe('plain');
+    // Several keys: one value refused partway stores none of them, not the ones before it.
+    await expect(
+      region.getOrCreateMulti(['m1', 'm2', 'm3'], async () => ['one', { fn: () => 2 }, 'three']),
+    ).rejects.toBeInstanceOf(SerializationError);
+    for (const key of ['m1', 'm2', 'm3']) expect(await backend.getFresh(key)).toBeUndefined();
+    expect(await region.getOrCreateMulti(['m1', 'm2'], async (keys) => keys.map((k) => `${k}!`))).toEqual([
+      'm1!',
+      'm2!',
+    ]);
   });
 });
 
@@ -151,11 +160,12 @@ describe.each(allTargets)('cache locks [$name]', (t) => {
       expect(outcome).toBeInstanceOf(TimeoutError);
       expect((outcome as TimeoutError).message).toMatch(/waited 1000 ms for the cache lock of "k".*raise lockTimeout/);
       expect(creator).not.toHaveBeenCalled();
-      expect(time.current.pending()).toBe(0);
       await lock.release();
       expect(await waiter.getOrCreate('k', creator)).toBe('made');
     } finally {
       await Promise.all([waiter.close(), holder.close()]);
     }
+    // The wait's timers, and the stores' (the change log's poller and pruning), are all gone once closed.
+    expect(time.current.pending()).toBe(0);
   });
 });
