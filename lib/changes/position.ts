@@ -1,28 +1,33 @@
 /**
- * Where a reader is in the log: it has read every entry at or below
- * (xid, id) in that order. On sqlite xid is always 0 and id alone orders
- * (rowid order is commit order there). On postgres xid is the writing
- * transaction's id: entries are read in (xid, id) order only below the
- * snapshot's xmin, below which every transaction has finished, so nothing
- * can still appear below the position.
+ * Where a reader is in the log.
+ *
+ * On sqlite, `id` alone: the reader has read every entry up to it (xid is
+ * always 0; rowid order is commit order there).
+ *
+ * On postgres ids and xids are taken when a row is inserted, not when its
+ * transaction commits, so no single number can say what was read. The
+ * position is a snapshot instead (`pg_current_snapshot()` taken by the read
+ * itself): every entry written by a transaction that had finished in it
+ * has been read, and nothing else. A read that stopped at its limit also
+ * names the snapshot it was reading up to (`upto`), and (xid, id): entries
+ * finished in `upto` are read up to there in (xid, id) order.
  */
 export interface Position {
   readonly xid: bigint;
   readonly id: bigint;
+  /** postgres: every entry of a transaction finished in this snapshot has been read. */
+  readonly snapshot?: string;
+  /** postgres, between the pages of one read: the snapshot being read up to. */
+  readonly upto?: string;
 }
 
 export const START: Position = { xid: 0n, id: 0n };
 
-/** Negative, zero or positive, as `a` is before, at or after `b`. */
+/** Negative, zero or positive, as `a` is before, at or after `b` in (xid, id) order. */
 export function comparePositions(a: Position, b: Position): number {
   if (a.xid !== b.xid) return a.xid < b.xid ? -1 : 1;
   if (a.id !== b.id) return a.id < b.id ? -1 : 1;
   return 0;
-}
-
-/** The later of two positions: a reader never moves back. */
-export function later(a: Position, b: Position): Position {
-  return comparePositions(a, b) >= 0 ? a : b;
 }
 
 /** `xid:id`, how a retention mark records its horizon. */
