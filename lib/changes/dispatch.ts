@@ -1,3 +1,4 @@
+import { entryKeys } from './entry';
 import type { ReadChange } from './log-dialect';
 import type { LogListener } from './listener';
 import { CHANGES_TABLE } from './log-table';
@@ -52,11 +53,13 @@ export class Dispatch {
       }
       const listeners = this.#byGroup.get(groupKey(e.kind, e.grp));
       if (!listeners) continue;
+      let keys: string[] | undefined;
       for (const listener of listeners) {
         if (e.origin === listener.origin) continue;
         let hit = hits.get(listener);
         if (!hit) hits.set(listener, (hit = { group: false, keys: new Set() }));
         if ((e.op === 'set' || e.op === 'delete') && typeof e.name === 'string') hit.keys.add(e.name);
+        else if (e.op === 'keys' && (keys ??= entryKeys(e.name))) for (const k of keys) hit.keys.add(k);
         else hit.group = true;
       }
     }

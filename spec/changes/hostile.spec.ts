@@ -79,6 +79,12 @@ describe.each(allTargets)('hostile and broken change logs [$name]', (t) => {
       ['sasync_array', group, '["1","2"]', 'delete', null],
       ['sasync_array', group, '[1,2,3]', 'delete', null],
       ['sasync_array', group, null, 'clear', null],
+      [ITEMS_TABLE.name, group, '["a","ghost","b"]', 'keys', null],
+      [ITEMS_TABLE.name, group, 'not json', 'keys', null],
+      [ITEMS_TABLE.name, group, '[1,{"x":2},null]', 'keys', null],
+      [ITEMS_TABLE.name, group, '{"a":1}', 'keys', null],
+      [ITEMS_TABLE.name, group, null, 'keys', null],
+      ['sasync_array', group, '["[1,2,3]","nope"]', 'keys', null],
     ]);
     // The table did not change: nothing to report.
     expect(seen).toEqual([]);
