@@ -19,6 +19,12 @@ export interface Position {
   readonly snapshot?: string;
   /** postgres, between the pages of one read: the snapshot being read up to. */
   readonly upto?: string;
+  /**
+   * postgres: the log table's file (`pg_relation_filenode`). TRUNCATE, or
+   * the table dropped and made again, gives it a new one: the entries in
+   * between are gone, and the reader says so.
+   */
+  readonly file?: string;
 }
 
 export const START: Position = { xid: 0n, id: 0n };

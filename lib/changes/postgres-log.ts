@@ -6,9 +6,11 @@ import { covers, finishedUpTo, parseSnapshot } from './pg-snapshot';
 import type { Position } from './position';
 
 const T = CHANGES_TABLE.name;
+/** The log table's file: a new one after TRUNCATE or the table made again (also after VACUUM FULL: a needless resync). */
+const FILE = `pg_relation_filenode('${T}'::regclass)::text`;
 const SNAPSHOT = 'SELECT pg_current_snapshot()::text AS snap';
 
-type Row = Partial<LogRow> & { snap: string };
+type Row = Partial<LogRow> & { snap: string; file: string };
 
 /**
  * The postgres log reader. Ids and xids are taken when a row is inserted,
@@ -42,8 +44,16 @@ export const postgresLog: LogDialect = {
     ],
   }),
 
-  head: snapshotNow,
-  now: snapshotNow,
+  async head(read) {
+    const [row] = await read<{ snap: string; file: string }>({ sql: `${SNAPSHOT}, ${FILE} AS file`, parameters: [] });
+    return { xid: 0n, id: 0n, snapshot: row!.snap, file: row!.file };
+  },
+
+  // Only compared with a reader's snapshot (see reached): works with the log table missing, too.
+  async now(read) {
+    const [row] = await read<{ snap: string }>({ sql: SNAPSHOT, parameters: [] });
+    return { xid: 0n, id: 0n, snapshot: row!.snap };
+  },
 
   async read(read, position, limit) {
     const from = position.snapshot;
@@ -53,7 +63,7 @@ export const postgresLog: LogDialect = {
     // loses nothing that committed between pages (the next read takes it).
     const rows = await read<Row>({
       sql:
-        `SELECT s.snap::text AS snap, c.id::text AS id, c.xid::text AS xid, c.kind, c.grp, c.name, c.op, c.origin ` +
+        `SELECT s.snap::text AS snap, ${FILE} AS file, c.id::text AS id, c.xid::text AS xid, c.kind, c.grp, c.name, c.op, c.origin ` +
         `FROM (SELECT coalesce($2::text::pg_snapshot, pg_current_snapshot()) AS snap) s LEFT JOIN LATERAL (` +
         `SELECT * FROM ${T} WHERE xid >= pg_snapshot_xmin($1::text::pg_snapshot)::text::bigint ` +
         `AND NOT pg_visible_in_snapshot(xid::text::xid8, $1::text::pg_snapshot) ` +
@@ -62,12 +72,16 @@ export const postgresLog: LogDialect = {
         `) c ON true`,
       parameters: [from, position.upto ?? null, position.xid.toString(), position.id.toString(), limit],
     });
-    const upto = rows[0]!.snap;
+    const { snap: upto, file } = rows[0]!;
+    if (position.file !== undefined && file !== position.file) {
+      // Emptied or made again since the position: what was in it is lost (the stores resync).
+      return { entries: [], next: { xid: 0n, id: 0n, snapshot: upto, file }, more: false, lost: true };
+    }
     const entries = rows.filter((r) => r.id !== null && r.id !== undefined).map((r) => readChange(r as LogRow));
     const more = entries.length >= limit;
     const last = entries.at(-1)?.position;
     // Stopped at the limit: after the last entry taken, on the way to `upto`.
-    const next: Position = more ? { ...last!, snapshot: from, upto } : { xid: 0n, id: 0n, snapshot: upto };
+    const next: Position = more ? { ...last!, snapshot: from, upto, file } : { xid: 0n, id: 0n, snapshot: upto, file };
     return { entries, next, more, lost: false };
   },
 
@@ -85,8 +99,3 @@ export const postgresLog: LogDialect = {
     return !at || !finishedUpTo(horizon.xid, at);
   },
 };
-
-async function snapshotNow(read: Parameters<LogDialect['head']>[0]): Promise<Position> {
-  const [row] = await read<{ snap: string }>({ sql: SNAPSHOT, parameters: [] });
-  return { xid: 0n, id: 0n, snapshot: row!.snap };
-}
