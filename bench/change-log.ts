@@ -2,7 +2,7 @@
 //   tsx bench/change-log.ts throughput <lib dir> <target>
 //   tsx bench/change-log.ts queries <lib dir> <postgres url>
 //   tsx bench/change-log.ts latency <lib dir> <target> <writes per s>
-//   tsx bench/change-log.ts compare <lib dir>,<lib dir>,... <target>
+//   tsx bench/change-log.ts compare <lib dir>,<lib dir>,... <target> [rounds, default 12]
 // <lib dir> is a sasync lib/ (this branch's, or one without the log to compare).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -154,7 +154,7 @@ async function compare(): Promise<void> {
   for (const d of dicts) await d.loadAll();
   const kinds = ['update() of 100 keys', 'one awaited set per transaction'] as const;
   const rates = dirs.map(() => ({ [kinds[0]]: [] as number[], [kinds[1]]: [] as number[] }));
-  for (let round = 0; round < 12; round++) {
+  for (let round = 0; round < (Number(extra) || 12); round++) {
     for (const [i, d] of dicts.entries()) {
       let t = now();
       for (let b = 0; b < 20; b++) {
