@@ -2,7 +2,7 @@ import { entryKeys } from './entry';
 import type { ReadChange } from './log-dialect';
 import type { LogListener } from './listener';
 import { CHANGES_TABLE } from './log-table';
-import { parsePosition, type Position } from './position';
+import { parseHorizon, type Horizon } from './position';
 
 /** What one read tells one listener: the keys to read again, or the whole group. */
 interface Hit {
@@ -41,13 +41,13 @@ export class Dispatch {
    * cannot be read): then the caller resyncs everyone instead. `missed`
    * says whether a mark's horizon is beyond what was read at `start`.
    */
-  deliver(entries: readonly ReadChange[], missed: (horizon: Position) => boolean): boolean {
+  deliver(entries: readonly ReadChange[], missed: (horizon: Horizon) => boolean): boolean {
     const hits = new Map<LogListener, Hit>();
     let pruned = false;
     for (const e of entries) {
       if (e.kind === CHANGES_TABLE.name) {
         if (e.op !== 'pruned') continue;
-        const horizon = parsePosition(e.name);
+        const horizon = parseHorizon(e.name);
         if (!horizon || missed(horizon)) pruned = true;
         continue;
       }

@@ -1,6 +1,6 @@
 import type { Statement } from '../stores/statement';
 import type { AppendMeta, ChangeEntry, LoggedChange } from './entry';
-import type { Position } from './position';
+import type { Horizon, Position } from './position';
 
 /** Runs one statement (at ordinary priority, on the store's broker) and resolves with its rows. */
 export type ReadRows = <T>(statement: Statement) => Promise<T[]>;
@@ -40,11 +40,12 @@ export interface LogDialect {
   /** Whether a reader at `position` has read everything committed before `target` (from now()). */
   reached(position: Position, target: Position): boolean;
   /**
-   * Whether a reader that was at `start` may not have read every entry up
-   * to a retention mark's `horizon` (the newest entry pruned, in (xid, id)
-   * order): then it resyncs. It may say yes when unsure, never no.
+   * Whether a reader that was at `start` may not have read every entry a
+   * retention mark says was pruned (up to its horizon, the newest in
+   * (xid, id) order; by the transactions it lists, if it does): then it
+   * resyncs. It may say yes when unsure, never no.
    */
-  missed(horizon: Position, start: Position): boolean;
+  missed(horizon: Horizon, start: Position): boolean;
 }
 
 /** A row of the log as the databases return it (bigints as text or number). */

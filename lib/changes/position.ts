@@ -41,8 +41,21 @@ export function positionText(p: Position): string {
   return `${p.xid}:${p.id}`;
 }
 
-/** The position a mark's text names, or undefined for text that is none (forged or corrupt). */
-export function parsePosition(text: string | null): Position | undefined {
-  const m = /^(\d{1,20}):(\d{1,20})$/.exec(text ?? '');
-  return m ? { xid: BigInt(m[1]!), id: BigInt(m[2]!) } : undefined;
+/** What a retention mark says was pruned: entries up to `position`, written by `xids` when it lists them. */
+export interface Horizon {
+  readonly position: Position;
+  readonly xids?: readonly bigint[];
+}
+
+/** A mark's text: `xid:id`, then (postgres) `;` and the pruned entries' transaction ids. */
+export function horizonText(position: Position, xids?: readonly bigint[]): string {
+  return xids ? `${positionText(position)};${xids.join(',')}` : positionText(position);
+}
+
+/** The horizon a mark's text names, or undefined for text that is none (forged or corrupt). */
+export function parseHorizon(text: string | null): Horizon | undefined {
+  const m = /^(\d{1,20}):(\d{1,20})(?:;(\d{1,20}(?:,\d{1,20})*))?$/.exec(text ?? '');
+  if (!m) return undefined;
+  const position = { xid: BigInt(m[1]!), id: BigInt(m[2]!) };
+  return m[3] === undefined ? { position } : { position, xids: m[3].split(',').map((x) => BigInt(x)) };
 }

@@ -2,7 +2,7 @@ import { array } from '../dialect/array-parameter';
 import type { LogDialect, LogRow } from './log-dialect';
 import { readChange } from './log-dialect';
 import { CHANGES_TABLE } from './log-table';
-import { covers, finishedUpTo, parseSnapshot } from './pg-snapshot';
+import { covers, finishedUpTo, parseSnapshot, visibleIn } from './pg-snapshot';
 import type { Position } from './position';
 
 const T = CHANGES_TABLE.name;
@@ -92,10 +92,12 @@ export const postgresLog: LogDialect = {
   },
 
   missed(horizon, start) {
-    // Every transaction up to the horizon's had finished at `start`: all
-    // that was pruned had been read. Else (a transaction older than the
-    // pruned entries was still running then) maybe not: resync.
     const at = parseSnapshot(start.snapshot);
-    return !at || !finishedUpTo(horizon.xid, at);
+    if (!at) return true;
+    // The pruned entries' transactions listed: read iff each had finished at `start`.
+    if (horizon.xids) return horizon.xids.some((xid) => !visibleIn(xid, at));
+    // Else: every transaction up to the horizon's had finished at `start`,
+    // so all that was pruned had been read; if not, maybe not.
+    return !finishedUpTo(horizon.position.xid, at);
   },
 };

@@ -2,7 +2,7 @@ import { clock, type TimerHandle } from '../clock';
 import { Dispatch, guarded } from './dispatch';
 import type { LogListener, ResyncReason } from './listener';
 import type { LogDialect, ReadRows } from './log-dialect';
-import type { Position } from './position';
+import type { Horizon, Position } from './position';
 
 /** What a listener lends the reader: a way to run its queries (through its store's broker). */
 export interface ReaderHost {
@@ -150,7 +150,7 @@ export class ChangeReader {
     const read = await this.#dialect.read(host.read, start, READ_LIMIT);
     this.#position = read.next;
     this.#recovered();
-    const missed = (horizon: Position) => this.#dialect.missed(horizon, start);
+    const missed = (horizon: Horizon) => this.#dialect.missed(horizon, start);
     if (read.lost || this.#dispatch.deliver(read.entries, missed)) {
       this.#resyncAll(read.lost ? 'log-lost' : 'retention');
     }

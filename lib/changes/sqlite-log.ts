@@ -41,7 +41,7 @@ export const sqliteLog: LogDialect = {
   },
 
   reached: (position, target) => comparePositions(position, target) >= 0,
-  missed: (horizon, start) => comparePositions(horizon, start) > 0,
+  missed: (horizon, start) => comparePositions(horizon.position, start) > 0,
 };
 
 async function top(read: Parameters<LogDialect['head']>[0]): Promise<bigint> {
