@@ -2,6 +2,7 @@
 //   tsx bench/change-log.ts throughput <lib dir> <target>
 //   tsx bench/change-log.ts queries <lib dir> <postgres url>
 //   tsx bench/change-log.ts latency <lib dir> <target> <writes per s>
+//   tsx bench/change-log.ts compare <lib dir>,<lib dir>,... <target> [rounds, default 12]
 // <lib dir> is a sasync lib/ (this branch's, or one without the log to compare).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -139,5 +140,45 @@ async function latency(): Promise<void> {
   await d.shutdown();
 }
 
-const modes: Record<string, () => Promise<void>> = { throughput, queries, writer, latency };
-void (modes[mode] ?? (async () => console.error('mode: throughput | queries | latency')))().then(() => process.exit(0));
+/**
+ * Several builds in one process, their rounds interleaved (A B C A B C …):
+ * on a loaded machine the noise between separate runs is larger than the
+ * difference measured, and interleaving spreads it evenly. Each round is 20
+ * update()s of 100 keys and 50 awaited sets per build; the report is each
+ * build's median rate and its median ratio to the first build's round.
+ */
+async function compare(): Promise<void> {
+  const dirs = libDir.split(',');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the libs to measure are chosen at run time
+  const dicts = dirs.map((dir) => new (require(path.resolve(dir)) as Lib).PersistentDict(group(), target));
+  for (const d of dicts) await d.loadAll();
+  const kinds = ['update() of 100 keys', 'one awaited set per transaction'] as const;
+  const rates = dirs.map(() => ({ [kinds[0]]: [] as number[], [kinds[1]]: [] as number[] }));
+  for (let round = 0; round < (Number(extra) || 12); round++) {
+    for (const [i, d] of dicts.entries()) {
+      let t = now();
+      for (let b = 0; b < 20; b++) {
+        await d.update(Object.fromEntries(Array.from({ length: 100 }, (_, k) => [`u${k}`, { round, b, k }])));
+      }
+      rates[i]![kinds[0]].push((2000 / (now() - t)) * 1000);
+      t = now();
+      for (let k = 0; k < 50; k++) await d.set(`s${k}`, { round, k });
+      rates[i]![kinds[1]].push((50 / (now() - t)) * 1000);
+    }
+  }
+  for (const kind of kinds) {
+    console.log(`${kind}:`);
+    for (const [i, dir] of dirs.entries()) {
+      const ratios = rates[i]![kind].map((r, round) => r / rates[0]![kind][round]!);
+      console.log(
+        `  ${dir}: median ${Math.round(pct(rates[i]![kind], 0.5))} writes/s, ${(pct(ratios, 0.5) * 100).toFixed(0)} % of ${dirs[0]}`,
+      );
+    }
+  }
+  for (const d of dicts) await d.shutdown();
+}
+
+const modes: Record<string, () => Promise<void>> = { throughput, queries, writer, latency, compare };
+void (modes[mode] ?? (async () => console.error('mode: throughput | queries | latency | compare')))().then(() =>
+  process.exit(0),
+);

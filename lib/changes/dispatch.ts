@@ -1,7 +1,8 @@
+import { entryKeys } from './entry';
 import type { ReadChange } from './log-dialect';
 import type { LogListener } from './listener';
 import { CHANGES_TABLE } from './log-table';
-import { comparePositions, parsePosition, type Position } from './position';
+import { parseHorizon, type Horizon } from './position';
 
 /** What one read tells one listener: the keys to read again, or the whole group. */
 interface Hit {
@@ -37,25 +38,28 @@ export class Dispatch {
    * group or an operation it does not know). Entries of groups nobody here
    * listens to, and a listener's own entries, are skipped. Returns true
    * when a retention mark says entries after `start` were pruned (or a mark
-   * cannot be read): then the caller resyncs everyone instead.
+   * cannot be read): then the caller resyncs everyone instead. `missed`
+   * says whether a mark's horizon is beyond what was read at `start`.
    */
-  deliver(entries: readonly ReadChange[], start: Position): boolean {
+  deliver(entries: readonly ReadChange[], missed: (horizon: Horizon) => boolean): boolean {
     const hits = new Map<LogListener, Hit>();
     let pruned = false;
     for (const e of entries) {
       if (e.kind === CHANGES_TABLE.name) {
         if (e.op !== 'pruned') continue;
-        const horizon = parsePosition(e.name);
-        if (!horizon || comparePositions(horizon, start) > 0) pruned = true;
+        const horizon = parseHorizon(e.name);
+        if (!horizon || missed(horizon)) pruned = true;
         continue;
       }
       const listeners = this.#byGroup.get(groupKey(e.kind, e.grp));
       if (!listeners) continue;
+      let keys: string[] | undefined;
       for (const listener of listeners) {
         if (e.origin === listener.origin) continue;
         let hit = hits.get(listener);
         if (!hit) hits.set(listener, (hit = { group: false, keys: new Set() }));
         if ((e.op === 'set' || e.op === 'delete') && typeof e.name === 'string') hit.keys.add(e.name);
+        else if (e.op === 'keys' && (keys ??= entryKeys(e.name))) for (const k of keys) hit.keys.add(k);
         else hit.group = true;
       }
     }

@@ -1,6 +1,6 @@
 import type { Statement } from '../stores/statement';
 import type { AppendMeta, ChangeEntry, LoggedChange } from './entry';
-import type { Position } from './position';
+import type { Horizon, Position } from './position';
 
 /** Runs one statement (at ordinary priority, on the store's broker) and resolves with its rows. */
 export type ReadRows = <T>(statement: Statement) => Promise<T[]>;
@@ -18,11 +18,6 @@ export interface LogRead {
   readonly next: Position;
   /** More entries may be readable at once (the read stopped at its limit). */
   readonly more: boolean;
-  /**
-   * Entries exist that are not readable yet (postgres: written by
-   * transactions at or above xmin): read again later, a NOTIFY may never come.
-   */
-  readonly held: boolean;
   /** The log was made again since the position was taken (dropped, ids restarted): what was in between is lost. */
   readonly lost: boolean;
 }
@@ -40,8 +35,17 @@ export interface LogDialect {
   head(read: ReadRows): Promise<Position>;
   /** A position a reader has reached once it has read everything committed before this call. */
   now(read: ReadRows): Promise<Position>;
-  /** Up to `limit` entries after `position` that no commit can precede any more. */
+  /** Up to `limit` entries committed and not read yet at `position`, in commit order. */
   read(read: ReadRows, position: Position, limit: number): Promise<LogRead>;
+  /** Whether a reader at `position` has read everything committed before `target` (from now()). */
+  reached(position: Position, target: Position): boolean;
+  /**
+   * Whether a reader that was at `start` may not have read every entry a
+   * retention mark says was pruned (up to its horizon, the newest in
+   * (xid, id) order; by the transactions it lists, if it does): then it
+   * resyncs. It may say yes when unsure, never no.
+   */
+  missed(horizon: Horizon, start: Position): boolean;
 }
 
 /** A row of the log as the databases return it (bigints as text or number). */

@@ -10,7 +10,7 @@ import type { StoreTable } from '../stores/tables';
  * `id` is the insertion order (on sqlite also the commit order: one writer
  * at a time; AUTOINCREMENT, so ids are never reused after pruning). `xid` is
  * the writing transaction's postgres id (`pg_current_xact_id()`), which a
- * reader compares with its snapshot's xmin to know what has finished
+ * reader compares with its snapshots to know what has finished
  * committing; null on sqlite. `at` is the writer's clock in ms, for pruning.
  */
 export const CHANGES_TABLE: StoreTable = {

@@ -2,23 +2,27 @@ import { array } from '../dialect/array-parameter';
 import type { LogDialect, LogRow } from './log-dialect';
 import { readChange } from './log-dialect';
 import { CHANGES_TABLE } from './log-table';
-import { later } from './position';
+import { covers, finishedUpTo, parseSnapshot, visibleIn } from './pg-snapshot';
+import type { Position } from './position';
 
 const T = CHANGES_TABLE.name;
-/** The oldest transaction still running when the statement's snapshot was taken (xid8 as bigint). */
-const XMIN = 'pg_snapshot_xmin(pg_current_snapshot())::text::bigint';
+/** The log table's file: a new one after TRUNCATE or the table made again (also after VACUUM FULL: a needless resync). */
+const FILE = `pg_relation_filenode('${T}'::regclass)::text`;
+const SNAPSHOT = 'SELECT pg_current_snapshot()::text AS snap';
 
-type Row = Partial<LogRow> & { xmin: string; held: boolean };
+type Row = Partial<LogRow> & { snap: string; file: string };
 
 /**
- * The postgres log reader's watermark. Ids and xids are assigned when a row
- * is inserted, not when its transaction commits, so a reader that has seen
- * id 11 may later see id 10 commit. Every transaction below the snapshot's
- * xmin has finished, though: the reader reads only below xmin, in (xid, id)
- * order, and then stands at xmin. A transaction holding a low xid is read
- * when xmin passes it; meanwhile `held` says there is something to wait
- * for. A long transaction anywhere on the server holds xmin, and so delays
- * delivery (never loses it).
+ * The postgres log reader. Ids and xids are taken when a row is inserted,
+ * not when its transaction commits, so a reader that has seen id 11 may
+ * later see id 10 commit. The position is the snapshot of the last read
+ * (see position.ts), taken by the read's own statement: what that statement
+ * could see is exactly what had committed in its snapshot. The next read
+ * takes the entries of transactions that had not finished in the position's
+ * snapshot and have now, in (xid, id) order, and stands at its own snapshot.
+ * A transaction holding a low id that commits late is read then, and a long
+ * transaction elsewhere on the server delays nothing: only the scan starts
+ * at the position's xmin.
  */
 export const postgresLog: LogDialect = {
   xidValue: 'pg_current_xact_id()::text::bigint',
@@ -41,35 +45,59 @@ export const postgresLog: LogDialect = {
   }),
 
   async head(read) {
-    const [row] = await read<{ xmin: string }>({ sql: `SELECT ${XMIN}::text AS xmin`, parameters: [] });
-    return { xid: BigInt(row!.xmin), id: 0n };
+    const [row] = await read<{ snap: string; file: string }>({ sql: `${SNAPSHOT}, ${FILE} AS file`, parameters: [] });
+    return { xid: 0n, id: 0n, snapshot: row!.snap, file: row!.file };
   },
 
+  // Only compared with a reader's snapshot (see reached): works with the log table missing, too.
   async now(read) {
-    // Every transaction that committed before this call has an xid below xmax.
-    const [row] = await read<{ xmax: string }>({
-      sql: 'SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax',
-      parameters: [],
-    });
-    return { xid: BigInt(row!.xmax), id: 0n };
+    const [row] = await read<{ snap: string }>({ sql: SNAPSHOT, parameters: [] });
+    return { xid: 0n, id: 0n, snapshot: row!.snap };
   },
 
   async read(read, position, limit) {
+    const from = position.snapshot;
+    if (!from) throw new Error('a postgres change log position needs a snapshot (from head())');
+    // A first page reads up to this statement's own snapshot (what it can
+    // see); later pages up to that same snapshot, so that a page boundary
+    // loses nothing that committed between pages (the next read takes it).
     const rows = await read<Row>({
       sql:
-        `SELECT s.xmin::text AS xmin, c.id::text AS id, c.xid::text AS xid, c.kind, c.grp, c.name, c.op, c.origin, ` +
-        `EXISTS (SELECT 1 FROM ${T} h WHERE h.xid >= s.xmin) AS held ` +
-        `FROM (SELECT ${XMIN} AS xmin) s LEFT JOIN LATERAL (` +
-        `SELECT * FROM ${T} WHERE (xid, id) > ($1::bigint, $2::bigint) AND xid < s.xmin ORDER BY xid, id LIMIT $3` +
+        `SELECT s.snap::text AS snap, ${FILE} AS file, c.id::text AS id, c.xid::text AS xid, c.kind, c.grp, c.name, c.op, c.origin ` +
+        `FROM (SELECT coalesce($2::text::pg_snapshot, pg_current_snapshot()) AS snap) s LEFT JOIN LATERAL (` +
+        `SELECT * FROM ${T} WHERE xid >= pg_snapshot_xmin($1::text::pg_snapshot)::text::bigint ` +
+        `AND NOT pg_visible_in_snapshot(xid::text::xid8, $1::text::pg_snapshot) ` +
+        `AND pg_visible_in_snapshot(xid::text::xid8, s.snap) ` +
+        `AND (xid, id) > ($3::bigint, $4::bigint) ORDER BY xid, id LIMIT $5` +
         `) c ON true`,
-      parameters: [position.xid.toString(), position.id.toString(), limit],
+      parameters: [from, position.upto ?? null, position.xid.toString(), position.id.toString(), limit],
     });
-    const first = rows[0]!;
+    const { snap: upto, file } = rows[0]!;
+    if (position.file !== undefined && file !== position.file) {
+      // Emptied or made again since the position: what was in it is lost (the stores resync).
+      return { entries: [], next: { xid: 0n, id: 0n, snapshot: upto, file }, more: false, lost: true };
+    }
     const entries = rows.filter((r) => r.id !== null && r.id !== undefined).map((r) => readChange(r as LogRow));
     const more = entries.length >= limit;
     const last = entries.at(-1)?.position;
-    // Stopped at the limit: at the last entry taken; else everything below xmin is read.
-    const next = more ? last! : later(position, { xid: BigInt(first.xmin), id: 0n });
-    return { entries, next, more, held: first.held, lost: false };
+    // Stopped at the limit: after the last entry taken, on the way to `upto`.
+    const next: Position = more ? { ...last!, snapshot: from, upto, file } : { xid: 0n, id: 0n, snapshot: upto, file };
+    return { entries, next, more, lost: false };
+  },
+
+  reached(position, target) {
+    const at = parseSnapshot(position.snapshot);
+    const goal = parseSnapshot(target.snapshot);
+    return !position.upto && !!at && !!goal && covers(at, goal);
+  },
+
+  missed(horizon, start) {
+    const at = parseSnapshot(start.snapshot);
+    if (!at) return true;
+    // The pruned entries' transactions listed: read iff each had finished at `start`.
+    if (horizon.xids) return horizon.xids.some((xid) => !visibleIn(xid, at));
+    // Else: every transaction up to the horizon's had finished at `start`,
+    // so all that was pruned had been read; if not, maybe not.
+    return !finishedUpTo(horizon.position.xid, at);
   },
 };

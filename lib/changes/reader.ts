@@ -2,7 +2,7 @@ import { clock, type TimerHandle } from '../clock';
 import { Dispatch, guarded } from './dispatch';
 import type { LogListener, ResyncReason } from './listener';
 import type { LogDialect, ReadRows } from './log-dialect';
-import { comparePositions, type Position } from './position';
+import type { Horizon, Position } from './position';
 
 /** What a listener lends the reader: a way to run its queries (through its store's broker). */
 export interface ReaderHost {
@@ -13,13 +13,8 @@ export interface ReaderHost {
 
 /** Entries taken per query; a longer backlog is read in several. */
 export const READ_LIMIT = 1000;
-/**
- * Entries held by a transaction still running (postgres): read again this
- * soon, then less often, up to HELD_RETRY_MAX_MS (its end sends no NOTIFY
- * when it wrote no store, so only this retry delivers them).
- */
-export const HELD_RETRY_MS = 20;
-export const HELD_RETRY_MAX_MS = 1000;
+/** caughtUp() tries again this soon after a read that did not reach its target (a failed one). */
+export const CATCH_UP_RETRY_MS = 20;
 /** After a failed read, the first retry delay; it doubles up to RETRY_MAX_MS. */
 export const RETRY_MS = 100;
 export const RETRY_MAX_MS = 5000;
@@ -51,7 +46,6 @@ export class ChangeReader {
   #timerDue = Infinity;
   #failure: { error: unknown } | undefined;
   #retry = RETRY_MS;
-  #heldRetry = HELD_RETRY_MS;
   /** Reads done, for specs and benches. */
   reads = 0;
 
@@ -114,8 +108,7 @@ export class ChangeReader {
 
   /**
    * Resolves once everything committed before this call has been read and
-   * handed out (on postgres, that waits for xmin to pass: a long
-   * transaction elsewhere delays it). For specs and benches; resolves at
+   * handed out. For specs and benches; resolves at
    * once when nobody listens.
    */
   async caughtUp(): Promise<void> {
@@ -125,8 +118,8 @@ export class ChangeReader {
     for (;;) {
       await this.wake();
       if (this.#registrations.size === 0) return;
-      if (this.#position && comparePositions(this.#position, target) >= 0) return;
-      await new Promise<void>((resolve) => clock.setTimeout(resolve, HELD_RETRY_MS, { unref: true }));
+      if (this.#position && this.#dialect.reached(this.#position, target)) return;
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, CATCH_UP_RETRY_MS, { unref: true }));
     }
   }
 
@@ -157,14 +150,11 @@ export class ChangeReader {
     const read = await this.#dialect.read(host.read, start, READ_LIMIT);
     this.#position = read.next;
     this.#recovered();
-    if (read.lost || this.#dispatch.deliver(read.entries, start)) {
+    const missed = (horizon: Horizon) => this.#dialect.missed(horizon, start);
+    if (read.lost || this.#dispatch.deliver(read.entries, missed)) {
       this.#resyncAll(read.lost ? 'log-lost' : 'retention');
     }
     if (read.more) this.#again = true;
-    if (read.held) {
-      this.#after(this.#heldRetry);
-      this.#heldRetry = Math.min(this.#heldRetry * 2, HELD_RETRY_MAX_MS);
-    } else this.#heldRetry = HELD_RETRY_MS;
   }
 
   /** A read failed: try again after a backoff, making the table again first if it is gone. */

@@ -2,7 +2,7 @@ import type { ChangeEntry } from './entry';
 import type { LogDialect, ReadRows } from './log-dialect';
 import { appendStatement } from './log-sql';
 import { CHANGES_TABLE } from './log-table';
-import { positionText } from './position';
+import { horizonText } from './position';
 
 const T = CHANGES_TABLE.name;
 
@@ -24,6 +24,8 @@ export const DEFAULT_RETENTION: Retention = { maxAge: 86_400_000, maxCount: 100_
 /** A prune runs after this many write transactions of this process, or this long after the last one. */
 export const PRUNE_EVERY_WRITES = 1000;
 export const PRUNE_EVERY_MS = 60_000;
+/** A retention mark lists the pruned entries' transactions up to this many (beyond, readers judge by the horizon alone). */
+export const MAX_LISTED_XIDS = 2000;
 
 /** @throws RangeError at once for a setting that cannot work. */
 export function settleRetention(options: RetentionOptions | undefined): Retention {
@@ -73,9 +75,16 @@ export async function prune(
     sql: `SELECT count(*) AS n FROM ${T} WHERE id <= ${p(1)}`,
     parameters: [cut.toString()],
   });
+  // The transactions whose entries go, when few enough to list: a reader
+  // tells exactly whether it had read them all (postgres; see LogDialect.missed).
+  const xids = await query<{ xid: string | number }>({
+    sql: `SELECT DISTINCT xid FROM ${T} WHERE id <= ${p(1)} AND xid IS NOT NULL ORDER BY xid LIMIT ${p(2)}`,
+    parameters: [cut.toString(), MAX_LISTED_XIDS + 1],
+  });
+  const listed = xids.length > 0 && xids.length <= MAX_LISTED_XIDS ? xids.map((r) => BigInt(r.xid)) : undefined;
   await query({ sql: `DELETE FROM ${T} WHERE id <= ${p(1)}`, parameters: [cut.toString()] });
   const mark: ChangeEntry = {
-    name: positionText({ xid: BigInt(horizon.xid ?? 0), id: BigInt(horizon.id) }),
+    name: horizonText({ xid: BigInt(horizon.xid ?? 0), id: BigInt(horizon.id) }, listed),
     op: 'pruned',
   };
   await query(appendStatement(dialect, p, { kind: T, grp: '', origin: null, at: now }, [mark]));

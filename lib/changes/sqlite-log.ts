@@ -1,6 +1,7 @@
 import type { LogDialect, LogRow } from './log-dialect';
 import { readChange } from './log-dialect';
 import { CHANGES_TABLE } from './log-table';
+import { comparePositions } from './position';
 
 const T = CHANGES_TABLE.name;
 
@@ -27,8 +28,8 @@ export const sqliteLog: LogDialect = {
 
   async read(read, position, limit) {
     const last = await top(read);
-    if (last < position.id) return { entries: [], next: { xid: 0n, id: last }, more: false, held: false, lost: true };
-    if (last === position.id) return { entries: [], next: position, more: false, held: false, lost: false };
+    if (last < position.id) return { entries: [], next: { xid: 0n, id: last }, more: false, lost: true };
+    if (last === position.id) return { entries: [], next: position, more: false, lost: false };
     const rows = await read<LogRow>({
       sql: `SELECT id, xid, kind, grp, name, op, origin FROM ${T} WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`,
       parameters: [Number(position.id), Number(last), limit],
@@ -36,8 +37,11 @@ export const sqliteLog: LogDialect = {
     const entries = rows.map(readChange);
     const more = entries.length >= limit;
     const next = more ? entries.at(-1)!.position : { xid: 0n, id: last };
-    return { entries, next, more, held: false, lost: false };
+    return { entries, next, more, lost: false };
   },
+
+  reached: (position, target) => comparePositions(position, target) >= 0,
+  missed: (horizon, start) => comparePositions(horizon.position, start) > 0,
 };
 
 async function top(read: Parameters<LogDialect['head']>[0]): Promise<bigint> {

@@ -7,6 +7,7 @@ import type { DatabaseTarget } from '../target';
 import { changeLogOf, type ChangeLog, type PruneHost } from '../changes/change-log';
 import { boundedEntries, type ChangeEntry } from '../changes/entry';
 import { appendStatement } from '../changes/log-sql';
+import { sharedReadsOf } from './shared-reads';
 import { CHANGES_TABLE } from '../changes/log-table';
 import type { ReaderHost } from '../changes/reader';
 import { clock } from '../clock';
@@ -158,7 +159,8 @@ export class StoreGroup {
    */
   async read<T>(statement: Statement): Promise<T[]> {
     if (this.#positioned) await this.#positioned;
-    return this.#query(statement);
+    // Other stores on this DataSource reading the same rows now share the query (see SharedReads).
+    return sharedReadsOf(this.#broker.dataSource).run(statement, (s) => this.#query<T>(s));
   }
 
   #query<T>(statement: Statement): Promise<T[]> {

@@ -79,6 +79,12 @@ describe.each(allTargets)('hostile and broken change logs [$name]', (t) => {
       ['sasync_array', group, '["1","2"]', 'delete', null],
       ['sasync_array', group, '[1,2,3]', 'delete', null],
       ['sasync_array', group, null, 'clear', null],
+      [ITEMS_TABLE.name, group, '["a","ghost","b"]', 'keys', null],
+      [ITEMS_TABLE.name, group, 'not json', 'keys', null],
+      [ITEMS_TABLE.name, group, '[1,{"x":2},null]', 'keys', null],
+      [ITEMS_TABLE.name, group, '{"a":1}', 'keys', null],
+      [ITEMS_TABLE.name, group, null, 'keys', null],
+      ['sasync_array', group, '["[1,2,3]","nope"]', 'keys', null],
     ]);
     // The table did not change: nothing to report.
     expect(seen).toEqual([]);
@@ -103,6 +109,8 @@ describe.each(allTargets)('hostile and broken change logs [$name]', (t) => {
     ]);
     const resynced = nextChange(dict.changes$, (c) => c.type === 'resync');
     const a2 = nextChange(dict.changes$, (c) => c.key === 'a' && c.value === 'A2');
+    // A wake-up, as another process's write sends (a DROP sends none; on a sqlite file data_version moves).
+    if (raw.dialect === 'postgres') await raw.query(`SELECT pg_notify(?, '')`, [T]);
     await within(dict[remoteSettled](), 'dict reads the log again', 20_000);
     expect(await within(resynced, 'the resync')).toMatchObject({ origin: 'remote' });
     expect(['log-unreadable', 'log-lost']).toContain((await resynced).reason);
@@ -118,4 +126,37 @@ describe.each(allTargets)('hostile and broken change logs [$name]', (t) => {
     }
     await expectTruth();
   }, 40_000);
+
+  it(`the log emptied under a reader (TRUNCATE; on sqlite its sequence reset too): a 'log-lost' resync [${t.name}]`, async () => {
+    if (raw.dialect === 'postgres') await raw.query(`TRUNCATE ${T}`);
+    else {
+      await raw.query(`DELETE FROM ${T}`);
+      await raw.query(`DELETE FROM sqlite_sequence WHERE name = ?`, [T]);
+    }
+    // Written directly meanwhile: only a resync can tell the reader.
+    await raw.query(`UPDATE ${ITEMS_TABLE.name} SET value = ? WHERE group_id = ? AND name = 'a'`, [
+      devalueSerializer.encode('A2'),
+      group,
+    ]);
+    const resynced = nextChange(dict.changes$, (c) => c.type === 'resync');
+    const a2 = nextChange(dict.changes$, (c) => c.key === 'a' && c.value === 'A2');
+    const b2 = nextChange(dict.changes$, (c) => c.key === 'b' && c.value === 'B2');
+    // Another store's write wakes the reader, which finds the log emptied.
+    const other = new PersistentDict<string, string>(group, target);
+    try {
+      await other.set('b', 'B2');
+      expect(await within(resynced, 'the resync')).toMatchObject({ origin: 'remote', reason: 'log-lost' });
+      await within(a2, 'the change made while the log was emptied');
+      await within(b2, 'the write that woke the reader');
+      const b3 = nextChange(dict.changes$, (c) => c.key === 'b' && c.value === 'B3');
+      await other.set('b', 'B3');
+      await within(b3, 'a later change, read from the new position');
+    } finally {
+      await other.shutdown();
+    }
+    // Once for each store (the dict and the grid), not again after.
+    expect(seen.filter((c) => c.type === 'resync').map((c) => c.reason)).toEqual(['log-lost', 'log-lost']);
+    await within(dict[remoteSettled](), 'dict settles');
+    await expectTruth();
+  });
 });
