@@ -78,7 +78,10 @@ class TypeormStore implements EntryStore {
     return this.#transaction(async (tx) => {
       const found: Record<string, unknown>[] = await tx.query(this.#sql.findFile(), [hash]);
       if (found[0]) return fileRow(found[0]);
-      const added: { id: number }[] = await tx.query(this.#sql.addFile(), [name, hash, 0, 0, 0, false]);
+      const added: { id: number }[] = await tx.query(
+        this.#sql.addFile(),
+        this.#bind([name, hash, 0, 0, 0, false, new Date()]),
+      );
       return { id: Number(added[0]!.id), name, lines: 0, records: 0, bad: 0, done: false };
     });
   }
