@@ -97,6 +97,7 @@ export class PriorityScheduler {
    * results, as a subscription to {@link schedule} would; the returned
    * `unsubscribe` is that subscription's (leave the queue, or stop the run).
    * `observer` is called at most once with error or complete, never after.
+   * @internal sasync's own transactions use it (no Observable per job); not part of the public API.
    */
   [enqueueChecked]<T>(job: Job<T>, options: PriorityOptions | undefined, observer: TaskObserver<T>): Unsubscribable {
     const task = new Task(this.#slots, job, observer, ++this.#serial, options);

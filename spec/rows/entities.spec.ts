@@ -456,7 +456,9 @@ describe.each(allTargets)('stream(queryBuilder, { entities: true }) [$name]', (t
       expect(() => b.stream(paged, { entities: true })).toThrow(/cannot page with skip\(\) or take\(\) over joins/);
       // Raw rows too: TypeORM's SQL for skip/take over joins has no LIMIT, so every row would be read.
       expect(() => b.stream(paged)).toThrow(/cannot page raw rows with skip\(\) or take\(\) over joins/);
-      expect(() => b.stream(joined(notes).skip(5))).toThrow(/use limit\(\) and offset\(\)|page the rows with limit\(\)/);
+      expect(() => b.stream(joined(notes).skip(5))).toThrow(
+        /use limit\(\) and offset\(\)|page the rows with limit\(\)/,
+      );
       // limit() over joins pages rows, in the SQL: raw rows get exactly that many.
       const limited = await lastValueFrom(b.stream(joined(notes).limit(3)).pipe(toArray()));
       expect(limited).toHaveLength(3);

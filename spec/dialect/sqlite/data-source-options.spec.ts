@@ -33,7 +33,9 @@ describe('sqlite file databases [sqlite-file]', () => {
     const database = resolveTarget(sqliteFile.target()).options.database as string;
     const timeouts = async (options: { busyTimeout?: number }) => {
       const b = new AccessBroker({ type: 'sqlite', database, ...options });
-      const rows = await lastValueFrom(b.stream<{ timeout: number }>('SELECT * FROM pragma_busy_timeout').pipe(toArray()));
+      const rows = await lastValueFrom(
+        b.stream<{ timeout: number }>('SELECT * FROM pragma_busy_timeout').pipe(toArray()),
+      );
       const [own] = await lastValueFrom(b.query<{ timeout: number }>('SELECT * FROM pragma_busy_timeout'));
       await b.shutdown();
       return { reader: rows.map((r) => r.timeout), own: own!.timeout };
