@@ -124,27 +124,32 @@ export class ChangeReader {
   }
 
   async #loop(): Promise<void> {
+    // A wake-up during a page of a longer read is kept until that read ends:
+    // the pages stop at the snapshot the read began with, so what committed
+    // after it (and woke us) needs a read of its own.
+    let more = false;
     do {
-      this.#again = false;
+      if (!more) this.#again = false;
       const first = this.#registrations.values().next();
       if (first.done) return;
       try {
-        await this.#readOnce(first.value.host);
+        more = await this.#readOnce(first.value.host);
       } catch (error) {
         this.#failed(first.value.host, error);
         return;
       } finally {
         if (this.#position || this.#failure) this.#positionKnown();
       }
-    } while (this.#again && this.#registrations.size > 0);
+    } while ((more || this.#again) && this.#registrations.size > 0);
   }
 
-  async #readOnce(host: ReaderHost): Promise<void> {
+  /** One read (or one page of a longer one); whether more pages follow. */
+  async #readOnce(host: ReaderHost): Promise<boolean> {
     this.reads++;
     if (!this.#position) {
       this.#position = await this.#dialect.head(host.read);
       this.#recovered();
-      return;
+      return false;
     }
     const start = this.#position;
     const read = await this.#dialect.read(host.read, start, READ_LIMIT);
@@ -154,7 +159,7 @@ export class ChangeReader {
     if (read.lost || this.#dispatch.deliver(read.entries, missed)) {
       this.#resyncAll(read.lost ? 'log-lost' : 'retention');
     }
-    if (read.more) this.#again = true;
+    return read.more;
   }
 
   /** A read failed: try again after a backoff, making the table again first if it is gone. */

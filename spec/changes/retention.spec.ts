@@ -125,7 +125,8 @@ describe.each(allTargets)('pruning the change log [$name]', (t) => {
       sub.unsubscribe();
       // It had read everything the prune removed: no resync.
       expect(seen.filter((c) => c.type === 'resync')).toEqual([]);
-      expect(seen.map((c) => c.key)).toEqual(Array.from({ length: 10 }, (_, i) => `k${i}`));
+      // Every key once; across keys the order is not promised (re-reads of two reads may finish out of order).
+      expect(seen.map((c) => c.key).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `k${i}`).sort());
     } finally {
       await writer.shutdown();
       await reader.shutdown();
