@@ -148,7 +148,14 @@ export function nextNotice(bus: ChangeBus, group: string, table: string = ITEMS_
     new Promise<void>((resolve) => {
       const stop = bus.listen(table, {
         notice: (payload) => {
-          if ((JSON.parse(payload) as { g?: unknown }).g !== group) return;
+          // The change log's wake-ups share the bus and carry a token, not JSON: not ours.
+          let about: unknown;
+          try {
+            about = (JSON.parse(payload) as { g?: unknown } | null)?.g;
+          } catch {
+            return;
+          }
+          if (about !== group) return;
           stop();
           resolve();
         },

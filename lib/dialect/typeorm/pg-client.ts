@@ -150,6 +150,8 @@ export async function cancelBackend(client: PgClient): Promise<void> {
     // A server that accepts and then stops answering must not hold this session (and the process) open.
     query_timeout: CANCEL_TIMEOUT_MS,
   });
+  // After a query_timeout, pg reports the connection's later failure as an 'error' event: never uncaught.
+  canceller.on('error', () => undefined);
   try {
     await canceller.connect();
     await canceller.query('SELECT pg_cancel_backend($1)', [client.processID]);
