@@ -403,3 +403,32 @@ export class SchemaDriftError extends SasyncError {
     this.differences = Object.freeze([...differences]);
   }
 }
+
+/** Why a live query was refused or stopped. */
+export type LiveQueryProblem =
+  /** The statement writes (INSERT, UPDATE, DELETE, DDL, a data-modifying CTE), or is not a query. */
+  | 'not-a-query'
+  /** The database found no table the query reads (a query over functions or constants only). */
+  | 'no-tables'
+  /** A table it reads cannot be watched (a view that is not expanded, a virtual or foreign table, a catalog). */
+  | 'unwatchable-table'
+  /** The `key` gives the same value for two rows of one result. */
+  | 'duplicate-key';
+
+/**
+ * `broker.live()` was given a query it cannot keep true: one that writes,
+ * one whose tables the database cannot name, or a `key` that is not unique
+ * in the result. Refused before the first result (or, for a duplicate key,
+ * at the result that had it); nothing is written and the broker goes on.
+ */
+export class LiveQueryError extends SasyncError {
+  /** What was wrong. */
+  readonly problem: LiveQueryProblem;
+  /** The query's SQL. */
+  readonly sql: string;
+  constructor(problem: LiveQueryProblem, sql: string, message: string, options: SasyncErrorOptions = {}) {
+    super(message, options);
+    this.problem = problem;
+    this.sql = sql;
+  }
+}
