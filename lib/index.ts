@@ -72,6 +72,9 @@ export type { IndexInfo, TableInfo, TableOptions } from './schema/table-spec';
 export { migrationScript } from './migrations/script';
 export type { ConnectionStats, IsolationLevel } from './dialect';
 
+// Live queries
+export type { LiveDiff, LiveOptions, LiveResult, TableRef } from './live/types';
+
 // Bound values
 export { json } from './dialect/json-parameter';
 export type { JsonParameter } from './dialect/json-parameter';
@@ -89,6 +92,7 @@ export {
   InvalidKeyError,
   InvalidParameterError,
   InvalidSpecError,
+  LiveQueryError,
   MigrationError,
   MissingKeyError,
   ReadOnlyError,
@@ -102,6 +106,7 @@ export {
 export type {
   CancelledErrorContext,
   IdentifierKind,
+  LiveQueryProblem,
   SasyncErrorOptions,
   TableDifference,
   TransactionErrorContext,
