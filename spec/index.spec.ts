@@ -17,6 +17,7 @@ describe('the public surface', () => {
        "InvalidParameterError",
        "InvalidSpecError",
        "Items",
+       "LiveQueryError",
        "MAX_NICENESS",
        "MIN_NICENESS",
        "MemoryBackend",
