@@ -278,6 +278,20 @@ describe.each(allTargets)('the dialect finds the tables a query reads [$name]', 
         expect(await readTables(sql)).toEqual([ref(a)]);
       });
 
+      it('reads strings as the server does: with standard_conforming_strings off, a backslash escapes a quote', async () => {
+        const sql = `SELECT '\\'' FROM ${a}; DELETE FROM ${a}; SELECT '\\''`;
+        const error = await readTables(sql, [], ['SET LOCAL standard_conforming_strings = off']).catch(
+          (e: unknown) => (e as TransactionError).cause,
+        );
+        expect(error).toBeInstanceOf(LiveQueryError);
+        expect((error as LiveQueryError).message).toMatch(/holds 3/);
+        expect(await count(a)).toBe(2);
+        // With the setting on (the default), the same text is one statement (which postgres cannot parse).
+        const standard = await failure(sql);
+        expect(standard).not.toBeInstanceOf(LiveQueryError);
+        expect(await count(a)).toBe(2);
+      });
+
       it('refuses SELECT … INTO, which creates a table (and none is made)', async () => {
         await refusal(`SELECT * INTO ${schema}.copied FROM ${a}`, 'not-a-query');
         await expect(run(`SELECT * FROM ${schema}.copied`)).rejects.toThrow(/does not exist/);

@@ -1,6 +1,6 @@
 import { LiveQueryError } from '../../errors';
 import type { LiveQueryRunner, TableRef } from '../dialect-live';
-import { checkOneQuery, statementShape, tableLabel, uniqueTables } from '../live-statement';
+import { checkOneQuery, statementShape, tableLabel, uniqueTables, type StatementShape } from '../live-statement';
 import { skipPostgresQuoted } from './sql-text';
 
 /** How a postgres query may begin (`TABLE t` is `SELECT * FROM t`; a parenthesis opens a set operation). */
@@ -77,7 +77,7 @@ export async function readPostgresTables(
   sql: string,
   parameters: readonly unknown[],
 ): Promise<TableRef[]> {
-  const shape = statementShape(sql, skipPostgresQuoted);
+  const shape = await postgresShape(query, sql);
   checkOneQuery(sql, shape, QUERY_STARTS);
   // INTO is reserved: bare, in a statement that starts as a query, it is SELECT … INTO (a new table, which
   // EXPLAIN plans as the SELECT alone, nothing in the plan showing it) or INSERT INTO in a WITH.
@@ -121,6 +121,27 @@ export async function readPostgresTables(
   }
   await refuseUnwatchable(query, sql, tables);
   return tables;
+}
+
+/**
+ * The statement's shape as the server lexes it: a backslash before a quote
+ * in a plain string ends the string or not depending on
+ * standard_conforming_strings, so where the two readings differ (only then:
+ * one query more) the server's setting decides. Read wrongly, a `;` inside
+ * a string could hide a second statement, which the simple protocol (SQL
+ * without parameters) would run.
+ */
+async function postgresShape(query: LiveQueryRunner, sql: string): Promise<StatementShape> {
+  const standard = statementShape(sql, skipPostgresQuoted(true));
+  const legacy = statementShape(sql, skipPostgresQuoted(false));
+  const same =
+    standard.first === legacy.first &&
+    standard.statements === legacy.statements &&
+    standard.words.size === legacy.words.size &&
+    [...standard.words].every((w) => legacy.words.has(w));
+  if (same) return standard;
+  const [row] = await query("SELECT current_setting('standard_conforming_strings') AS standard", []);
+  return row?.standard === 'off' ? legacy : standard;
 }
 
 /** The plan's root node from EXPLAIN's one row (pg parses its json column; a text one is parsed here). */
