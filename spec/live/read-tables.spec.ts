@@ -326,18 +326,27 @@ describe.each(allTargets)('the dialect finds the tables a query reads [$name]', 
     });
   } else {
     describe('sqlite', () => {
-      it('skips a table-valued function (json_each) while the schema declares no virtual table', async () => {
+      it('skips a table-valued function (json_each): its rows come from its arguments', async () => {
         expect(await readTables(`SELECT ${a}.id, j.value FROM ${a}, json_each('[1, 2]') AS j`)).toEqual([ref(a)]);
         await refusal(`SELECT * FROM json_each('[1, 2]')`, 'no-tables');
       });
 
-      it('refuses a virtual table (fts5)', async () => {
+      it('refuses a declared virtual table (fts5), even aliased, and still skips json_each beside it', async () => {
         const fts = `rt_fts_${suffix}`;
+        const other = `rt_fts2_${suffix}`;
         await run(`CREATE VIRTUAL TABLE ${fts} USING fts5(body)`);
+        await run(`CREATE VIRTUAL TABLE ${other} USING fts5(body)`);
         try {
           const error = await refusal(`SELECT * FROM ${fts} WHERE ${fts} MATCH 'x'`, 'unwatchable-table');
-          expect(error.message).toMatch(/virtual table/);
+          expect(error.message).toMatch(new RegExp(`the virtual table "main"\\."${fts}"`));
+          expect(error.message).not.toMatch(other);
+          const aliased = `SELECT ${a}.id FROM ${a}, json_each(${a}.name) AS j, ${fts} AS f WHERE f.rowid = ${a}.id`;
+          expect((await refusal(aliased, 'unwatchable-table')).message).toMatch(fts);
+          expect(await readTables(`SELECT ${a}.id, j.value FROM ${a}, json_each('[1, 2]') AS j`)).toEqual([ref(a)]);
+          // Its shadow tables are plain tables: read directly, they are watchable.
+          expect(await readTables(`SELECT * FROM ${fts}_data`)).toEqual([ref(`${fts}_data`)]);
         } finally {
+          await run(`DROP TABLE ${other}`);
           await run(`DROP TABLE ${fts}`);
         }
       });
@@ -360,6 +369,26 @@ describe.each(allTargets)('the dialect finds the tables a query reads [$name]', 
           expect(error.message).toMatch(/attached database "rt_aux"/);
         } finally {
           await run('DETACH DATABASE rt_aux');
+        }
+      });
+
+      it('an OR over two indexes (MULTI-INDEX OR: the indexes opened with ReopenIdx)', async () => {
+        const many = `rt_many_${suffix}`;
+        await run(`CREATE TABLE ${many} (id INTEGER PRIMARY KEY, k INTEGER, note TEXT)`);
+        try {
+          await run(`CREATE INDEX ${many}_k ON ${many} (k)`);
+          await run(`CREATE INDEX ${many}_note ON ${many} (note)`);
+          await run(
+            `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) ` +
+              `INSERT INTO ${many} SELECT i, i % 500, 'n' || i FROM n`,
+          );
+          await run(`ANALYZE ${many}`);
+          const sql = `SELECT * FROM ${many} WHERE k = 1 OR note = ?`;
+          const program = (await run(`EXPLAIN ${sql}`, ['x'])) as { opcode: string }[];
+          expect(program.map((op) => op.opcode)).toContain('ReopenIdx');
+          expect(await readTables(sql, ['x'])).toEqual([ref(many)]);
+        } finally {
+          await run(`DROP TABLE ${many}`);
         }
       });
 

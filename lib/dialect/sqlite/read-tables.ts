@@ -2,6 +2,7 @@ import { LiveQueryError } from '../../errors';
 import type { LiveQueryRunner, TableRef } from '../dialect-live';
 import { checkOneQuery, statementShape, tableLabel, uniqueTables } from '../live-statement';
 import { skipSqliteQuoted } from './sql-text';
+import { declaredVirtualTables } from './virtual-tables';
 
 /** How a sqlite query may begin. */
 const QUERY_STARTS = ['SELECT', 'WITH', 'VALUES'];
@@ -12,6 +13,7 @@ interface Instruction {
   readonly p1: number;
   readonly p2: number;
   readonly p3: number;
+  readonly p4: unknown;
 }
 
 /** A b-tree the program opens for reading: its root page, in database `db` (0 main, 1 temp, 2+ attached). */
@@ -54,13 +56,12 @@ const SCHEMA_ROOT = 1;
  *   that made it sees it) or of an attached one (attached on one connection
  *   only; a trigger in main cannot be put on it); sqlite's own tables
  *   (`sqlite_schema`, `sqlite_sequence`, `sqlite_stat1`…, written by sqlite
- *   itself, no trigger allowed); a virtual table (`VOpen`: its module keeps
- *   its rows, fts5 in shadow tables it writes itself). The program does not
- *   say which virtual table a `VOpen` opens: while the schema declares no
- *   virtual table and nothing is attached, it is a table-valued function
- *   (json_each, pragma_table_info, generate_series…) whose rows come from its
- *   arguments, and it is skipped; otherwise it is refused, and the caller
- *   names the tables in the live query's 'tables' option.
+ *   itself, no trigger allowed); a declared virtual table (a `VOpen` of
+ *   fts5, rtree…: its module keeps its rows, fts5 in shadow tables it writes
+ *   itself), told from a table-valued function (json_each,
+ *   pragma_table_info…, whose rows come from its arguments: skipped) by
+ *   {@link declaredVirtualTables}; the caller may name the tables to watch
+ *   in the live query's 'tables' option.
  * - 'no-tables': a program that opens no table (`SELECT 1`, `SELECT date()`).
  *
  * Errors of the query itself (a missing table, a syntax error) are
@@ -86,9 +87,11 @@ export async function readSqliteTables(
     .filter((op) => op.opcode === 'OpenRead' || op.opcode === 'ReopenIdx')
     .map((op) => ({ db: Number(op.p3), root: Number(op.p2) }));
   const reasons = await otherDatabases(query, reads);
-  if (program.some((op) => op.opcode === 'VOpen') && (await declaresVirtualTables(query))) {
-    reasons.push('a virtual table (its module keeps its rows, out of any trigger’s sight)');
-  }
+  const virtual = await declaredVirtualTables(
+    query,
+    program.filter((op) => op.opcode === 'VOpen').map((op) => op.p4),
+  );
+  for (const label of virtual) reasons.push(`${label} (its module keeps its rows, out of any trigger's sight)`);
   const tables = await mainTables(
     query,
     reads.filter((r) => r.db === 0).map((r) => r.root),
@@ -124,17 +127,6 @@ async function otherDatabases(query: LiveQueryRunner, reads: readonly BtreeRead[
       ? 'a temporary table (only the connection that made it sees it)'
       : `a table of the attached database "${names.get(db) ?? db}" (attached on one connection only)`,
   );
-}
-
-/** Whether anything could make a `VOpen` a real virtual table: one declared in main or temp, or an attached database. */
-async function declaresVirtualTables(query: LiveQueryRunner): Promise<boolean> {
-  const [row] = await query(
-    "SELECT (SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND rootpage = 0) + " +
-      "(SELECT count(*) FROM sqlite_temp_schema WHERE type = 'table' AND rootpage = 0) + " +
-      '(SELECT count(*) FROM pragma_database_list WHERE seq > 1) AS n',
-    [],
-  );
-  return Number(row?.n) > 0;
 }
 
 /** The main database's tables at these root pages; sqlite's own tables and unknown pages go to `reasons`. */
