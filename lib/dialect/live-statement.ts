@@ -84,10 +84,11 @@ export function checkOneQuery(sql: string, shape: StatementShape, starts: readon
     );
   }
   if (!starts.includes(shape.first)) {
+    const words = starts.map((w) => (w === '(' ? 'a parenthesis' : w)).join(', ');
     throw new LiveQueryError(
       'not-a-query',
       sql,
-      `a live query reads: it must be a SELECT (or ${starts.filter((s) => s !== 'SELECT').join(', ')}), ` +
+      `a live query reads: it must be a query (starting with ${words}), ` +
         `not a statement starting with ${shape.first}; run statements that write or change settings with ` +
         'query() or transact()',
     );
