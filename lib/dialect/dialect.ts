@@ -3,6 +3,7 @@ import type { DialectAdvisoryLocks } from './advisory-locks';
 import type { DialectBus } from './change-bus';
 import type { DialectConnections } from './dialect-connections';
 import type { DialectCursors } from './dialect-cursors';
+import type { DialectLive } from './dialect-live';
 import type { DialectStatements } from './dialect-statements';
 import type { DialectTarget } from './dialect-target';
 import type { DialectTransactions } from './dialect-transactions';
@@ -76,6 +77,7 @@ export interface Dialect
     DialectValues,
     DialectBus,
     DialectAdvisoryLocks,
+    DialectLive,
     SchemaIntrospector {
   readonly name: 'sqlite' | 'postgres';
   readonly capabilities: DialectCapabilities;

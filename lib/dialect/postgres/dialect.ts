@@ -8,6 +8,7 @@ import { postgresCursors } from './cursor';
 import { pgDdlTransaction, pgIndexNames } from './ddl';
 import { lostConnection } from './lost-connection';
 import { placeholder } from './placeholders';
+import { readPostgresTables } from './read-tables';
 import { postgresStatements } from './statements';
 import { postgresTarget } from './target';
 import { postgresTransactions } from './transactions';
@@ -46,4 +47,5 @@ export const postgresDialect: Dialect = {
   indexNames: pgIndexNames,
   // Table creation under an advisory lock, so that processes starting at once do not collide.
   ddlTransaction: pgDdlTransaction,
+  readTables: readPostgresTables,
 };

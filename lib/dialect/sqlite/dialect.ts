@@ -7,6 +7,7 @@ import { sqliteCursors } from './cursor';
 import { sqliteDdlTransaction, sqliteIndexNames } from './ddl';
 import { placeholder } from './placeholders';
 import { connectionStats, streamSlots, transactionSlots } from './pool';
+import { readSqliteTables } from './read-tables';
 import { sqliteStatements } from './statements';
 import { sqliteTarget } from './target';
 import { sqliteTransactions } from './transactions';
@@ -43,4 +44,5 @@ export const sqliteDialect: Dialect = {
   indexNames: sqliteIndexNames,
   // Table creation under BEGIN IMMEDIATE, so that processes starting at once do not collide.
   ddlTransaction: sqliteDdlTransaction,
+  readTables: readSqliteTables,
 };
