@@ -10,6 +10,7 @@ import { EventStreams } from './events';
 import { ImportJob } from './import-job';
 import { liveServer } from './server';
 import { LiveStats } from './stats-dict';
+import { topUrls } from './top-urls';
 
 export interface LiveOptions {
   /** The database the import and its statistics go to. */
@@ -60,7 +61,7 @@ export async function startLive(options: LiveOptions): Promise<Live> {
   const broker = new StatBroker(target);
   const stats = new LiveStats(target);
   const job = new ImportJob({ broker, stats, file, sampleLines, sampleDir: options.sampleDir ?? ownDir!, batchSize });
-  const events = new EventStreams(stats.dict.snapshot$({ within: 250 }));
+  const events = new EventStreams(stats.dict.snapshot$({ within: 250 }), topUrls(broker));
   const server = liveServer(events, job);
 
   const release = async () => {

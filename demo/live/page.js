@@ -1,6 +1,7 @@
 /* global document, fetch, EventSource, Chart */
 // The live page: counters and a chart of hits per minute, redrawn from each
-// Server-Sent Event of /events (one whole snapshot of the live statistics).
+// Server-Sent Event of /events (one whole snapshot of the live statistics),
+// and the top URLs panel from each `top` event (a live query on the server).
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -77,8 +78,30 @@ $('start').addEventListener('click', async () => {
   else if (res.status === 409) $('message').textContent = 'an import is running already';
 });
 
+/** The top URLs panel: one item per URL, its hits in data-hits; the list's data-total is their sum. */
+function renderTop(rows) {
+  const list = $('top-urls');
+  list.replaceChildren(
+    ...rows.map((row) => {
+      const item = document.createElement('li');
+      item.dataset.url = row.url;
+      item.dataset.hits = String(row.hits);
+      const url = document.createElement('span');
+      url.className = 'url';
+      url.textContent = row.url;
+      url.title = row.url;
+      const hits = document.createElement('output');
+      hits.textContent = Number(row.hits).toLocaleString('en');
+      item.append(url, hits);
+      return item;
+    }),
+  );
+  list.dataset.total = String(rows.reduce((sum, row) => sum + Number(row.hits), 0));
+}
+
 const events = new EventSource('/events');
 events.onmessage = (message) => render(JSON.parse(message.data));
+events.addEventListener('top', (message) => renderTop(JSON.parse(message.data)));
 events.onerror = () => {
   $('state').textContent = 'disconnected: reconnecting…';
   $('start').disabled = true;

@@ -3,6 +3,8 @@ import type { DataSource, EntityManager, ObjectLiteral, SelectQueryBuilder } fro
 import '../async-dispose';
 import type { ConnectionStats } from '../dialect';
 import { DatabaseError, TransactionError } from '../errors';
+import { brokerLive } from '../live/broker-live';
+import type { LiveOptions, LiveResult } from '../live/types';
 import { produceRowsWork, type Produced, type ValueSource } from '../rows/produce-rows';
 import { queryBuilderStream } from '../rows/query-builder-stream';
 import { queryStream } from '../rows/query-stream';
@@ -364,6 +366,46 @@ export class AccessBroker implements AsyncDisposable {
       throw new TypeError('a QueryBuilder brings its own parameters: call stream(queryBuilder, options)');
     }
     return queryBuilderStream(this.#db, this.#lifecycle, query, second as QueryBuilderStreamOptions | undefined);
+  }
+
+  /**
+   * A query whose result stays true: on subscription it runs the query and
+   * emits its rows; afterwards, whenever a committed change (this process's,
+   * another's, or on postgres any writer's) touches a table it reads, it
+   * runs it again and emits only if the rows changed, with a diff by `key`
+   * against the previous emission. The tables are found by the database
+   * (its plan), joins, subqueries and views included, or given as `tables`.
+   * Re-runs are throttled (`throttle`, default 30 ms: a burst of commits is
+   * one re-run) and queued at the options' priority, so an urgent UI query
+   * overtakes nice bulk work. Cold: each subscription runs its own.
+   * It completes on unsubscribe, `signal` and the broker's shutdown; it
+   * errors with LiveQueryError for a statement that writes, a query over no
+   * table, or a key that is not unique in a result, and with the error of a
+   * run that failed.
+   * @throws TypeError or RangeError at once for bad arguments (a throttle out of 0…60,000 ms among them).
+   *
+   * ```ts
+   * broker.live<{ url: string; hits: number }>(
+   *   'SELECT url, count(*) AS hits FROM entries GROUP BY url ORDER BY hits DESC LIMIT 10', [], { key: 'url' },
+   * ).subscribe(({ rows, diff }) => render(rows, diff));
+   * ```
+   */
+  live<T = ObjectLiteral>(
+    sql: string,
+    parameters?: readonly unknown[],
+    options?: LiveOptions<T>,
+  ): Observable<LiveResult<T>>;
+  /** The raw rows of a QueryBuilder (TypeORM's column aliases, as `stream(queryBuilder)` gives them), live. */
+  live<E extends ObjectLiteral>(
+    query: SelectQueryBuilder<E>,
+    options?: LiveOptions<ObjectLiteral>,
+  ): Observable<LiveResult<ObjectLiteral>>;
+  live<T>(
+    query: string | SelectQueryBuilder<ObjectLiteral>,
+    second?: readonly unknown[] | LiveOptions<T>,
+    third?: LiveOptions<T>,
+  ): Observable<LiveResult<T>> {
+    return brokerLive<T>(this, this.#db, this.#lifecycle, query, second, third);
   }
 
   /**

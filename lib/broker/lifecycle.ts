@@ -26,6 +26,7 @@ export class Lifecycle implements Intake, StreamGate {
   #idle: (() => void)[] = [];
   #shutdown: Promise<void> | undefined;
   readonly #streams = new Set<(error: Error) => void>();
+  readonly #lives = new Set<() => void>();
   readonly #unwatchOwner: () => void;
 
   /**
@@ -102,6 +103,17 @@ export class Lifecycle implements Intake, StreamGate {
     return () => this.#streams.delete(close);
   }
 
+  /** Tracks a live query so that shutdown completes it first (it queues no more re-runs); returns the untracking. */
+  trackLive(complete: () => void): () => void {
+    this.#lives.add(complete);
+    return () => this.#lives.delete(complete);
+  }
+
+  /** Whether shutdown has begun (a live query subscribed now completes at once). */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
   /** Resolves when the work taken has finished, including the rollback of work that was cancelled. */
   async drain(): Promise<void> {
     await this.#started.current.catch(() => undefined);
@@ -120,6 +132,8 @@ export class Lifecycle implements Intake, StreamGate {
 
   async #close(): Promise<void> {
     this.#closing = true;
+    // Live queries end first: a change meanwhile would queue a re-run that shutdown refuses.
+    for (const complete of [...this.#lives]) complete();
     await this.drain();
     this.#running = false;
     // Reads lose nothing: a stream still open now is closed, its consumer told why.

@@ -46,11 +46,16 @@ export function checkLiveOptions(options: LiveOptions<never> | undefined): void 
  * @throws TypeError for anything but a plain name.
  */
 export function tableRef(text: unknown): TableRef {
-  if (typeof text !== 'string' || !/^[^\u0000-\u001f."]{1,63}(\.[^\u0000-\u001f."]{1,63})?$/.test(text)) {
+  const parts = typeof text === 'string' ? text.split('.') : [];
+  if (parts.length < 1 || parts.length > 2 || !parts.every(plainName)) {
     throw new TypeError(
       `tables: ${JSON.stringify(text)} is not a table name (a name, or schema.name on postgres, without quotes)`,
     );
   }
-  const dot = text.indexOf('.');
-  return dot < 0 ? { name: text } : { schema: text.slice(0, dot), name: text.slice(dot + 1) };
+  return parts.length === 1 ? { name: parts[0]! } : { schema: parts[0]!, name: parts[1]! };
+}
+
+/** 1 to 63 characters, none of them a control character or a double quote. */
+function plainName(part: string): boolean {
+  return part.length > 0 && part.length <= 63 && [...part].every((c) => c >= ' ' && c !== '"');
 }

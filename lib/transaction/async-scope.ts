@@ -118,3 +118,13 @@ export class ScopeVar<T> {
 export function scopesActive(): boolean {
   return inFlight > 0;
 }
+
+/**
+ * Calls `fn` outside every sasync scope (no transaction, slot or run()
+ * around it), whatever the caller's: for work that belongs to nobody's
+ * transaction, such as a live query's re-run started from a callback that
+ * happened to run in some transaction's context.
+ */
+export function outsideScopes<R>(fn: () => R): R {
+  return storage.getStore() === undefined ? fn() : storage.exit(fn);
+}

@@ -4,8 +4,10 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { filter, firstValueFrom, throwError, timeout } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, throwError, timeout } from 'rxjs';
 import { LIVE_SAMPLE } from '../../demo/live/import-job';
+import { TOP_URLS, TOP_URLS_SQL, type TopUrl } from '../../demo/live/top-urls';
+import { AccessBroker } from '../../lib';
 import { startLive, type Live } from '../../demo/live/live';
 import type { LiveEvent } from '../../demo/live/stats-dict';
 import { scratchDir } from '../support/targets';
@@ -25,8 +27,11 @@ interface PageElement {
   readonly height: number;
   getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
 }
-declare const document: { getElementById(id: string): PageElement | null };
-declare const window: { seen: number[] };
+declare const document: {
+  getElementById(id: string): PageElement | null;
+  querySelectorAll(selector: string): Iterable<PageElement>;
+};
+declare const window: { seen: number[]; topSeen: number[] };
 declare const Chart: { getChart(canvas: PageElement): { data: { datasets: { data: unknown[] }[] } } | undefined };
 declare class MutationObserver {
   constructor(callback: () => void);
@@ -57,13 +62,16 @@ function launch(): Promise<Browser> {
 }
 
 /** A live server on a free port over a fresh place; `fn` gets it, and everything is released after. */
-async function withLive<T>(kind: PlaceKind, fn: (live: Live, sampleDir: string) => Promise<T>): Promise<T> {
+async function withLive<T>(
+  kind: PlaceKind,
+  fn: (live: Live, sampleDir: string, place: Place) => Promise<T>,
+): Promise<T> {
   const place: Place = await kind.make();
   const sampleDir = fs.mkdtempSync(path.join(dir, `${kind.name}-`));
   let live: Live | undefined;
   try {
     live = await startLive({ target: place.target, port: 0, sampleLines: LINES, sampleDir, batchSize: 500 });
-    return await fn(live, sampleDir);
+    return await fn(live, sampleDir, place);
   } finally {
     await live?.close();
     await place.drop();
@@ -93,7 +101,7 @@ describe.each(places)('live page [$name]', (kind) => {
     `shows the counters rising and draws hits per minute while an import runs, in headless Chromium [${kind.name}]`,
     async () => {
       let browser: Browser | undefined;
-      await withLive(kind, async (live, sampleDir) => {
+      await withLive(kind, async (live, sampleDir, place) => {
         try {
           browser = await launch();
           const page = await browser.newPage({ viewport: { width: 1100, height: 640 } });
@@ -110,6 +118,12 @@ describe.each(places)('live page [$name]', (kind) => {
             new MutationObserver(() => seen.push(Number(el.dataset.value))).observe(el, {
               attributes: true,
               attributeFilter: ['data-value'],
+            });
+            const top = document.getElementById('top-urls')!;
+            const topSeen: number[] = (window.topSeen = []);
+            new MutationObserver(() => topSeen.push(Number(top.dataset.total))).observe(top, {
+              attributes: true,
+              attributeFilter: ['data-total'],
             });
           });
 
@@ -152,6 +166,31 @@ describe.each(places)('live page [$name]', (kind) => {
             return { points: data.length, hits: data.reduce((a, b) => a + b, 0), blue };
           });
           expect(chart.hits).toBe(expected.valid);
+
+          // The top URLs panel (a live query) reaches what the database holds once the import is done,
+          // having changed while it ran.
+          const checker = new AccessBroker(place.target);
+          let top: TopUrl[];
+          try {
+            top = (await lastValueFrom(checker.query<TopUrl>(TOP_URLS_SQL))).map((r) => ({
+              url: r.url,
+              hits: Number(r.hits),
+            }));
+          } finally {
+            await checker.shutdown();
+          }
+          expect(top).toHaveLength(TOP_URLS);
+          const total = top.reduce((sum, r) => sum + r.hits, 0);
+          await page.waitForFunction((n) => document.getElementById('top-urls')?.dataset.total === String(n), total);
+          const panel = await page.evaluate(() =>
+            [...document.querySelectorAll('#top-urls li')].map((li) => ({
+              url: li.dataset.url!,
+              hits: Number(li.dataset.hits),
+            })),
+          );
+          expect(panel).toEqual(top);
+          const topSeen = await page.evaluate(() => window.topSeen);
+          expect(topSeen.some((n) => n > 0 && n < total)).toBe(true);
           expect(chart.points).toBeGreaterThan(100);
           expect(chart.blue).toBeGreaterThan(500);
           expect(failures).toEqual([]);
