@@ -410,7 +410,7 @@ export type LiveQueryProblem =
   | 'not-a-query'
   /** The database found no table the query reads (a query over functions or constants only). */
   | 'no-tables'
-  /** A table it reads cannot be watched (a view that is not expanded, a virtual or foreign table, a catalog). */
+  /** A table it reads cannot be watched (a catalog, a temporary, foreign or virtual table, a materialized view). */
   | 'unwatchable-table'
   /** The `key` gives the same value for two rows of one result. */
   | 'duplicate-key';
