@@ -262,10 +262,10 @@ export class AccessBroker implements AsyncDisposable {
   /**
    * Creates a table and its indexes if missing; concurrent calls for one name
    * share one creation. Names are validated and types mapped per dialect.
-   * A table already there is compared with the spec: a spec column missing,
-   * of another type or nullability, or an index on other columns fails with
-   * SchemaDriftError, changing nothing; with `{ evolve: true }` missing
-   * columns are added (missing indexes always are). Nothing is ever dropped
+   * A table already there is compared with the spec: a spec column or index
+   * missing, a column of another type or nullability, or an index on other
+   * columns fails with SchemaDriftError, changing nothing; with
+   * `{ evolve: true }` missing columns and indexes are added. Nothing is ever dropped
    * or changed: that takes a migration ({@link migrate}). Resolves with the
    * table's description, also kept in {@link tables}.
    * @throws InvalidIdentifierError for a bad name or type, InvalidSpecError
