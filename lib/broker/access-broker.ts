@@ -93,7 +93,8 @@ export class AccessBroker implements AsyncDisposable {
    * @throws DatabaseError for a malformed target, none at all, a DataSource
    *   of a type sasync does not support, or one whose options it cannot
    *   work with (a postgres pool under 2 connections, a schema not on the
-   *   search_path).
+   *   search_path); MigrationError for `migrationsRun: true` on a DataSource
+   *   sasync initializes (use `{ migrate: true }`).
    */
   constructor(target?: DatabaseTarget, options: BrokerOptions = {}) {
     const resolved = target === undefined ? globalTarget : resolveTarget(target);
@@ -288,7 +289,9 @@ export class AccessBroker implements AsyncDisposable {
    * option runs it before startup().
    * @throws MigrationError (through the Observable, before anything runs)
    *   for a `migrations` folder that does not exist, two migrations of one
-   *   name, a name without a timestamp, or `transaction = false`.
+   *   name, a name without a timestamp, `transaction = false`, or the
+   *   DataSource's `migrationsTransactionMode` other than `'each'` or its
+   *   `migrationsSchema` (which TypeORM 0.3 does not have).
    *
    * ```ts
    * const ran = await broker.migrate(); // ['AddEmail1700000000000']
