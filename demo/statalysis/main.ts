@@ -67,8 +67,9 @@ async function run(cli: Cli): Promise<void> {
   }
   checkFiles(files);
 
-  // Its migrations run first, bringing a database of an older statalysis up to date.
-  const broker = new StatBroker(migratingTarget(cli.db), { migrate: true });
+  // Its migrations run first, bringing a database of an older statalysis up to date. The report's
+  // top lists are kept in the database: a run that imports nothing new reads them from there.
+  const broker = new StatBroker(migratingTarget(cli.db), { migrate: true, reportCache: 'shared' });
   try {
     await broker.waitUntilRunning().catch((err: Error) => {
       throw new Failure(err.message, 1);

@@ -1,4 +1,5 @@
 import type { AccessBroker, RowStream } from '../../lib';
+import type { ReportCache, TopLists } from './report-cache';
 
 /** What the demo reports, read back from the database with stream(). */
 export interface Report {
@@ -44,24 +45,10 @@ async function top<T extends { hits: number }>(
   return kept;
 }
 
-/** Reads the report; the statements are the same on every dialect. */
-export async function readReport(broker: AccessBroker, n = 10): Promise<Report> {
-  const stream = (sql: string, key?: string) => broker.stream<Row>(sql, [], { batchSize: 2000, key });
-  const files: Report['files'][number][] = [];
-  await eachRow(stream('select id, name, lines, records, bad, done from files', 'id'), (r) =>
-    files.push({
-      name: String(r.name),
-      lines: Number(r.lines),
-      records: Number(r.records),
-      bad: Number(r.bad),
-      done: Boolean(Number(r.done)),
-    }),
-  );
-  const statuses: { status: number; hits: number }[] = [];
-  await eachRow(stream('select http, count(*) as hits from entries group by http'), (r) =>
-    statuses.push({ status: Number(r.http), hits: Number(r.hits) }),
-  );
-  statuses.sort((a, b) => a.status - b.status);
+type Stream = (sql: string, key?: string) => RowStream<Row>;
+
+/** The top-N URLs and addresses by hits: two GROUP BYs over every entry. */
+async function readTops(stream: Stream, n: number): Promise<TopLists> {
   const topUrls = await top(
     stream(
       'select u.value, g.hits from (select id_url, count(*) as hits from entries group by id_url) g join url u on u.id = g.id_url',
@@ -78,6 +65,34 @@ export async function readReport(broker: AccessBroker, n = 10): Promise<Report> 
     (r) => ({ ip: String(r.ip), hits: Number(r.hits), bad: r.bad !== null }),
     (t) => t.ip,
   );
+  return { topUrls, topIps };
+}
+
+/**
+ * Reads the report; the statements are the same on every dialect. With a
+ * broker that has a {@link ReportCache} (a StatBroker), the top-N lists come
+ * from it: computed at the first read, then kept until an import ends.
+ */
+export async function readReport(broker: AccessBroker & { readonly reports?: ReportCache }, n = 10): Promise<Report> {
+  const stream: Stream = (sql, key) => broker.stream<Row>(sql, [], { batchSize: 2000, key });
+  const files: Report['files'][number][] = [];
+  await eachRow(stream('select id, name, lines, records, bad, done from files', 'id'), (r) =>
+    files.push({
+      name: String(r.name),
+      lines: Number(r.lines),
+      records: Number(r.records),
+      bad: Number(r.bad),
+      done: Boolean(Number(r.done)),
+    }),
+  );
+  const statuses: { status: number; hits: number }[] = [];
+  await eachRow(stream('select http, count(*) as hits from entries group by http'), (r) =>
+    statuses.push({ status: Number(r.http), hits: Number(r.hits) }),
+  );
+  statuses.sort((a, b) => a.status - b.status);
+  const { topUrls, topIps } = await (broker.reports
+    ? broker.reports.tops(n, () => readTops(stream, n))
+    : readTops(stream, n));
   let badIps = 0;
   await eachRow(stream('select ip from bad_ip'), () => badIps++);
   // sqlite returns datetimes as UTC text, postgres as Dates.

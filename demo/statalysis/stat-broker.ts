@@ -1,7 +1,8 @@
 import { lastValueFrom } from 'rxjs';
 import type { EntityManager } from 'typeorm';
-import { AccessBroker, type Prepared } from '../../lib';
+import { AccessBroker, type BrokerOptions, type DatabaseTarget, type Prepared } from '../../lib';
 import type { LogRecord } from './parse';
+import { ReportCache, type ReportCacheKind } from './report-cache';
 import { BAD_LINE_COLUMNS, ENTRY_COLUMNS, TABLES, VALUE_TABLES, type ValueTable } from './schema';
 import { fileRow, StatSql, type FileRow } from './sql';
 import { BAD_IP_4XX, IdCache, insertInChunks, type Batch, type EntryStore } from './store';
@@ -9,15 +10,31 @@ import { BAD_IP_4XX, IdCache, insertInChunks, type Batch, type EntryStore } from
 type IdRow = { id: number | string };
 type Lookups = Record<ValueTable, { readonly select: Prepared<IdRow>; readonly insert: Prepared<IdRow> }>;
 
+/** A StatBroker's options: a broker's, and where the report's top lists are cached. */
+export interface StatBrokerOptions extends BrokerOptions {
+  /** `memory` (default: this process) or `shared` (in the database, for every process). */
+  readonly reportCache?: ReportCacheKind;
+}
+
 /**
  * statalysis's broker (after the seed's): the tables in startup(), value ids
  * through prepared lookups and an in-memory cache, entries in batch
- * transactions that also move their file's resume point.
+ * transactions that also move their file's resume point. The report's top
+ * lists are cached in {@link reports}, invalidated when an import ends
+ * ({@link finishFile}); shutdown() releases it.
  */
 export class StatBroker extends AccessBroker implements EntryStore {
   readonly ids = new IdCache();
+  /** The report's top-N lists, kept between reads until an import ends. */
+  readonly reports: ReportCache;
   #sql!: StatSql;
   #lookups!: Lookups;
+
+  constructor(target?: DatabaseTarget, options: StatBrokerOptions = {}) {
+    const { reportCache, ...brokerOptions } = options;
+    super(target, brokerOptions);
+    this.reports = new ReportCache(target, reportCache);
+  }
 
   /** The tables and indexes, made if missing; then the statements, in the driver's placeholders. */
   protected override async startup(): Promise<void> {
@@ -115,7 +132,18 @@ export class StatBroker extends AccessBroker implements EntryStore {
     { name: 'finishFile' },
   );
 
-  finishFile(fileId: number): Promise<void> {
-    return lastValueFrom(this.#finishFile(fileId), { defaultValue: undefined });
+  /** Marks the file done; once that has committed, the report's cached top lists are dropped. */
+  async finishFile(fileId: number): Promise<void> {
+    await lastValueFrom(this.#finishFile(fileId), { defaultValue: undefined });
+    await this.reports.invalidate();
+  }
+
+  /** Releases the report cache, then shuts the broker down. */
+  override async shutdown(): Promise<void> {
+    try {
+      await this.reports.close();
+    } finally {
+      await super.shutdown();
+    }
   }
 }

@@ -95,7 +95,8 @@ export class AccessBroker implements AsyncDisposable {
    * @throws DatabaseError for a malformed target, none at all, a DataSource
    *   of a type sasync does not support, or one whose options it cannot
    *   work with (a postgres pool under 2 connections, a schema not on the
-   *   search_path).
+   *   search_path); MigrationError for `migrationsRun: true` on a DataSource
+   *   sasync initializes (use `{ migrate: true }`).
    */
   constructor(target?: DatabaseTarget, options: BrokerOptions = {}) {
     const resolved = target === undefined ? globalTarget : resolveTarget(target);
@@ -264,10 +265,10 @@ export class AccessBroker implements AsyncDisposable {
   /**
    * Creates a table and its indexes if missing; concurrent calls for one name
    * share one creation. Names are validated and types mapped per dialect.
-   * A table already there is compared with the spec: a spec column missing,
-   * of another type or nullability, or an index on other columns fails with
-   * SchemaDriftError, changing nothing; with `{ evolve: true }` missing
-   * columns are added (missing indexes always are). Nothing is ever dropped
+   * A table already there is compared with the spec: a spec column or index
+   * missing, a column of another type or nullability, or an index on other
+   * columns fails with SchemaDriftError, changing nothing; with
+   * `{ evolve: true }` missing columns and indexes are added. Nothing is ever dropped
    * or changed: that takes a migration ({@link migrate}). Resolves with the
    * table's description, also kept in {@link tables}.
    * @throws InvalidIdentifierError for a bad name or type, InvalidSpecError
@@ -290,7 +291,9 @@ export class AccessBroker implements AsyncDisposable {
    * option runs it before startup().
    * @throws MigrationError (through the Observable, before anything runs)
    *   for a `migrations` folder that does not exist, two migrations of one
-   *   name, a name without a timestamp, or `transaction = false`.
+   *   name, a name without a timestamp, `transaction = false`, or the
+   *   DataSource's `migrationsTransactionMode` other than `'each'` or its
+   *   `migrationsSchema` (which TypeORM 0.3 does not have).
    *
    * ```ts
    * const ran = await broker.migrate(); // ['AddEmail1700000000000']

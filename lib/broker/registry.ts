@@ -9,6 +9,7 @@ import {
   type Dialect,
 } from '../dialect';
 import { DatabaseError } from '../errors';
+import { refuseMigrationsRun } from '../migrations/migration-options';
 import { PriorityScheduler } from '../scheduler/priority-scheduler';
 import type { ResolvedTarget } from '../target';
 import type { TableInfo } from '../schema/table-spec';
@@ -60,7 +61,10 @@ export class SharedDatabase {
   /** The close of the SharedDatabase that had this app's DataSource before, if it is still under way. */
   readonly #previous: Promise<void> | undefined;
 
-  /** @throws DatabaseError for an app's DataSource whose options sasync cannot work with. */
+  /**
+   * @throws DatabaseError for an app's DataSource whose options sasync cannot
+   *   work with; MigrationError for `migrationsRun` on one it will initialize.
+   */
   constructor(
     readonly key: ResolvedTarget['key'],
     target: ResolvedTarget,
@@ -69,6 +73,8 @@ export class SharedDatabase {
     this.dialect = dialectFor(target.options);
     this.#adopted = target.dataSource !== undefined;
     this.#previous = leaving.get(key);
+    // Before sasync's initialize(), in which TypeORM would run the migrations its own way.
+    refuseMigrationsRun(target.options, target.dataSource?.isInitialized ?? false);
     if (target.dataSource) {
       this.dialect.checkDataSource(target.dataSource);
       this.#options = target.options;

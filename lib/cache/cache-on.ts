@@ -42,7 +42,9 @@ export function cacheOn<A extends unknown[], V>(
   options: CacheOnOptions = {},
 ): CachedFunction<A, V> {
   if (typeof fn !== 'function') throw new TypeError('cacheOn caches a function');
-  const { namespace = fn.name, keyMaker = jsonKeyMaker, ...timing } = options;
+  const { namespace = fn.name, keyMaker = jsonKeyMaker, expiration, grace } = options;
+  // Frozen: the region then checks it once, not at every call.
+  const timing = Object.freeze({ expiration, grace });
   if (!namespace) throw new TypeError('cacheOn needs a namespace for an anonymous function: pass { namespace }');
   const hasTiming = timing.expiration !== undefined || timing.grace !== undefined;
   // Checked here, so that a bad option fails when wrapping, not at the first call.
@@ -70,8 +72,9 @@ export function cached<V>(region: CacheRegion<V>, options: CacheOnOptions = {}):
     if (typeof original !== 'function') throw new TypeError(`@cached decorates methods; ${String(key)} is not one`);
     const className = (typeof target === 'function' ? target : target.constructor).name;
     const namespace = options.namespace ?? `${className}.${String(key)}`;
-    const { keyMaker = jsonKeyMaker, ...rest } = options;
-    const timing = rest.expiration !== undefined || rest.grace !== undefined ? rest : undefined;
+    const { keyMaker = jsonKeyMaker, expiration, grace } = options;
+    // Frozen: the region then checks it once, not at every call.
+    const timing = expiration !== undefined || grace !== undefined ? Object.freeze({ expiration, grace }) : undefined;
     if (timing) checkTiming(timing, UNSET);
     descriptor.value = function cachedMethod(this: unknown, ...args: unknown[]): Promise<V> {
       return region.getOrCreate(keyMaker(namespace, args), () => original.apply(this, args), timing);

@@ -5,7 +5,7 @@ import { checkValue, createEntries, type KeyPair } from './creation';
 import type { KeyMangler } from './keys';
 import { MemoryBackend } from './memory-backend';
 import { SingleFlight } from './single-flight';
-import { checkTiming, freshness, type CacheTiming, type Timing } from './timing';
+import { checkTiming, freshness, isFresh, type CacheTiming, type Timing } from './timing';
 
 /** Options of a {@link CacheRegion}: its backend, key mangler and default timing. */
 export interface CacheRegionOptions extends CacheTiming {
@@ -41,16 +41,22 @@ export interface CacheFailure {
 export class CacheRegion<V = unknown> {
   readonly #backend: CacheBackend;
   readonly #timing: Timing;
-  readonly #mangle: KeyMangler;
+  /** Undefined without a mangler: a key is then used as it is, with no call per lookup. */
+  readonly #mangle: KeyMangler | undefined;
   readonly #flights = new SingleFlight<CacheEntry<V>>();
   readonly #failures = new Subject<CacheFailure>();
+  /** The last frozen per-call options and their checked timing: cacheOn passes the same object every call. */
+  #lastOptions: CacheTiming | undefined;
+  #lastTiming: Timing | undefined;
 
   /** @throws RangeError for an expiration or grace out of range. */
   constructor(options: CacheRegionOptions = {}) {
     this.#timing = checkTiming(options, { expiration: Infinity, grace: Infinity });
     this.#backend = options.backend ?? new MemoryBackend();
-    const mangler = options.keyMangler ?? ((key: string) => key);
-    if (typeof mangler !== 'function') throw new TypeError('keyMangler must be a function (key) => string');
+    const mangler = options.keyMangler;
+    if (mangler !== undefined && typeof mangler !== 'function') {
+      throw new TypeError('keyMangler must be a function (key) => string');
+    }
     this.#mangle = mangler;
   }
 
@@ -73,11 +79,16 @@ export class CacheRegion<V = unknown> {
    *   the backend cannot keep (undefined, a function…): nothing is cached.
    */
   getOrCreate(key: string, creator: () => V | Promise<V>, options?: CacheTiming): Promise<V> {
-    const timing = options === undefined ? this.#timing : checkTiming(options, this.#timing);
+    const timing = this.#timingOf(options);
     if (typeof creator !== 'function') throw new TypeError('getOrCreate needs a creator function');
-    const pair = this.#pair(key);
-    const found = this.#backend.get(pair.mangled);
-    // Not async: a memory hit answers with one resolved Promise.
+    const mangled = this.#mangled(key);
+    const found = this.#backend.get(mangled);
+    // The hit path: no allocation but the answer's Promise, no clock read for entries that never
+    // expire, no await (a memory hit answers with one resolved Promise).
+    if (found !== undefined && !isPromise(found) && isFresh(found.createdAt, timing)) {
+      return Promise.resolve(found.value as V);
+    }
+    const pair = { key, mangled };
     return isPromise(found)
       ? found.then((entry) => this.#answer(pair, entry as CacheEntry<V> | undefined, creator, timing))
       : this.#answer(pair, found as CacheEntry<V> | undefined, creator, timing);
@@ -95,10 +106,10 @@ export class CacheRegion<V = unknown> {
     creator: (keys: string[]) => readonly V[] | Promise<readonly V[]>,
     options?: CacheTiming,
   ): Promise<V[]> {
-    const timing = options === undefined ? this.#timing : checkTiming(options, this.#timing);
+    const timing = this.#timingOf(options);
     if (!Array.isArray(keys)) throw new TypeError('getOrCreateMulti needs an array of keys');
     if (typeof creator !== 'function') throw new TypeError('getOrCreateMulti needs a creator function');
-    const pairs = keys.map((k) => this.#pair(k));
+    const pairs = keys.map((k): KeyPair => ({ key: k, mangled: this.#mangled(k) }));
     const found = await Promise.all(pairs.map((p) => this.#backend.get(p.mangled)));
     const now = clock.now();
     const states = found.map((e) => (e ? freshness(e.createdAt, now, timing) : 'dead'));
@@ -133,21 +144,21 @@ export class CacheRegion<V = unknown> {
 
   /** The fresh value of `key`, or undefined when it is missing or expired. Never runs a creator. */
   async get(key: string, options?: CacheTiming): Promise<V | undefined> {
-    const timing = options === undefined ? this.#timing : checkTiming(options, this.#timing);
-    const entry = await this.#backend.get(this.#pair(key).mangled);
+    const timing = this.#timingOf(options);
+    const entry = await this.#backend.get(this.#mangled(key));
     return entry && freshness(entry.createdAt, clock.now(), timing) === 'fresh' ? (entry.value as V) : undefined;
   }
 
   /** Stores `value` as the fresh value of `key`. Rejects with SerializationError for a value the backend cannot keep. */
   async set(key: string, value: V): Promise<void> {
     checkValue(key, value);
-    await this.#backend.set(this.#pair(key).mangled, { value, createdAt: clock.now() });
+    await this.#backend.set(this.#mangled(key), { value, createdAt: clock.now() });
   }
 
   /** Removes `key`, or without a key every entry of the backend: the next caller waits for a creator. */
   async invalidate(key?: string): Promise<void> {
     if (key === undefined) await this.#backend.clear();
-    else await this.#backend.delete(this.#pair(key).mangled);
+    else await this.#backend.delete(this.#mangled(key));
   }
 
   /**
@@ -181,17 +192,29 @@ export class CacheRegion<V = unknown> {
     flight?.catch((error: unknown) => this.#failures.next({ key, error }));
   }
 
-  #pair(key: string): KeyPair {
+  /** The timing of a call: the region's, or `options` over it (checked once for a frozen options object). */
+  #timingOf(options: CacheTiming | undefined): Timing {
+    if (options === undefined) return this.#timing;
+    if (options === this.#lastOptions) return this.#lastTiming!;
+    const timing = checkTiming(options, this.#timing);
+    // Only a frozen object can be trusted to say the same at the next call.
+    if (Object.isFrozen(options)) [this.#lastOptions, this.#lastTiming] = [options, timing];
+    return timing;
+  }
+
+  /** `key` as the backend sees it. @throws TypeError for an empty key, or one the mangler makes empty. */
+  #mangled(key: string): string {
     if (typeof key !== 'string' || key.length === 0) {
       throw new TypeError(`a cache key must be a non-empty string, not ${typeof key === 'string' ? '""' : typeof key}`);
     }
+    if (this.#mangle === undefined) return key;
     const mangled = this.#mangle(key);
     if (typeof mangled !== 'string' || mangled.length === 0) {
       throw new TypeError(
         `the keyMangler turned ${JSON.stringify(key)} into ${typeof mangled}, not a non-empty string`,
       );
     }
-    return { key, mangled };
+    return mangled;
   }
 }
 

@@ -20,8 +20,8 @@ export interface PersistentBackendOptions {
   readonly lockTimeout?: number;
   /**
    * Where a lock is a row (sqlite): ms after which a lock whose holder died
-   * is taken over (default 30,000). A creator running longer may see a
-   * second one start.
+   * is taken over (default 30,000). Its holder renews it every third of
+   * the lease while its creator runs, so a long creator keeps its lock.
    */
   readonly lease?: number;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AccessBroker } from '../broker/access-broker';
 import { storeAccess } from '../broker/store-access';
-import { clock } from '../clock';
+import { clock, type TimerHandle } from '../clock';
 import type { CacheLock } from './backend';
 
 /** `sasync_cache_locks(name, holder, expires_at)`: one row per key being made. */
@@ -11,8 +11,10 @@ export const LOCKS_TABLE = 'sasync_cache_locks';
  * Locks as rows, for a database without advisory locks (sqlite): a lock is
  * a row inserted in a write transaction (the database's write lock makes
  * two inserts of one key take turns), deleted on release. A row carries an
- * expiry (`lease` ms): a process killed while holding it cannot keep it
- * longer, and the next taker deletes it.
+ * expiry (`lease` ms), which its holder renews every third of the lease
+ * while it holds it (a creator running longer than the lease keeps its
+ * lock): a process killed while holding it cannot keep it longer than
+ * `lease`, and the next taker deletes it.
  */
 export class RowLocks {
   readonly #broker: AccessBroker;
@@ -50,13 +52,68 @@ export class RowLocks {
       { name: 'cache lock', retry: 8 },
     );
     if (!got) return undefined;
-    return {
-      release: async () => {
-        await this.#broker.transact(
-          (tx) => tx.query(`DELETE FROM ${LOCKS_TABLE} WHERE name = ${p(1)} AND holder = ${p(2)}`, [key, holder]),
-          { name: 'cache unlock', retry: 8 },
-        );
-      },
-    };
+    return new HeldRow(this.#broker, key, holder, this.#lease);
+  }
+}
+
+/**
+ * A lock row this process holds: its lease renewed every third of it until
+ * release(), which stops the renewals (waiting for one under way) and
+ * deletes the row.
+ */
+class HeldRow implements CacheLock {
+  readonly #broker: AccessBroker;
+  readonly #key: string;
+  readonly #holder: string;
+  readonly #lease: number;
+  #timer: TimerHandle | undefined;
+  #renewing: Promise<void> | undefined;
+  #released = false;
+
+  constructor(broker: AccessBroker, key: string, holder: string, lease: number) {
+    this.#broker = broker;
+    this.#key = key;
+    this.#holder = holder;
+    this.#lease = lease;
+    this.#schedule();
+  }
+
+  async release(): Promise<void> {
+    this.#released = true;
+    clock.clearTimeout(this.#timer);
+    await this.#renewing;
+    const p = this.#broker[storeAccess]().placeholder;
+    await this.#broker.transact(
+      (tx) =>
+        tx.query(`DELETE FROM ${LOCKS_TABLE} WHERE name = ${p(1)} AND holder = ${p(2)}`, [this.#key, this.#holder]),
+      { name: 'cache unlock', retry: 8 },
+    );
+  }
+
+  #schedule(): void {
+    // Unref'd: the creator holding the lock keeps the process up if it needs to, not its lease.
+    this.#timer = clock.setTimeout(() => this.#renew(), this.#lease / 3, { unref: true });
+  }
+
+  #renew(): void {
+    const p = this.#broker[storeAccess]().placeholder;
+    const renewal = this.#broker.transact(
+      (tx) =>
+        tx.query(`UPDATE ${LOCKS_TABLE} SET expires_at = ${p(1)} WHERE name = ${p(2)} AND holder = ${p(3)}`, [
+          clock.now() + this.#lease,
+          this.#key,
+          this.#holder,
+        ]),
+      { name: 'cache lock lease', retry: 8 },
+    );
+    // A renewal that fails leaves two thirds of the lease: the next one tries again.
+    this.#renewing = Promise.resolve(renewal).then(
+      () => undefined,
+      () => undefined,
+    );
+    void this.#renewing.then(() => {
+      this.#renewing = undefined;
+      if (!this.#released) this.#schedule();
+    });
   }
 }

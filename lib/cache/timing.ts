@@ -1,3 +1,5 @@
+import { clock } from '../clock';
+
 /** How long an entry is fresh, and how long after that it may still be served while a new one is made. */
 export interface CacheTiming {
   /**
@@ -35,6 +37,14 @@ export function checkTiming(options: CacheTiming | undefined, defaults: Timing):
 
 /** Where an entry stands at `now`. */
 export type Freshness = 'fresh' | 'stale' | 'dead';
+
+/**
+ * Whether an entry made at `createdAt` is fresh now: the region's hit test,
+ * which reads the clock only for an expiration that is not Infinity.
+ */
+export function isFresh(createdAt: number, timing: Timing): boolean {
+  return timing.expiration === Infinity || clock.now() - createdAt < timing.expiration;
+}
 
 /** Fresh before `expiration`, stale (servable) within `grace` after it, dead after that. */
 export function freshness(createdAt: number, now: number, timing: Timing): Freshness {

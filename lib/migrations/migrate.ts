@@ -5,6 +5,7 @@ import { Awaitable } from '../transaction/awaitable';
 import { currentContext } from '../transaction/context';
 import type { Submitter } from '../transaction/submit';
 import { checkMigrationSources, listMigrations, type MigrationEntry } from './migration-list';
+import { checkMigrationOptions } from './migration-options';
 import { ensureMigrationsTable, executedNames, migrationsTableName, recordSql } from './migrations-table';
 
 /** What migrate() needs of its broker: the start-up gate (`ready`) of its lifecycle. */
@@ -26,7 +27,9 @@ export interface MigrationGate {
  * array (empty when none were pending). Bad input fails it with
  * MigrationError before anything runs: a `migrations` folder that does not
  * exist, two migrations of one name, a name without its timestamp, one
- * marked `transaction = false`. A migration that throws fails it with a
+ * marked `transaction = false`, a `migrationsTransactionMode` other than
+ * `'each'`, a `migrationsSchema` (see checkMigrationOptions; the broker
+ * refuses `migrationsRun` when it is made: refuseMigrationsRun). A migration that throws fails it with a
  * TransactionError naming `migrate(<name>)`; the later ones are not run.
  */
 export function migrate(db: SharedDatabase, submitter: Submitter, gate: MigrationGate): Awaitable<readonly string[]> {
@@ -41,6 +44,7 @@ export function migrate(db: SharedDatabase, submitter: Submitter, gate: Migratio
     }
     return defer(async () => {
       checkMigrationSources(db.dataSource.options);
+      checkMigrationOptions(db.dataSource.options);
       await gate.ready('migrate()');
       return checked(listMigrations(db.dataSource));
     })

@@ -1,6 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { checkMigrationSources, listMigrations, type MigrationEntry } from './migration-list';
 import { withLiterals } from './literal-sql';
+import { checkMigrationOptions, refuseMigrationsRun } from './migration-options';
 import { ensureMigrationsTable, executedNames, migrationsTableName, recordSql } from './migrations-table';
 
 /**
@@ -29,6 +30,9 @@ const READ_ONLY = /^\s*(SELECT|SHOW|PRAGMA\s+[\w.]+\s*(\(|;|$))/i;
  */
 export async function migrationScript(dataSource: DataSource): Promise<string> {
   checkMigrationSources(dataSource.options);
+  checkMigrationOptions(dataSource.options);
+  // Before initialize(): with migrationsRun, TypeORM's initialize() would run them for real.
+  refuseMigrationsRun(dataSource.options, dataSource.isInitialized);
   const own = !dataSource.isInitialized;
   if (own) await dataSource.initialize();
   try {

@@ -1,20 +1,20 @@
 import { Table, TableColumn, TableIndex, type QueryRunner, type TableColumnOptions } from 'typeorm';
-import { SchemaDriftError } from '../errors';
+import { SchemaDriftError, type TableDifference } from '../errors';
 import type { ColumnSpec } from './column';
 import { withScale } from './column-defaults';
 import { tableDifferences } from './drift';
 import type { SchemaIntrospector } from './introspector';
-import type { TableInfo } from './table-spec';
+import type { IndexInfo, TableInfo } from './table-spec';
 
 /**
- * Creates the table and each of its indexes that the catalog does not show
- * yet (checking first, never creating and catching the failure), inside the
+ * Creates the table and its indexes if the catalog does not show the table
+ * (checking first, never creating and catching the failure), inside the
  * caller's transaction. A table already there is compared with its spec
- * first (see tableDifferences): a column missing, or of another type or
- * nullability, or an index on other columns, fails with SchemaDriftError
- * and changes nothing, unless the only differences are missing columns and
- * `evolve` is set: then they are added. Missing indexes are added either
- * way, as table() always did. Nothing is ever dropped or changed.
+ * first (see tableDifferences): a column or index missing, or a column of
+ * another type or nullability, or an index on other columns, fails with
+ * SchemaDriftError and changes nothing, unless the only differences are
+ * missing columns and indexes and `evolve` is set: then they are added.
+ * Nothing is ever dropped or changed.
  */
 export async function ensureTable(
   runner: QueryRunner,
@@ -23,24 +23,21 @@ export async function ensureTable(
   evolve = false,
 ): Promise<void> {
   // Compared with this spec once per process and DataSource: after that, only whether it is still there
-  // (TypeORM's getTable() is a dozen catalog queries on postgres; stores call table() for every dict).
+  // with its indexes (TypeORM's getTable() is a dozen catalog queries on postgres; stores call table() for
+  // every dict). One gone since is compared again in full.
   const fingerprint = JSON.stringify([info.columns, info.indexes]);
   const known = verifiedTables.get(runner.connection)?.get(info.name) === fingerprint;
-  if (!(known && (await runner.hasTable(info.name)))) await createOrCompare(runner, schema, info, evolve);
+  if (known && (await runner.hasTable(info.name))) {
+    const present = new Set(await schema.indexNames(runner, info.name));
+    if (Object.values(info.indexes).every((index) => present.has(index.dbName))) return;
+  }
+  await createOrCompare(runner, schema, info, evolve);
   let byTable = verifiedTables.get(runner.connection);
   if (!byTable) verifiedTables.set(runner.connection, (byTable = new Map()));
   byTable.set(info.name, fingerprint);
-  const present = new Set(await schema.indexNames(runner, info.name));
-  for (const index of Object.values(info.indexes)) {
-    if (present.has(index.dbName)) continue;
-    await runner.createIndex(
-      info.name,
-      new TableIndex({ name: index.dbName, columnNames: [...index.columns], isUnique: index.unique }),
-    );
-  }
 }
 
-/** Creates the table, or compares the table there with its spec (see ensureTable). */
+/** Creates the table with its indexes, or compares the table there with its spec (see ensureTable). */
 async function createOrCompare(runner: QueryRunner, schema: SchemaIntrospector, info: TableInfo, evolve: boolean) {
   const existing = await runner.getTable(info.name);
   if (!existing) {
@@ -50,19 +47,36 @@ async function createOrCompare(runner: QueryRunner, schema: SchemaIntrospector, 
       false,
       false,
     );
-  } else {
-    const differences = tableDifferences(runner, schema, info, existing);
-    const missing = (name: string) => info.columns.find((c) => c.name === name)!;
-    const blocking = differences.filter(
-      (d) => d.kind !== 'missingIndex' && !(evolve && d.kind === 'missingColumn' && !missing(d.name).primary),
-    );
-    if (blocking.length > 0) throw new SchemaDriftError(info.name, differences, evolve);
-    for (const d of differences) {
-      if (d.kind === 'missingColumn') {
-        await runner.addColumn(info.name, new TableColumn(columnOptions(schema, missing(d.name))));
-      }
+    for (const index of Object.values(info.indexes)) await createIndex(runner, info.name, index);
+    return;
+  }
+  const differences = tableDifferences(runner, schema, info, existing);
+  const missing = (name: string) => info.columns.find((c) => c.name === name)!;
+  const addable = (d: TableDifference) =>
+    d.kind === 'missingIndex' || (d.kind === 'missingColumn' && !missing(d.name).primary);
+  if (differences.some((d) => !(evolve && addable(d)))) throw new SchemaDriftError(info.name, differences, evolve);
+  // Columns first: a missing index may be on a missing column.
+  for (const d of differences) {
+    if (d.kind === 'missingColumn') {
+      await runner.addColumn(info.name, new TableColumn(columnOptions(schema, missing(d.name))));
     }
   }
+  for (const d of differences) {
+    if (d.kind === 'missingIndex') {
+      await createIndex(
+        runner,
+        info.name,
+        Object.values(info.indexes).find((i) => i.dbName === d.name)!,
+      );
+    }
+  }
+}
+
+function createIndex(runner: QueryRunner, table: string, index: IndexInfo): Promise<void> {
+  return runner.createIndex(
+    table,
+    new TableIndex({ name: index.dbName, columnNames: [...index.columns], isUnique: index.unique }),
+  );
 }
 
 function columnOptions(schema: SchemaIntrospector, c: ColumnSpec): TableColumnOptions {

@@ -45,6 +45,27 @@ describe('CacheRegion on memory', () => {
     expect(creator.fn).toHaveBeenCalledTimes(1);
   });
 
+  it('reads per-call timing at every call: a changed options object counts, a frozen one is checked once', async () => {
+    const region = new CacheRegion<string>();
+    await region.set('k', 'old');
+    await time.current.advance(1500);
+    const creator = jest.fn(() => 'new');
+    const options: { expiration: number; grace?: number } = { expiration: 10_000 };
+    expect(await region.getOrCreate('k', creator, options)).toBe('old');
+    // The same object, changed: the next call sees the change (expired, no grace: made again).
+    options.expiration = 1000;
+    options.grace = 0;
+    expect(await region.getOrCreate('k', creator, options)).toBe('new');
+    expect(creator).toHaveBeenCalledTimes(1);
+    options.expiration = -1;
+    expect(() => region.getOrCreate('k', creator, options)).toThrow(RangeError);
+    const frozen = Object.freeze({ expiration: 1000, grace: 0 });
+    await time.current.advance(1500);
+    expect(await region.getOrCreate('k', creator, frozen)).toBe('new');
+    expect(await region.getOrCreate('k', creator, frozen)).toBe('new');
+    expect(creator).toHaveBeenCalledTimes(2);
+  });
+
   it('makes callers wait past grace', async () => {
     const region = new CacheRegion<string>({ expiration: 1000, grace: 500 });
     await region.set('k', 'old');

@@ -136,6 +136,39 @@ describe.each(allTargets)('table() on a table that is already there [$name]', (t
     await b.shutdown();
   });
 
+  it('reports a missing index as SchemaDriftError without evolve, adding nothing; evolve adds it', async () => {
+    const b = new AccessBroker(t.target());
+    const name = uniqueName('noindex');
+    const spec: ColumnSpec[] = [
+      { name: 'id', type: 'integer', primary: true, generated: true },
+      { name: 'title', type: 'string', length: 40 },
+    ];
+    try {
+      await b.table(name, spec);
+      const before = await schemaOf(b, [name]);
+      const error = await failure(b.table(name, spec, { index: { title: ['title'] } }));
+      expect(error).toBeInstanceOf(SchemaDriftError);
+      expect((error as SchemaDriftError).differences).toEqual([
+        { kind: 'missingIndex', name: `ix_${name}_title`, expected: '(title)', actual: 'missing' },
+      ]);
+      expect((error as Error).message).toMatch(/Pass \{ evolve: true \} to table\(\) to add what is missing/);
+      expect(await schemaOf(b, [name])).toEqual(before);
+
+      await b.table(name, spec, { index: { title: ['title'] }, evolve: true });
+      const indexes = async () => ((await schemaOf(b, [name]))[name] as { indexes: string[] }).indexes;
+      expect(await indexes()).toContain(`ix_${name}_title`);
+      // Dropped after this process checked the table: the next table() compares it again, and says so.
+      await b.query(`DROP INDEX ix_${name}_title`);
+      await expect(failure(b.table(name, spec, { index: { title: ['title'] } }))).resolves.toBeInstanceOf(
+        SchemaDriftError,
+      );
+      expect(await indexes()).not.toContain(`ix_${name}_title`);
+    } finally {
+      await b.query(`DROP TABLE IF EXISTS ${name}`);
+      await b.shutdown();
+    }
+  });
+
   it('refuses an evolve that is not a boolean before any SQL runs', async () => {
     const b = new AccessBroker(t.target());
     const attempt = b.table(uniqueName('x'), [{ name: 'a', type: 'integer' }], { evolve: 'yes' as unknown as boolean });

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { QueryRunner } from 'typeorm';
+import { TimeoutError } from '../../errors';
+import { DDL_LOCK_TIMEOUT } from '../../schema/introspector';
+import { driverErrorCode } from '../driver-error';
 
 /**
  * The advisory lock every sasync process on a database takes around table and
@@ -14,16 +17,47 @@ export const DDL_LOCK_KEY = createHash('sha256').update('sasync-ddl').digest().r
  * waits, then finds them (READ COMMITTED reads the catalog afresh per
  * statement). Without it, two creations both see "missing" and the second
  * fails on pg_type's unique index (23505) or with 42P07. Joined to an outer
- * transaction, the lock is held until that one ends. A failure is left to the
+ * transaction, the lock is held until that one ends. The wait for it is
+ * bounded (`lockTimeout` ms, then TimeoutError). A failure is left to the
  * caller, which rolls back (and discards the connection if that fails).
  */
-export async function pgDdlTransaction<T>(runner: QueryRunner, work: () => Promise<T>): Promise<T> {
+export async function pgDdlTransaction<T>(
+  runner: QueryRunner,
+  work: () => Promise<T>,
+  lockTimeout = DDL_LOCK_TIMEOUT,
+): Promise<T> {
   const own = !runner.isTransactionActive;
   if (own) await runner.startTransaction();
-  await runner.query('SELECT pg_advisory_xact_lock($1::bigint)', [DDL_LOCK_KEY]);
+  await takeDdlLock(runner, lockTimeout);
   const result = await work();
   if (own) await runner.commitTransaction();
   return result;
+}
+
+/**
+ * Waits at most `timeout` ms for the DDL lock. lock_timeout bounds that one
+ * statement: it is set for the transaction just before and put back just
+ * after, so the work's own DDL waits for its tables as the app configured.
+ * Failing, the transaction is aborted; the caller rolls it back.
+ */
+async function takeDdlLock(runner: QueryRunner, timeout: number): Promise<void> {
+  const [setting] = (await runner.query(
+    "SELECT current_setting('lock_timeout') AS previous, set_config('lock_timeout', $1, true)",
+    [`${Math.max(1, Math.ceil(timeout))}ms`],
+  )) as { previous: string }[];
+  try {
+    await runner.query('SELECT pg_advisory_xact_lock($1::bigint)', [DDL_LOCK_KEY]);
+  } catch (cause) {
+    // 55P03 lock_not_available: lock_timeout ran out.
+    if (driverErrorCode(cause) !== '55P03') throw cause;
+    throw new TimeoutError(
+      `waited ${timeout} ms for sasync's DDL lock, held by another connection creating tables or running ` +
+        'migrations: nothing was changed. Try again once it is done, or find what holds it ' +
+        `(pg_locks where locktype = 'advisory'; the key is ${DDL_LOCK_KEY})`,
+      { timeout, cause },
+    );
+  }
+  await runner.query("SELECT set_config('lock_timeout', $1, true)", [setting!.previous]);
 }
 
 /**
