@@ -28,11 +28,15 @@ export class RowLocks {
 
   /** The lock of `key` if nobody holds it (or its holder's lease ran out); never waits. */
   async tryTake(key: string): Promise<CacheLock | undefined> {
-    this.#table ??= this.#broker.table(LOCKS_TABLE, [
-      { name: 'name', type: 'string', length: 255, primary: true },
-      { name: 'holder', type: 'string', length: 64, nullable: false },
-      { name: 'expires_at', type: 'bigint', nullable: false },
-    ]);
+    this.#table ??= this.#broker.table(
+      LOCKS_TABLE,
+      [
+        { name: 'name', type: 'string', length: 255, primary: true },
+        { name: 'holder', type: 'string', length: 64, nullable: false },
+        { name: 'expires_at', type: 'bigint', nullable: false },
+      ],
+      { evolve: true },
+    );
     await this.#table;
     const p = this.#broker[storeAccess]().placeholder;
     const holder = randomUUID();

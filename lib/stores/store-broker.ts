@@ -13,12 +13,13 @@ export class StoreBroker extends AccessBroker {
   }
 
   protected override async startup(): Promise<void> {
-    await this.table(this.#spec.name, this.#spec.columns, this.#spec.options);
+    // sasync's own tables follow its versions: what an older build made without an index or column gets it.
+    await this.table(this.#spec.name, this.#spec.columns, { ...this.#spec.options, evolve: true });
     await this.ensureLog();
   }
 
   /** Makes the change log table if it is missing (at start-up, and after a reader found it gone). */
   async ensureLog(): Promise<void> {
-    await this.table(CHANGES_TABLE.name, CHANGES_TABLE.columns, CHANGES_TABLE.options);
+    await this.table(CHANGES_TABLE.name, CHANGES_TABLE.columns, { ...CHANGES_TABLE.options, evolve: true });
   }
 }
