@@ -1,3 +1,4 @@
+import type { CancelToken } from '../cancel';
 import type { DataSource, DataSourceOptions } from 'typeorm';
 import {
   dialectFor,
@@ -38,6 +39,13 @@ export class SharedDatabase {
   readonly scheduler: PriorityScheduler;
   /** How many row streams may hold a connection at once, and the queue they wait on. */
   readonly streams: StreamBudget;
+  /**
+   * The cancel tokens of transactions running now (see runOnce): the owner
+   * destroying an app's DataSource cancels them, since TypeORM is about to
+   * take their connections back (a transaction waiting for one would wait
+   * for good: pg-pool leaves pending connects unanswered once it ends).
+   */
+  readonly running = new Set<CancelToken>();
   readonly label: string;
   /** Table creations under way, so that concurrent calls for one name share one. */
   readonly tables = new Map<string, { readonly info: TableInfo; readonly done: Promise<TableInfo> }>();
@@ -205,6 +213,7 @@ export class SharedDatabase {
     );
     this.#destroyedByOwner = error;
     for (const watcher of [...this.#ownerDestroyWatchers]) watcher(error);
+    for (const token of [...this.running]) token.abort(error);
     await this.streams.drain();
     await this.dialect.releasePrepared(this.#dataSource);
   }

@@ -87,10 +87,15 @@ export class StoreGroup {
     this.#log.catch(() => undefined);
   }
 
-  /** Whether other processes may write this database (all but sqlite in memory). */
+  /**
+   * Whether other processes' commits are noticed by polling `PRAGMA
+   * data_version`: a sqlite file (not in memory, where no other process
+   * writes; never postgres, where NOTIFY wakes the reader and the PRAGMA is
+   * a syntax error).
+   */
   #crossProcess(): boolean {
     const { options } = this.#broker.dataSource;
-    return !(options.type === 'sqlite' && options.database === ':memory:');
+    return options.type === 'sqlite' && options.database !== ':memory:';
   }
 
   waitUntilRunning(): Promise<void> {

@@ -87,6 +87,7 @@ async function runOnce(spec: TransactionSpec, token: CancelToken, state: Attempt
   // sqlite's one runner must not carry an earlier transaction's state into this one.
   if (runner.isTransactionActive) await db.dialect.discard(runner, undefined);
   const ctx = new TransactionContext(db, runner, spec.parent);
+  db.running.add(token);
   try {
     // A statement in autocommit is durable once it ran: not even started on a
     // sqlite file deleted or replaced meanwhile (its WAL may now serve another
@@ -136,6 +137,7 @@ async function runOnce(spec: TransactionSpec, token: CancelToken, state: Attempt
     }
     throw err;
   } finally {
+    db.running.delete(token);
     await runner.release();
   }
 }

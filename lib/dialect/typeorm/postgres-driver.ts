@@ -1,6 +1,7 @@
 import type { ClientConfig } from 'pg';
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { clock, type TimerHandle } from '../../clock';
 import type { PgClient, PooledClient } from './pg-client';
 
 /** The part of pg-pool's Pool sasync uses. */
@@ -76,8 +77,28 @@ export function runnerClient(runner: QueryRunner | undefined): PgClient | undefi
  */
 export async function settledRunnerClient(runner: QueryRunner): Promise<PgClient | undefined> {
   const pg = runner as unknown as PgRunner;
-  if (!pg.databaseConnection) await pg.databaseConnectionPromise?.catch(() => undefined);
+  if (pg.databaseConnection || !pg.databaseConnectionPromise) return pg.databaseConnection;
+  // pg-pool never answers a connect that was waiting when the pool ended
+  // (its owner destroyed the DataSource): not waited for then, nor for long.
+  if (poolEnded(runner)) return undefined;
+  let timer: TimerHandle | undefined;
+  const bound = new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, CONNECT_WAIT_MS, { unref: true })));
+  await Promise.race([pg.databaseConnectionPromise.catch(() => undefined), bound]);
+  clock.clearTimeout(timer);
   return pg.databaseConnection;
+}
+
+/** The longest a runner's connection is waited for before it is given up (a pool that never answers). */
+export const CONNECT_WAIT_MS = 10_000;
+
+/**
+ * Whether the runner's pool was ended: TypeORM's disconnect() drops the
+ * driver's `master` pool, and pg-pool's end() sets its `ending` flag
+ * (TypeORM and pg-pool internals).
+ */
+function poolEnded(runner: QueryRunner): boolean {
+  const driver = (runner as unknown as { driver?: { master?: { ending?: boolean } } }).driver;
+  return driver !== undefined && (driver.master === undefined || driver.master.ending === true);
 }
 
 /**
