@@ -33,7 +33,13 @@ export function onConnectionChange(ds: DataSource, fn: OnChange): () => void {
   if (!hook) {
     const fns = new Set<OnChange>();
     const listener = (_type: unknown, _database: unknown, table: unknown) => {
-      for (const f of [...fns]) f(String(table));
+      for (const f of [...fns]) {
+        try {
+          f(String(table));
+        } catch {
+          // A listener's failure is its own: the others still hear.
+        }
+      }
     };
     if (db.listenerCount('change') > 0) EventEmitter.prototype.on.call(db, 'change', listener);
     else db.on('change', listener);
@@ -45,8 +51,11 @@ export function onConnectionChange(ds: DataSource, fn: OnChange): () => void {
   return () => {
     if (!current.fns.delete(own) || current.fns.size > 0) return;
     if (hooks.get(db) === current) hooks.delete(db);
-    // node-sqlite3 switches the hook off only when no 'change' listener is left.
-    db.removeListener('change', current.listener);
+    // node-sqlite3 switches the hook off only when no 'change' listener is left;
+    // on a closed connection it would report an 'error' event instead (the hook went with it).
+    if ((db as unknown as { open?: boolean }).open === false) {
+      EventEmitter.prototype.removeListener.call(db, 'change', current.listener);
+    } else db.removeListener('change', current.listener);
   };
 }
 
