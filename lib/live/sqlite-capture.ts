@@ -16,6 +16,7 @@ import { onConnectionChange } from '../dialect/sqlite/update-hook';
 import { BrokerClosedError, LiveQueryError } from '../errors';
 import type { ColumnSpec } from '../schema/column';
 import type { Capture, CaptureSink, CaptureStats } from './capture';
+import { outsideScopes } from './outside-scopes';
 
 /** `sasync_live_tables`: a version counter per captured table (see installSqliteCapture). */
 export const LIVE_TABLES_SPEC: { readonly name: string; readonly columns: readonly ColumnSpec[] } = {
@@ -142,7 +143,8 @@ export class SqliteCapture implements Capture {
   /** What wakes reads while anything is captured; the function returned stops it. */
   #wakeUps(broker: AccessBroker): () => void {
     const unhook = onConnectionChange(broker.dataSource, (table) => {
-      if (table === LIVE_TABLES || this.#names.has(table)) this.#wake();
+      // The event may come in the context of the write's transaction: the read is work of its own.
+      if (table === LIVE_TABLES || this.#names.has(table)) outsideScopes(() => this.#wake());
     });
     if (isMemory(broker.dataSource)) return unhook;
     let timer: TimerHandle | undefined;
@@ -261,7 +263,8 @@ export class SqliteCapture implements Capture {
     if (this.#names.size === 0 || this.#retry !== undefined) return;
     const closed = error instanceof BrokerClosedError;
     if (!closed) this.#broken = true;
-    const delay = closed ? 0 : this.#retryDelay;
+    // A broker shut down: the next read goes through another one, if any (else this waits for stop()).
+    const delay = closed ? RETRY_MS : this.#retryDelay;
     if (!closed) this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX_MS);
     this.#retry = clock.setTimeout(
       () => {

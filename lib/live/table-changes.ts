@@ -8,6 +8,7 @@ import { PostgresCapture } from './postgres-capture';
 import { SqliteCapture } from './sqlite-capture';
 import type { TableListener } from './table-listener';
 import { TableWatcher } from './table-watcher';
+import { outsideScopes } from './outside-scopes';
 
 export type { TableListener } from './table-listener';
 
@@ -44,8 +45,9 @@ const watchers = new WeakMap<ChangeBus, TableWatcher>();
  * installSqliteCapture for what they cost a write).
  *
  * One watcher per DataSource serves every broker and share on it, and runs
- * its statements through a broker still watching: the one that started it
- * may shut down while others watch. It keeps nothing that would hold the
+ * its statements through a broker still watching (the one that started it
+ * may shut down while others watch), as work of their own: never in the
+ * transaction of the code that called watchTables. It keeps nothing that would hold the
  * DataSource open; it stops with the DataSource's bus.
  *
  * ```ts
@@ -65,12 +67,14 @@ export function watchTables(
 ): { positioned: Promise<void>; stop(): void } {
   let stopped = false;
   let release: (() => void) | undefined;
-  const positioned = watcherOf(broker).then((watcher) => {
-    if (stopped) return;
-    const share = watcher.watch(broker, tables, listener);
-    release = share.stop;
-    return share.positioned;
-  });
+  const positioned = outsideScopes(() =>
+    watcherOf(broker).then((watcher) => {
+      if (stopped) return;
+      const share = watcher.watch(broker, tables, listener);
+      release = share.stop;
+      return share.positioned;
+    }),
+  );
   // The caller handles it; unhandled here it would crash a program that stopped first.
   positioned.catch(() => undefined);
   return {

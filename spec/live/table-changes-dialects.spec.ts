@@ -50,6 +50,28 @@ describe.each(pgOnly)('watchTables on postgres [$name]', (t) => {
     }
   });
 
+  it('started inside a transaction that then rolls back, its triggers are not rolled back with it', async () => {
+    const rec = new Recorder();
+    let w: ReturnType<typeof watchTables> | undefined;
+    await expect(
+      lastValueFrom(
+        broker.transact(async () => {
+          w = watchTables(broker, [{ name: broker.a }], rec.listener);
+          // Positioned while this transaction is still open (its statements are not in it), then rolled back.
+          await within(w.positioned, 'positioned inside a transaction');
+          throw new Error('roll back');
+        }),
+      ),
+    ).rejects.toThrow('roll back');
+    try {
+      const heard = rec.next(broker.a);
+      await broker.insert(broker.a, 'x');
+      await heard;
+    } finally {
+      w?.stop();
+    }
+  });
+
   it('logs one entry per transaction and table, however many statements, and again after a savepoint rolled back', async () => {
     const rec = new Recorder();
     const w = watchTables(broker, [{ name: broker.a }], rec.listener);

@@ -49,6 +49,20 @@ describe.each(allTargets)('watchTables [$name]', (t) => {
     }
   });
 
+  it(`started from inside a transaction, its statements run as work of their own [${t.name}]`, async () => {
+    const rec = new Recorder();
+    // Not awaited inside: on sqlite the watcher's statements wait for the transaction's slot.
+    const w = await lastValueFrom(broker.transact(async () => watchTables(broker, [{ name: broker.a }], rec.listener)));
+    try {
+      await within(w.positioned, 'positioned after the transaction ended');
+      const heard = rec.next(broker.a);
+      await broker.insert(broker.a, 'x');
+      await heard;
+    } finally {
+      w.stop();
+    }
+  });
+
   it(`does not report a rolled-back write [${t.name}]`, async () => {
     const rec = new Recorder();
     const w = watchTables(broker, [{ name: broker.a }, { name: broker.b }], rec.listener);
