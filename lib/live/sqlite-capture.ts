@@ -60,6 +60,12 @@ interface SqliteTable {
  * once one succeeds, every share resyncs (writes meanwhile may not have
  * been counted). In memory there is one connection and no other process:
  * the 'change' event alone wakes reads.
+ *
+ * What it costs a write while watched (measured on a 100,000-row INSERT in
+ * memory): the counter's UPDATE about 1.7 µs per row, the 'change' events
+ * about 3 µs per row of any table on the connection (sqlite calls the hook
+ * per row, node-sqlite3 makes an event of each). Once nothing is watched
+ * the events stop; the triggers stay.
  */
 export class SqliteCapture implements Capture {
   readonly #sink: CaptureSink;
@@ -86,6 +92,10 @@ export class SqliteCapture implements Capture {
   async start(key: string, table: TableRef): Promise<void> {
     const state: SqliteTable = { stopped: false };
     this.#keys.set(key, state);
+    if (table.schema !== undefined && table.schema !== 'main') {
+      const name = `${table.schema}.${table.name}`;
+      throw new LiveQueryError('unwatchable-table', '', `cannot watch ${name}: only tables of the main database are`);
+    }
     const name = await this.#install(this.#needBroker(), table.name);
     if (state.stopped) return;
     state.name = name;
