@@ -32,7 +32,9 @@ export type PgCaptured = { readonly groups: readonly string[] } | { readonly unw
  * parent fire the parent's statement triggers only, and a parent's do not
  * fire its partitions' when a partition is written directly: the trigger
  * goes on every table of the partition tree above and below it too, and
- * each is a group whose entries mean the table may have changed.
+ * each is a group whose entries mean the table may have changed. (A
+ * partition attached later has none until the table is captured again,
+ * after its last watcher stopped.)
  *
  * The function appends one entry per transaction per table (a
  * transaction-local setting remembers the tables logged; a savepoint rolled
