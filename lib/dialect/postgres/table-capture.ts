@@ -1,0 +1,149 @@
+import { createHash } from 'node:crypto';
+import type { LiveQueryRunner, TableRef } from '../dialect-live';
+import { DDL_LOCK_KEY } from './ddl';
+
+/** The trigger function every captured table's trigger calls, in the change log's schema. */
+export const CAPTURE_FUNCTION = 'sasync_live_capture';
+
+/** The transaction-local setting that keeps a transaction to one log entry per captured table. */
+const LOGGED = 'sasync.live_logged';
+
+/** Where a captured table's changes go: the change log table (as readers find it) and its wake-up channel. */
+export interface PgCaptureLog {
+  /** The change log table's name (`sasync_changes`), found through the search_path as the readers find it. */
+  readonly table: string;
+  /** The wake-up channel readers LISTEN on (see storeChannel). */
+  readonly channel: string;
+  /** The `kind` of the entries the trigger appends: one no store table can have. */
+  readonly kind: string;
+}
+
+/** What {@link installPgCapture} found: the log groups whose entries say the table changed, or why it cannot be watched. */
+export type PgCaptured = { readonly groups: readonly string[] } | { readonly unwatchable: string };
+
+/**
+ * Makes a statement-level trigger report every committed write to `table`
+ * in the change log, run by the caller in a transaction of its own:
+ * under the DDL advisory lock (processes starting at once do not both
+ * create it), the trigger function is made (or replaced, when its body is
+ * not this version's) in the change log's schema, and a trigger
+ * `AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE … FOR EACH STATEMENT` is
+ * put on the table where it is missing. A partition's writes through its
+ * parent fire the parent's statement triggers only, and a parent's do not
+ * fire its partitions' when a partition is written directly: the trigger
+ * goes on every table of the partition tree above and below it too, and
+ * each is a group whose entries mean the table may have changed. (A
+ * partition attached later has none until the table is captured again,
+ * after its last watcher stopped.)
+ *
+ * The function appends one entry per transaction per table (a
+ * transaction-local setting remembers the tables logged; a savepoint rolled
+ * back takes back both its entry and the setting, so the next write logs
+ * again), with the transaction's id as store writes have it, and sends a
+ * payload-free NOTIFY on the log's channel (delivered on COMMIT, one per
+ * transaction). It runs as its owner (SECURITY DEFINER, with a fixed
+ * search_path), so that a role that may write the table need not be
+ * allowed to write the log; with the log table gone it appends nothing
+ * rather than failing the write.
+ *
+ * What a trigger costs a write: one PL/pgSQL call per statement (a
+ * setting read and compared), and per transaction and table one log row
+ * and one NOTIFY. Triggers stay when nobody watches any more.
+ */
+export async function installPgCapture(
+  query: LiveQueryRunner,
+  table: TableRef,
+  log: PgCaptureLog,
+): Promise<PgCaptured> {
+  await query('SELECT pg_advisory_xact_lock($1::bigint)', [DDL_LOCK_KEY]);
+  const [where] = await query(
+    'SELECT n.nspname AS schema, quote_ident(n.nspname) || $2 || quote_ident(c.relname) AS log FROM pg_class c ' +
+      'JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(quote_ident($1))',
+    [log.table, '.'],
+  );
+  if (!where) throw new Error(`the change log table ${log.table} is missing: make it first`);
+  const schema = String(where.schema);
+  const [target] = await query(
+    'SELECT c.oid::text AS oid, c.relkind::text AS kind, $1::text AS name FROM pg_class c ' +
+      'WHERE c.oid = to_regclass(CASE WHEN $2::text IS NULL THEN quote_ident($1) ELSE quote_ident($2) || $3 || quote_ident($1) END)',
+    [table.name, table.schema ?? null, '.'],
+  );
+  const name = table.schema === undefined ? table.name : `${table.schema}.${table.name}`;
+  if (!target) return { unwatchable: `there is no table ${JSON.stringify(name)}` };
+  if (target.kind !== 'r' && target.kind !== 'p') {
+    return {
+      unwatchable: `${JSON.stringify(name)} is not a table (pg_class.relkind ${String(target.kind)}): its writes fire no trigger`,
+    };
+  }
+  const trigger = triggerName(schema);
+  const relatives = await query(
+    'SELECT r.oid::text AS oid, quote_ident(n.nspname) || $3 || quote_ident(r.relname) AS grp, ' +
+      'EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = r.oid AND t.tgname = $2) AS has ' +
+      'FROM (SELECT $1::oid AS relid UNION SELECT relid FROM pg_partition_ancestors($1::oid::regclass) ' +
+      'UNION SELECT relid FROM pg_partition_tree($1::oid::regclass)) x ' +
+      'JOIN pg_class r ON r.oid = x.relid JOIN pg_namespace n ON n.oid = r.relnamespace ' +
+      "WHERE r.relkind IN ('r', 'p') ORDER BY 1",
+    [target.oid, trigger, '.'],
+  );
+  if (relatives.some((r) => !r.has)) {
+    await ensureFunction(query, schema, String(where.log), log.kind);
+    for (const r of relatives) {
+      if (r.has) continue;
+      // Names and the channel quoted by postgres itself (format's %I, %L; regclass text).
+      const [ddl] = await query(
+        "SELECT format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s " +
+          "FOR EACH STATEMENT EXECUTE FUNCTION %I.%I(%L)', $1::text, $2::oid::regclass, $3::text, $4::text, $5::text) AS sql",
+        [trigger, r.oid, schema, CAPTURE_FUNCTION, log.channel],
+      );
+      await query(String(ddl!.sql), []);
+    }
+  }
+  return { groups: relatives.map((r) => String(r.grp)) };
+}
+
+/** The trigger's name: one per change log schema, so that DataSources on other schemas each have theirs. */
+export function triggerName(logSchema: string): string {
+  return `sasync_live_${createHash('sha256').update(logSchema).digest('hex').slice(0, 12)}`;
+}
+
+/** Makes the trigger function in the log's schema, or replaces it when its body is not this version's. */
+async function ensureFunction(query: LiveQueryRunner, schema: string, logTable: string, kind: string): Promise<void> {
+  const [made] = await query(
+    `SELECT format($1::text, $2::text, $3::text) AS body, ` +
+      `(SELECT p.prosrc FROM pg_proc p WHERE p.oid = to_regprocedure(format('%I.%I()', $4::text, $5::text))) AS src`,
+    [FUNCTION_BODY, logTable, kind, schema, CAPTURE_FUNCTION],
+  );
+  const body = String(made!.body);
+  if (made!.src === body) return;
+  const [ddl] = await query(
+    "SELECT format('CREATE OR REPLACE FUNCTION %I.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER " +
+      "SET search_path = pg_catalog, pg_temp AS %L', $1::text, $2::text, $3::text) AS sql",
+    [schema, CAPTURE_FUNCTION, body],
+  );
+  await query(String(ddl!.sql), []);
+}
+
+/**
+ * The trigger function's body, a format() template: %1$L is the change log
+ * table (schema-qualified: the function's search_path is pg_catalog) as a literal, %1$s the same as a name, %2$L the
+ * entries' kind. `seen` lists the triggers (name and table) that logged in
+ * this transaction, between commas; the entry's group is the table's
+ * schema-qualified name, each part quoted as needed (as the reader's groups
+ * are made). `at` is the database's clock in ms, for retention.
+ */
+const FUNCTION_BODY = `
+DECLARE
+  seen text := coalesce(nullif(current_setting('${LOGGED}', true), ''), ',');
+  me text := TG_NAME || '@' || TG_RELID::text || ',';
+BEGIN
+  IF strpos(seen, ',' || me) > 0 THEN RETURN NULL; END IF;
+  IF to_regclass(%1$L) IS NULL THEN RETURN NULL; END IF;
+  PERFORM set_config('${LOGGED}', seen || me, true);
+  INSERT INTO %1$s (xid, kind, grp, name, op, origin, at)
+  VALUES (pg_current_xact_id()::text::bigint, %2$L,
+    quote_ident(TG_TABLE_SCHEMA) || '.' || quote_ident(TG_TABLE_NAME), NULL, 'all', NULL,
+    (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+  PERFORM pg_notify(TG_ARGV[0], '');
+  RETURN NULL;
+END
+`;
