@@ -3,6 +3,7 @@ import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import type { AccessBroker } from '../broker/access-broker';
 import type { Lifecycle } from '../broker/lifecycle';
 import type { SharedDatabase } from '../broker/registry';
+import { LiveQueryError, TransactionError } from '../errors';
 import { rawQuery } from '../dialect/typeorm/raw-query';
 import type { PriorityOptions } from '../scheduler/priority';
 import { outsideScopes } from '../transaction/async-scope';
@@ -64,7 +65,10 @@ export function brokerLive<T>(
             ...priority,
             name: 'live tables',
           }),
-        ),
+        ).catch((error: unknown) => {
+          // The refusal itself, not the transaction that carried it.
+          throw error instanceof TransactionError && error.cause instanceof LiveQueryError ? error.cause : error;
+        }),
       ),
     watch: (tables, listener) => outsideScopes(() => watchTables(broker, tables, listener)),
     track: (complete) => lifecycle.trackLive(complete),

@@ -1,4 +1,5 @@
 import { Observable } from 'rxjs';
+import { LiveQueryError } from '../errors';
 import type { TableRef } from '../dialect/dialect-live';
 import type { PriorityOptions } from '../scheduler/priority';
 import { diffRows, rowKey } from './diff';
@@ -80,7 +81,12 @@ export function liveQuery<T>(
       if (ended) return;
       await refresher.first();
     })().catch((error: unknown) => {
-      if (!ended) subscriber.error(error);
+      if (ended) return;
+      // A capture's refusal names the table; the query is ours to name.
+      if (error instanceof LiveQueryError && error.sql === '') {
+        error = new LiveQueryError(error.problem, sql, error.message, { cause: error });
+      }
+      subscriber.error(error);
     });
     return () => {
       ended = true;

@@ -16,7 +16,7 @@ import { onConnectionChange } from '../dialect/sqlite/update-hook';
 import { BrokerClosedError, LiveQueryError } from '../errors';
 import type { ColumnSpec } from '../schema/column';
 import type { Capture, CaptureSink, CaptureStats } from './capture';
-import { outsideScopes } from './outside-scopes';
+import { outsideScopes } from '../transaction/async-scope';
 
 /** `sasync_live_tables`: a version counter per captured table (see installSqliteCapture). */
 export const LIVE_TABLES_SPEC: { readonly name: string; readonly columns: readonly ColumnSpec[] } = {

@@ -8,7 +8,7 @@ import { PostgresCapture } from './postgres-capture';
 import { SqliteCapture } from './sqlite-capture';
 import type { TableListener } from './table-listener';
 import { TableWatcher } from './table-watcher';
-import { outsideScopes } from './outside-scopes';
+import { outsideScopes } from '../transaction/async-scope';
 
 export type { TableListener } from './table-listener';
 

@@ -190,8 +190,8 @@ describe.each(allTargets)('broker.live() [$name]', (t: TestTarget) => {
     const sub = b.events$.subscribe((e) => {
       if (e.type === 'started') order.push(e.method);
     });
-    // A bulk import: 50 transactions queued at once at niceness 10.
-    const bulk = Array.from({ length: 50 }, (_, i) =>
+    // A bulk import: 200 transactions queued at once at niceness 10.
+    const bulk = Array.from({ length: 200 }, (_, i) =>
       lastValueFrom(
         b.transact((tx) => tx.query(`INSERT INTO ${items} (id, name) VALUES (${p(1)}, 'bulk')`, [i]), {
           niceness: 10,
@@ -203,9 +203,11 @@ describe.each(allTargets)('broker.live() [$name]', (t: TestTarget) => {
     await Promise.all(bulk);
     sub.unsubscribe();
     const firstLive = order.indexOf('live');
-    // The first refresh started while most of the import was still queued.
+    // Every bulk transaction was queued before the refresh was: in FIFO order it would have
+    // started after all 200. It started while some were still queued: it overtook them.
     expect(firstLive).toBeGreaterThanOrEqual(0);
-    expect(order.slice(firstLive).filter((m) => m === 'bulk').length).toBeGreaterThan(25);
+    expect(order.slice(firstLive).filter((m) => m === 'bulk').length).toBeGreaterThan(0);
+    expect(order.filter((m) => m === 'bulk')).toHaveLength(200);
     live.subscription.unsubscribe();
   });
 
@@ -250,6 +252,11 @@ describe.each(allTargets)('broker.live() [$name]', (t: TestTarget) => {
     await lastValueFrom(b.live(`SELECT id, name FROM ${items}`, [], { key: 'name' })).catch((e: unknown) => (dup = e));
     expect(dup).toMatchObject({ problem: 'duplicate-key' });
     expect((dup as Error).message).toMatch(/key "name" is not unique/);
+
+    let missing: unknown;
+    const sql = `SELECT id FROM ${items}`;
+    await lastValueFrom(b.live(sql, [], { tables: ['no_such_table'] })).catch((e: unknown) => (missing = e));
+    expect(missing).toMatchObject({ name: 'LiveQueryError', problem: 'unwatchable-table', sql });
 
     expect(() => b.live(`SELECT id FROM ${items}`, [], { throttle: -1 })).toThrow(RangeError);
     expect(() => b.live(`SELECT id FROM ${items}`, [], { throttle: 60_001 })).toThrow(RangeError);
