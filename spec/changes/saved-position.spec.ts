@@ -1,0 +1,201 @@
+import { PersistentArray, PersistentDict, type Change } from '../../lib';
+import { parseSavedPosition, savedPosition } from '../../lib/changes/saved-position';
+import { pruneNow } from '../../lib/stores/cached-store';
+import type { Observable } from 'rxjs';
+import { within } from '../support/streams';
+import { fileAndPg, sqliteMemory, uniqueName } from '../support/targets';
+import { ownLog } from './log-targets';
+
+describe('saved change log positions', () => {
+  it('round-trip, for either dialect', () => {
+    const pg = {
+      xid: 7n,
+      id: 42n,
+      snapshot: '100:105:101,103',
+      upto: '100:106:',
+      file: '16400',
+      table: '16390',
+      newest: '104:42',
+    };
+    expect(parseSavedPosition(savedPosition('postgres', pg), 'postgres')).toEqual(pg);
+    expect(parseSavedPosition(savedPosition('sqlite', { xid: 0n, id: 12n }), 'sqlite')).toEqual({ xid: 0n, id: 12n });
+  });
+
+  it.each([
+    ['not a string', 12],
+    ['empty', ''],
+    ['no position', 'garbage'],
+    ['a damaged body', 'sasync-position:1:%%%'],
+    ['a body that is no JSON object', `sasync-position:1:${Buffer.from('[1]').toString('base64url')}`],
+    ['a postgres position without a snapshot', body({ d: 'postgres', x: '0', i: '0' })],
+    ['a bad snapshot', body({ d: 'postgres', x: '0', i: '0', s: 'x:y:' })],
+    ['a negative id', body({ d: 'sqlite', x: '0', i: '-1' })],
+    ['a sqlite position with postgres fields', body({ d: 'sqlite', x: '0', i: '1', s: '1:2:' })],
+    ['an unknown dialect', body({ d: 'mysql', x: '0', i: '1' })],
+  ])('refuses %s with a TypeError saying what a position is', (_, since) => {
+    expect(() => parseSavedPosition(since, 'sqlite')).toThrow(TypeError);
+    expect(() => parseSavedPosition(since, 'sqlite')).toThrow(/position\(\)/);
+  });
+
+  it('refuses the other dialect’s position with a RangeError, at construction, before any connection', () => {
+    const pg = savedPosition('postgres', { xid: 0n, id: 0n, snapshot: '5:5:' });
+    expect(() => new PersistentDict('g', sqliteMemory.target(), { since: pg })).toThrow(RangeError);
+    expect(() => new PersistentArray('g', sqliteMemory.target(), { since: 'nope' })).toThrow(TypeError);
+    expect(() => new PersistentDict('g', sqliteMemory.target(), { since: 5 as unknown as string })).toThrow(TypeError);
+  });
+});
+
+/** Every value `values` emits from now until unsubscribe(). */
+function recorder<T>(values: Observable<T>): { seen: T[]; unsubscribe(): void } {
+  const seen: T[] = [];
+  const subscription = values.subscribe((v) => seen.push(v));
+  return { seen, unsubscribe: () => subscription.unsubscribe() };
+}
+
+function body(fields: Record<string, string>): string {
+  return `sasync-position:1:${Buffer.from(JSON.stringify(fields)).toString('base64url')}`;
+}
+
+/**
+ * A store started with `since` (a position saved by an earlier store, in a
+ * process that then went away) is told, as remote changes, what other
+ * stores committed after it; values are read from the table. Without it,
+ * nothing of the past is reported. Stores here share no DataSource in
+ * time: each one is shut down (its DataSource closed) before the next
+ * opens, as across process restarts; one case keeps a writer open, so that
+ * the starting store joins a reader already reading.
+ */
+describe.each(fileAndPg)('starting from a saved position [$name]', (t) => {
+  let target: string;
+  let drop: () => Promise<void>;
+  let group: string;
+
+  beforeEach(async () => {
+    ({ target, drop } = await ownLog(t));
+    group = uniqueName('g');
+  });
+  afterEach(() => drop());
+
+  /** A store that listened, saved its position, and stopped. */
+  async function saved(): Promise<string> {
+    const first = new PersistentDict<string, string>(group, target);
+    try {
+      await first.update({ kept: 'K', gone: 'G', changed: 'C1' });
+      await first.flush();
+      return await first.position();
+    } finally {
+      await first.shutdown();
+    }
+  }
+
+  /** Another store's writes while nobody listens (the writer is a store: its entries are logged). */
+  async function meanwhile(keepOpen = false, options = {}): Promise<PersistentDict<string, string>> {
+    const writer = new PersistentDict<string, string>(group, target, options);
+    await writer.set('changed', 'C2');
+    await writer.set('added', 'A');
+    await writer.delete('gone');
+    await writer.flush();
+    if (!keepOpen) await writer.shutdown();
+    return writer;
+  }
+
+  const remote = (seen: Change<string, string>[]) =>
+    seen
+      .map((c) => [c.type, c.key, c.value, c.origin] as const)
+      .sort((a, b) => String(a[1]).localeCompare(String(b[1])));
+
+  it.each([
+    ['a fresh reader', false],
+    ['a reader already reading (another store open)', true],
+  ])(`delivers every change committed after the position, as remote changes (%s) [${t.name}]`, async (_, open) => {
+    const since = await saved();
+    const writer = await meanwhile(open);
+    const again = new PersistentDict<string, string>(group, target, { since });
+    const { seen, unsubscribe } = recorder(again.changes$);
+    try {
+      const next = await within(again.position(), 'the catch-up');
+      expect(remote(seen)).toEqual([
+        ['set', 'added', 'A', 'remote'],
+        ['set', 'changed', 'C2', 'remote'],
+        ['delete', 'gone', undefined, 'remote'],
+      ]);
+      // Its own new position: started from it, nothing more to tell.
+      const third = new PersistentDict<string, string>(group, target, { since: next });
+      const later = recorder(third.changes$);
+      await within(third.position(), 'the second catch-up');
+      expect(later.seen).toEqual([]);
+      later.unsubscribe();
+      await third.shutdown();
+    } finally {
+      unsubscribe();
+      await again.shutdown();
+      if (open) await writer.shutdown();
+    }
+  });
+
+  it(`without since, the past is not reported (today's behaviour) [${t.name}]`, async () => {
+    await saved();
+    await meanwhile();
+    const fresh = new PersistentDict<string, string>(group, target);
+    const { seen, unsubscribe } = recorder(fresh.changes$);
+    try {
+      await within(fresh.position(), 'the first read');
+      expect(seen).toEqual([]);
+      expect(await fresh.get('changed')).toBe('C2');
+    } finally {
+      unsubscribe();
+      await fresh.shutdown();
+    }
+  });
+
+  it(`a position whose entries were pruned since: a 'retention' resync, then every key found [${t.name}]`, async () => {
+    const since = await saved();
+    const writer = await meanwhile(true, { changeLog: { maxCount: 1 } });
+    expect(await writer[pruneNow]()).toBeGreaterThan(0);
+    await writer.shutdown();
+    const again = new PersistentDict<string, string>(group, target, { since });
+    const { seen, unsubscribe } = recorder(again.changes$);
+    try {
+      await within(again.position(), 'the catch-up');
+      expect(seen[0]).toMatchObject({ type: 'resync', reason: 'retention', origin: 'remote' });
+      // Memory knew nothing: everything the table holds is news.
+      expect(remote(seen.slice(1))).toEqual([
+        ['set', 'added', 'A', 'remote'],
+        ['set', 'changed', 'C2', 'remote'],
+        ['set', 'kept', 'K', 'remote'],
+      ]);
+    } finally {
+      unsubscribe();
+      await again.shutdown();
+    }
+  });
+
+  it(`a PersistentArray too [${t.name}]`, async () => {
+    const grid = new PersistentArray<string>(group, target);
+    await grid.set(1, 2, 3, 'old');
+    await grid.set(0, 0, 0, 'stays');
+    await grid.flush();
+    const since = await grid.position();
+    await grid.shutdown();
+    const writer = new PersistentArray<string>(group, target);
+    await writer.set(1, 2, 3, 'new');
+    await writer.set(4, 5, null, 'added');
+    await writer.flush();
+    await writer.shutdown();
+    const again = new PersistentArray<string>(group, target, { since });
+    const { seen, unsubscribe } = recorder(again.changes$);
+    try {
+      await within(again.position(), 'the catch-up');
+      expect(seen.map((c) => [c.type, c.key, c.value, c.origin])).toEqual(
+        expect.arrayContaining([
+          ['set', [1, 2, 3], 'new', 'remote'],
+          ['set', [4, 5, null], 'added', 'remote'],
+        ]),
+      );
+      expect(seen.length).toBe(2);
+    } finally {
+      unsubscribe();
+      await again.shutdown();
+    }
+  });
+});
