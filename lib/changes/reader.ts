@@ -72,6 +72,11 @@ export class ChangeReader {
     return this.#registrations.size;
   }
 
+  /** Whether a read failed and the reader waits for its backoff before the next (for specs). */
+  get retrying(): boolean {
+    return this.#failure !== undefined && this.#timer !== undefined && !this.#running;
+  }
+
   /**
    * Adds a listener; `positioned` resolves once the reader has a position
    * (or a read failed, and then everyone resyncs once a read succeeds).
