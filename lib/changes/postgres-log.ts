@@ -62,6 +62,7 @@ async function rewritten(read: ReadRows, position: Position, now: TableRow): Pro
  */
 export const postgresLog: LogDialect = {
   xidValue: 'pg_current_xact_id()::text::bigint',
+  missingTableCode: '42P01',
 
   // Two arrays whatever the number of entries: one statement text, so the
   // prepared statement is reused, and six parameters instead of six per entry.

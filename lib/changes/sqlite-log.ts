@@ -18,6 +18,7 @@ const TOP = `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = '${T}
  */
 export const sqliteLog: LogDialect = {
   xidValue: 'NULL',
+  missingTableCode: 'SQLITE_ERROR',
 
   async head(read) {
     return { xid: 0n, id: await top(read) };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { lastValueFrom, type SchedulerLike } from 'rxjs';
 import { storeAccess } from '../broker/store-access';
 import type { ChangeBus } from '../dialect';
-import { BrokerClosedError, SerializationError } from '../errors';
+import { BrokerClosedError, SerializationError, TransactionError } from '../errors';
 import type { DatabaseTarget } from '../target';
 import { changeLogOf, type ChangeLog, type PruneHost } from '../changes/change-log';
 import { boundedEntries, type ChangeEntry } from '../changes/entry';
@@ -195,7 +195,8 @@ export class StoreGroup {
       await this.#transact(log, build);
     } catch (error) {
       // The log table dropped by someone: made again, the write is tried once more (see #logMade).
-      if (!(await this.#logMade())) throw error;
+      const code = error instanceof TransactionError ? error.code : undefined;
+      if (code !== log.dialect.missingTableCode || !(await this.#logMade())) throw error;
       await this.#transact(log, build);
     }
   }
