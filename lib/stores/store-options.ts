@@ -21,8 +21,9 @@ export interface StoreOptions {
    */
   readonly changeLog?: ChangeLogOptions;
   /**
-   * A position a store of this kind saved earlier (its `position()`), on
-   * this database: the store is first told, as remote changes (`changes$`,
+   * A position a PersistentDict or PersistentArray saved earlier (its
+   * `position()`), on this database (Items, which does not listen, only
+   * checks it): the store is first told, as remote changes (`changes$`,
    * origin 'remote', values read from the table), what other stores
    * committed after it; a 'resync' when those entries were pruned (older
    * than the retention) or the log was emptied since. Without it, a store
