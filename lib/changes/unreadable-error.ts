@@ -13,8 +13,12 @@ export class ChangeLogUnreadableError extends SasyncError {
   readonly attempts: number;
 
   constructor(attempts: number, cause: unknown) {
+    const why =
+      cause === undefined
+        ? 'its reads did not reach the log’s end'
+        : `the first failure: ${cause instanceof Error ? cause.message : String(cause)}`;
     super(
-      `the change log could not be read (${attempts} tries, the first failure: ${cause instanceof Error ? cause.message : String(cause)}): ` +
+      `the change log could not be read (${attempts} tries, ${why}): ` +
         'check that the database is reachable and that sasync_changes has the columns sasync made it with, then try again',
       { cause },
     );
