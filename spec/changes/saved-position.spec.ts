@@ -1,10 +1,16 @@
 import { PersistentArray, PersistentDict, type Change } from '../../lib';
 import { parseSavedPosition, savedPosition } from '../../lib/changes/saved-position';
 import { pruneNow } from '../../lib/stores/cached-store';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import type { Observable } from 'rxjs';
 import { within } from '../support/streams';
 import { fileAndPg, sqliteMemory, uniqueName } from '../support/targets';
 import { ownLog } from './log-targets';
+
+/** A child process that sets `w-0` … `w-(N-1)` of a dict, then exits. */
+const WRITER = path.join(__dirname, 'fixtures', 'log-writer.ts');
+const N = 20;
 
 describe('saved change log positions', () => {
   it('round-trip, for either dialect', () => {
@@ -169,6 +175,27 @@ describe.each(fileAndPg)('starting from a saved position [$name]', (t) => {
       await again.shutdown();
     }
   });
+
+  it(`changes another process made while none listened here: every one delivered [${t.name}]`, async () => {
+    const since = await saved();
+    // A real process: its own DataSource and connections, started and gone while nothing here was open.
+    const child = spawn(process.execPath, ['--import', 'tsx', WRITER, target, group, String(N)]);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await within(new Promise<number | null>((resolve) => child.on('exit', resolve)), 'the writer', 30_000);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const again = new PersistentDict<string, number>(group, target, { since });
+    const { seen, unsubscribe } = recorder(again.changes$);
+    try {
+      await within(again.position(), 'the catch-up');
+      const sets = seen.filter((c) => c.type === 'set' && c.origin === 'remote').map((c) => [c.key, c.value]);
+      expect(new Map(sets as [string, number][])).toEqual(new Map(Array.from({ length: N }, (_, i) => [`w-${i}`, i])));
+      expect(seen.length).toBe(N);
+    } finally {
+      unsubscribe();
+      await again.shutdown();
+    }
+  }, 40_000);
 
   it(`a PersistentArray too [${t.name}]`, async () => {
     const grid = new PersistentArray<string>(group, target);
