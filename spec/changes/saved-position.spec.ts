@@ -1,11 +1,15 @@
-import { PersistentArray, PersistentDict, type Change } from '../../lib';
+import { devalueSerializer, PersistentArray, PersistentDict, type Change } from '../../lib';
 import { parseSavedPosition, savedPosition } from '../../lib/changes/saved-position';
+import { CHANGES_TABLE } from '../../lib/changes/log-table';
+import { READ_LIMIT } from '../../lib/changes/reader';
 import { pruneNow } from '../../lib/stores/cached-store';
+import { ITEMS_TABLE } from '../../lib/stores/tables';
+import { RawSql } from '../support/stores';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import type { Observable } from 'rxjs';
+import { lastValueFrom, type Observable } from 'rxjs';
 import { within } from '../support/streams';
-import { fileAndPg, sqliteMemory, uniqueName } from '../support/targets';
+import { fileAndPg, ph, sqliteMemory, uniqueName } from '../support/targets';
 import { ownLog } from './log-targets';
 
 /** A child process that sets `w-0` … `w-(N-1)` of a dict, then exits. */
@@ -196,6 +200,51 @@ describe.each(fileAndPg)('starting from a saved position [$name]', (t) => {
       await again.shutdown();
     }
   }, 40_000);
+
+  it(`a catch-up longer than one read's limit is read in pages, to the last [${t.name}]`, async () => {
+    const since = await saved();
+    const raw = new RawSql(target);
+    // READ_LIMIT entries that name one key, then the entries of `tail` keys: only a second page tells them.
+    const tail = Array.from({ length: 150 }, (_, i) => `p${i}`);
+    const named = [...Array.from({ length: READ_LIMIT }, () => 'filler'), ...tail];
+    try {
+      const xid = raw.dialect === 'postgres' ? 'pg_current_xact_id()::text::bigint' : 'NULL';
+      const p = (n: number) => ph(raw.dialect, n);
+      await lastValueFrom(
+        raw.broker.transact(async (tx) => {
+          for (const [i, key] of ['filler', ...tail].entries()) {
+            await tx.query(
+              `INSERT INTO ${ITEMS_TABLE.name} (group_id, name, value) VALUES (${p(1)}, ${p(2)}, ${p(3)})`,
+              [group, key, devalueSerializer.encode(i)],
+            );
+          }
+          for (let i = 0; i < named.length; i += 250) {
+            const some = named.slice(i, i + 250);
+            const rows = some.map(
+              (_, j) => `(${xid}, '${ITEMS_TABLE.name}', ${p(2 * j + 1)}, ${p(2 * j + 2)}, 'set', 0)`,
+            );
+            await tx.query(
+              `INSERT INTO ${CHANGES_TABLE.name} (xid, kind, grp, name, op, at) VALUES ${rows.join(', ')}`,
+              some.flatMap((k) => [group, k]),
+            );
+          }
+        }),
+        { defaultValue: undefined },
+      );
+    } finally {
+      await raw.shutdown();
+    }
+    const again = new PersistentDict<string, number>(group, target, { since });
+    const { seen, unsubscribe } = recorder(again.changes$);
+    try {
+      await within(again.position(), 'the catch-up', 30_000);
+      const told = seen.filter((c) => c.type === 'set').map((c) => c.key);
+      expect(told.sort()).toEqual(['filler', ...tail].sort());
+    } finally {
+      unsubscribe();
+      await again.shutdown();
+    }
+  }, 60_000);
 
   it(`a PersistentArray too [${t.name}]`, async () => {
     const grid = new PersistentArray<string>(group, target);
