@@ -4,6 +4,8 @@ import type { ChangeBus } from '../dialect';
 import { pollDataVersion } from './data-version';
 import type { LogListener } from './listener';
 import type { LogDialect, ReadRows } from './log-dialect';
+import type { Position } from './position';
+import { savedPosition } from './saved-position';
 import { postgresLog } from './postgres-log';
 import { ChangeReader, type ReaderHost } from './reader';
 import { prune, PRUNE_EVERY_MS, PRUNE_EVERY_WRITES, type Retention } from './retention';
@@ -64,14 +66,25 @@ export class ChangeLog {
   }
 
   /**
-   * Starts `listener` hearing its group's entries; `positioned` resolves
-   * once its reads will miss nothing (see ChangeReader.register).
+   * The reader's position as text to keep and give back as a store's
+   * `since` (see savedPosition); undefined before its first read.
    */
-  listen(listener: LogListener, host: ReaderHost): { stop: () => void; positioned: Promise<void> } {
+  savedPosition(): string | undefined {
+    const position = this.reader.position;
+    return position && savedPosition(this.#setup.dialect, position);
+  }
+
+  /**
+   * Starts `listener` hearing its group's entries; `positioned` resolves
+   * once its reads will miss nothing (see ChangeReader.register). With
+   * `since` (a saved position, see savedPosition), it is first told what
+   * was committed after it.
+   */
+  listen(listener: LogListener, host: ReaderHost, since?: Position): { stop: () => void; positioned: Promise<void> } {
     const hosts = (this.#hosts ??= new Set());
     hosts.add(host);
     if (!this.#unwake) this.#unwake = this.#wakeUps();
-    const { stop: unregister, positioned } = this.reader.register(listener, host);
+    const { stop: unregister, positioned } = this.reader.register(listener, host, since);
     const stop = () => {
       unregister();
       hosts.delete(host);

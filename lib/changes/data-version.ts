@@ -8,7 +8,8 @@ export const DEFAULT_POLL_INTERVAL = 25;
  * Notices other connections' commits to a sqlite file: `PRAGMA
  * data_version` (one connection's counter, which moves only when another
  * connection commits) read every `interval` ms of sasync's clock, calling
- * `changed()` when it moved. It runs only between start and the function
+ * `changed()` when it moved (and after the first read, which has nothing
+ * to compare with). It runs only between start and the function
  * returned (while someone listens); `read()` gives the current way to run a
  * statement, or undefined to skip a turn.
  */
@@ -27,7 +28,9 @@ export function pollDataVersion(read: () => ReadRows | undefined, interval: numb
     run<{ data_version: number }>({ sql: 'PRAGMA data_version', parameters: [] }).then(
       ([row]) => {
         const now = row?.data_version;
-        if (!stopped && now !== undefined && last !== undefined && now !== last) changed();
+        // The first poll wakes the reader too: a commit between the reader's
+        // first read and this baseline moved nothing the poller could see.
+        if (!stopped && now !== undefined && now !== last) changed();
         last = now;
         schedule();
       },

@@ -27,6 +27,12 @@ export interface LogDialect {
   /** The SQL value of the writing transaction's id in an appended row (NULL where ids are not needed). */
   readonly xidValue: string;
   /**
+   * The driver's code for a statement naming a table that does not exist
+   * (postgres `42P01`; sqlite's generic `SQLITE_ERROR`): a failed write
+   * with it may have met a dropped log (see StoreGroup's write).
+   */
+  readonly missingTableCode: string;
+  /**
    * One statement appending `entries` (see log-sql.ts), or undefined to use
    * the portable multi-row VALUES form.
    */

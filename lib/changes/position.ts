@@ -25,6 +25,18 @@ export interface Position {
    * between are gone, and the reader says so.
    */
   readonly file?: string;
+  /**
+   * postgres: the log table's oid. VACUUM FULL or CLUSTER give the table a
+   * new file and keep it (and its rows); TRUNCATE gives a new file too, and
+   * drops the rows: `newest` tells the two apart.
+   */
+  readonly table?: string;
+  /**
+   * postgres: the newest entry (`xid:id`) in the log when the position was
+   * taken, if any. Still there after the table got a new file: rewritten,
+   * nothing lost; gone: emptied.
+   */
+  readonly newest?: string;
 }
 
 export const START: Position = { xid: 0n, id: 0n };

@@ -1,16 +1,52 @@
 import { array } from '../dialect/array-parameter';
-import type { LogDialect, LogRow } from './log-dialect';
+import type { LogDialect, LogRow, ReadRows } from './log-dialect';
 import { readChange } from './log-dialect';
 import { CHANGES_TABLE } from './log-table';
 import { covers, finishedUpTo, parseSnapshot, visibleIn } from './pg-snapshot';
 import type { Position } from './position';
 
 const T = CHANGES_TABLE.name;
-/** The log table's file: a new one after TRUNCATE or the table made again (also after VACUUM FULL: a needless resync). */
-const FILE = `pg_relation_filenode('${T}'::regclass)::text`;
+/**
+ * The log table's file, its oid and its newest entry: a new file after
+ * TRUNCATE, VACUUM FULL or CLUSTER; a new oid when the table was made again;
+ * the newest entry still there after a new file when the table was only
+ * rewritten, rows kept (see rewritten).
+ */
+const TABLE =
+  `pg_relation_filenode('${T}'::regclass)::text AS file, '${T}'::regclass::oid::text AS tbl, ` +
+  `(SELECT coalesce(xid, 0)::text || ':' || id::text FROM ${T} ORDER BY id DESC LIMIT 1) AS newest`;
 const SNAPSHOT = 'SELECT pg_current_snapshot()::text AS snap';
 
-type Row = Partial<LogRow> & { snap: string; file: string };
+/** Where the log table is: its file and oid, and its newest entry. */
+interface TableRow {
+  readonly file: string;
+  readonly tbl: string;
+  readonly newest: string | null;
+}
+
+type Row = Partial<LogRow> & TableRow & { snap: string };
+
+/** A position's fields naming the log table as `row` saw it. */
+function tableOf(row: TableRow): Pick<Position, 'file' | 'table' | 'newest'> {
+  return { file: row.file, table: row.tbl, ...(row.newest === null ? {} : { newest: row.newest }) };
+}
+
+/**
+ * The log has a new file since `position` but is the same table with the
+ * same rows (VACUUM FULL, CLUSTER): its newest entry then is still there.
+ * After TRUNCATE it is gone (and after a DROP the oid differs): what was in
+ * the log is lost. An entry pruned since then reads as lost too: a needless
+ * resync, never a missed one.
+ */
+async function rewritten(read: ReadRows, position: Position, now: TableRow): Promise<boolean> {
+  if (position.table !== now.tbl || position.newest === undefined) return false;
+  const [xid, id] = position.newest.split(':');
+  const found = await read<{ one: number }>({
+    sql: `SELECT 1 AS one FROM ${T} WHERE id = $1::bigint AND coalesce(xid, 0) = $2::bigint`,
+    parameters: [id, xid],
+  });
+  return found.length > 0;
+}
 
 /**
  * The postgres log reader. Ids and xids are taken when a row is inserted,
@@ -26,6 +62,7 @@ type Row = Partial<LogRow> & { snap: string; file: string };
  */
 export const postgresLog: LogDialect = {
   xidValue: 'pg_current_xact_id()::text::bigint',
+  missingTableCode: '42P01',
 
   // Two arrays whatever the number of entries: one statement text, so the
   // prepared statement is reused, and six parameters instead of six per entry.
@@ -45,8 +82,8 @@ export const postgresLog: LogDialect = {
   }),
 
   async head(read) {
-    const [row] = await read<{ snap: string; file: string }>({ sql: `${SNAPSHOT}, ${FILE} AS file`, parameters: [] });
-    return { xid: 0n, id: 0n, snapshot: row!.snap, file: row!.file };
+    const [row] = await read<TableRow & { snap: string }>({ sql: `${SNAPSHOT}, ${TABLE}`, parameters: [] });
+    return { xid: 0n, id: 0n, snapshot: row!.snap, ...tableOf(row!) };
   },
 
   // Only compared with a reader's snapshot (see reached): works with the log table missing, too.
@@ -63,7 +100,7 @@ export const postgresLog: LogDialect = {
     // loses nothing that committed between pages (the next read takes it).
     const rows = await read<Row>({
       sql:
-        `SELECT s.snap::text AS snap, ${FILE} AS file, c.id::text AS id, c.xid::text AS xid, c.kind, c.grp, c.name, c.op, c.origin ` +
+        `SELECT s.snap::text AS snap, ${TABLE}, c.id::text AS id, c.xid::text AS xid, c.kind, c.grp, c.name, c.op, c.origin ` +
         `FROM (SELECT coalesce($2::text::pg_snapshot, pg_current_snapshot()) AS snap) s LEFT JOIN LATERAL (` +
         `SELECT * FROM ${T} WHERE xid >= pg_snapshot_xmin($1::text::pg_snapshot)::text::bigint ` +
         `AND NOT pg_visible_in_snapshot(xid::text::xid8, $1::text::pg_snapshot) ` +
@@ -72,16 +109,20 @@ export const postgresLog: LogDialect = {
         `) c ON true`,
       parameters: [from, position.upto ?? null, position.xid.toString(), position.id.toString(), limit],
     });
-    const { snap: upto, file } = rows[0]!;
-    if (position.file !== undefined && file !== position.file) {
+    const first = rows[0]!;
+    const upto = first.snap;
+    const table = tableOf(first);
+    if (position.file !== undefined && first.file !== position.file && !(await rewritten(read, position, first))) {
       // Emptied or made again since the position: what was in it is lost (the stores resync).
-      return { entries: [], next: { xid: 0n, id: 0n, snapshot: upto, file }, more: false, lost: true };
+      return { entries: [], next: { xid: 0n, id: 0n, snapshot: upto, ...table }, more: false, lost: true };
     }
     const entries = rows.filter((r) => r.id !== null && r.id !== undefined).map((r) => readChange(r as LogRow));
     const more = entries.length >= limit;
     const last = entries.at(-1)?.position;
     // Stopped at the limit: after the last entry taken, on the way to `upto`.
-    const next: Position = more ? { ...last!, snapshot: from, upto, file } : { xid: 0n, id: 0n, snapshot: upto, file };
+    const next: Position = more
+      ? { ...last!, snapshot: from, upto, ...table }
+      : { xid: 0n, id: 0n, snapshot: upto, ...table };
     return { entries, next, more, lost: false };
   },
 

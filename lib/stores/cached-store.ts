@@ -74,10 +74,15 @@ export class CachedStore<K, V, C> {
     this.#unlisten = rows.remote
       ? group.listen({
           keys: (texts) => this.#remote(() => this.#reread.keys(texts, 'remote')),
-          group: () => this.#remote(() => this.#reread.group('remote')),
+          // Told what changed since a saved position, memory knew nothing then: every key found is news.
+          group: () => {
+            const whole = group.catchingUp;
+            this.#remote(() => this.#reread.group('remote', whole));
+          },
           resync: (reason, error) => {
+            const whole = group.catchingUp;
             this.#emit({ ...RESYNC, reason, ...(error === undefined ? {} : { error }) });
-            this.#remote(() => this.#reread.group('remote'));
+            this.#remote(() => this.#reread.group('remote', whole));
           },
         })
       : undefined;
@@ -170,6 +175,18 @@ export class CachedStore<K, V, C> {
     if (this.#unlisten) await (await this.#g.changeLog()).reader.caughtUp();
     while (this.#retries.size > 0) await Promise.all([...this.#retries]);
     await this.#reread.settled();
+  }
+
+  /**
+   * The change log position to give back as `since` on a later start: what
+   * other stores committed before the call has been read, and the changes
+   * it made memory see have been emitted.
+   */
+  async position(): Promise<string> {
+    const text = await this.#g.position();
+    while (this.#retries.size > 0) await Promise.all([...this.#retries]);
+    await this.#reread.settled();
+    return text;
   }
 
   /** Flushes, stops listening and re-reading, releases the group's broker, completes `changes$`. */

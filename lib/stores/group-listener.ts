@@ -1,5 +1,6 @@
 import type { ChangeLog } from '../changes/change-log';
 import type { ResyncReason } from '../changes/listener';
+import type { Position } from '../changes/position';
 import type { ReaderHost } from '../changes/reader';
 
 /** What a group's listener hears: other stores' changes to the group, from the change log. */
@@ -22,6 +23,8 @@ export interface ListenSource {
   readonly origin: string;
   /** How the reader runs its queries while this group listens. */
   readonly host: ReaderHost;
+  /** A saved position to be told what was committed since (the store's `since` option). */
+  readonly since?: Position;
 }
 
 /** A group listening: `positioned` once its reads miss nothing from then on (see ChangeReader.register). */
@@ -55,6 +58,7 @@ export function listenToGroup(source: ListenSource, listener: GroupListener): Li
           resync: (reason, error) => !stopped && listener.resync(reason, error),
         },
         source.host,
+        source.since,
       );
       stop = listening.stop;
       void listening.positioned.then(positioned);

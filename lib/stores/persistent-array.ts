@@ -54,6 +54,28 @@ export class PersistentArray<V = unknown> implements AsyncDisposable {
     return this.#store.changes$;
   }
 
+  /**
+   * Where this store is in the change log, as text to keep (a file, a row)
+   * and give back as the `since` option of a store of the same group on a
+   * later start: that store is then first told, as remote changes, what
+   * other stores committed after this call. Resolves once everything
+   * committed before the call has been read and its changes emitted.
+   * @throws ChangeLogUnreadableError when the change log cannot be read.
+   *
+   * ```ts
+   * const saved = await store.position();
+   * // … later, maybe in another process:
+   * const again = new PersistentArray('board', target, { since: saved });
+   * again.changes$.subscribe((c) => console.log(c.type, c.key)); // what changed meanwhile, then on
+   * ```
+   */
+  position(): Promise<string> {
+    return attempt(() => {
+      this.#g.assertOpen('position()');
+      return this.#store.position();
+    });
+  }
+
   /** The element at (x, y, z), or undefined where there is none. */
   async get(x: Coordinate, y: Coordinate, z: Coordinate): Promise<V | undefined> {
     this.#g.assertOpen('get()');

@@ -51,6 +51,28 @@ export class PersistentDict<K extends string | number = string, V = unknown> imp
     return this.#g.pruneLog();
   }
 
+  /**
+   * Where this store is in the change log, as text to keep (a file, a row)
+   * and give back as the `since` option of a store of the same group on a
+   * later start: that store is then first told, as remote changes, what
+   * other stores committed after this call. Resolves once everything
+   * committed before the call has been read and its changes emitted.
+   * @throws ChangeLogUnreadableError when the change log cannot be read.
+   *
+   * ```ts
+   * const saved = await store.position();
+   * // … later, maybe in another process:
+   * const again = new PersistentDict('prefs', target, { since: saved });
+   * again.changes$.subscribe((c) => console.log(c.type, c.key)); // what changed meanwhile, then on
+   * ```
+   */
+  position(): Promise<string> {
+    return attempt(() => {
+      this.#g.assertOpen('position()');
+      return this.#store.position();
+    });
+  }
+
   /** The group id as stored. */
   get group(): string {
     return this.#g.group;

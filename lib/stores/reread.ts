@@ -34,6 +34,7 @@ export class Reread<K, V> {
   readonly #inflight = new Set<Promise<void>>();
   #group: Promise<void> | undefined;
   #groupAgain = false;
+  #whole = false;
   #stopped = false;
 
   constructor(private readonly host: RereadHost<K, V>) {}
@@ -45,11 +46,13 @@ export class Reread<K, V> {
 
   /**
    * Reads again every key memory knows (every key of the group once memory
-   * knows them all). Calls while one runs share one more run after it, so a
-   * flood of notices costs two reads, and each caller's read started after
-   * its call.
+   * knows them all, or with `whole`: a store told what changed since a
+   * saved position reports every key it finds). Calls while one runs share
+   * one more run after it, so a flood of notices costs two reads, and each
+   * caller's read started after its call.
    */
-  group(origin: Change<K, V>['origin']): Promise<void> {
+  group(origin: Change<K, V>['origin'], whole = false): Promise<void> {
+    this.#whole ||= whole;
     if (this.#group) {
       this.#groupAgain = true;
       return this.#group;
@@ -57,7 +60,9 @@ export class Reread<K, V> {
     const run = (async () => {
       do {
         this.#groupAgain = false;
-        await this.#readGroup(origin);
+        const all = this.#whole;
+        this.#whole = false;
+        await this.#readGroup(origin, all);
       } while (this.#groupAgain && !this.#stopped);
     })().finally(() => {
       this.#group = undefined;
@@ -97,16 +102,16 @@ export class Reread<K, V> {
     }
   }
 
-  async #readGroup(origin: Change<K, V>['origin']): Promise<void> {
+  async #readGroup(origin: Change<K, V>['origin'], whole: boolean): Promise<void> {
     const { cache } = this.host;
     const known = [...cache.keys(), ...cache.absentKeys()];
-    if (this.#stopped || (known.length === 0 && !cache.complete)) return;
+    if (this.#stopped || (known.length === 0 && !cache.complete && !whole)) return;
     const mark = cache.mark();
     const found = await this.host.readAll();
     if (this.#stopped) return;
     if (found.size === 0 && this.#emptied(mark, origin)) return;
     const keys = new Map<string, K>(known.map((key) => [this.host.textOf(key), key]));
-    if (cache.complete) {
+    if (cache.complete || whole) {
       for (const text of found.keys()) {
         const key = this.host.keyOf(text);
         if (key !== undefined) keys.set(text, key);

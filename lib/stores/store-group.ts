@@ -2,14 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { lastValueFrom, type SchedulerLike } from 'rxjs';
 import { storeAccess } from '../broker/store-access';
 import type { ChangeBus } from '../dialect';
-import { BrokerClosedError, SerializationError } from '../errors';
+import { BrokerClosedError, SerializationError, TransactionError } from '../errors';
 import type { DatabaseTarget } from '../target';
 import { changeLogOf, type ChangeLog, type PruneHost } from '../changes/change-log';
 import { boundedEntries, type ChangeEntry } from '../changes/entry';
 import { appendStatement } from '../changes/log-sql';
 import { sharedReadsOf } from './shared-reads';
 import { CHANGES_TABLE } from '../changes/log-table';
+import type { Position } from '../changes/position';
 import type { ReaderHost } from '../changes/reader';
+import { parseSavedPosition } from '../changes/saved-position';
 import { clock } from '../clock';
 import { storeChannel } from './channel';
 import { listenToGroup, type GroupListener } from './group-listener';
@@ -55,6 +57,8 @@ export class StoreGroup {
   readonly #bus: Promise<ChangeBus>;
   readonly #log: Promise<ChangeLog>;
   readonly #kind: string;
+  /** Where to start hearing other stores' changes (the `since` option), or undefined: from now. */
+  readonly #since: Position | undefined;
   #closed = false;
   readonly #writes = new Set<Promise<void>>();
   #shutdown: Promise<void> | undefined;
@@ -70,6 +74,8 @@ export class StoreGroup {
     this.#options = settle(options);
     this.label = `${kind}(${JSON.stringify(this.group)})`;
     this.#broker = new StoreBroker(table, target, this.label);
+    const { since } = this.#options;
+    this.#since = since === undefined ? undefined : parseSavedPosition(since, this.#broker.dialect);
     const access = this.#broker[storeAccess]();
     this.#placeholder = access.placeholder;
     const { scheduler, initialDelay, maxDelay } = this.#options;
@@ -190,6 +196,18 @@ export class StoreGroup {
 
   async #write(build: () => StoreWrite): Promise<void> {
     const log = await this.#log;
+    try {
+      await this.#transact(log, build);
+    } catch (error) {
+      // The log table dropped by someone: made again, the write is tried once more (see #logMade).
+      const code = error instanceof TransactionError ? error.code : undefined;
+      if (code !== log.dialect.missingTableCode || !(await this.#logMade())) throw error;
+      await this.#transact(log, build);
+    }
+  }
+
+  /** One write transaction (with its retries), its entries appended; then the log hears it committed. */
+  async #transact(log: ChangeLog, build: () => StoreWrite): Promise<void> {
     let logged = false;
     await lastValueFrom(
       this.#broker.transact(
@@ -220,6 +238,29 @@ export class StoreGroup {
       { defaultValue: undefined },
     );
     if (logged) log.committed(this.#pruneHost(), this.#kind, this.group, this.#origin);
+  }
+
+  /**
+   * After a failed write: whether the change log table was missing (someone
+   * dropped it) and has been made again. A store's writes are its user's
+   * data and the log only sasync's bookkeeping, so a write does not fail
+   * for want of it: the readers, which find the log made again, resync
+   * ('log-lost'), and the retried write's entry is in the new log. False
+   * when the log is there (the write failed for another reason, which it
+   * reports) or cannot be made (the database is unreachable: the same).
+   */
+  async #logMade(): Promise<boolean> {
+    try {
+      await this.#query({ sql: `SELECT 1 FROM ${CHANGES_TABLE.name} WHERE 1 = 0`, parameters: [] });
+      return false;
+    } catch {
+      try {
+        await this.#broker.ensureLog();
+        return true;
+      } catch {
+        return false;
+      }
+    }
   }
 
   /** What the log prunes with: a short transaction of this group's broker, at the write niceness. */
@@ -257,14 +298,45 @@ export class StoreGroup {
       read: (statement) => this.#query(statement),
       ensureLog: () => this.#broker.ensureLog(),
     };
-    const source = { log: this.#log, kind: this.#kind, group: this.group, origin: this.#origin, host };
+    const since = this.#since;
+    const source = { log: this.#log, kind: this.#kind, group: this.group, origin: this.#origin, host, since };
     const { stop, positioned } = listenToGroup(source, listener);
     this.#positioned = positioned;
+    if (since) {
+      this.#catchingUp = true;
+      void positioned.then(() => (this.#catchingUp = false));
+    }
     return stop;
   }
 
   /** Set while listening: reads wait for it (see read). */
   #positioned: Promise<void> | undefined;
+  #catchingUp = false;
+
+  /**
+   * Whether the group is being told what was committed since its `since`
+   * position (until then, a group-wide entry means: report every key found,
+   * as memory knew nothing then).
+   */
+  get catchingUp(): boolean {
+    return this.#catchingUp;
+  }
+
+  /**
+   * The change log reader's position once it has read everything committed
+   * before the call and handed it out (see ChangeLog.savedPosition).
+   * @throws ChangeLogUnreadableError when the log cannot be read.
+   */
+  async position(): Promise<string> {
+    if (this.#positioned) await this.#positioned;
+    const log = await this.#log;
+    await log.reader.caughtUp();
+    const text = log.savedPosition();
+    if (text === undefined) {
+      throw new BrokerClosedError(this.label, 'position() (the store no longer listens to the change log)');
+    }
+    return text;
+  }
 
   /**
    * Refuses new calls at once, runs `beforeClose` (a store flushes its

@@ -20,6 +20,18 @@ export interface StoreOptions {
    * sqlite file is polled for other processes' commits.
    */
   readonly changeLog?: ChangeLogOptions;
+  /**
+   * A position a PersistentDict or PersistentArray saved earlier (its
+   * `position()`), on this database (Items, which does not listen, only
+   * checks it): the store is first told, as remote changes (`changes$`,
+   * origin 'remote', values read from the table), what other stores
+   * committed after it; a 'resync' when those entries were pruned (older
+   * than the retention) or the log was emptied since. Without it, a store
+   * hears what is committed from its start on.
+   * @throws TypeError at construction for text that is no position,
+   *   RangeError for a position of the other database kind.
+   */
+  readonly since?: string;
 }
 
 /** Settings of the change log (see {@link StoreOptions.changeLog}). */
@@ -66,6 +78,7 @@ export interface Settled {
   readonly maxDelay: number;
   readonly retention: Retention;
   readonly pollInterval: number;
+  readonly since: string | undefined;
 }
 
 /** @throws TypeError or RangeError for options that cannot work. */
@@ -99,5 +112,6 @@ export function settle(options: DictOptions = {}): Settled {
     maxDelay,
     retention,
     pollInterval,
+    since: options.since,
   };
 }
