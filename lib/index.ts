@@ -86,6 +86,7 @@ export {
   AsyncError,
   BrokerClosedError,
   CancelledError,
+  ChangeLogUnreadableError,
   ConnectionLostError,
   DatabaseError,
   InvalidIdentifierError,

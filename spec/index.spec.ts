@@ -10,6 +10,7 @@ describe('the public surface', () => {
        "BrokerClosedError",
        "CacheRegion",
        "CancelledError",
+       "ChangeLogUnreadableError",
        "ConnectionLostError",
        "DatabaseError",
        "InvalidIdentifierError",

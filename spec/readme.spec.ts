@@ -72,6 +72,7 @@ const EXPECTED: [string, RegExp][] = [
     /^<p>score: -<\/p>\n<p>score: 10<\/p>\n<p>score: 25<\/p>\n<p>score: 40<\/p>\n\{\n {2}type: 'set',\n {2}key: 'score',\n {2}value: 40,\n {2}previous: 25,\n {2}origin: 'remote'\n\}$/,
   ],
   ['pollInterval: 25,', /^\[ 'remote set theme' \] dark\ntrue$/],
+  ['{ since: saved }', /^\[ 'remote set theme dark' \]$/],
   ['broker\n  .live<Task>(', /^\[\] \+0 -0 ~0\n\[ 'write', 'test' \] \+2 -0 ~0\n\[ 'test' \] \+0 -1 ~0\nnot-a-query$/],
   [
     "region.getOrCreate('top:2'",

@@ -2,7 +2,7 @@ import { clock, type TimerHandle } from '../clock';
 import { Dispatch, guarded } from './dispatch';
 import type { LogListener, ResyncReason } from './listener';
 import type { LogDialect, ReadRows } from './log-dialect';
-import { ChangeLogUnreadableError } from './unreadable-error';
+import { ChangeLogUnreadableError } from '../errors';
 import type { Horizon, Position } from './position';
 
 /** What a listener lends the reader: a way to run its queries (through its store's broker). */

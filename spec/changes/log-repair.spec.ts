@@ -3,7 +3,7 @@ import { devalueSerializer, PersistentDict, type Change } from '../../lib';
 import { changeLogOf } from '../../lib/changes/change-log';
 import { CHANGES_TABLE } from '../../lib/changes/log-table';
 import { CATCH_UP_MAX_FAILURES, RETRY_MAX_MS, RETRY_MS } from '../../lib/changes/reader';
-import { ChangeLogUnreadableError } from '../../lib/changes/unreadable-error';
+import { ChangeLogUnreadableError } from '../../lib/errors';
 import { remoteSettled } from '../../lib/stores/cached-store';
 import { ITEMS_TABLE } from '../../lib/stores/tables';
 import { nextChange, RawSql } from '../support/stores';

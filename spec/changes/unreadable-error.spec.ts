@@ -1,5 +1,5 @@
 import { SasyncError } from '../../lib/errors';
-import { ChangeLogUnreadableError } from '../../lib/changes/unreadable-error';
+import { ChangeLogUnreadableError } from '../../lib/errors';
 
 describe('ChangeLogUnreadableError', () => {
   it('names the tries and the failure, keeps it as cause, and says what to check', () => {
