@@ -101,14 +101,15 @@ describe.each(allTargets)('hostile and broken change logs [$name]', (t) => {
   });
 
   it(`the log dropped under a reader: a 'resync', the table made again, later changes delivered [${t.name}]`, async () => {
+    // Watched before anything moves: on a sqlite file the poll may wake the reader during the writes below.
+    const resynced = nextChange(dict.changes$, (c) => c.type === 'resync');
+    const a2 = nextChange(dict.changes$, (c) => c.key === 'a' && c.value === 'A2');
     await raw.query(`DROP TABLE ${T}`);
     // Written directly while the log is gone: only a resync can tell the reader.
     await raw.query(`UPDATE ${ITEMS_TABLE.name} SET value = ? WHERE group_id = ? AND name = 'a'`, [
       devalueSerializer.encode('A2'),
       group,
     ]);
-    const resynced = nextChange(dict.changes$, (c) => c.type === 'resync');
-    const a2 = nextChange(dict.changes$, (c) => c.key === 'a' && c.value === 'A2');
     // A wake-up, as another process's write sends (a DROP sends none; on a sqlite file data_version moves).
     if (raw.dialect === 'postgres') await raw.query(`SELECT pg_notify(?, '')`, [T]);
     await within(dict[remoteSettled](), 'dict reads the log again', 20_000);
@@ -128,6 +129,10 @@ describe.each(allTargets)('hostile and broken change logs [$name]', (t) => {
   }, 40_000);
 
   it(`the log emptied under a reader (TRUNCATE; on sqlite its sequence reset too): a 'log-lost' resync [${t.name}]`, async () => {
+    // Watched before anything moves: on a sqlite file the poll may wake the reader during the writes below.
+    const resynced = nextChange(dict.changes$, (c) => c.type === 'resync');
+    const a2 = nextChange(dict.changes$, (c) => c.key === 'a' && c.value === 'A2');
+    const b2 = nextChange(dict.changes$, (c) => c.key === 'b' && c.value === 'B2');
     if (raw.dialect === 'postgres') await raw.query(`TRUNCATE ${T}`);
     else {
       await raw.query(`DELETE FROM ${T}`);
@@ -138,9 +143,6 @@ describe.each(allTargets)('hostile and broken change logs [$name]', (t) => {
       devalueSerializer.encode('A2'),
       group,
     ]);
-    const resynced = nextChange(dict.changes$, (c) => c.type === 'resync');
-    const a2 = nextChange(dict.changes$, (c) => c.key === 'a' && c.value === 'A2');
-    const b2 = nextChange(dict.changes$, (c) => c.key === 'b' && c.value === 'B2');
     // Another store's write wakes the reader, which finds the log emptied.
     const other = new PersistentDict<string, string>(group, target);
     try {
