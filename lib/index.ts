@@ -73,7 +73,7 @@ export { migrationScript } from './migrations/script';
 export type { ConnectionStats, IsolationLevel } from './dialect';
 
 // Live queries
-export type { LiveDiff, LiveOptions, LiveResult, TableRef } from './live/types';
+export type { LiveChange, LiveDiff, LiveOptions, LiveResult, TableRef } from './live/types';
 
 // Bound values
 export { json } from './dialect/json-parameter';

@@ -1,6 +1,8 @@
 /** A table a live query reads: its schema (postgres; undefined on sqlite, where it is `main`) and name. */
 export interface TableRef {
+  /** Its postgres schema; undefined on sqlite, and on postgres for the table the search path finds. */
   readonly schema?: string;
+  /** Its name, as the database has it (not quoted). */
   readonly name: string;
 }
 

@@ -1,6 +1,6 @@
 import { lastValueFrom, type Observable } from 'rxjs';
 import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
-import type { AccessBroker } from '../broker/access-broker';
+import type { LiveBroker } from './live-broker';
 import type { Lifecycle } from '../broker/lifecycle';
 import type { SharedDatabase } from '../broker/registry';
 import { LiveQueryError, TransactionError } from '../errors';
@@ -25,7 +25,7 @@ export type LiveQuery = string | SelectQueryBuilder<ObjectLiteral>;
  * @throws TypeError or RangeError at once for bad arguments.
  */
 export function brokerLive<T>(
-  broker: AccessBroker,
+  broker: LiveBroker,
   db: SharedDatabase,
   lifecycle: Lifecycle,
   query: LiveQuery,
@@ -55,8 +55,8 @@ export function brokerLive<T>(
   checkLiveOptions(options as LiveOptions<never> | undefined);
   const host: LiveHost = {
     query: <R>(s: string, p: readonly unknown[], priority: PriorityOptions) =>
-      outsideScopes(() =>
-        lastValueFrom(broker.query<R>(s, p, { ...priority, name: 'live' }), { defaultValue: [] as R[] }),
+      outsideScopes(
+        () => lastValueFrom(broker.query(s, p, { ...priority, name: 'live' }), { defaultValue: [] }) as Promise<R[]>,
       ),
     readTables: (s, p, priority) =>
       outsideScopes(() =>

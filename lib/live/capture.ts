@@ -1,4 +1,4 @@
-import type { AccessBroker } from '../broker/access-broker';
+import type { LiveBroker } from './live-broker';
 import type { TableRef } from '../dialect/dialect-live';
 
 /** What a dialect's capture tells its watcher, and what it runs its statements through. */
@@ -8,7 +8,7 @@ export interface CaptureSink {
    * first of those watching that is running (the one that started the
    * watcher may have shut down); undefined once none watches.
    */
-  broker(): AccessBroker | undefined;
+  broker(): LiveBroker | undefined;
   /** Committed changes may have touched these tables (by key). */
   changed(keys: Iterable<string>): void;
   /** Changes to these tables (all, when undefined) may have been missed. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { lastValueFrom } from 'rxjs';
-import type { AccessBroker } from '../broker/access-broker';
+import type { LiveBroker } from './live-broker';
 import { changeLogOf, type ChangeLog } from '../changes/change-log';
 import type { LogListener } from '../changes/listener';
 import { CHANGES_TABLE } from '../changes/log-table';
@@ -109,7 +109,7 @@ export class PostgresCapture implements Capture {
    * The DataSource's change log, as its stores share it (the first to ask
    * sets it up; nothing here polls: postgres wakes readers by NOTIFY).
    */
-  #logOf(broker: AccessBroker): ChangeLog {
+  #logOf(broker: LiveBroker): ChangeLog {
     this.#log ??= changeLogOf(this.#bus, () => ({
       dialect: 'postgres',
       channel: storeChannel(CHANGES_TABLE.name, broker.dataSource.options),
@@ -131,12 +131,14 @@ export class PostgresCapture implements Capture {
 
   async #read<T>(statement: Statement): Promise<T[]> {
     const broker = this.#needBroker();
-    return lastValueFrom(broker.query<T>(statement.sql, statement.parameters, { name: 'live: read the change log' }), {
-      defaultValue: [],
-    });
+    const rows = await lastValueFrom(
+      broker.query(statement.sql, statement.parameters, { name: 'live: read the change log' }),
+      { defaultValue: [] },
+    );
+    return rows as T[];
   }
 
-  #needBroker(): AccessBroker {
+  #needBroker(): LiveBroker {
     const broker = this.#sink.broker();
     if (!broker) throw new BrokerClosedError('the live query watcher', 'a read');
     return broker;

@@ -1,5 +1,5 @@
 import { lastValueFrom } from 'rxjs';
-import type { AccessBroker } from '../broker/access-broker';
+import type { LiveBroker } from './live-broker';
 import { DEFAULT_POLL_INTERVAL } from '../changes/data-version';
 import { RETRY_MAX_MS, RETRY_MS } from '../changes/reader';
 import { clock, type TimerHandle } from '../clock';
@@ -136,7 +136,7 @@ export class SqliteCapture implements Capture {
   }
 
   /** Makes the counters' table, then the table's counter and triggers, in one transaction; its name as sqlite has it. */
-  async #install(broker: AccessBroker, table: string): Promise<string> {
+  async #install(broker: LiveBroker, table: string): Promise<string> {
     await broker.table(LIVE_TABLES_SPEC.name, LIVE_TABLES_SPEC.columns);
     const captured = await lastValueFrom(
       broker.transact((tx) => installSqliteCapture((sql, parameters) => tx.query(sql, [...parameters]), table), {
@@ -151,7 +151,7 @@ export class SqliteCapture implements Capture {
   }
 
   /** What wakes reads while anything is captured; the function returned stops it. */
-  #wakeUps(broker: AccessBroker): () => void {
+  #wakeUps(broker: LiveBroker): () => void {
     const unhook = onConnectionChange(broker.dataSource, (table) => {
       // The event may come in the context of the write's transaction: the read is work of its own.
       if (table === LIVE_TABLES || this.#names.has(table)) outsideScopes(() => this.#wake());
@@ -163,7 +163,7 @@ export class SqliteCapture implements Capture {
       timer = undefined;
       const poller = this.#sink.broker();
       if (!poller) return schedule();
-      lastValueFrom(poller.query<{ data_version: number }>(READ_DATA_VERSION, [], { name: 'live: poll data_version' }))
+      lastValueFrom(poller.query(READ_DATA_VERSION, [], { name: 'live: poll data_version' }))
         .then(([row]) => {
           if (!stopped && row && this.#dataVersion !== undefined && Number(row.data_version) !== this.#dataVersion) {
             this.#wake();
@@ -297,7 +297,7 @@ export class SqliteCapture implements Capture {
     }
   }
 
-  #needBroker(): AccessBroker {
+  #needBroker(): LiveBroker {
     const broker = this.#sink.broker();
     if (!broker) throw new BrokerClosedError('the live query watcher', 'a read');
     return broker;

@@ -1,5 +1,5 @@
 import { asyncScheduler } from 'rxjs';
-import type { AccessBroker } from '../broker/access-broker';
+import type { LiveBroker } from './live-broker';
 import { storeAccess } from '../broker/store-access';
 import type { BusOptions, ChangeBus } from '../dialect';
 import type { TableRef } from '../dialect/dialect-live';
@@ -15,7 +15,7 @@ export type { TableListener } from './table-listener';
 /** The change bus as stores open it by default (the first user of a DataSource's bus sets its options). */
 const BUS_OPTIONS: BusOptions = { scheduler: asyncScheduler, initialDelay: 100, maxDelay: 5000 };
 
-const CAPTURES: Record<AccessBroker['dialect'], (bus: ChangeBus, sink: CaptureSink) => Capture> = {
+const CAPTURES: Record<LiveBroker['dialect'], (bus: ChangeBus, sink: CaptureSink) => Capture> = {
   postgres: (bus, sink) => new PostgresCapture(bus, sink),
   sqlite: (_bus, sink) => new SqliteCapture(sink),
 };
@@ -61,7 +61,7 @@ const watchers = new WeakMap<ChangeBus, TableWatcher>();
  * ```
  */
 export function watchTables(
-  broker: AccessBroker,
+  broker: LiveBroker,
   tables: readonly TableRef[],
   listener: TableListener,
 ): { positioned: Promise<void>; stop(): void } {
@@ -89,13 +89,13 @@ export function watchTables(
 
 /** What the watcher of a broker's DataSource holds now, for specs and benches (undefined: none yet). */
 export async function watcherStats(
-  broker: AccessBroker,
+  broker: LiveBroker,
 ): Promise<(CaptureStats & { readonly shares: number }) | undefined> {
   const bus = await busOf(broker);
   return watchers.get(bus)?.stats();
 }
 
-async function watcherOf(broker: AccessBroker): Promise<TableWatcher> {
+async function watcherOf(broker: LiveBroker): Promise<TableWatcher> {
   const bus = await busOf(broker);
   let watcher = watchers.get(bus);
   if (!watcher) {
@@ -112,7 +112,7 @@ async function watcherOf(broker: AccessBroker): Promise<TableWatcher> {
   return watcher;
 }
 
-async function busOf(broker: AccessBroker): Promise<ChangeBus> {
+async function busOf(broker: LiveBroker): Promise<ChangeBus> {
   await broker.waitUntilRunning();
   return broker[storeAccess]().bus(BUS_OPTIONS);
 }

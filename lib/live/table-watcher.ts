@@ -1,4 +1,4 @@
-import type { AccessBroker } from '../broker/access-broker';
+import type { LiveBroker } from './live-broker';
 import { guarded } from '../changes/dispatch';
 import type { TableRef } from '../dialect/dialect-live';
 import { quiet, tableKey, type Capture, type CaptureSink, type CaptureStats } from './capture';
@@ -28,7 +28,7 @@ interface Captured {
 export class TableWatcher {
   readonly #capture: Capture;
   /** The brokers watching, each with its number of shares, in the order they came. */
-  readonly #brokers = new Map<AccessBroker, number>();
+  readonly #brokers = new Map<LiveBroker, number>();
   readonly #tables = new Map<string, Captured>();
   readonly #shares = new Set<Share>();
   #changed = new Set<string>();
@@ -57,7 +57,7 @@ export class TableWatcher {
 
   /** Starts one share: see watchTables. */
   watch(
-    broker: AccessBroker,
+    broker: LiveBroker,
     tables: readonly TableRef[],
     listener: TableListener,
   ): { positioned: Promise<void>; stop(): void } {
@@ -116,8 +116,8 @@ export class TableWatcher {
     return { ...this.#capture.stats(), shares: this.#shares.size };
   }
 
-  #broker(): AccessBroker | undefined {
-    let first: AccessBroker | undefined;
+  #broker(): LiveBroker | undefined {
+    let first: LiveBroker | undefined;
     for (const broker of this.#brokers.keys()) {
       if (broker.running) return broker;
       first ??= broker;

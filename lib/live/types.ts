@@ -32,7 +32,7 @@ export interface LiveDiff<T> {
   /** Rows of the previous result whose key is gone. */
   readonly removed: readonly T[];
   /** Rows whose key was there before, with other content: the new row and the one it replaces. */
-  readonly changed: readonly { readonly before: T; readonly after: T }[];
+  readonly changed: readonly LiveChange<T>[];
 }
 
 /** One emission of a live query: the whole result, and what changed since the previous one. */
@@ -41,4 +41,12 @@ export interface LiveResult<T> {
   readonly rows: readonly T[];
   /** Against the previous emission; the first emission has every row in `added`. */
   readonly diff: LiveDiff<T>;
+}
+
+/** A row whose key was there before, with other content. */
+export interface LiveChange<T> {
+  /** The row in the previous emission. */
+  readonly before: T;
+  /** The row now. */
+  readonly after: T;
 }
