@@ -4,6 +4,7 @@ import sqlite3 from 'sqlite3';
 import { AccessBroker, LiveQueryError } from '../../lib';
 import { within } from '../support/streams';
 import { allTargets, fileAndPg, PG_URL, ph, uniqueName, type TestTarget } from '../support/targets';
+import { watcherStats } from '../../lib/live/table-changes';
 import { liveRuns, probe } from './support/probe';
 
 interface Row {
@@ -228,6 +229,42 @@ describe.each(allTargets)('broker.live() [$name]', (t: TestTarget) => {
     const never = probe(b.live(`SELECT id FROM ${items}`, [], { signal: aborted.signal }));
     await within(never.done, 'an already-aborted live query completes');
     expect(never.results).toEqual([]);
+  });
+
+  it('releases its share of the capture on unsubscribe: the last one leaves nothing listening or polling', async () => {
+    const { items, insert } = await tables(b);
+    const one = probe(b.live<Row>(`SELECT id, name FROM ${items}`));
+    const two = probe(b.live<Row>(`SELECT count(*) AS n FROM ${items}`));
+    await Promise.all([one.next('first (one)'), two.next('first (two)')]);
+    expect(await watcherStats(b)).toMatchObject({ shares: 2, tables: 1, active: true });
+    one.subscription.unsubscribe();
+    expect(await watcherStats(b)).toMatchObject({ shares: 1, active: true });
+    const next = two.next('the insert, heard by the one left');
+    await insert(1, 'one');
+    await next;
+    two.subscription.unsubscribe();
+    expect(await watcherStats(b)).toMatchObject({ shares: 0, tables: 0, active: false });
+    const runs = liveRuns(b);
+    await insert(2, 'two');
+    await b.drain();
+    expect(runs.count).toBe(0);
+    runs.stop();
+  });
+
+  it('subscribed inside a transaction, runs on its own: not part of it, and alive after it ends', async () => {
+    const { items, insert } = await tables(b);
+    let live!: ReturnType<typeof probe<Row>>;
+    await b.transact(async (tx) => {
+      await tx.query(`INSERT INTO ${items} (id, name) VALUES (1, 'in the transaction')`);
+      live = probe(b.live<Row>(`SELECT id, name FROM ${items} ORDER BY id`, [], { key: 'id' }));
+    });
+    // Its runs are not the transaction's (on postgres its first may even come before that COMMIT):
+    // it comes to show what the transaction committed, and goes on after it.
+    await live.some('the committed row', (r) => r.rows.length === 1);
+    const next = live.next('a later insert');
+    await insert(2, 'later');
+    expect((await next).rows).toHaveLength(2);
+    live.subscription.unsubscribe();
   });
 
   it('refuses bad input: writes, no table, a key that is not unique, bad options; nothing written, the broker goes on', async () => {

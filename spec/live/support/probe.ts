@@ -8,6 +8,8 @@ export interface LiveProbe<T> {
   readonly done: Promise<void>;
   /** The next emission (after those recorded so far) that satisfies `test`; fails after 10 s naming `what`. */
   next(what: string, test?: (r: LiveResult<T>) => boolean): Promise<LiveResult<T>>;
+  /** The first emission so far, or from now on, that satisfies `test`. */
+  some(what: string, test: (r: LiveResult<T>) => boolean): Promise<LiveResult<T>>;
   readonly subscription: Subscription;
 }
 
@@ -35,6 +37,10 @@ export function probe<T>(live: Observable<LiveResult<T>>): LiveProbe<T> {
     results,
     done,
     subscription,
+    some(what, test) {
+      const seen = results.find(test);
+      return seen ? Promise.resolve(seen) : this.next(what, test);
+    },
     next(what, test = () => true) {
       const p = new Promise<LiveResult<T>>((resolve) => waiters.push({ from: results.length, test, resolve }));
       return within(Promise.race([p, done.then(() => Promise.reject(new Error(`completed before ${what}`)))]), what);
