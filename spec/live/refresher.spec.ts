@@ -89,6 +89,30 @@ describe('Refresher: when a live query runs again', () => {
     expect(runs).toHaveLength(3);
   });
 
+  it('backs off under a sustained stream of changes (up to 10 throttles), and comes back after a quiet interval', async () => {
+    const starts: number[] = [];
+    const refresher = new Refresher(30, async () => void starts.push(vc.current.now));
+    await refresher.first();
+    // 1,000 changes a second for 10 s, each run instant.
+    for (let ms = 0; ms < 10_000; ms += 2) {
+      refresher.changed();
+      await vc.current.advance(2);
+    }
+    await vc.current.advance(1000);
+    const reRuns = starts.slice(1);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    expect(gaps.slice(0, 4)).toEqual([30, 60, 120, 240]);
+    expect(Math.max(...gaps)).toBe(300);
+    // About PowerSync's figure (32-35 events for 10,000 writes at a 30 ms throttle).
+    expect(reRuns.length).toBeLessThanOrEqual(40);
+    // Quiet now: the next change is read at once, and the interval is back to 30 ms.
+    const at = vc.current.now;
+    refresher.changed();
+    refresher.changed();
+    await vc.current.advance(30);
+    expect(starts.slice(-2)).toEqual([at, at + 30]);
+  });
+
   it('stop() clears its timer and runs nothing more', async () => {
     const { refresher, runs, setNow } = held(30);
     setNow(() => vc.current.now);
