@@ -1,7 +1,7 @@
 import { clock, type TimerHandle } from '../clock';
 
 /** Under a sustained stream of changes the interval between runs grows up to this many throttles. */
-export const MAX_BACKOFF = 10;
+export const MAX_BACKOFF = 12;
 
 /**
  * When a live query runs again: at most one run per `throttle` ms, and never
@@ -11,7 +11,7 @@ export const MAX_BACKOFF = 10;
  * (a burst of commits is one re-query, and the last one's result is read).
  *
  * Changes that keep coming (each run had to wait for its interval) double
- * the interval, up to MAX_BACKOFF throttles (300 ms by default): a stream
+ * the interval, up to MAX_BACKOFF throttles (360 ms by default): a stream
  * of 1,000 commits a second costs about 3 re-queries a second, not 33,
  * while an isolated change is still read at once. A change after a quiet
  * interval brings it back to `throttle`.

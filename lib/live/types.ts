@@ -14,7 +14,7 @@ export interface LiveOptions<T> extends PriorityOptions {
   /**
    * At most one re-query per this many milliseconds (default 30; 0 to 60,000).
    * Commits within the window cause one re-query. Under a sustained stream
-   * of changes the interval doubles, up to 10 throttles, and comes back to
+   * of changes the interval doubles, up to 12 throttles, and comes back to
    * the throttle after a quiet interval.
    */
   readonly throttle?: number;

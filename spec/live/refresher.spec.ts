@@ -89,7 +89,7 @@ describe('Refresher: when a live query runs again', () => {
     expect(runs).toHaveLength(3);
   });
 
-  it('backs off under a sustained stream of changes (up to 10 throttles), and comes back after a quiet interval', async () => {
+  it('backs off under a sustained stream of changes (up to 12 throttles), and comes back after a quiet interval', async () => {
     const starts: number[] = [];
     const refresher = new Refresher(30, async () => void starts.push(vc.current.now));
     await refresher.first();
@@ -102,9 +102,9 @@ describe('Refresher: when a live query runs again', () => {
     const reRuns = starts.slice(1);
     const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
     expect(gaps.slice(0, 4)).toEqual([30, 60, 120, 240]);
-    expect(Math.max(...gaps)).toBe(300);
+    expect(Math.max(...gaps)).toBe(360);
     // About PowerSync's figure (32-35 events for 10,000 writes at a 30 ms throttle).
-    expect(reRuns.length).toBeLessThanOrEqual(40);
+    expect(reRuns.length).toBeLessThanOrEqual(35);
     // Quiet now: the next change is read at once, and the interval is back to 30 ms.
     const at = vc.current.now;
     refresher.changed();
