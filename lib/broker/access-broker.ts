@@ -18,6 +18,9 @@ import type { TransactionEvent } from '../transaction/events';
 import { checkTransactOptions, mergeOptions, type TransactOptions } from '../transaction/options';
 import type { Work } from '../transaction/run-transaction';
 import { Submitter } from '../transaction/submit';
+import { readOnlyTransaction } from '../replicas/read-only-work';
+import type { ReplicaReadOptions } from '../replicas/read-options';
+import { ReplicaRouter } from '../replicas/router';
 import { Lifecycle } from './lifecycle';
 import type { Prepared } from './prepared';
 import { acquireDatabase, type SharedDatabase } from './registry';
@@ -72,6 +75,8 @@ export class AccessBroker implements AsyncDisposable {
   readonly #statements: Statements;
   readonly #tables: Tables;
   readonly #migrateAtStart: boolean;
+  /** A replicated target's routing (reads on replicas); undefined for one database. */
+  readonly #router: ReplicaRouter | undefined;
   #shutdown: Promise<void> | undefined;
 
   /**
@@ -109,6 +114,16 @@ export class AccessBroker implements AsyncDisposable {
     this.#statements = new Statements(this.#db, this.#submitter, this.#lifecycle);
     this.#tables = new Tables(this.#db, this.#lifecycle, this.#submitter);
     this.#migrateAtStart = options.migrate ?? false;
+    this.#router =
+      resolved.replicas && resolved.replication
+        ? new ReplicaRouter(
+            this.#db,
+            { statements: this.#statements, submitter: this.#submitter, lifecycle: this.#lifecycle },
+            resolved.replicas,
+            resolved.replication,
+            options.name ?? new.target.name,
+          )
+        : undefined;
   }
 
   /**
@@ -214,7 +229,7 @@ export class AccessBroker implements AsyncDisposable {
   transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Awaitable<NoInfer<R>>;
   transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Awaitable<NoInfer<R>> {
     checkTransactOptions(options);
-    return this.#submitter.transaction(work, options ?? {}, options?.name) as Awaitable<R>;
+    return this.#submit(work, options ?? {}, options?.name) as Awaitable<R>;
   }
 
   /**
@@ -241,11 +256,7 @@ export class AccessBroker implements AsyncDisposable {
     const make =
       (opts: TransactOptions | undefined) =>
       (...args: A): Awaitable<R> =>
-        this.#submitter.transaction(
-          (tx) => work(tx, ...args),
-          opts ?? {},
-          opts?.name ?? (work.name || undefined),
-        ) as Awaitable<R>;
+        this.#submit((tx) => work(tx, ...args), opts ?? {}, opts?.name ?? (work.name || undefined)) as Awaitable<R>;
     const method = make(options) as TransactionMethod<A, R>;
     method.with = (extra: TransactOptions) => {
       checkTransactOptions(extra);
@@ -256,7 +267,35 @@ export class AccessBroker implements AsyncDisposable {
 
   /** @internal The `@transact` decorator's entry, with the method's name. */
   [transactNamed](work: Work, options: TransactOptions | undefined, method: string): Awaitable<unknown> {
-    return this.#submitter.transaction(work, options ?? {}, options?.name ?? method);
+    return this.#submit(work, options ?? {}, options?.name ?? method);
+  }
+
+  /**
+   * A transaction as the options say: read-only ones (`readOnly: true`) on
+   * a replica of a replicated target, in a read-only transaction; the rest
+   * on the broker's (primary) queue.
+   */
+  #submit(work: Work, options: TransactOptions, method: string | undefined): Awaitable<unknown> {
+    if (!options.readOnly) return this.#submitter.transaction(work, options, method);
+    if (this.#router) return this.#router.readOnly(work, options, method);
+    return readOnlyTransaction(this.#db, this.#submitter, work, options, method);
+  }
+
+  /**
+   * A consistency token: where the primary's WAL stood after the latest
+   * commit made through its DataSource in this process (this broker's
+   * writes, and those of every broker and store on the same primary). A
+   * read given it as `{ after: token }`, through a broker on a replicated
+   * target in any process, runs on a replica only once that replica has
+   * replayed that commit (else on the primary, after `maxReplicaWait`): hand
+   * it from the request that wrote to the next one. Resolves once the
+   * positions of commits still on their way are in (a round trip at most).
+   * On a target without replicas it is `'0/0'`: there is nothing to wait
+   * for; a broker that writes for readers elsewhere must be on a
+   * replicated target (`replicas: []` will do) for its commits to be known.
+   */
+  consistencyToken(): Promise<string> {
+    return this.#router?.consistencyToken() ?? Promise.resolve('0/0');
   }
 
   /**
@@ -321,7 +360,11 @@ export class AccessBroker implements AsyncDisposable {
    * assertion, not checked.
    * @throws RangeError or TypeError at once for bad options (`entities: true` with raw SQL among them).
    */
-  stream<T = ObjectLiteral>(sql: string, parameters?: readonly unknown[], options?: StreamOptions): RowStream<T>;
+  stream<T = ObjectLiteral>(
+    sql: string,
+    parameters?: readonly unknown[],
+    options?: StreamOptions & ReplicaReadOptions,
+  ): RowStream<T>;
   /**
    * The entities of a QueryBuilder's main alias (`entities: true`), typed
    * from the QueryBuilder: hydrated by TypeORM as `getMany()` does, joined
@@ -357,9 +400,12 @@ export class AccessBroker implements AsyncDisposable {
   stream<T extends ObjectLiteral>(
     query: string | SelectQueryBuilder<T>,
     second?: readonly unknown[] | QueryBuilderStreamOptions,
-    third?: StreamOptions,
+    third?: StreamOptions & ReplicaReadOptions,
   ): RowStream<T> | RowStream<ObjectLiteral> {
-    if (typeof query === 'string') return queryStream<T>(this.#db, this.#lifecycle, query, second as unknown[], third);
+    if (typeof query === 'string') {
+      if (this.#router) return this.#router.stream<T>(query, second as unknown[], third);
+      return queryStream<T>(this.#db, this.#lifecycle, query, second as unknown[], third);
+    }
     if (Array.isArray(second) || third !== undefined) {
       throw new TypeError('a QueryBuilder brings its own parameters: call stream(queryBuilder, options)');
     }
@@ -385,6 +431,7 @@ export class AccessBroker implements AsyncDisposable {
     parameters?: readonly unknown[],
     options?: TransactOptions,
   ): Awaitable<NoInfer<T>[]> {
+    if (this.#router) return this.#router.query<T>(sql, parameters, options);
     return this.#statements.query<T>(sql, parameters, options);
   }
 
@@ -454,7 +501,10 @@ export class AccessBroker implements AsyncDisposable {
    */
   shutdown(): Promise<void> {
     // events$ ends once nothing more can happen.
-    return (this.#shutdown ??= this.#lifecycle.shutdown().finally(() => this.#submitter.events.complete()));
+    return (this.#shutdown ??= this.#lifecycle
+      .shutdown()
+      .finally(() => this.#router?.release())
+      .finally(() => this.#submitter.events.complete()));
   }
 
   /**
@@ -467,6 +517,8 @@ export class AccessBroker implements AsyncDisposable {
 
   /** startup(), then first() as the first transaction (if the subclass has one): the lifecycle runs it as the start-up. */
   async #startUp(): Promise<void> {
+    // Before anything commits: the replicas checked, and the primary's commit positions tracked.
+    await this.#router?.open();
     if (this.#migrateAtStart) await this.migrate();
     await this.startup();
     if (this.first === AccessBroker.prototype.first) return;

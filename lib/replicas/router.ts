@@ -1,0 +1,248 @@
+import { Subscription, type Observable, type Subscriber } from 'rxjs';
+import type { ObjectLiteral } from 'typeorm';
+import type { Lifecycle } from '../broker/lifecycle';
+import { acquireDatabase, type SharedDatabase } from '../broker/registry';
+import { Statements } from '../broker/statements';
+import { replicationOf, type DialectReplication } from '../dialect/dialect-replicas';
+import type { StreamOptions } from '../rows/stream-options';
+import type { RowStream } from '../rows/row-stream';
+import type { ReplicaSettings, ResolvedTarget } from '../target';
+import { Awaitable } from '../transaction/awaitable';
+import { currentContext } from '../transaction/context';
+import { checkTransactOptions, type TransactOptions } from '../transaction/options';
+import type { Work } from '../transaction/run-transaction';
+import { Submitter } from '../transaction/submit';
+import { acquirePositions, type CommitPositions } from './commit-positions';
+import { readOnlyTransaction } from './read-only-work';
+import { checkReplicaOptions, type ReplicaReadOptions } from './read-options';
+import { isReadSql } from './read-sql';
+import { fallsBack } from './replica-failure';
+import { ReplicaChoice } from './replica-choice';
+import { acquireNode, type ReplicaNode } from './replica-node';
+import { routedStream } from './routed-stream';
+
+/** A replica as one broker uses it: its shared state, and the broker's queueing on its database. */
+export interface Member {
+  readonly node: ReplicaNode;
+  readonly submitter: Submitter;
+  readonly statements: Statements;
+}
+
+/**
+ * A broker's routing on a replicated target: where each call runs, and the
+ * run again on the primary when a replica could not take it. Transactions,
+ * writes, prepared statements and the stores go to the primary (the
+ * broker's own queue); `query()` of a read, `stream()` of raw SQL and
+ * `transact(work, { readOnly: true })` to a replica that has replayed every
+ * commit made through the primary's DataSource in this process before the
+ * call (and the commits a token stands for), else to the primary after
+ * `maxReplicaWait`. Inside a transaction, everything joins it where it is.
+ */
+export class ReplicaRouter {
+  readonly #primary: SharedDatabase;
+  readonly #primaryStatements: Statements;
+  readonly #primarySubmitter: Submitter;
+  readonly #lifecycle: Lifecycle;
+  readonly #replication: DialectReplication;
+  readonly #members: readonly Member[];
+  readonly #byNode = new Map<ReplicaNode, Member>();
+  readonly #choice: ReplicaChoice;
+  #positions: CommitPositions | undefined;
+  #released: Promise<void> | undefined;
+
+  constructor(
+    primary: SharedDatabase,
+    parts: { readonly statements: Statements; readonly submitter: Submitter; readonly lifecycle: Lifecycle },
+    replicas: readonly ResolvedTarget[],
+    settings: ReplicaSettings,
+    name: string,
+  ) {
+    this.#primary = primary;
+    this.#primaryStatements = parts.statements;
+    this.#primarySubmitter = parts.submitter;
+    this.#lifecycle = parts.lifecycle;
+    const replication = replicationOf(primary.dialect.name);
+    if (!replication) throw new TypeError(`no replication for database type ${primary.dialect.name}`);
+    this.#replication = replication;
+    this.#members = replicas.map((target) => {
+      const db = acquireDatabase(target);
+      const submitter = new Submitter(db, parts.lifecycle, name);
+      const member = {
+        node: acquireNode(db, replication),
+        submitter,
+        statements: new Statements(db, submitter, parts.lifecycle),
+      };
+      this.#byNode.set(member.node, member);
+      return member;
+    });
+    this.#choice = new ReplicaChoice(
+      this.#members.map((m) => m.node),
+      settings.maxReplicaWait,
+      settings.maxReplicaLag,
+    );
+  }
+
+  /**
+   * At the broker's start-up, the primary being open: tracks its commits'
+   * positions, opens and checks every replica (one that cannot be reached
+   * stays out of the rotation for now).
+   * @throws DatabaseError for a replica that is not in recovery.
+   */
+  async open(): Promise<void> {
+    this.#positions ??= acquirePositions(this.#primary, this.#replication);
+    await Promise.all(this.#members.map((m) => m.node.start()));
+  }
+
+  /**
+   * A token for the latest commit made through the primary's DataSource in
+   * this process: reads given it as `after` (in any process) see that
+   * commit. See AccessBroker.consistencyToken.
+   */
+  async consistencyToken(): Promise<string> {
+    const position = this.#positions ? await this.#positions.settled() : 0n;
+    return this.#replication.formatPosition(position);
+  }
+
+  /** See AccessBroker.query. */
+  query<T>(
+    sql: string,
+    parameters: readonly unknown[] | undefined,
+    options: TransactOptions | undefined,
+  ): Awaitable<T[]> {
+    checkTransactOptions(options);
+    const opts = options ?? {};
+    const read = isReadSql(sql);
+    return this.#routed<T[]>(opts, read, (member) =>
+      (member?.statements ?? this.#primaryStatements).query<T>(sql, parameters, options),
+    );
+  }
+
+  /** `transact(work, { readOnly: true })`: on a replica, in a read-only transaction. */
+  readOnly(work: Work, options: TransactOptions, method: string | undefined): Awaitable<unknown> {
+    return this.#routed<unknown>(options, true, (member) =>
+      member
+        ? readOnlyTransaction(member.node.db, member.submitter, work, options, method)
+        : readOnlyTransaction(this.#primary, this.#primarySubmitter, work, options, method),
+    );
+  }
+
+  /** See AccessBroker.stream (raw SQL). */
+  stream<T = ObjectLiteral>(
+    sql: string,
+    parameters: readonly unknown[] | undefined,
+    options: (StreamOptions & ReplicaReadOptions) | undefined,
+  ): RowStream<T> {
+    checkReplicaOptions(options ?? {});
+    return routedStream<T>({
+      primary: this.#primary,
+      gate: this.#lifecycle,
+      sql,
+      parameters,
+      options,
+      choose: () => this.#choose(options ?? {}, true),
+      fallsBack: (member, err) => this.#fallsBack(member, err),
+    });
+  }
+
+  /** Gives back the replicas' databases and shared state (after the broker's work is done). */
+  release(): Promise<void> {
+    this.#released ??= (async () => {
+      this.#positions?.release();
+      await Promise.all(this.#members.map(async (m) => Promise.all([m.node.release(), m.node.db.release()])));
+    })();
+    return this.#released;
+  }
+
+  /**
+   * Where a call runs: inside a transaction, where that transaction is;
+   * `route: 'primary'`, or a statement that may write, on the primary;
+   * else on a replica that has replayed what it must see, if one has within
+   * `maxReplicaWait`.
+   */
+  #choose(options: ReplicaReadOptions, read: boolean): Member | undefined | Promise<Member | undefined> {
+    if (currentContext(this.#primary)) return undefined;
+    for (const member of this.#members) if (currentContext(member.node.db)) return member;
+    if (options.route === 'primary' || this.#members.length === 0) return undefined;
+    if (!read && options.route !== 'replica') return undefined;
+    const after = options.after === undefined ? undefined : this.#replication.parsePosition(options.after);
+    const required = this.#positions?.required(after);
+    if (required === undefined) return undefined;
+    if (typeof required === 'bigint') return this.#member(this.#choice.choose(required));
+    return required.then((r) => (r === undefined ? undefined : this.#member(this.#choice.choose(r))));
+  }
+
+  #member(
+    node: ReplicaNode | undefined | Promise<ReplicaNode | undefined>,
+  ): Member | undefined | Promise<Member | undefined> {
+    if (node instanceof Promise) return node.then((n) => n && this.#byNode.get(n));
+    return node && this.#byNode.get(node);
+  }
+
+  /** Whether a call that failed on `member` runs again on the primary (see fallsBack). */
+  #fallsBack(member: Member, err: unknown): boolean {
+    return fallsBack(member.node, this.#replication, err);
+  }
+
+  /**
+   * Runs `call` where #choose says, per subscription; a call that fails on a
+   * replica for a reason the primary would not have (its connection, a
+   * write it refused) runs again on the primary, if it had emitted nothing.
+   */
+  #routed<R>(
+    options: ReplicaReadOptions,
+    read: boolean,
+    call: (member: Member | undefined) => Observable<R>,
+  ): Awaitable<R> {
+    return new Awaitable<R>((subscriber) => {
+      const subscription = new Subscription();
+      const run = (member: Member | undefined) => {
+        if (subscription.closed) return;
+        if (!member) return void subscription.add(call(undefined).subscribe(subscriber));
+        subscription.add(this.#onReplica(member, call, subscriber, () => run(undefined)));
+      };
+      let chosen: Member | undefined | Promise<Member | undefined>;
+      try {
+        chosen = this.#choose(options, read);
+      } catch (err) {
+        subscriber.error(err);
+        return undefined;
+      }
+      if (chosen instanceof Promise) chosen.then(run, (err: unknown) => subscriber.error(err));
+      else run(chosen);
+      return subscription;
+    });
+  }
+
+  #onReplica<R>(
+    member: Member,
+    call: (member: Member | undefined) => Observable<R>,
+    subscriber: Subscriber<R>,
+    onPrimary: () => void,
+  ): Subscription {
+    const node = member.node;
+    node.inflight++;
+    let counted = true;
+    const done = () => {
+      if (counted) node.inflight--;
+      counted = false;
+    };
+    let emitted = false;
+    const inner = call(member).subscribe({
+      next: (value) => {
+        emitted = true;
+        subscriber.next(value);
+      },
+      complete: () => {
+        done();
+        subscriber.complete();
+      },
+      error: (err: unknown) => {
+        done();
+        if (!emitted && this.#fallsBack(member, err)) onPrimary();
+        else subscriber.error(err);
+      },
+    });
+    inner.add(done);
+    return inner;
+  }
+}
