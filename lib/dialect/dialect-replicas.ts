@@ -39,7 +39,7 @@ export interface DialectReplication {
   /**
    * Records where the WAL stands after each commit on `ds`'s connections,
    * with no round trip of its own: right behind each COMMIT (and each
-   * statement in autocommit), `pg_current_wal_insert_lsn()` goes out in the
+   * statement in autocommit but reads, see isRead), `pg_current_wal_insert_lsn()` goes out in the
    * same pipeline, and `onCommit` gets, as the COMMIT goes out, the promise of
    * that position (rejecting when it could not be read). Returns what stops it.
    */
@@ -51,6 +51,14 @@ export interface DialectReplication {
   /** A WAL position as postgres writes it (`16/B374D848`), and back; undefined for malformed text. */
   formatPosition(position: bigint): string;
   parsePosition(text: string): bigint | undefined;
+  /**
+   * Whether a statement surely only reads (one SELECT, WITH, VALUES or TABLE
+   * with no word that may write or lock): it may run on a replica, and in
+   * autocommit it commits nothing. Conservative: a function that writes,
+   * called from a SELECT, is not seen (the replica refuses it, and the
+   * router runs it again on the primary, in a transaction).
+   */
+  isRead(sql: string): boolean;
   /**
    * Whether a failure on a replica means the read can run on the primary
    * instead, and why: 'refused' (it tried to write: 25006; or a recovery

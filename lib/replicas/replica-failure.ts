@@ -10,14 +10,18 @@ import type { ReplicaNode } from './replica-node';
  * failure (a syntax error, a missing table, a read-only transaction's
  * write) would fail on the primary too, and is the caller's.
  */
-export function fallsBack(node: ReplicaNode, replication: DialectReplication, err: unknown): boolean {
-  if (err instanceof ReadOnlyError && err.inTransaction) return false;
+export function fallsBack(
+  node: ReplicaNode,
+  replication: DialectReplication,
+  err: unknown,
+): 'lost' | 'refused' | undefined {
+  if (err instanceof ReadOnlyError && err.inTransaction) return undefined;
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
-    if (e instanceof ReadOnlyError && e.inTransaction) return false;
+    if (e instanceof ReadOnlyError && e.inTransaction) return undefined;
     if (e instanceof ConnectionLostError || e instanceof DatabaseError) {
       node.fail(e);
-      return true;
+      return 'lost';
     }
   }
-  return replication.replicaRefusal(err) !== undefined;
+  return replication.replicaRefusal(err);
 }

@@ -24,7 +24,7 @@ export interface RoutedStreamSpec {
   /** Where this subscription reads (undefined: the primary). */
   choose(): Member | undefined | Promise<Member | undefined>;
   /** Whether opening failed on the replica for a reason that sends it to the primary. */
-  fallsBack(member: Member, err: unknown): boolean;
+  fallsBack(member: Member, err: unknown): 'lost' | 'refused' | undefined;
 }
 
 /**

@@ -15,7 +15,6 @@ import { Submitter } from '../transaction/submit';
 import { acquirePositions, type CommitPositions } from './commit-positions';
 import { readOnlyTransaction } from './read-only-work';
 import { checkReplicaOptions, type ReplicaReadOptions } from './read-options';
-import { isReadSql } from './read-sql';
 import { fallsBack } from './replica-failure';
 import { ReplicaChoice } from './replica-choice';
 import { acquireNode, type ReplicaNode } from './replica-node';
@@ -111,10 +110,13 @@ export class ReplicaRouter {
   ): Awaitable<T[]> {
     checkTransactOptions(options);
     const opts = options ?? {};
-    const read = isReadSql(sql);
-    return this.#routed<T[]>(opts, read, (member) =>
-      (member?.statements ?? this.#primaryStatements).query<T>(sql, parameters, options),
-    );
+    const read = this.#replication.isRead(sql);
+    return this.#routed<T[]>(opts, read, (member, refused) => {
+      if (member) return member.statements.query<T>(sql, parameters, options);
+      // Refused on a replica, it writes after all: in a transaction on the primary, whose COMMIT's position is known.
+      const primary = refused ? { ...opts, isolation: opts.isolation ?? 'READ COMMITTED' } : options;
+      return this.#primaryStatements.query<T>(sql, parameters, primary);
+    });
   }
 
   /** `transact(work, { readOnly: true })`: on a replica, in a read-only transaction. */
@@ -178,8 +180,8 @@ export class ReplicaRouter {
     return node && this.#byNode.get(node);
   }
 
-  /** Whether a call that failed on `member` runs again on the primary (see fallsBack). */
-  #fallsBack(member: Member, err: unknown): boolean {
+  /** Whether a call that failed on `member` runs again on the primary, and why (see fallsBack). */
+  #fallsBack(member: Member, err: unknown): 'lost' | 'refused' | undefined {
     return fallsBack(member.node, this.#replication, err);
   }
 
@@ -191,14 +193,14 @@ export class ReplicaRouter {
   #routed<R>(
     options: ReplicaReadOptions,
     read: boolean,
-    call: (member: Member | undefined) => Observable<R>,
+    call: (member: Member | undefined, refused?: boolean) => Observable<R>,
   ): Awaitable<R> {
     return new Awaitable<R>((subscriber) => {
       const subscription = new Subscription();
-      const run = (member: Member | undefined) => {
+      const run = (member: Member | undefined, refused = false) => {
         if (subscription.closed) return;
-        if (!member) return void subscription.add(call(undefined).subscribe(subscriber));
-        subscription.add(this.#onReplica(member, call, subscriber, () => run(undefined)));
+        if (!member) return void subscription.add(call(undefined, refused).subscribe(subscriber));
+        subscription.add(this.#onReplica(member, call, subscriber, (why) => run(undefined, why === 'refused')));
       };
       let chosen: Member | undefined | Promise<Member | undefined>;
       try {
@@ -217,7 +219,7 @@ export class ReplicaRouter {
     member: Member,
     call: (member: Member | undefined) => Observable<R>,
     subscriber: Subscriber<R>,
-    onPrimary: () => void,
+    onPrimary: (why: 'lost' | 'refused') => void,
   ): Subscription {
     const node = member.node;
     node.inflight++;
@@ -238,7 +240,8 @@ export class ReplicaRouter {
       },
       error: (err: unknown) => {
         done();
-        if (!emitted && this.#fallsBack(member, err)) onPrimary();
+        const why = emitted ? undefined : this.#fallsBack(member, err);
+        if (why) onPrimary(why);
         else subscriber.error(err);
       },
     });

@@ -45,10 +45,8 @@ import { createReplicaPair, WHERE, type ReplicaPair } from './replica-set';
 
   it('reads its own write at once, on whichever server has it', async () => {
     for (let i = 0; i < 50; i++) {
-      const [{ id }] = await broker.query<{ id: number }>('INSERT INTO notes (body) VALUES ($1) RETURNING id', [
-        `n${i}`,
-      ]);
-      const rows = await broker.query<{ body: string }>('SELECT body FROM notes WHERE id = $1', [id]);
+      const [row] = await broker.query<{ id: number }>('INSERT INTO notes (body) VALUES ($1) RETURNING id', [`n${i}`]);
+      const rows = await broker.query<{ body: string }>('SELECT body FROM notes WHERE id = $1', [row!.id]);
       expect(rows).toEqual([{ body: `n${i}` }]);
     }
   });

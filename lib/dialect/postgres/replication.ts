@@ -2,6 +2,7 @@ import type { ClientConfig } from 'pg';
 import type { DataSource } from 'typeorm';
 import type { DialectReplication, ReplicaProbe, ReplicaState } from '../dialect-replicas';
 import { driverErrorCode } from '../driver-error';
+import { isReadSql } from './read-sql';
 import { loadDriver } from '../load-driver';
 import { POSITION_SQL, trackCommitPositions } from '../typeorm/pg-commit-position';
 import { destroySocket, type PgClient } from '../typeorm/pg-client';
@@ -106,7 +107,7 @@ export const postgresReplication: DialectReplication = {
   trackCommits(ds, onCommit) {
     const pool = pgPool(ds);
     if (!pool) return () => undefined;
-    return trackCommitPositions(pool, (text) => onCommit(text.then(parsed)));
+    return trackCommitPositions(pool, (text) => onCommit(text.then(parsed)), isReadSql);
   },
   async currentPosition(ds) {
     const rows = (await ds.query(POSITION_SQL)) as { lsn: string }[];
@@ -115,5 +116,6 @@ export const postgresReplication: DialectReplication = {
   openProbe,
   formatPosition,
   parsePosition,
+  isRead: isReadSql,
   replicaRefusal: (error) => (REFUSED.has(driverErrorCode(error) ?? '') ? 'refused' : undefined),
 };

@@ -7,6 +7,8 @@ export const POSITION_SQL = 'SELECT pg_current_wal_insert_lsn()::text AS lsn';
 
 /** Statements that open a transaction (TypeORM's START TRANSACTION, a cursor's BEGIN … READ ONLY). */
 const OPENS = /^\s*(start\s+transaction|begin)\b/i;
+/** What makes a transaction read-only: its COMMIT commits nothing. */
+const READ_ONLY = /^\s*(set\s+transaction\s+read\s+only|(start\s+transaction|begin)\b.*\bread\s+only)\b/i;
 /** Statements that end one. */
 const ENDS = /^\s*(commit|rollback|end|abort)\s*$/i;
 
@@ -15,13 +17,14 @@ type Query = (this: PgClient, sql: unknown, values?: unknown, callback?: unknown
 const TRACKED = Symbol('sasync.commitPositions');
 
 interface Tracked {
-  [TRACKED]?: { readonly query: Query; readonly wrapped: Query; inTransaction: boolean };
+  [TRACKED]?: { readonly query: Query; readonly wrapped: Query; inTransaction: boolean; readOnly: boolean };
 }
 
 /**
  * Sends `pg_current_wal_insert_lsn()` right behind every COMMIT of a
- * transaction that sent something, and behind every statement run outside a
- * transaction (autocommit), on the pool's clients, and hands `onCommit` the
+ * transaction that sent something and was not read-only, and behind every
+ * statement run outside a transaction (autocommit) that `isRead` does not
+ * call a read, on the pool's clients, and hands `onCommit` the
  * promise of its text as the COMMIT goes out. It goes out pipelined behind
  * it (see pg-pipeline.ts: a plain statement sent while another is on the
  * wire goes out at once), so it costs no round trip; run after the COMMIT,
@@ -35,12 +38,16 @@ interface Tracked {
  * positions would be missed and reads would go to the primary after each
  * commit's wait (spec/replicas/read-your-writes.spec.ts).
  */
-export function trackCommitPositions(pool: PgPool, onCommit: (position: Promise<string>) => void): () => void {
-  const track = (client: PgClient) => wrap(client, onCommit);
+export function trackCommitPositions(
+  pool: PgPool,
+  onCommit: (position: Promise<string>) => void,
+  isRead: (sql: string) => boolean,
+): () => void {
+  const track = (client: PgClient) => wrap(client, onCommit, isRead);
   // A client back in the pool without COMMIT (its BEGIN was never sent) starts outside a transaction.
   const released = (_err: unknown, client: PgClient) => {
     const state = (client as PgClient & Tracked)[TRACKED];
-    if (state) state.inTransaction = false;
+    if (state) state.inTransaction = state.readOnly = false;
   };
   for (const client of pgPoolClients(pool)) track(client);
   pool.on('connect', track);
@@ -52,7 +59,7 @@ export function trackCommitPositions(pool: PgPool, onCommit: (position: Promise<
   };
 }
 
-function wrap(client: PgClient, onCommit: (position: Promise<string>) => void): void {
+function wrap(client: PgClient, onCommit: (position: Promise<string>) => void, isRead: (sql: string) => boolean): void {
   const c = client as PgClient & Tracked;
   if (c[TRACKED]) return;
   const query = c.query as unknown as Query;
@@ -64,22 +71,24 @@ function wrap(client: PgClient, onCommit: (position: Promise<string>) => void): 
     const state = c[TRACKED]!;
     // Cursors, query configs and callbacks pass: sasync sends its statements as text.
     if (typeof sql !== 'string' || callback !== undefined) return query.call(this, sql, values, callback);
+    if (READ_ONLY.test(sql)) state.readOnly = true;
     if (OPENS.test(sql)) {
       state.inTransaction = true;
       return query.call(this, sql, values);
     }
     if (ENDS.test(sql)) {
-      const commits = state.inTransaction && /^\s*(commit|end)/i.test(sql) && sentSomething(client);
-      state.inTransaction = false;
+      const commits = state.inTransaction && !state.readOnly && /^\s*(commit|end)/i.test(sql) && sentSomething(client);
+      state.inTransaction = state.readOnly = false;
       const result = query.call(this, sql, values);
       if (commits) follow(this);
       return result;
     }
     const result = query.call(this, sql, values);
-    if (!state.inTransaction && sql !== POSITION_SQL) follow(this);
+    // A read in autocommit commits nothing (its position would only make later reads wait for nothing).
+    if (!state.inTransaction && sql !== POSITION_SQL && !isRead(sql)) follow(this);
     return result;
   };
-  c[TRACKED] = { query, wrapped, inTransaction: false };
+  c[TRACKED] = { query, wrapped, inTransaction: false, readOnly: false };
   c.query = wrapped as unknown as PgClient['query'];
 }
 
