@@ -101,7 +101,13 @@ export class ReplicaNode {
   }
 
   async #check(): Promise<void> {
-    await this.db.open();
+    try {
+      await this.db.open();
+    } catch (err) {
+      // Checked again after the backoff, not at every read meanwhile.
+      this.fail(err);
+      throw err;
+    }
     this.#probe ??= this.#replication.openProbe(this.db.dataSource);
     await this.poll();
     if (!this.#up) throw new Error(this.reason);
