@@ -59,7 +59,9 @@ export interface ReplicatedTarget {
 
 /** How a replicated target's reads wait for its replicas (see {@link ReplicatedTarget}). */
 export interface ReplicaSettings {
+  /** See {@link ReplicatedTarget.maxReplicaWait}. */
   readonly maxReplicaWait: number;
+  /** See {@link ReplicatedTarget.maxReplicaLag}. */
   readonly maxReplicaLag: number;
 }
 
