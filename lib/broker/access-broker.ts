@@ -220,6 +220,11 @@ export class AccessBroker implements AsyncDisposable {
    * SAVEPOINT). Unsubscribing removes queued work or rolls running work back.
    * It is also awaitable: `await broker.transact(work)` runs it once and
    * gives its last value (see {@link Awaitable}).
+   *
+   * With `readOnly: true` the transaction is read-only (a write fails it with
+   * ReadOnlyError, having changed nothing) and, on a replicated target,
+   * runs on a replica as a read does (see {@link query}); every other
+   * transaction runs on the primary.
    * @throws RangeError at once for bad options.
    */
   transact<R>(
@@ -358,6 +363,9 @@ export class AccessBroker implements AsyncDisposable {
    * Raw SQL has no entity: its rows are typed `ObjectLiteral` unless you
    * name a row type, `stream<{ name: string }>(sql)`, which is your
    * assertion, not checked.
+   *
+   * On a replicated target a raw SQL stream reads on a replica, as `query()`
+   * of a read does (see {@link query}); a QueryBuilder's reads on the primary.
    * @throws RangeError or TypeError at once for bad options (`entities: true` with raw SQL among them).
    */
   stream<T = ObjectLiteral>(
@@ -425,6 +433,14 @@ export class AccessBroker implements AsyncDisposable {
    * (`NoInfer`, here and in transact() and run(): the row type comes from
    * the call, never from where the result goes, so that
    * `lastValueFrom(broker.query(sql))` keeps it.)
+   *
+   * On a replicated target ({@link ReplicatedTarget}) a statement that surely
+   * only reads (one SELECT, WITH, VALUES or TABLE that neither writes nor
+   * locks) runs on a replica that has replayed every commit made through the
+   * primary in this process before the call (and what `after` stands for),
+   * else on the primary after `maxReplicaWait`; everything else, and
+   * `{ route: 'primary' }`, on the primary. A read a replica cannot take
+   * (its connection lost, or it refuses the statement) runs on the primary.
    */
   query<T = ObjectLiteral>(
     sql: string,

@@ -97,6 +97,8 @@ function openProbe(ds: DataSource): ReplicaProbe {
       const c = client;
       client = undefined;
       const session = await c?.catch(() => undefined);
+      // Held again while it ends: an unref'd socket would let the process exit mid-shutdown.
+      (session as { ref?(): void } | undefined)?.ref?.();
       await session?.end().catch(() => destroySocket(session));
     },
   };
