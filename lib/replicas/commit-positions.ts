@@ -1,5 +1,5 @@
 import type { SharedDatabase } from '../broker/registry';
-import type { DialectReplication } from '../dialect/dialect-replicas';
+import type { DialectReplication } from '../dialect/replicas';
 import { DatabaseError } from '../errors';
 
 /**

@@ -1,7 +1,7 @@
 import { catchError, from, isObservable, throwError, type Observable } from 'rxjs';
 import type { EntityManager } from 'typeorm';
 import type { SharedDatabase } from '../broker/registry';
-import { readOnlyOf } from '../dialect/dialect-replicas';
+import { readOnlyOf } from '../dialect/replicas';
 import { driverFields } from '../dialect/driver-error';
 import { ReadOnlyError, TransactionError } from '../errors';
 import { Awaitable } from '../transaction/awaitable';

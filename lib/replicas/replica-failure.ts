@@ -1,4 +1,4 @@
-import type { DialectReplication } from '../dialect/dialect-replicas';
+import type { DialectReplication } from '../dialect/replicas';
 import { ConnectionLostError, DatabaseError, ReadOnlyError } from '../errors';
 import type { ReplicaNode } from './replica-node';
 

@@ -1,6 +1,6 @@
 import type { SharedDatabase } from '../broker/registry';
 import { clock } from '../clock';
-import type { DialectReplication, ReplicaProbe } from '../dialect/dialect-replicas';
+import type { DialectReplication, ReplicaProbe } from '../dialect/replicas';
 import { DatabaseError } from '../errors';
 
 /** The first pause before a replica that failed is checked again; it doubles up to MAX_BACKOFF. */

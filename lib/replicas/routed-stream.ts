@@ -12,7 +12,7 @@ import {
   type StreamOptions,
 } from '../rows/stream-options';
 import { checkIdentifier } from '../schema/identifiers';
-import type { Member } from './router';
+import type { Member } from './member';
 
 /** What a routed stream needs from its router. */
 export interface RoutedStreamSpec {

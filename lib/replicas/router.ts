@@ -3,7 +3,7 @@ import type { ObjectLiteral } from 'typeorm';
 import type { Lifecycle } from '../broker/lifecycle';
 import { acquireDatabase, type SharedDatabase } from '../broker/registry';
 import { Statements } from '../broker/statements';
-import { replicationOf, type DialectReplication } from '../dialect/dialect-replicas';
+import { replicationOf, type DialectReplication } from '../dialect/replicas';
 import type { StreamOptions } from '../rows/stream-options';
 import type { RowStream } from '../rows/row-stream';
 import type { ReplicaSettings, ResolvedTarget } from '../target';
@@ -18,14 +18,8 @@ import { checkReplicaOptions, type ReplicaReadOptions } from './read-options';
 import { fallsBack } from './replica-failure';
 import { ReplicaChoice } from './replica-choice';
 import { acquireNode, type ReplicaNode } from './replica-node';
+import type { Member } from './member';
 import { routedStream } from './routed-stream';
-
-/** A replica as one broker uses it: its shared state, and the broker's queueing on its database. */
-export interface Member {
-  readonly node: ReplicaNode;
-  readonly submitter: Submitter;
-  readonly statements: Statements;
-}
 
 /**
  * A broker's routing on a replicated target: where each call runs, and the
