@@ -455,10 +455,12 @@ export class AccessBroker implements AsyncDisposable {
    * A statement compiled once and run again with new parameters (sAsync's
    * `s()`): on postgres a named server-side prepared statement (parsed once
    * per connection), on sqlite a cached statement. The same name with the
-   * same SQL returns the same Prepared; with other SQL it throws.
+   * same SQL returns the same Prepared; with other SQL it throws. On a
+   * replicated target, a prepared read runs on a replica as `query()`'s do.
    * @throws InvalidIdentifierError for a bad name or a name reused for other SQL.
    */
   prepare<T = ObjectLiteral>(name: string, sql: string): Prepared<T> {
+    if (this.#router) return this.#router.prepare<T>(name, sql);
     return this.#statements.prepare<T>(name, sql);
   }
 

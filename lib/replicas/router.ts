@@ -2,6 +2,7 @@ import { Subscription, type Observable, type Subscriber } from 'rxjs';
 import type { ObjectLiteral } from 'typeorm';
 import type { Lifecycle } from '../broker/lifecycle';
 import { acquireDatabase, type SharedDatabase } from '../broker/registry';
+import type { Prepared } from '../broker/prepared';
 import { Statements } from '../broker/statements';
 import { replicationOf, type DialectReplication } from '../dialect/replicas';
 import type { StreamOptions } from '../rows/stream-options';
@@ -41,6 +42,8 @@ export class ReplicaRouter {
   readonly #byNode = new Map<ReplicaNode, Member>();
   readonly #choice: ReplicaChoice;
   #positions: CommitPositions | undefined;
+  /** The routed face of each of the broker's prepared statements. */
+  readonly #prepared = new WeakMap<Prepared<unknown>, Prepared<unknown>>();
   #released: Promise<void> | undefined;
 
   constructor(
@@ -111,6 +114,37 @@ export class ReplicaRouter {
       const primary = refused ? { ...opts, isolation: opts.isolation ?? 'READ COMMITTED' } : options;
       return this.#primaryStatements.query<T>(sql, parameters, primary);
     });
+  }
+
+  /**
+   * See AccessBroker.prepare: the broker's Prepared on the primary (the same
+   * name checks), whose reads run on a replica (prepared there too, per
+   * connection) as `query()`'s do.
+   * @throws InvalidIdentifierError for a bad name or a name reused for other SQL.
+   */
+  prepare<T = ObjectLiteral>(name: string, sql: string): Prepared<T> {
+    const primary = this.#primaryStatements.prepare<T>(name, sql);
+    const known = this.#prepared.get(primary);
+    if (known) return known as Prepared<T>;
+    const read = this.#replication.isRead(sql);
+    const routed: Prepared<T> = {
+      name,
+      sql,
+      query: (parameters, options) => {
+        checkTransactOptions(options);
+        const opts = options ?? {};
+        return this.#routed<T[]>(opts, read, (member, refused) => {
+          if (member) return member.statements.prepare<T>(name, sql).query(parameters, options);
+          return primary.query(
+            parameters,
+            refused ? { ...opts, isolation: opts.isolation ?? 'READ COMMITTED' } : options,
+          );
+        });
+      },
+      stream: (parameters, options) => this.stream<T>(sql, parameters, options),
+    };
+    this.#prepared.set(primary, routed as Prepared<unknown>);
+    return routed;
   }
 
   /** `transact(work, { readOnly: true })`: on a replica, in a read-only transaction. */

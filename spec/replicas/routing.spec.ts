@@ -128,4 +128,23 @@ async function busyOnReplica(pair: ReplicaPair): Promise<number> {
     // Its commit is known like any other: read at once, it is there.
     expect(await broker.query("SELECT count(*)::int AS n FROM notes WHERE body = 'forced'")).toEqual([{ n: 1 }]);
   });
+
+  it('runs a prepared read on the replica and a prepared write on the primary, the read seeing the write', async () => {
+    const add = broker.prepare<{ replica: boolean }>(
+      'add_note',
+      'WITH w AS (INSERT INTO notes (body) VALUES ($1) RETURNING id) SELECT pg_is_in_recovery() AS replica FROM w',
+    );
+    const find = broker.prepare<{ body: string; replica: boolean }>(
+      'find_note',
+      'SELECT body, pg_is_in_recovery() AS replica FROM notes WHERE body = $1',
+    );
+    expect(broker.prepare('find_note', find.sql)).toBe(find);
+    for (let i = 0; i < 20; i++) {
+      expect(await add.query([`p${i}`])).toEqual([{ replica: false }]);
+      const [row] = await find.query([`p${i}`]);
+      expect(row!.body).toBe(`p${i}`);
+    }
+    expect(await find.query(['p0'])).toEqual([{ body: 'p0', replica: true }]);
+    expect(await find.query(['p0'], { route: 'primary' })).toEqual([{ body: 'p0', replica: false }]);
+  });
 });

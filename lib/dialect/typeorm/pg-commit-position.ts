@@ -69,8 +69,15 @@ function wrap(client: PgClient, onCommit: (position: Promise<string>) => void, i
   };
   const wrapped: Query = function (this: PgClient, sql, values, callback) {
     const state = c[TRACKED]!;
-    // Cursors, query configs and callbacks pass: sasync sends its statements as text.
-    if (typeof sql !== 'string' || callback !== undefined) return query.call(this, sql, values, callback);
+    const text = statementText(sql);
+    // Cursors (a portal, read in a transaction of its own) and callbacks (not sasync's) pass.
+    if (text === undefined || callback !== undefined) return query.call(this, sql, values, callback);
+    if (typeof sql !== 'string') {
+      // A named prepared statement ({ name, text, values }: sasync's prepare() and repeated SQL).
+      const result = query.call(this, sql, values);
+      if (!state.inTransaction && !isRead(text)) follow(this);
+      return result;
+    }
     if (READ_ONLY.test(sql)) state.readOnly = true;
     if (OPENS.test(sql)) {
       state.inTransaction = true;
@@ -90,6 +97,14 @@ function wrap(client: PgClient, onCommit: (position: Promise<string>) => void, i
   };
   c[TRACKED] = { query, wrapped, inTransaction: false, readOnly: false };
   c.query = wrapped as unknown as PgClient['query'];
+}
+
+/** The SQL of a statement: its text, or a query config's; undefined for a cursor (it has `submit`). */
+function statementText(sql: unknown): string | undefined {
+  if (typeof sql === 'string') return sql;
+  if (typeof sql !== 'object' || sql === null) return undefined;
+  const config = sql as { text?: unknown; submit?: unknown };
+  return typeof config.text === 'string' && typeof config.submit !== 'function' ? config.text : undefined;
 }
 
 function unwrap(client: PgClient): void {
