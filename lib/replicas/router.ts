@@ -194,6 +194,11 @@ export class ReplicaRouter {
     for (const member of this.#members) if (currentContext(member.node.db)) return member;
     if (options.route === 'primary' || this.#members.length === 0) return undefined;
     if (!read && options.route !== 'replica') return undefined;
+    // Before the start-up has checked the replicas and begun tracking commits, nothing is known: after it.
+    if (!this.#positions) {
+      if (this.#lifecycle.inStartUp) return undefined;
+      return this.#lifecycle.admitStream().then(() => (this.#positions ? this.#choose(options, read) : undefined));
+    }
     const after = options.after === undefined ? undefined : this.#replication.parsePosition(options.after);
     const required = this.#positions?.required(after);
     if (required === undefined) return undefined;

@@ -1,6 +1,7 @@
 import { AccessBroker } from '../../lib';
 import { pgClusterAvailable } from '../support/pg-cluster';
 import { until } from '../support/streams';
+import { installVirtualClock } from '../support/virtual-clock';
 import { createReplicaPair, WHERE, type ReplicaPair } from './replica-set';
 
 /** Concurrent read loops while the replica goes away and comes back. */
@@ -68,6 +69,26 @@ const READERS = 6;
         20_000,
       );
     } finally {
+      await broker.shutdown();
+    }
+  });
+
+  it('checks a failed replica again only after its backoff (on the clock), then takes it back', async () => {
+    const broker = new AccessBroker(pair.target());
+    const time = installVirtualClock();
+    try {
+      const where = async () => ((await broker.query<{ replica: boolean }>(WHERE))[0]!.replica ? 'replica' : 'primary');
+      expect(await where()).toBe('replica');
+      await pair.replica.stop();
+      expect(await where()).toBe('primary');
+      await pair.replica.start();
+      // Up again, but its backoff (100 ms of virtual time) has not passed: nobody looks at it yet.
+      for (let i = 0; i < 5; i++) expect(await where()).toBe('primary');
+      await time.advance(100);
+      // The next read asks for a check (in the background; that read runs on the primary), then reads come back.
+      await until(async () => (await where()) === 'replica', 'a read runs on the replica again');
+    } finally {
+      time.uninstall();
       await broker.shutdown();
     }
   });
