@@ -75,8 +75,11 @@ export class AccessBroker implements AsyncDisposable {
   readonly #statements: Statements;
   readonly #tables: Tables;
   readonly #migrateAtStart: boolean;
-  /** A replicated target's routing (reads on replicas); undefined for one database. */
-  readonly #router: ReplicaRouter | undefined;
+  /**
+   * A replicated target's routing (reads on replicas); undefined for one
+   * database, and for a store's broker (see storeAccess).
+   */
+  #router: ReplicaRouter | undefined;
   #shutdown: Promise<void> | undefined;
 
   /**
@@ -506,6 +509,10 @@ export class AccessBroker implements AsyncDisposable {
 
   /** @internal What the stores need (see store-access.ts). */
   [storeAccess](): StoreAccess {
+    // A store's reads run on the primary: the change log's reader positions them in the primary's
+    // snapshots, and a replica behind that position would miss changes (and its LISTEN is the primary's).
+    void this.#router?.release();
+    this.#router = undefined;
     return {
       placeholder: (n) => this.#db.dialect.placeholder(n),
       bus: (options) => this.#db.bus(options),
