@@ -170,7 +170,8 @@ export class ReplicaRouter {
       parameters,
       options,
       choose: () => this.#choose(options ?? {}, true),
-      fallsBack: (member, err) => this.#fallsBack(member, err),
+      // Inside a transaction the stream is part of it: it never moves elsewhere.
+      fallsBack: (member, err) => (this.#inTransaction() ? undefined : this.#fallsBack(member, err)),
     });
   }
 
@@ -192,12 +193,23 @@ export class ReplicaRouter {
   #choose(options: ReplicaReadOptions, read: boolean): Member | undefined | Promise<Member | undefined> {
     if (currentContext(this.#primary)) return undefined;
     for (const member of this.#members) if (currentContext(member.node.db)) return member;
+    return this.#chooseOutside(options, read);
+  }
+
+  /** Whether the caller is inside a transaction of this broker's databases (a call then joins it, where it is). */
+  #inTransaction(): boolean {
+    return currentContext(this.#primary) !== undefined || this.#members.some((m) => currentContext(m.node.db));
+  }
+
+  #chooseOutside(options: ReplicaReadOptions, read: boolean): Member | undefined | Promise<Member | undefined> {
     if (options.route === 'primary' || this.#members.length === 0) return undefined;
     if (!read && options.route !== 'replica') return undefined;
     // Before the start-up has checked the replicas and begun tracking commits, nothing is known: after it.
     if (!this.#positions) {
       if (this.#lifecycle.inStartUp) return undefined;
-      return this.#lifecycle.admitStream().then(() => (this.#positions ? this.#choose(options, read) : undefined));
+      return this.#lifecycle
+        .admitStream()
+        .then(() => (this.#positions ? this.#chooseOutside(options, read) : undefined));
     }
     const after = options.after === undefined ? undefined : this.#replication.parsePosition(options.after);
     const required = this.#positions?.required(after);
@@ -221,7 +233,9 @@ export class ReplicaRouter {
   /**
    * Runs `call` where #choose says, per subscription; a call that fails on a
    * replica for a reason the primary would not have (its connection, a
-   * write it refused) runs again on the primary, if it had emitted nothing.
+   * write it refused) runs again on the primary, if it had emitted nothing
+   * and was not part of a transaction there (a read-only transaction's
+   * write fails it, as it would on the primary).
    */
   #routed<R>(
     options: ReplicaReadOptions,
@@ -233,8 +247,10 @@ export class ReplicaRouter {
       const run = (member: Member | undefined, refused = false) => {
         if (subscription.closed) return;
         if (!member) return void subscription.add(call(undefined, refused).subscribe(subscriber));
+        if (joined) return void subscription.add(call(member).subscribe(subscriber));
         subscription.add(this.#onReplica(member, call, subscriber, (why) => run(undefined, why === 'refused')));
       };
+      const joined = this.#inTransaction();
       let chosen: Member | undefined | Promise<Member | undefined>;
       try {
         chosen = this.#choose(options, read);

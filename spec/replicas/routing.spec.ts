@@ -147,4 +147,24 @@ async function busyOnReplica(pair: ReplicaPair): Promise<number> {
     expect(await find.query(['p0'])).toEqual([{ body: 'p0', replica: true }]);
     expect(await find.query(['p0'], { route: 'primary' })).toEqual([{ body: 'p0', replica: false }]);
   });
+
+  it('keeps a query() inside read-only work on the replica: a write there fails the work, and never moves to the primary', async () => {
+    const error = await broker
+      .transact(
+        async () => {
+          const [here] = await broker.query<{ replica: boolean }>(WHERE);
+          expect(here!.replica).toBe(true);
+          await broker.query("INSERT INTO notes (body) VALUES ('moved?')");
+        },
+        { readOnly: true },
+      )
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(error).toBeInstanceOf(ReadOnlyError);
+    expect(
+      await broker.query("SELECT count(*)::int AS n FROM notes WHERE body = 'moved?'", [], { route: 'primary' }),
+    ).toEqual([{ n: 0 }]);
+  });
 });

@@ -15,8 +15,8 @@ import { createReplicaPair, type ReplicaPair } from './replica-set';
   it("run on the primary (their change log's positions are the primary's), and a broker reads their writes at once", async () => {
     const target = pair.target();
     const broker = new AccessBroker(target);
-    const a = new PersistentDict<number>('counters', target);
-    const b = new PersistentDict<number>('counters', target);
+    const a = new PersistentDict<string, number>('counters', target);
+    const b = new PersistentDict<string, number>('counters', target);
     try {
       await broker.waitUntilRunning();
       for (let i = 1; i <= 30; i++) {
@@ -30,7 +30,7 @@ import { createReplicaPair, type ReplicaPair } from './replica-set';
         );
         expect(rows).toEqual([{ n: 1 }]);
       }
-      const c = new PersistentDict<number>('counters', target);
+      const c = new PersistentDict<string, number>('counters', target);
       expect(await c.get('n')).toBe(30);
       await c.shutdown();
     } finally {
