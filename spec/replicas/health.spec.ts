@@ -92,4 +92,42 @@ const READERS = 6;
       await broker.shutdown();
     }
   });
+
+  it('takes a replica that lags past maxReplicaLag out of the rotation, and back once it has caught up', async () => {
+    const writer = new AccessBroker(pair.target({ maxReplicaWait: 20, maxReplicaLag: 100 }));
+    // Another DataSource (another key) on the same replica: its reads wait for none of the writer's commits.
+    const reader = new AccessBroker({
+      primary: `${pair.primary.url}?application_name=lag`,
+      replicas: [pair.replica.url],
+    });
+    await Promise.all([writer.waitUntilRunning(), reader.waitUntilRunning()]);
+    const where = async (b: AccessBroker) =>
+      (await b.query<{ replica: boolean }>(WHERE))[0]!.replica ? 'replica' : 'primary';
+    const time = installVirtualClock();
+    try {
+      expect(await where(reader)).toBe('replica');
+      await pair.replica.query('SELECT pg_wal_replay_pause()');
+      await writer.query('CREATE TABLE lagging (id int)');
+      // Each read of the writer waits 20 ms (virtual) for the paused replica, then reads on the primary;
+      // once the replica has been behind for more than 100 ms it leaves the rotation.
+      const read = (async () => {
+        for (let i = 0; i < 8; i++) expect(await where(writer)).toBe('primary');
+      })();
+      let reading = true;
+      void read.finally(() => (reading = false));
+      // Time moves on only while reads wait (a poll takes real time, the pause between polls virtual).
+      while (reading) await time.advance(1);
+      await read;
+      // Out of the rotation: the reader, which needs nothing replayed, reads on the primary too.
+      expect(await where(reader)).toBe('primary');
+      await pair.replica.query('SELECT pg_wal_replay_resume()');
+      await time.advance(5000);
+      await until(async () => (await where(reader)) === 'replica', 'the replica is back in the rotation');
+      await until(async () => (await where(writer)) === 'replica', "the writer's reads go to the replica again");
+    } finally {
+      time.uninstall();
+      await pair.replica.query('SELECT pg_wal_replay_resume()');
+      await Promise.all([writer.shutdown(), reader.shutdown()]);
+    }
+  });
 });
