@@ -48,29 +48,59 @@ export function routedStream<T = ObjectLiteral>(spec: RoutedStreamSpec): RowStre
   return new RowStream<T>(async (token) => {
     if (refused !== undefined) throw refused;
     const member = await spec.choose();
+    const onPrimary = () => openStream<T>(primary, gate, cursor, options, token);
     if (member) {
       try {
-        return counted(await openStream<T>(member.node.db, gate, cursor, options, token), member);
+        return onReplica(await openStream<T>(member.node.db, gate, cursor, options, token), member, (err) =>
+          token.aborted ? undefined : spec.fallsBack(member, err) && onPrimary(),
+        );
       } catch (err) {
         if (token.aborted || !spec.fallsBack(member, err)) throw err;
       }
     }
-    return openStream<T>(primary, gate, cursor, options, token);
+    return onPrimary();
   }, options);
 }
 
-/** `source`, counted among its replica's reads until it closes. */
-function counted<T>(source: RowSource<T>, member: Member): RowSource<T> {
+/**
+ * `source`, counted among its replica's reads until it closes; a first read
+ * that fails for the replica's own reason (`elsewhere` gives the primary's
+ * source then) goes on from the primary, since no row was delivered yet.
+ */
+function onReplica<T>(
+  source: RowSource<T>,
+  member: Member,
+  elsewhere: (err: unknown) => Promise<RowSource<T>> | undefined,
+): RowSource<T> {
   const node = member.node;
   node.inflight++;
-  let open = true;
+  let current = source;
+  let counted = true;
+  let delivered = false;
+  const uncount = () => {
+    if (counted) node.inflight--;
+    counted = false;
+  };
   return {
-    read: (n) => source.read(n),
-    close: () => {
-      if (open) node.inflight--;
-      open = false;
-      return source.close();
+    async read(n) {
+      try {
+        const rows = await current.read(n);
+        delivered = true;
+        return rows;
+      } catch (err) {
+        const primary = delivered || current !== source ? undefined : elsewhere(err);
+        if (!primary) throw err;
+        // Not waited for: closing a cursor whose server went away may take as long as the socket does to notice.
+        void source.close().catch(() => undefined);
+        uncount();
+        current = await primary;
+        return current.read(n);
+      }
     },
-    interrupt: source.interrupt && (() => source.interrupt!()),
+    close: () => {
+      uncount();
+      return current.close();
+    },
+    interrupt: () => current.interrupt?.(),
   };
 }

@@ -17,7 +17,7 @@ const READERS = 6;
   });
 
   it.each(['fast', 'immediate'] as const)(
-    'fails no read while the replica is stopped (%s) under a read load, and sends reads to it again once it is back',
+    'fails no read (query, read-only work) while the replica is stopped (%s) under a read load, and sends reads to it again once it is back',
     async (mode) => {
       const broker = new AccessBroker(pair.target());
       try {
@@ -25,11 +25,18 @@ const READERS = 6;
         const served = { replica: 0, primary: 0 };
         const failures: unknown[] = [];
         let reading = true;
-        const reader = async () => {
-          while (reading) {
+        // query() and read-only work in turn. Not streams: a pg-cursor read in flight when its server stops
+        // (fast or immediate) sometimes never settles, on any target (a stream on one database does the
+        // same: a bug of the postgres cursor source, outside routing). (Reported.)
+        const reads = [
+          async () => (await broker.query<{ replica: boolean }>(WHERE))[0]!.replica,
+          () => broker.transact(async (tx) => (await tx.query(WHERE))[0].replica as boolean, { readOnly: true }),
+        ];
+        const reader = async (_: unknown, n: number) => {
+          for (let i = n; reading; i++) {
             try {
-              const [row] = await broker.query<{ replica: boolean }>(WHERE);
-              served[row!.replica ? 'replica' : 'primary']++;
+              const replica = await reads[i % reads.length]!();
+              served[replica ? 'replica' : 'primary']++;
             } catch (err) {
               failures.push(err);
             }
@@ -109,17 +116,18 @@ const READERS = 6;
       await pair.replica.query('SELECT pg_wal_replay_pause()');
       await writer.query('CREATE TABLE lagging (id int)');
       // Each read of the writer waits 20 ms (virtual) for the paused replica, then reads on the primary;
-      // once the replica has been behind for more than 100 ms it leaves the rotation.
-      const read = (async () => {
-        for (let i = 0; i < 8; i++) expect(await where(writer)).toBe('primary');
-      })();
-      let reading = true;
-      void read.finally(() => (reading = false));
-      // Time moves on only while reads wait (a poll takes real time, the pause between polls virtual).
-      while (reading) await time.advance(1);
-      await read;
-      // Out of the rotation: the reader, which needs nothing replayed, reads on the primary too.
-      expect(await where(reader)).toBe('primary');
+      // once the replica has been behind for more than 100 ms it leaves the rotation, which the reader
+      // (it needs nothing replayed) sees: it reads on the primary too.
+      let out = false;
+      for (let i = 0; i < 20 && !out; i++) {
+        let reading = true;
+        const read = where(writer).finally(() => (reading = false));
+        // Time moves on only while the read waits (a poll takes real time, the pause between polls virtual).
+        while (reading) await time.advance(1);
+        expect(await read).toBe('primary');
+        out = (await where(reader)) === 'primary';
+      }
+      expect(out).toBe(true);
       await pair.replica.query('SELECT pg_wal_replay_resume()');
       await time.advance(5000);
       await until(async () => (await where(reader)) === 'replica', 'the replica is back in the rotation');
