@@ -190,24 +190,39 @@ export class InvalidParameterError extends SasyncError {
 export class TransactIterationError extends SasyncError {}
 
 /**
- * `stream()` outside a transaction was given a statement that writes (a
- * DELETE … RETURNING, a DROP, a SELECT … FOR UPDATE…): such a stream only
- * reads, and the database refused the write, so nothing changed. `code` is the
- * driver's (postgres `25006`, sqlite `SQLITE_READONLY`), `sql` the statement.
+ * A statement that writes ran where only reads are allowed, and the database
+ * refused it, so nothing changed: in `stream()` outside a transaction (a
+ * DELETE … RETURNING, a DROP, a SELECT … FOR UPDATE…: such a stream only
+ * reads), or in a read-only transaction (`transact(work, { readOnly: true })`,
+ * `inTransaction` true; it was rolled back). `code` is the driver's (postgres
+ * `25006`, sqlite `SQLITE_READONLY`), `sql` the statement.
  */
 export class ReadOnlyError extends SasyncError {
   /** The statement that tried to write, when known. */
   readonly sql: string | undefined;
   /** The driver's code: postgres `25006`, sqlite `SQLITE_READONLY`. */
   readonly code: string | undefined;
-  constructor(reason: string, context: SasyncErrorOptions & { readonly sql?: string; readonly code?: string } = {}) {
+  /** Refused in a read-only transaction (`{ readOnly: true }`), not in a stream. */
+  readonly inTransaction: boolean;
+  constructor(
+    reason: string,
+    context: SasyncErrorOptions & {
+      readonly sql?: string;
+      readonly code?: string;
+      readonly inTransaction?: boolean;
+    } = {},
+  ) {
     super(
-      `stream() outside a transaction only reads: ${reason}; ` +
-        'run writes with query() or return the stream from transact() work',
+      context.inTransaction
+        ? `a read-only transaction ({ readOnly: true }) cannot write: ${reason}; it was rolled back. ` +
+            'Run work that writes without readOnly'
+        : `stream() outside a transaction only reads: ${reason}; ` +
+            'run writes with query() or return the stream from transact() work',
       context,
     );
     this.sql = context.sql;
     this.code = context.code;
+    this.inTransaction = context.inTransaction ?? false;
   }
 }
 

@@ -63,7 +63,8 @@ export { MAX_NICENESS, MIN_NICENESS } from './scheduler/priority';
 
 // Targets and tables
 export { resolveTarget } from './target';
-export type { DatabaseTarget, ResolvedTarget } from './target';
+export type { DatabaseTarget, ReplicatedTarget, ReplicaSettings, ResolvedTarget } from './target';
+export type { ReplicaReadOptions, Route } from './replicas/read-options';
 export { PORTABLE_TYPES } from './schema/column';
 export type { ColumnSpec, PortableType } from './schema/column';
 export type { IndexInfo, TableInfo, TableOptions } from './schema/table-spec';

@@ -1,7 +1,7 @@
 import { lastValueFrom, type Observable } from 'rxjs';
 import type { DataSource, EntityManager, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import '../async-dispose';
-import type { ConnectionStats } from '../dialect';
+import type { BusOptions, ChangeBus, ConnectionStats } from '../dialect';
 import { DatabaseError, TransactionError } from '../errors';
 import { brokerLive } from '../live/broker-live';
 import type { LiveOptions, LiveResult } from '../live/types';
@@ -20,12 +20,15 @@ import type { TransactionEvent } from '../transaction/events';
 import { checkTransactOptions, mergeOptions, type TransactOptions } from '../transaction/options';
 import type { Work } from '../transaction/run-transaction';
 import { Submitter } from '../transaction/submit';
+import { readOnlyTransaction } from '../replicas/read-only-work';
+import type { ReplicaReadOptions } from '../replicas/read-options';
+import { ReplicaRouter } from '../replicas/router';
 import { Lifecycle } from './lifecycle';
 import type { Prepared } from './prepared';
 import { acquireDatabase, type SharedDatabase } from './registry';
 import { runInQueue, type WorkResult } from './run';
 import { Statements } from './statements';
-import { storeAccess, type StoreAccess } from './store-access';
+import { busAccess, storeAccess, type StoreAccess } from './store-access';
 import { Tables } from './tables';
 
 export type { WorkResult } from './run';
@@ -74,6 +77,11 @@ export class AccessBroker implements AsyncDisposable {
   readonly #statements: Statements;
   readonly #tables: Tables;
   readonly #migrateAtStart: boolean;
+  /**
+   * A replicated target's routing (reads on replicas); undefined for one
+   * database, and for a store's broker (see storeAccess).
+   */
+  #router: ReplicaRouter | undefined;
   #shutdown: Promise<void> | undefined;
 
   /**
@@ -112,6 +120,16 @@ export class AccessBroker implements AsyncDisposable {
     this.#statements = new Statements(this.#db, this.#submitter, this.#lifecycle);
     this.#tables = new Tables(this.#db, this.#lifecycle, this.#submitter);
     this.#migrateAtStart = options.migrate ?? false;
+    this.#router =
+      resolved.replicas && resolved.replication
+        ? new ReplicaRouter(
+            this.#db,
+            { statements: this.#statements, submitter: this.#submitter, lifecycle: this.#lifecycle },
+            resolved.replicas,
+            resolved.replication,
+            options.name ?? new.target.name,
+          )
+        : undefined;
   }
 
   /**
@@ -208,6 +226,11 @@ export class AccessBroker implements AsyncDisposable {
    * SAVEPOINT). Unsubscribing removes queued work or rolls running work back.
    * It is also awaitable: `await broker.transact(work)` runs it once and
    * gives its last value (see {@link Awaitable}).
+   *
+   * With `readOnly: true` the transaction is read-only (a write fails it with
+   * ReadOnlyError, having changed nothing) and, on a replicated target,
+   * runs on a replica as a read does (see {@link query}); every other
+   * transaction runs on the primary.
    * @throws RangeError at once for bad options.
    */
   transact<R>(
@@ -217,7 +240,7 @@ export class AccessBroker implements AsyncDisposable {
   transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Awaitable<NoInfer<R>>;
   transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Awaitable<NoInfer<R>> {
     checkTransactOptions(options);
-    return this.#submitter.transaction(work, options ?? {}, options?.name) as Awaitable<R>;
+    return this.#submit(work, options ?? {}, options?.name) as Awaitable<R>;
   }
 
   /**
@@ -244,11 +267,7 @@ export class AccessBroker implements AsyncDisposable {
     const make =
       (opts: TransactOptions | undefined) =>
       (...args: A): Awaitable<R> =>
-        this.#submitter.transaction(
-          (tx) => work(tx, ...args),
-          opts ?? {},
-          opts?.name ?? (work.name || undefined),
-        ) as Awaitable<R>;
+        this.#submit((tx) => work(tx, ...args), opts ?? {}, opts?.name ?? (work.name || undefined)) as Awaitable<R>;
     const method = make(options) as TransactionMethod<A, R>;
     method.with = (extra: TransactOptions) => {
       checkTransactOptions(extra);
@@ -259,7 +278,35 @@ export class AccessBroker implements AsyncDisposable {
 
   /** @internal The `@transact` decorator's entry, with the method's name. */
   [transactNamed](work: Work, options: TransactOptions | undefined, method: string): Awaitable<unknown> {
-    return this.#submitter.transaction(work, options ?? {}, options?.name ?? method);
+    return this.#submit(work, options ?? {}, options?.name ?? method);
+  }
+
+  /**
+   * A transaction as the options say: read-only ones (`readOnly: true`) on
+   * a replica of a replicated target, in a read-only transaction; the rest
+   * on the broker's (primary) queue.
+   */
+  #submit(work: Work, options: TransactOptions, method: string | undefined): Awaitable<unknown> {
+    if (!options.readOnly) return this.#submitter.transaction(work, options, method);
+    if (this.#router) return this.#router.readOnly(work, options, method);
+    return readOnlyTransaction(this.#db, this.#submitter, work, options, method);
+  }
+
+  /**
+   * A consistency token: where the primary's WAL stood after the latest
+   * commit made through its DataSource in this process (this broker's
+   * writes, and those of every broker and store on the same primary). A
+   * read given it as `{ after: token }`, through a broker on a replicated
+   * target in any process, runs on a replica only once that replica has
+   * replayed that commit (else on the primary, after `maxReplicaWait`): hand
+   * it from the request that wrote to the next one. Resolves once the
+   * positions of commits still on their way are in (a round trip at most).
+   * On a target without replicas it is `'0/0'`: there is nothing to wait
+   * for; a broker that writes for readers elsewhere must be on a
+   * replicated target (`replicas: []` will do) for its commits to be known.
+   */
+  consistencyToken(): Promise<string> {
+    return this.#router?.consistencyToken() ?? Promise.resolve('0/0');
   }
 
   /**
@@ -324,9 +371,16 @@ export class AccessBroker implements AsyncDisposable {
    * Raw SQL has no entity: its rows are typed `ObjectLiteral` unless you
    * name a row type, `stream<{ name: string }>(sql)`, which is your
    * assertion, not checked.
+   *
+   * On a replicated target a raw SQL stream reads on a replica, as `query()`
+   * of a read does (see {@link query}); a QueryBuilder's reads on the primary.
    * @throws RangeError or TypeError at once for bad options (`entities: true` with raw SQL among them).
    */
-  stream<T = ObjectLiteral>(sql: string, parameters?: readonly unknown[], options?: StreamOptions): RowStream<T>;
+  stream<T = ObjectLiteral>(
+    sql: string,
+    parameters?: readonly unknown[],
+    options?: StreamOptions & ReplicaReadOptions,
+  ): RowStream<T>;
   /**
    * The entities of a QueryBuilder's main alias (`entities: true`), typed
    * from the QueryBuilder: hydrated by TypeORM as `getMany()` does, joined
@@ -362,9 +416,12 @@ export class AccessBroker implements AsyncDisposable {
   stream<T extends ObjectLiteral>(
     query: string | SelectQueryBuilder<T>,
     second?: readonly unknown[] | QueryBuilderStreamOptions,
-    third?: StreamOptions,
+    third?: StreamOptions & ReplicaReadOptions,
   ): RowStream<T> | RowStream<ObjectLiteral> {
-    if (typeof query === 'string') return queryStream<T>(this.#db, this.#lifecycle, query, second as unknown[], third);
+    if (typeof query === 'string') {
+      if (this.#router) return this.#router.stream<T>(query, second as unknown[], third);
+      return queryStream<T>(this.#db, this.#lifecycle, query, second as unknown[], third);
+    }
     if (Array.isArray(second) || third !== undefined) {
       throw new TypeError('a QueryBuilder brings its own parameters: call stream(queryBuilder, options)');
     }
@@ -424,12 +481,21 @@ export class AccessBroker implements AsyncDisposable {
    * (`NoInfer`, here and in transact() and run(): the row type comes from
    * the call, never from where the result goes, so that
    * `lastValueFrom(broker.query(sql))` keeps it.)
+   *
+   * On a replicated target ({@link ReplicatedTarget}) a statement that surely
+   * only reads (one SELECT, WITH, VALUES or TABLE that neither writes nor
+   * locks) runs on a replica that has replayed every commit made through the
+   * primary in this process before the call (and what `after` stands for),
+   * else on the primary after `maxReplicaWait`; everything else, and
+   * `{ route: 'primary' }`, on the primary. A read a replica cannot take
+   * (its connection lost, or it refuses the statement) runs on the primary.
    */
   query<T = ObjectLiteral>(
     sql: string,
     parameters?: readonly unknown[],
     options?: TransactOptions,
   ): Awaitable<NoInfer<T>[]> {
+    if (this.#router) return this.#router.query<T>(sql, parameters, options);
     return this.#statements.query<T>(sql, parameters, options);
   }
 
@@ -437,10 +503,12 @@ export class AccessBroker implements AsyncDisposable {
    * A statement compiled once and run again with new parameters (sAsync's
    * `s()`): on postgres a named server-side prepared statement (parsed once
    * per connection), on sqlite a cached statement. The same name with the
-   * same SQL returns the same Prepared; with other SQL it throws.
+   * same SQL returns the same Prepared; with other SQL it throws. On a
+   * replicated target, a prepared read runs on a replica as `query()`'s do.
    * @throws InvalidIdentifierError for a bad name or a name reused for other SQL.
    */
   prepare<T = ObjectLiteral>(name: string, sql: string): Prepared<T> {
+    if (this.#router) return this.#router.prepare<T>(name, sql);
     return this.#statements.prepare<T>(name, sql);
   }
 
@@ -484,8 +552,17 @@ export class AccessBroker implements AsyncDisposable {
     return this.#lifecycle.drain();
   }
 
+  /** @internal The change bus, for live queries (see store-access.ts). */
+  [busAccess](options: BusOptions): Promise<ChangeBus> {
+    return this.#db.bus(options);
+  }
+
   /** @internal What the stores need (see store-access.ts). */
   [storeAccess](): StoreAccess {
+    // A store's reads run on the primary: the change log's reader positions them in the primary's
+    // snapshots, and a replica behind that position would miss changes (and its LISTEN is the primary's).
+    void this.#router?.release();
+    this.#router = undefined;
     return {
       placeholder: (n) => this.#db.dialect.placeholder(n),
       bus: (options) => this.#db.bus(options),
@@ -499,7 +576,10 @@ export class AccessBroker implements AsyncDisposable {
    */
   shutdown(): Promise<void> {
     // events$ ends once nothing more can happen.
-    return (this.#shutdown ??= this.#lifecycle.shutdown().finally(() => this.#submitter.events.complete()));
+    return (this.#shutdown ??= this.#lifecycle
+      .shutdown()
+      .finally(() => this.#router?.release())
+      .finally(() => this.#submitter.events.complete()));
   }
 
   /**
@@ -512,6 +592,8 @@ export class AccessBroker implements AsyncDisposable {
 
   /** startup(), then first() as the first transaction (if the subclass has one): the lifecycle runs it as the start-up. */
   async #startUp(): Promise<void> {
+    // Before anything commits: the replicas checked, and the primary's commit positions tracked.
+    await this.#router?.open();
     if (this.#migrateAtStart) await this.migrate();
     await this.startup();
     if (this.first === AccessBroker.prototype.first) return;

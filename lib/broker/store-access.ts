@@ -15,3 +15,11 @@ export interface StoreAccess {
 }
 
 export const storeAccess = Symbol('sasync.storeAccess');
+
+/**
+ * The DataSource's change bus for live queries (see StoreAccess.bus),
+ * reached without what `storeAccess` does to a replicated broker: a live
+ * query's own statements name the primary, and its broker keeps routing
+ * the caller's reads to replicas.
+ */
+export const busAccess = Symbol('sasync.busAccess');

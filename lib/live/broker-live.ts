@@ -56,7 +56,10 @@ export function brokerLive<T>(
   const host: LiveHost = {
     query: <R>(s: string, p: readonly unknown[], priority: PriorityOptions) =>
       outsideScopes(
-        () => lastValueFrom(broker.query(s, p, { ...priority, name: 'live' }), { defaultValue: [] }) as Promise<R[]>,
+        () =>
+          lastValueFrom(broker.query(s, p, { ...priority, name: 'live', route: 'primary' }), {
+            defaultValue: [],
+          }) as Promise<R[]>,
       ),
     readTables: (s, p, priority) =>
       outsideScopes(() =>

@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager, ObjectLiteral } from 'typeorm';
 import type { WorkResult } from '../broker/run';
-import type { StoreAccess, storeAccess } from '../broker/store-access';
+import type { busAccess } from '../broker/store-access';
+import type { BusOptions, ChangeBus } from '../dialect';
 import type { ColumnSpec } from '../schema/column';
 import type { TableInfo, TableOptions } from '../schema/table-spec';
 import type { Awaitable } from '../transaction/awaitable';
@@ -20,5 +21,5 @@ export interface LiveBroker {
   query(sql: string, parameters?: readonly unknown[], options?: TransactOptions): Awaitable<ObjectLiteral[]>;
   transact<R>(work: (tx: EntityManager) => WorkResult<R>, options?: TransactOptions): Awaitable<NoInfer<R>>;
   table(name: string, columns: readonly ColumnSpec[], options?: TableOptions): Promise<TableInfo>;
-  [storeAccess](): StoreAccess;
+  [busAccess](options: BusOptions): Promise<ChangeBus>;
 }

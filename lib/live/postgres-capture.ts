@@ -132,7 +132,7 @@ export class PostgresCapture implements Capture {
   async #read<T>(statement: Statement): Promise<T[]> {
     const broker = this.#needBroker();
     const rows = await lastValueFrom(
-      broker.query(statement.sql, statement.parameters, { name: 'live: read the change log' }),
+      broker.query(statement.sql, statement.parameters, { name: 'live: read the change log', route: 'primary' }),
       { defaultValue: [] },
     );
     return rows as T[];

@@ -1,6 +1,6 @@
 import { asyncScheduler } from 'rxjs';
 import type { LiveBroker } from './live-broker';
-import { storeAccess } from '../broker/store-access';
+import { busAccess } from '../broker/store-access';
 import type { BusOptions, ChangeBus } from '../dialect';
 import type { TableRef } from '../dialect/dialect-live';
 import type { Capture, CaptureSink, CaptureStats } from './capture';
@@ -114,5 +114,5 @@ async function watcherOf(broker: LiveBroker): Promise<TableWatcher> {
 
 async function busOf(broker: LiveBroker): Promise<ChangeBus> {
   await broker.waitUntilRunning();
-  return broker[storeAccess]().bus(BUS_OPTIONS);
+  return broker[busAccess](BUS_OPTIONS);
 }

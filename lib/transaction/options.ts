@@ -1,4 +1,5 @@
 import type { IsolationLevel } from '../dialect';
+import { checkReplicaOptions, type ReplicaReadOptions } from '../replicas/read-options';
 import { checkPriority, type PriorityOptions } from '../scheduler/priority';
 
 /**
@@ -7,7 +8,7 @@ import { checkPriority, type PriorityOptions } from '../scheduler/priority';
  * isolation, retry, timeout and signal apply, not these; only `savepoint`
  * (and `name`) mean something there.
  */
-export interface TransactOptions extends PriorityOptions {
+export interface TransactOptions extends PriorityOptions, ReplicaReadOptions {
   /** The isolation level (postgres; sqlite is always serializable). */
   readonly isolation?: IsolationLevel;
   /**
@@ -49,6 +50,7 @@ export function checkTransactOptions(options: TransactOptions | undefined): void
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError('signal must be an AbortSignal');
   }
+  checkReplicaOptions(options);
 }
 
 /** Options for `.with()` merged over a method's own. */

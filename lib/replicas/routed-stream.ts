@@ -1,0 +1,106 @@
+import type { ObjectLiteral } from 'typeorm';
+import type { SharedDatabase } from '../broker/registry';
+import { refusedParameters } from '../broker/refused-parameters';
+import type { CursorQuery } from '../dialect';
+import { openStream, type StreamGate } from '../rows/open-stream';
+import type { RowSource } from '../rows/row-source';
+import { RowStream } from '../rows/row-stream';
+import {
+  checkEntitiesOption,
+  checkStreamOptions,
+  type QueryBuilderStreamOptions,
+  type StreamOptions,
+} from '../rows/stream-options';
+import { checkIdentifier } from '../schema/identifiers';
+import type { Member } from './member';
+
+/** What a routed stream needs from its router. */
+export interface RoutedStreamSpec {
+  readonly primary: SharedDatabase;
+  readonly gate: StreamGate;
+  readonly sql: string;
+  readonly parameters: readonly unknown[] | undefined;
+  readonly options: StreamOptions | undefined;
+  /** Where this subscription reads (undefined: the primary). */
+  choose(): Member | undefined | Promise<Member | undefined>;
+  /** Whether opening failed on the replica for a reason that sends it to the primary. */
+  fallsBack(member: Member, err: unknown): 'lost' | 'refused' | undefined;
+}
+
+/**
+ * `stream(sql)` on a replicated target: checked as on one database, each
+ * subscription read where the router says (a replica, in its read-only
+ * cursor transaction, from its own stream budget), or on the primary when
+ * opening the cursor on the replica failed for the replica's own reason. Once
+ * rows were read, a failure is the stream's (nothing is read twice).
+ */
+export function routedStream<T = ObjectLiteral>(spec: RoutedStreamSpec): RowStream<T> {
+  const { primary, gate, sql, parameters } = spec;
+  const options = spec.options ?? {};
+  if (parameters !== undefined && !Array.isArray(parameters)) {
+    throw new TypeError('stream(sql, parameters, options): parameters must be an array (pass [] for none)');
+  }
+  checkStreamOptions(options);
+  checkEntitiesOption((options as QueryBuilderStreamOptions).entities, false);
+  if (options.key !== undefined) checkIdentifier('column', options.key);
+  const cursor: CursorQuery = { sql, parameters: [...(parameters ?? [])], key: options.key };
+  const refused = refusedParameters(primary.dialect, cursor.parameters, sql);
+  return new RowStream<T>(async (token) => {
+    if (refused !== undefined) throw refused;
+    const member = await spec.choose();
+    const onPrimary = () => openStream<T>(primary, gate, cursor, options, token);
+    if (member) {
+      try {
+        return onReplica(await openStream<T>(member.node.db, gate, cursor, options, token), member, (err) =>
+          token.aborted ? undefined : spec.fallsBack(member, err) && onPrimary(),
+        );
+      } catch (err) {
+        if (token.aborted || !spec.fallsBack(member, err)) throw err;
+      }
+    }
+    return onPrimary();
+  }, options);
+}
+
+/**
+ * `source`, counted among its replica's reads until it closes; a first read
+ * that fails for the replica's own reason (`elsewhere` gives the primary's
+ * source then) goes on from the primary, since no row was delivered yet.
+ */
+function onReplica<T>(
+  source: RowSource<T>,
+  member: Member,
+  elsewhere: (err: unknown) => Promise<RowSource<T>> | undefined,
+): RowSource<T> {
+  const node = member.node;
+  node.inflight++;
+  let current = source;
+  let counted = true;
+  let delivered = false;
+  const uncount = () => {
+    if (counted) node.inflight--;
+    counted = false;
+  };
+  return {
+    async read(n) {
+      try {
+        const rows = await current.read(n);
+        delivered = true;
+        return rows;
+      } catch (err) {
+        const primary = delivered || current !== source ? undefined : elsewhere(err);
+        if (!primary) throw err;
+        // Not waited for: closing a cursor whose server went away may take as long as the socket does to notice.
+        void source.close().catch(() => undefined);
+        uncount();
+        current = await primary;
+        return current.read(n);
+      }
+    },
+    close: () => {
+      uncount();
+      return current.close();
+    },
+    interrupt: () => current.interrupt?.(),
+  };
+}

@@ -1,0 +1,300 @@
+import { Subscription, type Observable, type Subscriber } from 'rxjs';
+import type { ObjectLiteral } from 'typeorm';
+import type { Lifecycle } from '../broker/lifecycle';
+import { acquireDatabase, type SharedDatabase } from '../broker/registry';
+import type { Prepared } from '../broker/prepared';
+import { Statements } from '../broker/statements';
+import { replicationOf, type DialectReplication } from '../dialect/replicas';
+import type { StreamOptions } from '../rows/stream-options';
+import type { RowStream } from '../rows/row-stream';
+import type { ReplicaSettings, ResolvedTarget } from '../target';
+import { Awaitable } from '../transaction/awaitable';
+import { currentContext } from '../transaction/context';
+import { checkTransactOptions, type TransactOptions } from '../transaction/options';
+import type { Work } from '../transaction/run-transaction';
+import { Submitter } from '../transaction/submit';
+import { acquirePositions, type CommitPositions } from './commit-positions';
+import { readOnlyTransaction } from './read-only-work';
+import { checkReplicaOptions, type ReplicaReadOptions } from './read-options';
+import { fallsBack } from './replica-failure';
+import { ReplicaChoice } from './replica-choice';
+import { acquireNode, type ReplicaNode } from './replica-node';
+import type { Member } from './member';
+import { routedStream } from './routed-stream';
+
+/**
+ * A broker's routing on a replicated target: where each call runs, and the
+ * run again on the primary when a replica could not take it. Transactions,
+ * writes, prepared statements and the stores go to the primary (the
+ * broker's own queue); `query()` of a read, `stream()` of raw SQL and
+ * `transact(work, { readOnly: true })` to a replica that has replayed every
+ * commit made through the primary's DataSource in this process before the
+ * call (and the commits a token stands for), else to the primary after
+ * `maxReplicaWait`. Inside a transaction, everything joins it where it is.
+ */
+export class ReplicaRouter {
+  readonly #primary: SharedDatabase;
+  readonly #primaryStatements: Statements;
+  readonly #primarySubmitter: Submitter;
+  readonly #lifecycle: Lifecycle;
+  readonly #replication: DialectReplication;
+  readonly #members: readonly Member[];
+  readonly #byNode = new Map<ReplicaNode, Member>();
+  readonly #choice: ReplicaChoice;
+  #positions: CommitPositions | undefined;
+  /** The routed face of each of the broker's prepared statements. */
+  readonly #prepared = new WeakMap<Prepared<unknown>, Prepared<unknown>>();
+  #released: Promise<void> | undefined;
+
+  constructor(
+    primary: SharedDatabase,
+    parts: { readonly statements: Statements; readonly submitter: Submitter; readonly lifecycle: Lifecycle },
+    replicas: readonly ResolvedTarget[],
+    settings: ReplicaSettings,
+    name: string,
+  ) {
+    this.#primary = primary;
+    this.#primaryStatements = parts.statements;
+    this.#primarySubmitter = parts.submitter;
+    this.#lifecycle = parts.lifecycle;
+    const replication = replicationOf(primary.dialect.name);
+    if (!replication) throw new TypeError(`no replication for database type ${primary.dialect.name}`);
+    this.#replication = replication;
+    this.#members = replicas.map((target) => {
+      const db = acquireDatabase(target);
+      const submitter = new Submitter(db, parts.lifecycle, name);
+      const member = {
+        node: acquireNode(db, replication),
+        submitter,
+        statements: new Statements(db, submitter, parts.lifecycle),
+      };
+      this.#byNode.set(member.node, member);
+      return member;
+    });
+    this.#choice = new ReplicaChoice(
+      this.#members.map((m) => m.node),
+      settings.maxReplicaWait,
+      settings.maxReplicaLag,
+    );
+  }
+
+  /**
+   * At the broker's start-up, the primary being open: tracks its commits'
+   * positions, opens and checks every replica (one that cannot be reached
+   * stays out of the rotation for now).
+   * @throws DatabaseError for a replica that is not in recovery.
+   */
+  async open(): Promise<void> {
+    this.#positions ??= acquirePositions(this.#primary, this.#replication);
+    await Promise.all(this.#members.map((m) => m.node.start()));
+  }
+
+  /**
+   * A token for the latest commit made through the primary's DataSource in
+   * this process: reads given it as `after` (in any process) see that
+   * commit. See AccessBroker.consistencyToken.
+   */
+  async consistencyToken(): Promise<string> {
+    const position = this.#positions ? await this.#positions.settled() : 0n;
+    return this.#replication.formatPosition(position);
+  }
+
+  /** See AccessBroker.query. */
+  query<T>(
+    sql: string,
+    parameters: readonly unknown[] | undefined,
+    options: TransactOptions | undefined,
+  ): Awaitable<T[]> {
+    checkTransactOptions(options);
+    const opts = options ?? {};
+    const read = this.#replication.isRead(sql);
+    return this.#routed<T[]>(opts, read, (member, refused) => {
+      if (member) return member.statements.query<T>(sql, parameters, options);
+      // Refused on a replica, it writes after all: in a transaction on the primary, whose COMMIT's position is known.
+      const primary = refused ? { ...opts, isolation: opts.isolation ?? 'READ COMMITTED' } : options;
+      return this.#primaryStatements.query<T>(sql, parameters, primary);
+    });
+  }
+
+  /**
+   * See AccessBroker.prepare: the broker's Prepared on the primary (the same
+   * name checks), whose reads run on a replica (prepared there too, per
+   * connection) as `query()`'s do.
+   * @throws InvalidIdentifierError for a bad name or a name reused for other SQL.
+   */
+  prepare<T = ObjectLiteral>(name: string, sql: string): Prepared<T> {
+    const primary = this.#primaryStatements.prepare<T>(name, sql);
+    const known = this.#prepared.get(primary);
+    if (known) return known as Prepared<T>;
+    const read = this.#replication.isRead(sql);
+    const routed: Prepared<T> = {
+      name,
+      sql,
+      query: (parameters, options) => {
+        checkTransactOptions(options);
+        const opts = options ?? {};
+        return this.#routed<T[]>(opts, read, (member, refused) => {
+          if (member) return member.statements.prepare<T>(name, sql).query(parameters, options);
+          return primary.query(
+            parameters,
+            refused ? { ...opts, isolation: opts.isolation ?? 'READ COMMITTED' } : options,
+          );
+        });
+      },
+      stream: (parameters, options) => this.stream<T>(sql, parameters, options),
+    };
+    this.#prepared.set(primary, routed as Prepared<unknown>);
+    return routed;
+  }
+
+  /** `transact(work, { readOnly: true })`: on a replica, in a read-only transaction. */
+  readOnly(work: Work, options: TransactOptions, method: string | undefined): Awaitable<unknown> {
+    return this.#routed<unknown>(options, true, (member) =>
+      member
+        ? readOnlyTransaction(member.node.db, member.submitter, work, options, method)
+        : readOnlyTransaction(this.#primary, this.#primarySubmitter, work, options, method),
+    );
+  }
+
+  /** See AccessBroker.stream (raw SQL). */
+  stream<T = ObjectLiteral>(
+    sql: string,
+    parameters: readonly unknown[] | undefined,
+    options: (StreamOptions & ReplicaReadOptions) | undefined,
+  ): RowStream<T> {
+    checkReplicaOptions(options ?? {});
+    return routedStream<T>({
+      primary: this.#primary,
+      gate: this.#lifecycle,
+      sql,
+      parameters,
+      options,
+      choose: () => this.#choose(options ?? {}, true),
+      // Inside a transaction the stream is part of it: it never moves elsewhere.
+      fallsBack: (member, err) => (this.#inTransaction() ? undefined : this.#fallsBack(member, err)),
+    });
+  }
+
+  /** Gives back the replicas' databases and shared state (after the broker's work is done). */
+  release(): Promise<void> {
+    this.#released ??= (async () => {
+      this.#positions?.release();
+      await Promise.all(this.#members.map(async (m) => Promise.all([m.node.release(), m.node.db.release()])));
+    })();
+    return this.#released;
+  }
+
+  /**
+   * Where a call runs: inside a transaction, where that transaction is;
+   * `route: 'primary'`, or a statement that may write, on the primary;
+   * else on a replica that has replayed what it must see, if one has within
+   * `maxReplicaWait`.
+   */
+  #choose(options: ReplicaReadOptions, read: boolean): Member | undefined | Promise<Member | undefined> {
+    if (currentContext(this.#primary)) return undefined;
+    for (const member of this.#members) if (currentContext(member.node.db)) return member;
+    return this.#chooseOutside(options, read);
+  }
+
+  /** Whether the caller is inside a transaction of this broker's databases (a call then joins it, where it is). */
+  #inTransaction(): boolean {
+    return currentContext(this.#primary) !== undefined || this.#members.some((m) => currentContext(m.node.db));
+  }
+
+  #chooseOutside(options: ReplicaReadOptions, read: boolean): Member | undefined | Promise<Member | undefined> {
+    if (options.route === 'primary' || this.#members.length === 0) return undefined;
+    if (!read && options.route !== 'replica') return undefined;
+    // Before the start-up has checked the replicas and begun tracking commits, nothing is known: after it.
+    if (!this.#positions) {
+      if (this.#lifecycle.inStartUp) return undefined;
+      return this.#lifecycle
+        .admitStream()
+        .then(() => (this.#positions ? this.#chooseOutside(options, read) : undefined));
+    }
+    const after = options.after === undefined ? undefined : this.#replication.parsePosition(options.after);
+    const required = this.#positions?.required(after);
+    if (required === undefined) return undefined;
+    if (typeof required === 'bigint') return this.#member(this.#choice.choose(required));
+    return required.then((r) => (r === undefined ? undefined : this.#member(this.#choice.choose(r))));
+  }
+
+  #member(
+    node: ReplicaNode | undefined | Promise<ReplicaNode | undefined>,
+  ): Member | undefined | Promise<Member | undefined> {
+    if (node instanceof Promise) return node.then((n) => n && this.#byNode.get(n));
+    return node && this.#byNode.get(node);
+  }
+
+  /** Whether a call that failed on `member` runs again on the primary, and why (see fallsBack). */
+  #fallsBack(member: Member, err: unknown): 'lost' | 'refused' | undefined {
+    return fallsBack(member.node, this.#replication, err);
+  }
+
+  /**
+   * Runs `call` where #choose says, per subscription; a call that fails on a
+   * replica for a reason the primary would not have (its connection, a
+   * write it refused) runs again on the primary, if it had emitted nothing
+   * and was not part of a transaction there (a read-only transaction's
+   * write fails it, as it would on the primary).
+   */
+  #routed<R>(
+    options: ReplicaReadOptions,
+    read: boolean,
+    call: (member: Member | undefined, refused?: boolean) => Observable<R>,
+  ): Awaitable<R> {
+    return new Awaitable<R>((subscriber) => {
+      const subscription = new Subscription();
+      const run = (member: Member | undefined, refused = false) => {
+        if (subscription.closed) return;
+        if (!member) return void subscription.add(call(undefined, refused).subscribe(subscriber));
+        if (joined) return void subscription.add(call(member).subscribe(subscriber));
+        subscription.add(this.#onReplica(member, call, subscriber, (why) => run(undefined, why === 'refused')));
+      };
+      const joined = this.#inTransaction();
+      let chosen: Member | undefined | Promise<Member | undefined>;
+      try {
+        chosen = this.#choose(options, read);
+      } catch (err) {
+        subscriber.error(err);
+        return undefined;
+      }
+      if (chosen instanceof Promise) chosen.then(run, (err: unknown) => subscriber.error(err));
+      else run(chosen);
+      return subscription;
+    });
+  }
+
+  #onReplica<R>(
+    member: Member,
+    call: (member: Member | undefined) => Observable<R>,
+    subscriber: Subscriber<R>,
+    onPrimary: (why: 'lost' | 'refused') => void,
+  ): Subscription {
+    const node = member.node;
+    node.inflight++;
+    let counted = true;
+    const done = () => {
+      if (counted) node.inflight--;
+      counted = false;
+    };
+    let emitted = false;
+    const inner = call(member).subscribe({
+      next: (value) => {
+        emitted = true;
+        subscriber.next(value);
+      },
+      complete: () => {
+        done();
+        subscriber.complete();
+      },
+      error: (err: unknown) => {
+        done();
+        const why = emitted ? undefined : this.#fallsBack(member, err);
+        if (why) onPrimary(why);
+        else subscriber.error(err);
+      },
+    });
+    inner.add(done);
+    return inner;
+  }
+}
