@@ -4,6 +4,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import ts from 'typescript';
 import * as sasync from '../lib';
+import { createReplicaPair } from './replicas/replica-set';
 import { scratchDir } from './support/targets';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -82,7 +83,27 @@ const EXPECTED: [string, RegExp][] = [
     'class AddEmail1700000000000 implements MigrationInterface',
     /^\[\n {2}\{\n {4}kind: 'missingColumn',\n {4}name: 'email',\n {4}expected: 'varchar\(255\)',\n {4}actual: 'missing'\n {2}\}\n\]\n\[\]$/,
   ],
+  ['process.env.PRIMARY_URL', /^visits 1\non the replica\? false\npages \[\{"page":"\/home"\}\]\nwith the token 1$/],
 ];
+
+/**
+ * What an example needs around it: the replicas example a private primary
+ * and streaming replica (never the shared server), through PRIMARY_URL and
+ * REPLICA_URL; the others nothing.
+ */
+async function around(block: string, run: () => Promise<void>): Promise<void> {
+  if (!block.includes('process.env.PRIMARY_URL')) return run();
+  const pair = await createReplicaPair();
+  process.env.PRIMARY_URL = pair.primary.url;
+  process.env.REPLICA_URL = pair.replica.url;
+  try {
+    await run();
+  } finally {
+    delete process.env.PRIMARY_URL;
+    delete process.env.REPLICA_URL;
+    await pair.remove();
+  }
+}
 
 describe('README examples', () => {
   it('has the examples this spec expects', () => {
@@ -121,7 +142,7 @@ describe('README examples', () => {
       const cwd = process.cwd();
       process.chdir(scratchDir());
       try {
-        await module.exports.main();
+        await around(blocks[i]!, () => module.exports.main());
       } finally {
         process.chdir(cwd);
         log.mockRestore();
