@@ -186,7 +186,8 @@ describe.each(allTargets)('watchTables [$name]', (t) => {
       expect(counts.at(-1)).toBe(n);
       const reads = (await watcherStats(broker))!.reads - before;
       console.log(`[${t.name}] 1,000 commits: ${rec.reports.length} reports, ${reads} reads`);
-      expect(reads).toBeLessThan(100);
+      // Far fewer reads than commits: at most one per READ_SPACING_MS on sqlite while they keep coming.
+      expect(reads).toBeLessThan(200);
     } finally {
       w.stop();
     }
