@@ -1,3 +1,5 @@
+import { skipSqliteQuoted } from './sql-text';
+
 /**
  * How many values a sqlite statement binds: its highest parameter index, as
  * sqlite numbers them (`?` takes the next index, `?NNN` index NNN, and
@@ -13,10 +15,8 @@ export function sqlitePlaceholderCount(sql: string): number {
   let i = 0;
   while (i < sql.length) {
     const c = sql[i]!;
-    if (c === "'" || c === '"' || c === '`') i = after(sql, c, i + 1);
-    else if (c === '[') i = after(sql, ']', i + 1);
-    else if (c === '-' && sql[i + 1] === '-') i = after(sql, '\n', i + 2);
-    else if (c === '/' && sql[i + 1] === '*') i = after(sql, '*/', i + 2);
+    const quoted = skipSqliteQuoted(sql, i);
+    if (quoted) i = quoted.end;
     else if (c === ';') break;
     else if (c === '?') {
       const end = skip(sql, i + 1, isDigit);
@@ -33,12 +33,6 @@ export function sqlitePlaceholderCount(sql: string): number {
     } else i++;
   }
   return max;
-}
-
-/** The index just past the next `close` from `from` (a doubled quote reopens: same count). */
-function after(sql: string, close: string, from: number): number {
-  const end = sql.indexOf(close, from);
-  return end < 0 ? sql.length : end + close.length;
 }
 
 function skip(sql: string, from: number, accept: (c: string) => boolean): number {
