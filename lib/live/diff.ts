@@ -61,9 +61,10 @@ export function diffRows<T>(
   keyName: string,
   sql: string,
 ): LiveDiff<T> | undefined {
+  // The same rows as before (most re-runs): no map to build, and their keys were checked then.
+  if (previous !== undefined && isDeepStrictEqual(previous, next)) return undefined;
   const after = byKey(next, key, keyName, sql);
   if (previous === undefined) return { added: [...next], removed: [], changed: [] };
-  if (isDeepStrictEqual(previous, next)) return undefined;
   const before = byKey(previous, key, keyName, sql);
   const added: T[] = [];
   const changed: { before: T; after: T }[] = [];

@@ -78,6 +78,8 @@ export class SqliteCapture implements Capture {
   #running: Promise<void> | undefined;
   #again = false;
   #lastRead = -Infinity;
+  /** Ends the wait between two reads now (see #spaced); set while it waits. */
+  #spacing: (() => void) | undefined;
   /** Waiting for a read that starts after they came. */
   #waiters: (() => void)[] = [];
   #off: (() => void) | undefined;
@@ -185,11 +187,27 @@ export class SqliteCapture implements Capture {
   }
 
   /** Nothing captured any more: no listener, no timer. */
+  /** Resolves READ_SPACING_MS after the last read began (at once if that is past), or when the capture goes quiet. */
+  #spaced(): Promise<void> {
+    const wait = this.#lastRead + READ_SPACING_MS - clock.now();
+    if (wait <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = clock.setTimeout(() => end(), wait, { unref: true });
+      const end = () => {
+        clock.clearTimeout(timer);
+        this.#spacing = undefined;
+        resolve();
+      };
+      this.#spacing = end;
+    });
+  }
+
   #quiet(): void {
     this.#off?.();
     this.#off = undefined;
     if (this.#retry !== undefined) clock.clearTimeout(this.#retry);
     this.#retry = undefined;
+    this.#spacing?.();
     this.#retryDelay = RETRY_MS;
     this.#broken = false;
     this.#dataVersion = undefined;
@@ -218,7 +236,10 @@ export class SqliteCapture implements Capture {
       // Reads go ahead of queued work (doNext): behind a backlog of writes on the one connection a
       // change would be seen only once the backlog is through. Woken again at once, the next read
       // waits until READ_SPACING_MS after the last one began: no read between every two writes.
-      if (!first) await spaced(this.#lastRead);
+      if (!first) {
+        await this.#spaced();
+        if (this.#names.size === 0) return;
+      }
       first = false;
       this.#lastRead = clock.now();
       this.#again = false;
@@ -317,10 +338,3 @@ export class SqliteCapture implements Capture {
 
 /** The least time (ms) between the starts of two reads of the counters when wake-ups keep coming. */
 export const READ_SPACING_MS = 20;
-
-/** Resolves READ_SPACING_MS after `since` (at once if that is past). */
-function spaced(since: number): Promise<void> {
-  const wait = since + READ_SPACING_MS - clock.now();
-  if (wait <= 0) return Promise.resolve();
-  return new Promise((resolve) => clock.setTimeout(resolve, wait, { unref: true }));
-}
