@@ -191,6 +191,7 @@ export class CachedStore<K, V, C> {
 
   /** Flushes, stops listening and re-reading, releases the group's broker, completes `changes$`. */
   close(): Promise<void> {
+    if (!this.#closing) for (const fn of [...this.#onClose]) fn();
     this.#closing ??= this.#g
       .shutdown(async () => {
         await this.#writes.flush().catch(() => undefined);
@@ -203,12 +204,20 @@ export class CachedStore<K, V, C> {
 
   /** Re-reads the log asked for, tried again until it succeeds or the store closes (see untilRead). */
   #remote(reread: () => Promise<void>): void {
-    const done = untilRead(reread, () => this.#closing !== undefined);
+    const done = untilRead(reread, {
+      stopped: () => this.#closing !== undefined,
+      onStop: (fn) => {
+        this.#onClose.add(fn);
+        return () => void this.#onClose.delete(fn);
+      },
+    });
     this.#retries.add(done);
     void done.then(() => this.#retries.delete(done));
   }
 
   readonly #retries = new Set<Promise<void>>();
+  /** What close() calls first: the pauses of re-reads tried again end then. */
+  readonly #onClose = new Set<() => void>();
 
   #emit(change: Change<C, V>): void {
     this.#changes.next(change);
