@@ -108,6 +108,39 @@ async function hits(): Promise<[string, number][]> {
         return s;
       },
     ],
+    [
+      'region.peek ?? await region.getOrCreate (MemoryBackend)',
+      async () => {
+        let s = 0;
+        for (let i = 0; i < LOOKUPS; i++) {
+          const key = keys[i % KEYS]!;
+          s += region.peek(key) ?? (await region.getOrCreate(key, creator));
+        }
+        return s;
+      },
+    ],
+    [
+      'region.peek ?? await region.getOrCreate (MemoryBackend, expiration 1 h)',
+      async () => {
+        let s = 0;
+        for (let i = 0; i < LOOKUPS; i++) {
+          const key = keys[i % KEYS]!;
+          s += expiring.peek(key) ?? (await expiring.getOrCreate(key, creator));
+        }
+        return s;
+      },
+    ],
+    [
+      'region.peek ?? await region.getOrCreate (PersistentBackend, memory hit)',
+      async () => {
+        let s = 0;
+        for (let i = 0; i < LOOKUPS; i++) {
+          const key = keys[i % KEYS]!;
+          s += persistent.peek(key) ?? (await persistent.getOrCreate(key, creator));
+        }
+        return s;
+      },
+    ],
   ]);
   await persistent.close();
   return rows;

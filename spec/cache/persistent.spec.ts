@@ -97,6 +97,18 @@ describe.each(allTargets)('a region on a PersistentBackend [$name]', (t) => {
     expect(serializer.decoded).toBe(1);
   });
 
+  it(`peek() answers a memory hit synchronously, and undefined for a value only in the database or stale [${t.name}]`, async () => {
+    await open().set('k', { n: 1 });
+    const reader = open();
+    // Only in the database: peek cannot answer without a read, and does not wait for one.
+    expect(reader.peek('k')).toBeUndefined();
+    expect(await reader.get('k')).toEqual({ n: 1 });
+    expect(reader.peek('k')).toEqual({ n: 1 });
+    await time.current.advance(1500);
+    expect(reader.peek('k')).toBeUndefined();
+    expect(await reader.getOrCreate('k', () => ({ n: 2 }))).toEqual({ n: 1 });
+  });
+
   it(`an invalidation in one region reaches another on the same database [${t.name}]`, async () => {
     const a = open();
     const b = open();

@@ -1,4 +1,12 @@
-import { CacheRegion, cacheOn, cached, MemoryBackend, SerializationError, sha256KeyMangler } from '../../lib';
+import {
+  type CacheBackend,
+  CacheRegion,
+  cacheOn,
+  cached,
+  MemoryBackend,
+  SerializationError,
+  sha256KeyMangler,
+} from '../../lib';
 import { useVirtualClock } from '../support/virtual-clock';
 
 /** A creator whose calls the test counts and settles by hand. */
@@ -156,6 +164,47 @@ describe('CacheRegion on memory', () => {
     await region.invalidate();
     expect(await region.get('b')).toBeUndefined();
     expect(await region.getOrCreate('b', creator)).toBe(4);
+  });
+
+  it('peek() gives a fresh value synchronously, never runs a creator, and is undefined when missing or stale', async () => {
+    const region = new CacheRegion<string>({ expiration: 1000, grace: 5000, keyMangler: (k) => `m:${k}` });
+    const creator = jest.fn(() => 'made');
+    expect(region.peek('k')).toBeUndefined();
+    await region.set('k', 'v');
+    expect(region.peek('k')).toBe('v');
+    expect(region.peek('k', { expiration: 10 })).toBe('v');
+    await time.current.advance(1500);
+    expect(region.peek('k')).toBeUndefined();
+    expect(region.peek('k', { expiration: 2000 })).toBe('v');
+    expect(await region.getOrCreate('k', creator)).toBe('v');
+    await settle();
+    expect(region.peek('k')).toBe('made');
+    expect(creator).toHaveBeenCalledTimes(1);
+    expect(() => region.peek('')).toThrow(TypeError);
+    expect(() => region.peek('k', { expiration: 0 })).toThrow(RangeError);
+  });
+
+  it('peek() is undefined when the backend answers asynchronously, and a failing read does not go unhandled', async () => {
+    const memory = new MemoryBackend();
+    await memory.set('k', { value: 'v', createdAt: 0 });
+    const asyncBackend = (get: CacheBackend['get']): CacheBackend => ({
+      get,
+      set: (key, entry) => memory.set(key, entry),
+      delete: (key) => memory.delete(key),
+      clear: () => memory.clear(),
+    });
+    const slow = asyncBackend((key) => Promise.resolve(memory.get(key)));
+    const failing = asyncBackend(() => Promise.reject(new Error('backend down')));
+    const unhandled = jest.fn();
+    process.on('unhandledRejection', unhandled);
+    try {
+      expect(new CacheRegion<string>({ backend: slow }).peek('k')).toBeUndefined();
+      expect(new CacheRegion<string>({ backend: failing }).peek('k')).toBeUndefined();
+      await settle();
+      expect(unhandled).not.toHaveBeenCalled();
+    } finally {
+      process.off('unhandledRejection', unhandled);
+    }
   });
 
   it('mangles keys before the backend sees them', async () => {
