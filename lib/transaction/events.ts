@@ -41,7 +41,7 @@ export interface TransactionEventBase {
    * replicated target `{ primary, replicas }`, the only database of any
    * other target), `replica` one of a replicated target's replicas, where
    * it sends reads (`query()` of a read, a prepared read,
-   * `transact(work, { readOnly: true })`); see {@link replica} for which.
+   * `transact(work, { readOnly: true })`); see {@link TransactionEventBase.replica} for which.
    */
   readonly server: 'primary' | 'replica';
   /**
