@@ -99,4 +99,34 @@ const where = (e: TransactionEvent) => [e.type, e.server, e.replica, e.fallbackO
     expect(rolledBack.type === 'rolledBack' && rolledBack.error).toMatchObject({ code: '25006' });
     expect(log.events[3]!.id).not.toBe(failed.id);
   });
+
+  it('shows read-only work that lost the replica as a run there that failed, then a run on the primary that names it', async () => {
+    // Known to have replayed every commit (a read ran there): the next read goes there without a poll.
+    const [before] = await broker.query<{ replica: boolean }>(WHERE);
+    expect(before!.replica).toBe(true);
+    // The replica goes (its pooled connections with it): the read there fails for a connection reason.
+    await pair.replica.stop({ mode: 'immediate' });
+    try {
+      const log = record(broker);
+      const ro = await broker.transact(async (tx) => (await tx.query(WHERE))[0].replica as boolean, {
+        readOnly: true,
+        name: 'lostReplica',
+      });
+      expect(ro).toBe(false);
+      log.stop();
+      const failed = log.events[0]!;
+      const handOver = log.events.findIndex((e) => e.server === 'primary');
+      const onReplica = log.events.slice(0, handOver);
+      expect(onReplica.every((e) => e.id === failed.id && e.server === 'replica' && e.replica === 0)).toBe(true);
+      expect(onReplica.map((e) => e.type)[0]).toBe('queued');
+      expect(onReplica.at(-1)!.type).toBe('rolledBack');
+      expect(log.events.slice(handOver).map((e) => [e.method, ...where(e)])).toEqual([
+        ['lostReplica', 'queued', 'primary', undefined, failed.id],
+        ['lostReplica', 'started', 'primary', undefined, failed.id],
+        ['lostReplica', 'committed', 'primary', undefined, failed.id],
+      ]);
+    } finally {
+      await pair.replica.start();
+    }
+  });
 });
