@@ -181,6 +181,10 @@ export class AccessBroker implements AsyncDisposable {
    * `id`. Work of this broker only, even where brokers share a queue. Work
    * that joins a running transaction (or runs in its SAVEPOINT) is part of
    * that transaction and has no events of its own; neither have row streams.
+   * On a replicated target, reads run on a replica emit here too, their
+   * events naming where they ran (`server`, `replica`); a read that failed
+   * on a replica and ran again on the primary shows both runs, the second
+   * naming the first (`fallbackOf`).
    *
    * Hot: a subscriber sees what happens while it is subscribed, and without
    * subscribers no event is made at all. Subscribers are called

@@ -1,4 +1,6 @@
 import { Subscription, type Observable, type Subscriber } from 'rxjs';
+import { CancelToken, UNSUBSCRIBED } from '../cancel';
+import { clock } from '../clock';
 import type { ObjectLiteral } from 'typeorm';
 import type { Lifecycle } from '../broker/lifecycle';
 import { acquireDatabase, type SharedDatabase } from '../broker/registry';
@@ -9,7 +11,10 @@ import type { StreamOptions } from '../rows/stream-options';
 import type { RowStream } from '../rows/row-stream';
 import type { ReplicaSettings, ResolvedTarget } from '../target';
 import { Awaitable } from '../transaction/awaitable';
+import { CALLED_AT, type CalledAtOptions } from '../transaction/cancellation';
+import { cancelledError, reasonText, TimedOut } from '../transaction/cancelled';
 import { currentContext } from '../transaction/context';
+import { RUN_LINK, type LinkedOptions, type RunLink } from '../transaction/event-hub';
 import { checkTransactOptions, type TransactOptions } from '../transaction/options';
 import type { Work } from '../transaction/run-transaction';
 import { Submitter } from '../transaction/submit';
@@ -60,9 +65,10 @@ export class ReplicaRouter {
     const replication = replicationOf(primary.dialect.name);
     if (!replication) throw new TypeError(`no replication for database type ${primary.dialect.name}`);
     this.#replication = replication;
-    this.#members = replicas.map((target) => {
+    this.#members = replicas.map((target, index) => {
       const db = acquireDatabase(target);
-      const submitter = new Submitter(db, parts.lifecycle, name);
+      // Its runs' events go to the broker's events$, naming the replica.
+      const submitter = new Submitter(db, parts.lifecycle, name, { events: parts.submitter.events, index });
       const member = {
         node: acquireNode(db, replication),
         submitter,
@@ -108,10 +114,10 @@ export class ReplicaRouter {
     checkTransactOptions(options);
     const opts = options ?? {};
     const read = this.#replication.isRead(sql);
-    return this.#routed<T[]>(opts, read, (member, refused) => {
-      if (member) return member.statements.query<T>(sql, parameters, options);
+    return this.#routed<T[]>(opts, read, opts.name ?? 'query', (member, routed, refused) => {
+      if (member) return member.statements.query<T>(sql, parameters, routed);
       // Refused on a replica, it writes after all: in a transaction on the primary, whose COMMIT's position is known.
-      const primary = refused ? { ...opts, isolation: opts.isolation ?? 'READ COMMITTED' } : options;
+      const primary = refused ? { ...routed, isolation: routed.isolation ?? 'READ COMMITTED' } : routed;
       return this.#primaryStatements.query<T>(sql, parameters, primary);
     });
   }
@@ -133,11 +139,11 @@ export class ReplicaRouter {
       query: (parameters, options) => {
         checkTransactOptions(options);
         const opts = options ?? {};
-        return this.#routed<T[]>(opts, read, (member, refused) => {
-          if (member) return member.statements.prepare<T>(name, sql).query(parameters, options);
+        return this.#routed<T[]>(opts, read, opts.name ?? name, (member, routed, refused) => {
+          if (member) return member.statements.prepare<T>(name, sql).query(parameters, routed);
           return primary.query(
             parameters,
-            refused ? { ...opts, isolation: opts.isolation ?? 'READ COMMITTED' } : options,
+            refused ? { ...routed, isolation: routed.isolation ?? 'READ COMMITTED' } : routed,
           );
         });
       },
@@ -149,10 +155,10 @@ export class ReplicaRouter {
 
   /** `transact(work, { readOnly: true })`: on a replica, in a read-only transaction. */
   readOnly(work: Work, options: TransactOptions, method: string | undefined): Awaitable<unknown> {
-    return this.#routed<unknown>(options, true, (member) =>
+    return this.#routed<unknown>(options, true, options.name ?? method ?? 'transact', (member, routed) =>
       member
-        ? readOnlyTransaction(member.node.db, member.submitter, work, options, method)
-        : readOnlyTransaction(this.#primary, this.#primarySubmitter, work, options, method),
+        ? readOnlyTransaction(member.node.db, member.submitter, work, routed, method)
+        : readOnlyTransaction(this.#primary, this.#primarySubmitter, work, routed, method),
     );
   }
 
@@ -190,10 +196,14 @@ export class ReplicaRouter {
    * else on a replica that has replayed what it must see, if one has within
    * `maxReplicaWait`.
    */
-  #choose(options: ReplicaReadOptions, read: boolean): Member | undefined | Promise<Member | undefined> {
+  #choose(
+    options: ReplicaReadOptions,
+    read: boolean,
+    cancel?: CancelToken,
+  ): Member | undefined | Promise<Member | undefined> {
     if (currentContext(this.#primary)) return undefined;
     for (const member of this.#members) if (currentContext(member.node.db)) return member;
-    return this.#chooseOutside(options, read);
+    return this.#chooseOutside(options, read, cancel);
   }
 
   /** Whether the caller is inside a transaction of this broker's databases (a call then joins it, where it is). */
@@ -201,7 +211,12 @@ export class ReplicaRouter {
     return currentContext(this.#primary) !== undefined || this.#members.some((m) => currentContext(m.node.db));
   }
 
-  #chooseOutside(options: ReplicaReadOptions, read: boolean): Member | undefined | Promise<Member | undefined> {
+  /** See #choose; a wait ends when `cancel` aborts (on the primary then, though nobody runs it). */
+  #chooseOutside(
+    options: ReplicaReadOptions,
+    read: boolean,
+    cancel?: CancelToken,
+  ): Member | undefined | Promise<Member | undefined> {
     if (options.route === 'primary' || this.#members.length === 0) return undefined;
     if (!read && options.route !== 'replica') return undefined;
     // Before the start-up has checked the replicas and begun tracking commits, nothing is known: after it.
@@ -209,13 +224,13 @@ export class ReplicaRouter {
       if (this.#lifecycle.inStartUp) return undefined;
       return this.#lifecycle
         .admitStream()
-        .then(() => (this.#positions ? this.#chooseOutside(options, read) : undefined));
+        .then(() => (this.#positions && !cancel?.aborted ? this.#chooseOutside(options, read, cancel) : undefined));
     }
     const after = options.after === undefined ? undefined : this.#replication.parsePosition(options.after);
     const required = this.#positions?.required(after);
     if (required === undefined) return undefined;
-    if (typeof required === 'bigint') return this.#member(this.#choice.choose(required));
-    return required.then((r) => (r === undefined ? undefined : this.#member(this.#choice.choose(r))));
+    if (typeof required === 'bigint') return this.#member(this.#choice.choose(required, cancel));
+    return required.then((r) => (r === undefined ? undefined : this.#member(this.#choice.choose(r, cancel))));
   }
 
   #member(
@@ -235,38 +250,84 @@ export class ReplicaRouter {
    * replica for a reason the primary would not have (its connection, a
    * write it refused) runs again on the primary, if it had emitted nothing
    * and was not part of a transaction there (a read-only transaction's
-   * write fails it, as it would on the primary).
+   * write fails it, as it would on the primary). `call` gets the options to
+   * run with: the caller's, with the subscription's time (its `timeout`
+   * counts from then: the wait for a replica is part of it) and, on the
+   * primary after a replica, the failed run's id for the events
+   * (TransactionEventBase.fallbackOf). The caller's `timeout` or `signal`
+   * during the wait for a replica ends the wait at once (no timer or poll of
+   * its own left) and fails the call with a TimeoutError or CancelledError
+   * named `method`: nothing ran, and no event was sent (it was never queued).
    */
   #routed<R>(
-    options: ReplicaReadOptions,
+    options: TransactOptions,
     read: boolean,
-    call: (member: Member | undefined, refused?: boolean) => Observable<R>,
+    method: string,
+    call: (member: Member | undefined, routed: TransactOptions, refused?: boolean) => Observable<R>,
   ): Awaitable<R> {
     return new Awaitable<R>((subscriber) => {
       const subscription = new Subscription();
-      const run = (member: Member | undefined, refused = false) => {
+      const calledAt = options.timeout === undefined ? undefined : clock.now();
+      const routed = (link?: RunLink): TransactOptions => {
+        if (calledAt === undefined && link === undefined) return options;
+        const marked: TransactOptions & CalledAtOptions & LinkedOptions = {
+          ...options,
+          [CALLED_AT]: calledAt,
+          [RUN_LINK]: link,
+        };
+        return marked;
+      };
+      const run = (member: Member | undefined, refused = false, fallbackOf?: number) => {
         if (subscription.closed) return;
-        if (!member) return void subscription.add(call(undefined, refused).subscribe(subscriber));
-        if (joined) return void subscription.add(call(member).subscribe(subscriber));
-        subscription.add(this.#onReplica(member, call, subscriber, (why) => run(undefined, why === 'refused')));
+        if (!member) {
+          const link = fallbackOf === undefined ? undefined : { fallbackOf };
+          return void subscription.add(call(undefined, routed(link), refused).subscribe(subscriber));
+        }
+        if (joined) return void subscription.add(call(member, options).subscribe(subscriber));
+        let runId: number | undefined;
+        const onReplica = routed({ onRun: (id) => (runId = id) });
+        subscription.add(
+          this.#onReplica(
+            member,
+            (m) => call(m, onReplica),
+            subscriber,
+            (why) => run(undefined, why === 'refused', runId),
+          ),
+        );
       };
       const joined = this.#inTransaction();
+      const wait = new CancelToken();
       let chosen: Member | undefined | Promise<Member | undefined>;
       try {
-        chosen = this.#choose(options, read);
+        chosen = this.#choose(options, read, wait);
       } catch (err) {
         subscriber.error(err);
         return undefined;
       }
-      if (chosen instanceof Promise) chosen.then(run, (err: unknown) => subscriber.error(err));
-      else run(chosen);
+      if (!(chosen instanceof Promise)) {
+        run(chosen);
+        return subscription;
+      }
+      // Unsubscribed, its timeout or its signal: the wait ends there.
+      subscription.add(() => wait.abort(UNSUBSCRIBED));
+      const unwatch = watchWait(options, method, wait, (error) => subscriber.error(error));
+      chosen.then(
+        (member) => {
+          unwatch();
+          if (!wait.aborted) run(member);
+        },
+        (err: unknown) => {
+          unwatch();
+          if (!wait.aborted) subscriber.error(err);
+        },
+      );
       return subscription;
     });
   }
 
   #onReplica<R>(
     member: Member,
-    call: (member: Member | undefined) => Observable<R>,
+    call: (member: Member) => Observable<R>,
     subscriber: Subscriber<R>,
     onPrimary: (why: 'lost' | 'refused') => void,
   ): Subscription {
@@ -297,4 +358,42 @@ export class ReplicaRouter {
     inner.add(done);
     return inner;
   }
+}
+
+/**
+ * Ends the wait for a replica (aborts `wait`) at the call's `timeout`
+ * (counted from now) or when its `signal` aborts, and tells `fail` the
+ * call's error: a TimeoutError (its `timeout` the caller's) or a
+ * CancelledError. Returns the removal of the timer and the listener.
+ */
+function watchWait(
+  options: TransactOptions,
+  method: string,
+  wait: CancelToken,
+  fail: (error: Error) => void,
+): () => void {
+  const { timeout, signal } = options;
+  if (timeout === undefined && signal === undefined) return () => undefined;
+  const watched = new CancelToken();
+  watched.onAbort((reason) => {
+    if (wait.aborted) return;
+    wait.abort(reason);
+    fail(
+      cancelledError(
+        `${method} was cancelled while it waited for a replica to replay the commits it must see, before it ran ` +
+          `anywhere: ${reasonText(reason)}`,
+        reason,
+        { method },
+      ),
+    );
+  });
+  const unfollow = watched.follow(signal);
+  const timer =
+    timeout === undefined || watched.aborted
+      ? undefined
+      : clock.setTimeout(() => watched.abort(new TimedOut(timeout)), timeout);
+  return () => {
+    if (timer !== undefined) clock.clearTimeout(timer);
+    unfollow();
+  };
 }

@@ -13,6 +13,18 @@ export interface Cancellation {
   dispose(): void;
 }
 
+/**
+ * The key, in a call's options, of `clock.now()` when the call was
+ * subscribed, where that came before its submission (a routed read waits
+ * for a replica first): its timeout counts from then. Not a public option.
+ */
+export const CALLED_AT: unique symbol = Symbol('sasync.calledAt');
+
+/** Options that may carry {@link CALLED_AT}. */
+export interface CalledAtOptions {
+  readonly [CALLED_AT]?: number;
+}
+
 const NONE: Cancellation = {
   started: () => undefined,
   onQueuedAbort: () => undefined,
@@ -21,7 +33,8 @@ const NONE: Cancellation = {
 
 /**
  * Watches `options.signal` and `options.timeout` (counted from now on the
- * {@link clock}, so it covers waiting in the queue and running). Work
+ * {@link clock}, or from {@link CALLED_AT} if given, so it covers waiting
+ * for a replica, in the queue and running). Work
  * cancelled while queued is dropped and `fail` is called at once with a
  * CancelledError (a TimeoutError when time ran out); work cancelled while
  * running has its token aborted, and reports the cancellation through the
@@ -36,7 +49,9 @@ export function cancellation(
 ): Cancellation {
   const { signal, timeout } = options;
   if (signal === undefined && timeout === undefined) return NONE;
-  return new Watch(signal, timeout, method, token, fail);
+  const calledAt = (options as CalledAtOptions)[CALLED_AT];
+  const left = timeout === undefined || calledAt === undefined ? timeout : timeout - (clock.now() - calledAt);
+  return new Watch(signal, timeout, left, method, token, fail);
 }
 
 class Watch implements Cancellation {
@@ -54,6 +69,8 @@ class Watch implements Cancellation {
   constructor(
     signal: AbortSignal | undefined,
     timeout: number | undefined,
+    /** What is left of `timeout` (less where the call was subscribed before its submission). */
+    left: number | undefined,
     method: string | undefined,
     token: CancelToken,
     fail: (error: Error) => void,
@@ -67,8 +84,10 @@ class Watch implements Cancellation {
     this.#watched.onAbort((reason) => this.#cancelled(reason));
     // An already aborted signal fails the submission here, before it is queued.
     this.#unfollow = this.#watched.follow(signal);
-    if (timeout !== undefined && !this.#watched.aborted)
-      this.#timer = clock.setTimeout(() => this.#watched.abort(new TimedOut(timeout)), timeout);
+    if (timeout !== undefined && left !== undefined && !this.#watched.aborted) {
+      if (left <= 0) this.#watched.abort(new TimedOut(timeout));
+      else this.#timer = clock.setTimeout(() => this.#watched.abort(new TimedOut(timeout)), left);
+    }
   }
 
   started(): void {

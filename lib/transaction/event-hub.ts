@@ -18,6 +18,30 @@ export interface RunRecord {
   readonly startedAt: number | undefined;
   /** Attempts begun so far (0 until it starts). */
   readonly attempts: number;
+  /** On a replica of a replicated target, its index in the target's replicas; undefined on the primary. */
+  readonly replica: number | undefined;
+  /** The id of the run on a replica this run on the primary replaces (see TransactionEventBase.fallbackOf). */
+  readonly fallbackOf: number | undefined;
+}
+
+/**
+ * The key, in a call's options, of how its run links to another (see
+ * {@link RunLink}): set by the replica router, read by the Submission. Not
+ * a public option.
+ */
+export const RUN_LINK: unique symbol = Symbol('sasync.runLink');
+
+/** How a queued run links to the call around it (a routed read's runs: see TransactionEventBase.fallbackOf). */
+export interface RunLink {
+  /** The id of the run on a replica this run on the primary replaces. */
+  readonly fallbackOf?: number;
+  /** Told the run's id when it is queued. */
+  readonly onRun?: (id: number) => void;
+}
+
+/** Options that may carry a {@link RunLink}. */
+export interface LinkedOptions {
+  readonly [RUN_LINK]?: RunLink;
 }
 
 let lastId = 0;
@@ -28,7 +52,8 @@ export function nextRunId(): number {
 }
 
 /**
- * A broker's `events$`. Each method makes and sends an event only when
+ * A broker's `events$` (shared by the broker's queueing on its replicas,
+ * whose runs' events say so). Each method makes and sends an event only when
  * someone is subscribed: without a subscriber, a transaction allocates
  * nothing for its events. Subscribers are called synchronously, outside the
  * transaction's own context; RxJS catches what they throw and reports it
@@ -100,6 +125,9 @@ export class EventHub {
       doNext: options.doNext === true,
       doLast: options.doLast === true,
       time: clock.now(),
+      server: run.replica === undefined ? 'primary' : 'replica',
+      replica: run.replica,
+      fallbackOf: run.fallbackOf,
     };
   }
 }

@@ -36,6 +36,32 @@ export interface TransactionEventBase {
   readonly doLast: boolean;
   /** When it happened: `clock.now()`, milliseconds since the epoch (virtual in tests). */
   readonly time: number;
+  /**
+   * Which server ran it: `primary` the target's database (the primary of a
+   * replicated target `{ primary, replicas }`, the only database of any
+   * other target), `replica` one of a replicated target's replicas, where
+   * it sends reads (`query()` of a read, a prepared read,
+   * `transact(work, { readOnly: true })`); see {@link TransactionEventBase.replica} for which.
+   */
+  readonly server: 'primary' | 'replica';
+  /**
+   * On a replica, which one: its index (from 0) in the target's `replicas`
+   * list (TypeORM's `replication.slaves`); undefined on the primary.
+   */
+  readonly replica: number | undefined;
+  /**
+   * On a replicated target, the `id` of the run on a replica that this run
+   * replaces; undefined otherwise. A read that failed on a replica for a
+   * reason the primary does not have (its connection was lost, or it
+   * refused a write that did not look like one) runs again on the primary
+   * as a new run: the replica's run ends with `rolledBack` (its `error`
+   * is the replica's failure, which the caller never gets), and this run's
+   * `queued` follows it at once, its events all naming the failed run here.
+   * The wait for a replica that has replayed what the read must see comes
+   * before `queued` and has no event: a call cancelled during it (its
+   * `timeout` or `signal`) was never queued, and sends none.
+   */
+  readonly fallbackOf: number | undefined;
 }
 
 /** Submitted: waiting for the broker's start-up, then for a slot of the queue. */
@@ -88,7 +114,12 @@ export interface CommittedEvent extends OutcomeEvent {
 export interface RolledBackEvent extends OutcomeEvent {
   /** The discriminant. */
   readonly type: 'rolledBack';
-  /** What its subscriber got: a TransactionError, ConnectionLostError, BrokerClosedError, … */
+  /**
+   * What its subscriber got: a TransactionError, ConnectionLostError,
+   * BrokerClosedError, …; for a run on a replica that a run on the primary
+   * replaced (the next run's `fallbackOf` is this run's `id`), the error it
+   * failed with on the replica, which the caller never got.
+   */
   readonly error: unknown;
 }
 

@@ -6,7 +6,7 @@ import { clock } from '../clock';
 import { CancelledError } from '../errors';
 import { enqueueChecked, type PriorityScheduler, type TaskObserver } from '../scheduler/priority-scheduler';
 import { cancellation, type Cancellation } from './cancellation';
-import { nextRunId, type EventHub, type RunRecord } from './event-hub';
+import { nextRunId, RUN_LINK, type EventHub, type LinkedOptions, type RunRecord } from './event-hub';
 import type { WorkKind } from './events';
 import type { TransactOptions } from './options';
 import { currentRun, SlotHolder } from './slot';
@@ -46,6 +46,8 @@ export interface Submitting {
   readonly db: SharedDatabase;
   readonly intake: Intake;
   readonly events: EventHub;
+  /** On a replica of a replicated target, its index in the target's replicas (for the events). */
+  readonly replica?: number;
 }
 
 /**
@@ -66,6 +68,8 @@ export class Submission implements RunRecord, RetryListener, TaskObserver<unknow
   readonly kind: WorkKind;
   startedAt: number | undefined;
   attempts = 0;
+  readonly replica: number | undefined;
+  readonly fallbackOf: number | undefined;
   readonly #db: SharedDatabase;
   readonly #intake: Intake;
   readonly #events: EventHub;
@@ -94,6 +98,10 @@ export class Submission implements RunRecord, RetryListener, TaskObserver<unknow
     this.#db = how.db;
     this.method = options.name ?? method ?? 'transact';
     this.kind = kind;
+    this.replica = how.replica;
+    const link = (options as LinkedOptions)[RUN_LINK];
+    this.fallbackOf = link?.fallbackOf;
+    link?.onRun?.(this.id);
     this.#intake = how.intake;
     this.#events = how.events;
     this.#subscriber = subscriber;

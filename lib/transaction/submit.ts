@@ -31,11 +31,21 @@ export class Submitter {
   /** The broker's events$: its queued work, step by step. */
   readonly events: EventHub;
 
-  /** @param broker the broker's name, for its events. */
-  constructor(db: SharedDatabase, intake: Intake, broker = 'AccessBroker') {
+  /**
+   * @param broker the broker's name, for its events.
+   * @param replica for a replica of a replicated target: the broker's
+   *   events (its primary's Submitter's), where this one's runs go too, and
+   *   the replica's index in the target's replicas, which they name.
+   */
+  constructor(
+    db: SharedDatabase,
+    intake: Intake,
+    broker = 'AccessBroker',
+    replica?: { readonly events: EventHub; readonly index: number },
+  ) {
     this.#db = db;
-    this.events = new EventHub(broker);
-    this.#submitting = { db, intake, events: this.events };
+    this.events = replica?.events ?? new EventHub(broker);
+    this.#submitting = { db, intake, events: this.events, replica: replica?.index };
   }
 
   /**

@@ -3,9 +3,14 @@ import { pgClusterAvailable } from '../support/pg-cluster';
 import { until } from '../support/streams';
 import { createReplicaPair, type ReplicaPair } from './replica-set';
 
-/** Write-then-read pairs, all told; spread over WRITERS concurrent loops, each on its own row. */
-const PAIRS = 2000;
-const WRITERS = 4;
+/**
+ * Write-then-read pairs, all told (issue 15 asks for 10,000); spread over WRITERS concurrent loops,
+ * each on its own row, each pair's read after its write. Measured on the 2-core test machine: 2,000
+ * pairs over 4 loops took 15 s; 10,000 over 16 loops take 31-39 s (the whole file 43-54 s, with the
+ * pair's creation), 60-62% of the reads on the replica.
+ */
+const PAIRS = 10_000;
+const WRITERS = 16;
 
 (pgClusterAvailable ? describe : describe.skip)('replicated target: read your own writes [postgres]', () => {
   let pair: ReplicaPair;
@@ -58,7 +63,8 @@ const WRITERS = 4;
       expect(stale).toEqual([]);
       expect(pauses).toBeGreaterThan(10);
       // The replica served a share of the reads (the rest waited past maxReplicaWait while replay was paused).
-      console.log(`read your writes: ${onReplica} of ${PAIRS} reads on the replica, ${pauses} pauses`);
+      const share = ((100 * onReplica) / PAIRS).toFixed(1);
+      console.log(`read your writes: ${onReplica} of ${PAIRS} reads (${share}%) on the replica, ${pauses} pauses`);
       expect(onReplica).toBeGreaterThan(0);
       expect(onReplica).toBeLessThan(PAIRS);
     } finally {
