@@ -77,10 +77,7 @@ export class AccessBroker implements AsyncDisposable {
   readonly #statements: Statements;
   readonly #tables: Tables;
   readonly #migrateAtStart: boolean;
-  /**
-   * A replicated target's routing (reads on replicas); undefined for one
-   * database, and for a store's broker (see storeAccess).
-   */
+  /** A replicated target's routing (reads on replicas); undefined for one database. */
   #router: ReplicaRouter | undefined;
   #shutdown: Promise<void> | undefined;
 
@@ -564,12 +561,12 @@ export class AccessBroker implements AsyncDisposable {
     return this.#db.bus(options);
   }
 
-  /** @internal What the stores need (see store-access.ts). */
+  /**
+   * @internal What the stores need (see store-access.ts). The broker keeps
+   * its routing: the stores send their reads to the primary themselves
+   * (`route: 'primary'`; their writes are transactions, on the primary).
+   */
   [storeAccess](): StoreAccess {
-    // A store's reads run on the primary: the change log's reader positions them in the primary's
-    // snapshots, and a replica behind that position would miss changes (and its LISTEN is the primary's).
-    void this.#router?.release();
-    this.#router = undefined;
     return {
       placeholder: (n) => this.#db.dialect.placeholder(n),
       bus: (options) => this.#db.bus(options),
