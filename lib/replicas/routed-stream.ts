@@ -33,9 +33,9 @@ export interface RoutedCursorSpec<T, R> extends RoutedStreamSpec {
   readonly options: StreamOptions;
   /**
    * Called per subscription, in its async context, once it is known where
-   * its cursor reads (`db`: the replica's database, or the primary's).
+   * its cursor reads (`db`: a replica's database, `replica` true; or the primary's).
    */
-  perSubscription(db: SharedDatabase): (raw: RowSource<R>) => RowSource<T>;
+  perSubscription(db: SharedDatabase, replica: boolean): (raw: RowSource<R>) => RowSource<T>;
 }
 
 /**
@@ -82,7 +82,7 @@ export function routedCursorStream<T, R>(spec: RoutedCursorSpec<T, R>): RowStrea
     const onPrimary = () => openStream<R>(primary, gate, cursor, options, token);
     if (member) {
       // Made before the cursor opens, as on one database (in the subscription's context).
-      const adapt = spec.perSubscription(member.node.db);
+      const adapt = spec.perSubscription(member.node.db, true);
       try {
         const source = await openStream<R>(member.node.db, gate, cursor, options, token);
         return adapt(
@@ -92,7 +92,7 @@ export function routedCursorStream<T, R>(spec: RoutedCursorSpec<T, R>): RowStrea
         if (token.aborted || !spec.fallsBack(member, err)) throw err;
       }
     }
-    const adapt = spec.perSubscription(primary);
+    const adapt = spec.perSubscription(primary, false);
     return adapt(await onPrimary());
   }, options);
 }

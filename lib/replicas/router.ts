@@ -196,7 +196,7 @@ export class ReplicaRouter {
       sql: built.sql,
       parameters: built.parameters,
       options: built.options,
-      perSubscription: (db) => built.perSubscription(db),
+      perSubscription: (db, replica) => built.perSubscription(db, replica),
       choose: () => this.#choose(options ?? {}, true),
       fallsBack: (member, err) => (this.#inTransaction() ? undefined : this.#fallsBack(member, err)),
     });

@@ -32,9 +32,11 @@ export interface QueryBuilderCursor<T> {
   readonly options: StreamOptions;
   /**
    * Called when a subscription opens (in its async context) with the
-   * database its cursor reads on: what makes its rows of the raw rows read.
+   * database its cursor reads on, and whether that is a replica (then its
+   * transaction, if any, is not the `Load` event's): what makes its rows
+   * of the raw rows read.
    */
-  perSubscription(db: SharedDatabase): (raw: RowSource<ObjectLiteral>) => RowSource<T>;
+  perSubscription(db: SharedDatabase, replica: boolean): (raw: RowSource<ObjectLiteral>) => RowSource<T>;
 }
 
 /**
@@ -81,10 +83,10 @@ export function queryBuilderCursor<E extends ObjectLiteral>(
     sql: reader.sql,
     parameters: reader.parameters,
     options,
-    perSubscription: (db) => {
+    perSubscription: (db, replica) => {
       // Inside a transaction, afterLoad subscribers get the work's own runner; not a replica's: its
       // DataSource need not know the entity's subscribers nor its metadata (they run as outside one).
-      const ctx = db.dataSource === qb.connection ? currentContext(db) : undefined;
+      const ctx = replica ? undefined : currentContext(db);
       const runner = ctx ? (ctx.manager.queryRunner ?? ctx.runner) : undefined;
       // Outside one: the slot the stream is about to take is found here, in the same context.
       const events = { runner, holdingSlot: ctx ? undefined : holdingSlot(db) };
@@ -106,7 +108,7 @@ export function queryBuilderStream<E extends ObjectLiteral>(
 ): RowStream<E> | RowStream<ObjectLiteral> {
   const built = queryBuilderCursor(qb, options) as QueryBuilderCursor<E>;
   return cursorStream<E, ObjectLiteral>(db, gate, built.sql, built.parameters, built.options, () =>
-    built.perSubscription(db),
+    built.perSubscription(db, false),
   );
 }
 
