@@ -1,5 +1,7 @@
+import 'reflect-metadata';
 import { Client } from 'pg';
 import { lastValueFrom, toArray } from 'rxjs';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { AccessBroker, ConnectionLostError, TransactionError } from '../../lib';
 import { pgClusterAvailable } from '../support/pg-cluster';
 import { latch } from '../support/brokers';
@@ -17,6 +19,12 @@ const GATE = 4242;
 const GATED = (n: number) =>
   `SELECT g AS id, pg_is_in_recovery() AS replica FROM generate_series(1, ${n}) g ` +
   `WHERE pg_advisory_lock_shared(${GATE})::text = ''`;
+
+@Entity('fallback_notes')
+class FallbackNote {
+  @PrimaryColumn('integer') id!: number;
+  @Column('text') body!: string;
+}
 
 interface Row {
   readonly id: number;
@@ -38,10 +46,12 @@ async function busy(server: ReplicaPair['replica']): Promise<{ pid: number; stat
   beforeAll(async () => {
     pair = await createReplicaPair();
     broker = new AccessBroker({
-      primary: `${pair.primary.url}?application_name=${APP}`,
+      primary: { type: 'postgres', url: `${pair.primary.url}?application_name=${APP}`, entities: [FallbackNote] },
       replicas: [`${pair.replica.url}?application_name=${APP}`],
     });
     await broker.waitUntilRunning();
+    await broker.query('CREATE TABLE fallback_notes (id integer PRIMARY KEY, body text NOT NULL)');
+    await broker.query("INSERT INTO fallback_notes SELECT g, 'n' || g FROM generate_series(1, 500) g");
   });
   afterAll(async () => {
     await broker?.shutdown();
@@ -79,6 +89,35 @@ async function busy(server: ReplicaPair['replica']): Promise<{ pid: number; stat
     }
     await until(async () => (await busy(pair.replica)).length === 0, 'nothing of the broker is busy on the replica');
     await until(async () => (await busy(pair.primary)).length === 0, 'nothing of the broker is busy on the primary');
+  });
+
+  it('hydrates every entity once, from the primary, when the replica goes away before the first read', async () => {
+    await replicaBack();
+    const holder = new Client({ connectionString: pair.replica.url, application_name: 'stream-fallback-gate' });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1)', [GATE]);
+      const qb = broker.dataSource
+        .getRepository(FallbackNote)
+        .createQueryBuilder('n')
+        .where(`pg_advisory_lock_shared(${GATE})::text = ''`)
+        .orderBy('n.id');
+      const notes = lastValueFrom(broker.stream(qb, { entities: true, batchSize: 64 }).pipe(toArray()));
+      notes.catch(() => undefined);
+      let waiting: { pid: number }[] = [];
+      await until(async () => {
+        waiting = (await busy(pair.replica)).filter((s) => s.state === 'active' && s.wait === 'Lock');
+        return waiting.length === 1;
+      }, "the stream's first read waits on the replica");
+      expect(await pair.replica.terminate(waiting[0]!.pid)).toBe(1);
+      const read = await within(notes, 'the stream');
+      expect(read.every((n) => n instanceof FallbackNote)).toBe(true);
+      expect(read.map((n) => n.id)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+      expect(read[499]!.body).toBe('n500');
+    } finally {
+      await holder.end();
+    }
+    await until(async () => (await busy(pair.replica)).length === 0, 'nothing of the broker is busy on the replica');
   });
 
   it('fails the stream when the replica goes away after rows were delivered: nothing is read twice, nor from the primary', async () => {
