@@ -1,5 +1,5 @@
 import { Subscription, type Observable, type Subscriber } from 'rxjs';
-import type { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import type { ObjectLiteral } from 'typeorm';
 import type { Lifecycle } from '../broker/lifecycle';
 import { acquireDatabase, type SharedDatabase } from '../broker/registry';
 import type { Prepared } from '../broker/prepared';
@@ -8,6 +8,7 @@ import { replicationOf, type DialectReplication } from '../dialect/replicas';
 import type { QueryBuilderStreamOptions, StreamOptions } from '../rows/stream-options';
 import type { RowStream } from '../rows/row-stream';
 import { queryBuilderCursor, type QueryBuilderCursor } from '../rows/query-builder-stream';
+import type { SelectQueryBuilder } from 'typeorm';
 import type { ReplicaSettings, ResolvedTarget } from '../target';
 import { Awaitable } from '../transaction/awaitable';
 import { currentContext } from '../transaction/context';
