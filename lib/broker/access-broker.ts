@@ -77,10 +77,7 @@ export class AccessBroker implements AsyncDisposable {
   readonly #statements: Statements;
   readonly #tables: Tables;
   readonly #migrateAtStart: boolean;
-  /**
-   * A replicated target's routing (reads on replicas); undefined for one
-   * database, and for a store's broker (see storeAccess).
-   */
+  /** A replicated target's routing (reads on replicas); undefined for one database. */
   #router: ReplicaRouter | undefined;
   #shutdown: Promise<void> | undefined;
 
@@ -376,8 +373,13 @@ export class AccessBroker implements AsyncDisposable {
    * name a row type, `stream<{ name: string }>(sql)`, which is your
    * assertion, not checked.
    *
-   * On a replicated target a raw SQL stream reads on a replica, as `query()`
-   * of a read does (see {@link query}); a QueryBuilder's reads on the primary.
+   * On a replicated target a stream (of raw SQL or of a QueryBuilder) reads
+   * on a replica, as `query()` of a read does (see {@link query}): one that
+   * has replayed this process's commits through the primary (and `after`),
+   * else the primary after `maxReplicaWait`; `{ route: 'primary' }` forces
+   * the primary, and inside a transaction a stream is part of it, where it
+   * is. A replica that fails before the first row was read hands the stream
+   * to the primary; after that, the failure is the stream's error.
    * @throws RangeError or TypeError at once for bad options (`entities: true` with raw SQL among them).
    */
   stream<T = ObjectLiteral>(
@@ -401,7 +403,7 @@ export class AccessBroker implements AsyncDisposable {
    */
   stream<E extends ObjectLiteral>(
     query: SelectQueryBuilder<E>,
-    options: QueryBuilderStreamOptions & { readonly entities: true },
+    options: QueryBuilderStreamOptions & ReplicaReadOptions & { readonly entities: true },
   ): RowStream<E>;
   /**
    * A QueryBuilder's raw rows, with TypeORM's column aliases (`n_id`,
@@ -410,16 +412,16 @@ export class AccessBroker implements AsyncDisposable {
    */
   stream<E extends ObjectLiteral>(
     query: SelectQueryBuilder<E>,
-    options?: QueryBuilderStreamOptions & { readonly entities?: false },
+    options?: QueryBuilderStreamOptions & ReplicaReadOptions & { readonly entities?: false },
   ): RowStream<ObjectLiteral>;
   /** Entities or raw rows, as `entities` says when it is only known to be a boolean. */
   stream<E extends ObjectLiteral>(
     query: SelectQueryBuilder<E>,
-    options?: QueryBuilderStreamOptions,
+    options?: QueryBuilderStreamOptions & ReplicaReadOptions,
   ): RowStream<E> | RowStream<ObjectLiteral>;
   stream<T extends ObjectLiteral>(
     query: string | SelectQueryBuilder<T>,
-    second?: readonly unknown[] | QueryBuilderStreamOptions,
+    second?: readonly unknown[] | (QueryBuilderStreamOptions & ReplicaReadOptions),
     third?: StreamOptions & ReplicaReadOptions,
   ): RowStream<T> | RowStream<ObjectLiteral> {
     if (typeof query === 'string') {
@@ -429,7 +431,9 @@ export class AccessBroker implements AsyncDisposable {
     if (Array.isArray(second) || third !== undefined) {
       throw new TypeError('a QueryBuilder brings its own parameters: call stream(queryBuilder, options)');
     }
-    return queryBuilderStream(this.#db, this.#lifecycle, query, second as QueryBuilderStreamOptions | undefined);
+    const options = second as (QueryBuilderStreamOptions & ReplicaReadOptions) | undefined;
+    if (this.#router) return this.#router.streamQueryBuilder(query, options);
+    return queryBuilderStream(this.#db, this.#lifecycle, query, options);
   }
 
   /**
@@ -561,12 +565,12 @@ export class AccessBroker implements AsyncDisposable {
     return this.#db.bus(options);
   }
 
-  /** @internal What the stores need (see store-access.ts). */
+  /**
+   * @internal What the stores need (see store-access.ts). The broker keeps
+   * its routing: the stores send their reads to the primary themselves
+   * (`route: 'primary'`; their writes are transactions, on the primary).
+   */
   [storeAccess](): StoreAccess {
-    // A store's reads run on the primary: the change log's reader positions them in the primary's
-    // snapshots, and a replica behind that position would miss changes (and its LISTEN is the primary's).
-    void this.#router?.release();
-    this.#router = undefined;
     return {
       placeholder: (n) => this.#db.dialect.placeholder(n),
       bus: (options) => this.#db.bus(options),

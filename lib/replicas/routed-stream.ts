@@ -27,38 +27,73 @@ export interface RoutedStreamSpec {
   fallsBack(member: Member, err: unknown): 'lost' | 'refused' | undefined;
 }
 
+/** A routed cursor whose options were checked, and what makes its rows (`T`) of the raw rows (`R`) read. */
+export interface RoutedCursorSpec<T, R> extends RoutedStreamSpec {
+  readonly parameters: readonly unknown[];
+  readonly options: StreamOptions;
+  /**
+   * Called per subscription, in its async context, once it is known where
+   * its cursor reads (`db`: a replica's database, `replica` true; or the primary's).
+   */
+  perSubscription(db: SharedDatabase, replica: boolean): (raw: RowSource<R>) => RowSource<T>;
+}
+
 /**
  * `stream(sql)` on a replicated target: checked as on one database, each
  * subscription read where the router says (a replica, in its read-only
  * cursor transaction, from its own stream budget), or on the primary when
  * opening the cursor on the replica failed for the replica's own reason. Once
  * rows were read, a failure is the stream's (nothing is read twice).
+ * @throws TypeError for parameters that are not an array or `entities: true`; RangeError or TypeError for bad
+ *   options, InvalidIdentifierError for a malformed `key`.
  */
 export function routedStream<T = ObjectLiteral>(spec: RoutedStreamSpec): RowStream<T> {
-  const { primary, gate, sql, parameters } = spec;
+  const { parameters } = spec;
   const options = spec.options ?? {};
   if (parameters !== undefined && !Array.isArray(parameters)) {
     throw new TypeError('stream(sql, parameters, options): parameters must be an array (pass [] for none)');
   }
   checkStreamOptions(options);
   checkEntitiesOption((options as QueryBuilderStreamOptions).entities, false);
+  return routedCursorStream<T, T>({
+    ...spec,
+    parameters: parameters ?? [],
+    options,
+    perSubscription: () => (raw) => raw,
+  });
+}
+
+/**
+ * A routed stream of checked options (raw SQL's, or a QueryBuilder's SQL and
+ * parameters, see queryBuilderCursor): per subscription, its cursor opened
+ * where `choose()` says, its rows made by `perSubscription`'s function of the
+ * raw rows read there; on the primary when opening on the replica, or its
+ * first read, failed for the replica's own reason.
+ * @throws InvalidIdentifierError for a malformed `key`.
+ */
+export function routedCursorStream<T, R>(spec: RoutedCursorSpec<T, R>): RowStream<T> {
+  const { primary, gate, sql, options } = spec;
   if (options.key !== undefined) checkIdentifier('column', options.key);
-  const cursor: CursorQuery = { sql, parameters: [...(parameters ?? [])], key: options.key };
+  const cursor: CursorQuery = { sql, parameters: [...spec.parameters], key: options.key };
   const refused = refusedParameters(primary.dialect, cursor.parameters, sql);
   return new RowStream<T>(async (token) => {
     if (refused !== undefined) throw refused;
     const member = await spec.choose();
-    const onPrimary = () => openStream<T>(primary, gate, cursor, options, token);
+    const onPrimary = () => openStream<R>(primary, gate, cursor, options, token);
     if (member) {
+      // Made before the cursor opens, as on one database (in the subscription's context).
+      const adapt = spec.perSubscription(member.node.db, true);
       try {
-        return onReplica(await openStream<T>(member.node.db, gate, cursor, options, token), member, (err) =>
-          token.aborted ? undefined : spec.fallsBack(member, err) && onPrimary(),
+        const source = await openStream<R>(member.node.db, gate, cursor, options, token);
+        return adapt(
+          onReplica(source, member, (err) => (token.aborted ? undefined : spec.fallsBack(member, err) && onPrimary())),
         );
       } catch (err) {
         if (token.aborted || !spec.fallsBack(member, err)) throw err;
       }
     }
-    return onPrimary();
+    const adapt = spec.perSubscription(primary, false);
+    return adapt(await onPrimary());
   }, options);
 }
 

@@ -7,8 +7,10 @@ import { acquireDatabase, type SharedDatabase } from '../broker/registry';
 import type { Prepared } from '../broker/prepared';
 import { Statements } from '../broker/statements';
 import { replicationOf, type DialectReplication } from '../dialect/replicas';
-import type { StreamOptions } from '../rows/stream-options';
+import type { QueryBuilderStreamOptions, StreamOptions } from '../rows/stream-options';
 import type { RowStream } from '../rows/row-stream';
+import { queryBuilderCursor, type QueryBuilderCursor } from '../rows/query-builder-stream';
+import type { SelectQueryBuilder } from 'typeorm';
 import type { ReplicaSettings, ResolvedTarget } from '../target';
 import { Awaitable } from '../transaction/awaitable';
 import { CALLED_AT, type CalledAtOptions } from '../transaction/cancellation';
@@ -25,13 +27,14 @@ import { fallsBack } from './replica-failure';
 import { ReplicaChoice } from './replica-choice';
 import { acquireNode, type ReplicaNode } from './replica-node';
 import type { Member } from './member';
-import { routedStream } from './routed-stream';
+import { routedCursorStream, routedStream } from './routed-stream';
 
 /**
  * A broker's routing on a replicated target: where each call runs, and the
  * run again on the primary when a replica could not take it. Transactions,
  * writes, prepared statements and the stores go to the primary (the
- * broker's own queue); `query()` of a read, `stream()` of raw SQL and
+ * broker's own queue); `query()` of a read, `stream()` (of raw SQL or of a
+ * QueryBuilder) and
  * `transact(work, { readOnly: true })` to a replica that has replayed every
  * commit made through the primary's DataSource in this process before the
  * call (and the commits a token stands for), else to the primary after
@@ -177,6 +180,31 @@ export class ReplicaRouter {
       options,
       choose: () => this.#choose(options ?? {}, true),
       // Inside a transaction the stream is part of it: it never moves elsewhere.
+      fallsBack: (member, err) => (this.#inTransaction() ? undefined : this.#fallsBack(member, err)),
+    });
+  }
+
+  /**
+   * See AccessBroker.stream (a QueryBuilder): routed as a raw SQL stream
+   * (a QueryBuilder's select is a read). Its SQL and parameters are built
+   * once from the QueryBuilder, on the primary's metadata, and its rows,
+   * read on a replica or the primary, are hydrated with that metadata (see
+   * queryBuilderCursor for where `afterLoad` subscribers run).
+   */
+  streamQueryBuilder<E extends ObjectLiteral>(
+    qb: SelectQueryBuilder<E>,
+    options: (QueryBuilderStreamOptions & ReplicaReadOptions) | undefined,
+  ): RowStream<E> | RowStream<ObjectLiteral> {
+    checkReplicaOptions(options ?? {});
+    const built = queryBuilderCursor(qb, options) as QueryBuilderCursor<E>;
+    return routedCursorStream<E, ObjectLiteral>({
+      primary: this.#primary,
+      gate: this.#lifecycle,
+      sql: built.sql,
+      parameters: built.parameters,
+      options: built.options,
+      perSubscription: (db, replica) => built.perSubscription(db, replica),
+      choose: () => this.#choose(options ?? {}, true),
       fallsBack: (member, err) => (this.#inTransaction() ? undefined : this.#fallsBack(member, err)),
     });
   }

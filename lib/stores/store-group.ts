@@ -174,8 +174,16 @@ export class StoreGroup {
     return sharedReadsOf(this.#broker.dataSource).run(statement, (s) => this.#query<T>(s));
   }
 
+  /**
+   * A read on the primary, also on a replicated target (the broker routes its
+   * other calls): the change log's reader positions the stores' reads in the
+   * primary's snapshots, and a replica behind that position would miss
+   * changes (the log's LISTEN is the primary's too).
+   */
   #query<T>(statement: Statement): Promise<T[]> {
-    return lastValueFrom(this.#broker.query<T>(statement.sql, statement.parameters), { defaultValue: [] });
+    return lastValueFrom(this.#broker.query<T>(statement.sql, statement.parameters, { route: 'primary' }), {
+      defaultValue: [],
+    });
   }
 
   /**
