@@ -1,3 +1,4 @@
+import type { CancelToken } from '../cancel';
 import type { ObjectLiteral } from 'typeorm';
 import type { SharedDatabase } from '../broker/registry';
 import { refusedParameters } from '../broker/refused-parameters';
@@ -22,7 +23,8 @@ export interface RoutedStreamSpec {
   readonly parameters: readonly unknown[] | undefined;
   readonly options: StreamOptions | undefined;
   /** Where this subscription reads (undefined: the primary). */
-  choose(): Member | undefined | Promise<Member | undefined>;
+  /** Its wait for a replica ends when `cancel` aborts (the stream's signal, unsubscribe, or its end). */
+  choose(cancel: CancelToken): Member | undefined | Promise<Member | undefined>;
   /** Whether opening failed on the replica for a reason that sends it to the primary. */
   fallsBack(member: Member, err: unknown): 'lost' | 'refused' | undefined;
 }
@@ -78,7 +80,7 @@ export function routedCursorStream<T, R>(spec: RoutedCursorSpec<T, R>): RowStrea
   const refused = refusedParameters(primary.dialect, cursor.parameters, sql);
   return new RowStream<T>(async (token) => {
     if (refused !== undefined) throw refused;
-    const member = await spec.choose();
+    const member = await spec.choose(token);
     const onPrimary = () => openStream<R>(primary, gate, cursor, options, token);
     if (member) {
       // Made before the cursor opens, as on one database (in the subscription's context).

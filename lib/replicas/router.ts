@@ -178,7 +178,7 @@ export class ReplicaRouter {
       sql,
       parameters,
       options,
-      choose: () => this.#choose(options ?? {}, true),
+      choose: (cancel) => this.#choose(options ?? {}, true, cancel),
       // Inside a transaction the stream is part of it: it never moves elsewhere.
       fallsBack: (member, err) => (this.#inTransaction() ? undefined : this.#fallsBack(member, err)),
     });
@@ -204,7 +204,7 @@ export class ReplicaRouter {
       parameters: built.parameters,
       options: built.options,
       perSubscription: (db, replica) => built.perSubscription(db, replica),
-      choose: () => this.#choose(options ?? {}, true),
+      choose: (cancel) => this.#choose(options ?? {}, true, cancel),
       fallsBack: (member, err) => (this.#inTransaction() ? undefined : this.#fallsBack(member, err)),
     });
   }

@@ -77,6 +77,18 @@ function outcome(promise: PromiseLike<unknown>): { readonly value: unknown } {
       expect(events).toEqual([]);
     });
 
+    it('ends the wait of a stream for the replica when its signal aborts, or its iteration is left', async () => {
+      const controller = new AbortController();
+      const aborted = outcome(broker.stream(WHERE, [], { signal: controller.signal }).consume(() => undefined));
+      const left = broker.stream(WHERE).subscribe();
+      await until(() => waitingReads() === 2, 'both streams wait for the replica');
+      controller.abort(new Error('no longer wanted'));
+      left.unsubscribe();
+      await until(() => waitingReads() === 0 && aborted.value !== 'pending', 'both waits ended');
+      expect(aborted.value).toBeInstanceOf(CancelledError);
+      expect(time.pending()).toBe(0);
+    });
+
     it('counts the wait in the timeout of the run that follows it (here on the primary, after maxReplicaWait)', async () => {
       const short = new AccessBroker(pair.target({ maxReplicaWait: 80, maxReplicaLag: 600_000 }));
       try {
