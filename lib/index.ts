@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+// First: a TypeORM outside the peer range is refused, naming it, before a module loads its internals.
+import './dialect/typeorm/typeorm-version';
 
 // Brokers and transactions
 export { AccessBroker } from './broker/access-broker';

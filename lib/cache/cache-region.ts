@@ -1,4 +1,5 @@
 import { Subject, type Observable } from 'rxjs';
+import '../async-dispose';
 import { clock } from '../clock';
 import type { CacheBackend, CacheEntry } from './backend';
 import { checkValue, createEntries, type KeyPair } from './creation';
@@ -196,6 +197,11 @@ export class CacheRegion<V = unknown> {
     await this.#flights.settled();
     this.#failures.complete();
     await this.#backend.close?.();
+  }
+
+  /** {@link close}, for `await using region = new CacheRegion(…)`: closed when the block is left. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   #answer(pair: KeyPair, entry: CacheEntry<V> | undefined, creator: () => V | Promise<V>, timing: Timing): Promise<V> {

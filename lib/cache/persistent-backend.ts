@@ -1,4 +1,5 @@
 import { filter, map, Subscription, type Observable } from 'rxjs';
+import '../async-dispose';
 import { AccessBroker } from '../broker/access-broker';
 import { dialectFor, type AdvisoryLockSession } from '../dialect';
 import { Items } from '../stores/items';
@@ -118,6 +119,11 @@ export class PersistentBackend implements CacheBackend {
     this.#subscription.unsubscribe();
     await Promise.allSettled([this.#dict.shutdown(), this.#items.shutdown(), this.#advisory?.close()]);
     await this.#broker.shutdown();
+  }
+
+  /** {@link close}, for `await using backend = new PersistentBackend(…)`: released when the block is left. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** The database's way to take a lock without waiting: an advisory lock where it has them, else a row. */

@@ -9,6 +9,8 @@
  */
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
+// Before the broker: a TypeORM outside the peer range is refused, naming it.
+import '../dialect/typeorm/typeorm-version';
 import { AccessBroker } from '../broker/access-broker';
 import { migrationScript } from './script';
 
