@@ -217,7 +217,6 @@ console.log(JSON.stringify({ ms, hasBroker: typeof sasync.AccessBroker, drivers:
     );
     for (const [result] of [esm, cjs]) {
       expect(result).toMatchObject({ hasBroker: 'function', drivers: [] });
-      expect(result!.ms).toBeLessThan(5000);
     }
   });
 });
