@@ -21,7 +21,13 @@ async function busyOnReplica(pair: ReplicaPair): Promise<number> {
   beforeAll(async () => {
     pair = await createReplicaPair();
     // The replica's sessions are named, to see what the streams leave open there.
-    broker = new AccessBroker({ primary: pair.primary.url, replicas: [`${pair.replica.url}?application_name=${APP}`] });
+    // Tests here say where a read runs: on a loaded machine a replica may take longer than the default wait to
+    // replay a write, and the read would go to the primary.
+    broker = new AccessBroker({
+      primary: pair.primary.url,
+      replicas: [`${pair.replica.url}?application_name=${APP}`],
+      maxReplicaWait: 30_000,
+    });
     await broker.waitUntilRunning();
     await broker.query('CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL)');
   });
