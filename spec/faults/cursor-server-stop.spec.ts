@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -264,4 +265,32 @@ const HOLDER = 'sasync-spec-lock-holder';
       await servesAgain();
     },
   );
+
+  /** The 'error' and 'end' listeners on each client of the broker's pool (pg-pool internal `_clients`). */
+  function poolListeners(): number[] {
+    const driver = fixture.broker.dataSource.driver as { master?: { _clients?: EventEmitter[] } };
+    return (driver.master?._clients ?? []).map((c) => c.listenerCount('error') + c.listenerCount('end'));
+  }
+
+  it('a failed stream, then one read to its end and one broken off, leave no listener on their connections [postgres]', async () => {
+    await servesAgain();
+    const [baseline] = poolListeners();
+    expect(baseline).toBeDefined();
+    const sql = 'SELECT g FROM generate_series(1, 250) AS g';
+    const failing = fixture.broker.stream('SELECT 1 / (g - 200) FROM generate_series(1, 250) AS g', [], {
+      batchSize: 100,
+    });
+    await expect(lastValueFrom(failing.pipe(toArray()))).rejects.toThrow(/division by zero/);
+    expect(await lastValueFrom(fixture.broker.stream(sql, [], { batchSize: 100 }).pipe(toArray()))).toHaveLength(250);
+    for await (const batch of fixture.broker.stream(sql, [], { batchSize: 100 }).batches()) {
+      expect(batch).toHaveLength(100);
+      break;
+    }
+    await until(
+      () => fixture.broker.connectionStats().idle === fixture.broker.connectionStats().open,
+      'the pool is whole',
+    );
+    expect(poolListeners().length).toBeGreaterThan(0);
+    expect(new Set(poolListeners())).toEqual(new Set([baseline]));
+  });
 });
