@@ -28,6 +28,10 @@ const HOLDER = 'sasync-spec-lock-holder';
  * then closes its portal and waits for ReadyForQuery), and the connection
  * ends before ReadyForQuery; pg-cursor ignores an error once its portal is
  * closing, so nothing settled the read, nor the stream, nor its connection.
+ * Likewise a close (the consumer stopping between reads) whose Close was sent
+ * and whose ReadyForQuery never comes. Each moment is made exactly: the
+ * event loop held while the server goes on, or the backend frozen while it
+ * is told to end.
  */
 (pgClusterAvailable ? describe : describe.skip)('a cursor read when its server stops [postgres]', () => {
   const fixture = useClusterBroker();
