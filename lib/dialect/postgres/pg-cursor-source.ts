@@ -30,7 +30,8 @@ const NEVER_BROKEN: CursorConnection = { broken: () => undefined, onBroken: () =
  * ReadyForQuery to hand the rows over, and ignores an error meanwhile (its
  * state is 'done'); its close() waits for a ReadyForQuery too. A connection
  * ending between those messages (server stopped, backend terminated) left
- * the read, its stream and its connection waiting forever.
+ * the read, its stream and its connection waiting forever (known upstream:
+ * brianc/node-postgres issues 2468 and 2642; spec/faults/cursor-server-stop.spec.ts).
  */
 export function pgCursorSource<T>(
   client: PgCursorClient,
