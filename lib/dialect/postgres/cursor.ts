@@ -5,7 +5,7 @@ import { cancelBackend, destroySocket, type PooledClient } from '../typeorm/pg-c
 import { pgPool, type PgPool } from '../typeorm/postgres-driver';
 import { bindPostgres } from './bind';
 import { declaredCursorSource } from './declared-cursor-source';
-import { pgCursorSource } from './pg-cursor-source';
+import { pgCursorSource, type CursorConnection } from './pg-cursor-source';
 import { BEGIN_READ_ONLY, endReadOnly, readOnlyOr } from './read-only';
 
 export const postgresCursors: DialectCursors = {
@@ -16,10 +16,29 @@ export const postgresCursors: DialectCursors = {
     const client = await connectUnlessCancelled(pool, cancel);
     // A connection that dies while the stream is paused (server restart,
     // network) emits 'error' on the client: without a listener that crashes
-    // the process. Keep it, and fail the next read with it.
+    // the process. Keep it, and fail the next read with it, and a read or a
+    // close in flight at once (pg-cursor may never settle them: see
+    // pgCursorSource). 'end' too, in case the client ends without an error.
     let broken: unknown;
-    const onError = (error: unknown) => (broken ??= error);
+    const watchers = new Set<(error: unknown) => void>();
+    const onError = (error: unknown) => {
+      broken ??= error;
+      for (const watcher of [...watchers]) watcher(broken);
+    };
+    const onEnd = () => onError(connectionEnded());
     client.on('error', onError);
+    client.on('end', onEnd);
+    const connection: CursorConnection = {
+      broken: () => broken,
+      onBroken(fn) {
+        if (broken !== undefined) {
+          fn(broken);
+          return () => undefined;
+        }
+        watchers.add(fn);
+        return () => void watchers.delete(fn);
+      },
+    };
     // After an interrupt the cancel may reach the backend after the read
     // ended: the client is destroyed, never pooled, or the late cancel would
     // hit whoever runs the next statement on it.
@@ -37,6 +56,8 @@ export const postgresCursors: DialectCursors = {
     const release = async (error?: unknown) => {
       const failure = error ?? interrupted ?? beginFailed ?? (await endReadOnly(client));
       client.off('error', onError);
+      client.off('end', onEnd);
+      watchers.clear();
       client.release(failure as Error | undefined);
     };
     // The cursor is queued on the client only at the first read: one queued
@@ -45,7 +66,7 @@ export const postgresCursors: DialectCursors = {
     // forever (a stream shut down while it opened hung, holding its connection).
     let source: RowSource<T> | undefined;
     let closing: Promise<void> | undefined;
-    const cursor = () => (source ??= pgCursorSource<T>(client, query.sql, parameters, release, () => broken));
+    const cursor = () => (source ??= pgCursorSource<T>(client, query.sql, parameters, release, connection));
     // An interrupt ends the read in flight itself: pg does not always fail a
     // cursor's pending read when its socket is destroyed and the client ended
     // (found by the model tests: the read, and the stream, waited forever).
@@ -112,4 +133,13 @@ function connectUnlessCancelled(pool: PgPool, cancel: CursorCancel): Promise<Poo
       },
     );
   });
+}
+
+/**
+ * Why a read failed when its client ended without an error (pg emits one on
+ * an unexpected end; this is for any other): 08006, connection_failure, so
+ * that it is reported as a lost connection.
+ */
+function connectionEnded(): Error {
+  return Object.assign(new Error('the connection to the server ended'), { code: '08006' });
 }

@@ -7,19 +7,38 @@ export interface PgCursorClient {
   query(cursor: Cursor): Cursor;
 }
 
+/** What a cursor source knows of its connection's death. */
+export interface CursorConnection {
+  /** The error the connection died with, or undefined while it lives. */
+  broken(): unknown;
+  /** Calls `fn` with that error if the connection dies; returns what stops watching. */
+  onBroken(fn: (error: unknown) => void): () => void;
+}
+
+/** A connection that never dies (for a source whose owner watches nothing). */
+const NEVER_BROKEN: CursorConnection = { broken: () => undefined, onBroken: () => () => undefined };
+
 /**
  * A pg-cursor over `client`: each `read(n)` fetches n rows from the server
  * portal, nothing more. `close()` closes the portal, then calls `release`
  * (with the error if the cursor failed, so that pg-pool drops the client) and
  * waits for it.
- * `broken` reports an error the connection had between reads.
+ *
+ * A read or a close in flight when the connection dies fails with its error
+ * (`connection`), whatever pg-cursor does: once a read's last rows and its
+ * CommandComplete are in, pg-cursor closes the portal and waits for
+ * ReadyForQuery to hand the rows over, and ignores an error meanwhile (its
+ * state is 'done'); its close() waits for a ReadyForQuery too. A connection
+ * ending between those messages (server stopped, backend terminated) left
+ * the read, its stream and its connection waiting forever (known upstream:
+ * brianc/node-postgres issues 2468 and 2642; spec/faults/cursor-server-stop.spec.ts).
  */
 export function pgCursorSource<T>(
   client: PgCursorClient,
   sql: string,
   parameters: unknown[],
   release: (error?: unknown) => void | Promise<void>,
-  broken: () => unknown = () => undefined,
+  connection: CursorConnection = NEVER_BROKEN,
 ): RowSource<T> {
   const PgCursor = loadDriver('pg-cursor');
   const cursor = client.query(new PgCursor(sql, parameters));
@@ -28,10 +47,10 @@ export function pgCursorSource<T>(
   return {
     async read(n) {
       // The connection died between reads: closing the portal would wait forever.
-      failed ??= broken();
+      failed ??= connection.broken();
       if (failed !== undefined) throw failed;
       try {
-        return (await cursor.read(n)) as T[];
+        return (await untilBroken(cursor.read(n), connection)) as T[];
       } catch (err) {
         failed ??= err;
         throw err;
@@ -40,8 +59,8 @@ export function pgCursorSource<T>(
     close() {
       closed ??= (async () => {
         try {
-          failed ??= broken();
-          if (failed === undefined) await cursor.close();
+          failed ??= connection.broken();
+          if (failed === undefined) await untilBroken(cursor.close(), connection);
         } catch (err) {
           failed = err;
         }
@@ -50,4 +69,26 @@ export function pgCursorSource<T>(
       return closed;
     },
   };
+}
+
+/**
+ * `promise`, or a rejection with the connection's error if it dies first.
+ * One watch per call, removed when either settles: nothing waits on the
+ * connection after the call (a watch living as long as the stream would keep
+ * each read's rows, see cursor.ts).
+ */
+function untilBroken<V>(promise: Promise<V>, connection: CursorConnection): Promise<V> {
+  return new Promise<V>((resolve, reject) => {
+    const stop = connection.onBroken(reject);
+    promise.then(
+      (value) => {
+        stop();
+        resolve(value);
+      },
+      (err: unknown) => {
+        stop();
+        reject(err);
+      },
+    );
+  });
 }
