@@ -10,16 +10,22 @@ import { RowStream } from '../rows/row-stream';
  * without, the rows are collected. An Observable is unsubscribed when
  * `token` aborts.
  */
-export async function collect(
-  result: unknown,
-  emit?: (value: unknown) => void,
-  token?: CancelToken,
-): Promise<unknown[]> {
-  const value = isObservable(result) && !(result instanceof RowStream) ? result : await result;
+export function collect(result: unknown, emit?: (value: unknown) => void, token?: CancelToken): Promise<unknown[]> {
+  // A Promise (most work is an async function) is followed with one then(): no async function and await.
+  if (result instanceof Promise) return result.then((value: unknown) => collected(value, emit, token));
+  if (isObservable(result) && !(result instanceof RowStream)) return gather(result, token);
+  return Promise.resolve(result).then((value: unknown) => collected(value, emit, token));
+}
+
+/** The values of `value`, work's result once awaited. */
+function collected(
+  value: unknown,
+  emit: ((value: unknown) => void) | undefined,
+  token: CancelToken | undefined,
+): unknown[] | Promise<unknown[]> {
   if (value instanceof RowStream) {
     if (!emit) return gather(value, token);
-    await value.consume((row) => emit(row));
-    return [];
+    return value.consume((row) => emit(row)).then(() => []);
   }
   if (isObservable(value)) return gather(value, token);
   return [value];

@@ -117,8 +117,7 @@ async function runOnce(spec: TransactionSpec, token: CancelToken, state: Attempt
     if (token.aborted) throw token.reason;
     if (!spec.autocommit) {
       state.committing = true;
-      const commit = runner.commitTransaction().then(() => void (state.done = true));
-      await untilAborted(commit, token);
+      await committed(runner.commitTransaction(), token, state);
     }
     state.done = true;
     return values;
@@ -140,6 +139,33 @@ async function runOnce(spec: TransactionSpec, token: CancelToken, state: Attempt
     db.running.delete(token);
     await runner.release();
   }
+}
+
+/**
+ * `commit` (COMMIT sent), unless `token` aborts first (as {@link untilAborted}),
+ * marking the attempt done the moment COMMIT returns: one Promise and one
+ * then() for both, not a then() for the mark and another for the wait.
+ */
+function committed(commit: Promise<void>, token: CancelToken, state: AttemptState): Promise<void> {
+  if (token.aborted)
+    return untilAborted(
+      commit.then(() => void (state.done = true)),
+      token,
+    );
+  return new Promise<void>((resolve, reject) => {
+    const stop = token.onAbort((reason) => reject(reason as Error));
+    commit.then(
+      () => {
+        state.done = true;
+        stop();
+        resolve();
+      },
+      (err: unknown) => {
+        stop();
+        reject(err as Error);
+      },
+    );
+  });
 }
 
 /** The error of a transaction cancelled at this point of its attempt. */

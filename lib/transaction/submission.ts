@@ -83,6 +83,9 @@ export class Submission implements RunRecord, RetryListener, TaskObserver<unknow
   #queued: Unsubscribable | undefined;
   /** Its outcome event was sent (committed, rolled back or cancelled). */
   #ended = false;
+  /** The job is running (from #run until its Promise settles), and the holder of its slot (sqlite). */
+  #running = false;
+  #holder: SlotHolder | undefined;
 
   constructor(
     how: Submitting,
@@ -123,21 +126,33 @@ export class Submission implements RunRecord, RetryListener, TaskObserver<unknow
     this.#queued = queued;
   }
 
-  /** From the queue: the job committed with `values`. */
+  /** What the job committed with, delivered with its completion (one trip into the subscriber's scope). */
+  #values: unknown[] | undefined;
+
+  /** From the queue: the job committed with `values` (complete() follows at once). */
   next(values: unknown[]): void {
+    this.#jobSettled();
     this.#end()?.committed(this);
-    this.#inScope(() => values.forEach((v) => this.#subscriber.next(v)));
+    this.#values = values;
   }
 
   /** From the queue: the job failed. */
   error(err: unknown): void {
+    this.#jobSettled();
     this.fail(err);
   }
 
-  /** From the queue: the job is done. */
+  /** From the queue: the job is done. The subscriber hears its values, then its completion. */
   complete(): void {
-    this.#inScope(() => this.#subscriber.complete());
+    this.#inScope(this.#deliver);
   }
+
+  readonly #deliver = (): void => {
+    const values = this.#values ?? [];
+    this.#values = undefined;
+    for (const v of values) this.#subscriber.next(v);
+    this.#subscriber.complete();
+  };
 
   /** Tells the subscriber, in its own scope, that the job failed (or could not be queued). */
   fail(err: unknown): void {
@@ -187,29 +202,38 @@ export class Submission implements RunRecord, RetryListener, TaskObserver<unknow
    */
   #run(): Promise<unknown[]> {
     this.#intake.started();
+    // The queue tells this submission when the job's Promise settles (next or error), or that it
+    // threw: its end is counted there (#jobSettled), with no then() of its own.
+    this.#running = true;
     this.#cancel.started();
     this.startedAt = clock.now();
     this.attempts = 1;
     this.#events.started(this);
-    let holder: SlotHolder | undefined;
-    // One finally for both: a Promise and a microtask fewer per transaction.
-    return this.#scope
-      .runInAsyncScope(() => {
-        if (!this.#db.gatesOutsideCalls) return attempt(() => this.#job(this.#token, this.#emit, this, undefined));
-        const held = (holder = new SlotHolder(this.#queue));
-        // A job that marks its own work keeps the async context (and its
-        // promise hooks) off for the rest: its BEGIN, COMMIT and release.
-        // Not with TypeORM subscribers: TypeORM calls them inside BEGIN,
-        // COMMIT and ROLLBACK, and what they call there must not wait for
-        // the slot this job holds.
-        if (this.#holdsInWork && this.#db.dataSource.subscribers.length === 0)
-          return attempt(() => this.#job(this.#token, this.#emit, this, held));
-        return held.run(() => attempt(() => this.#job(this.#token, this.#emit, this, undefined)));
-      })
-      .finally(() => {
-        holder?.end();
-        this.#intake.settled();
-      });
+    return this.#scope.runInAsyncScope(() => {
+      if (!this.#db.gatesOutsideCalls) return attempt(() => this.#job(this.#token, this.#emit, this, undefined));
+      const held = (this.#holder = new SlotHolder(this.#queue));
+      // A job that marks its own work keeps the async context (and its
+      // promise hooks) off for the rest: its BEGIN, COMMIT and release.
+      // Not with TypeORM subscribers: TypeORM calls them inside BEGIN,
+      // COMMIT and ROLLBACK, and what they call there must not wait for
+      // the slot this job holds.
+      if (this.#holdsInWork && this.#db.dataSource.subscribers.length === 0)
+        return attempt(() => this.#job(this.#token, this.#emit, this, held));
+      return held.run(() => attempt(() => this.#job(this.#token, this.#emit, this, undefined)));
+    });
+  }
+
+  /**
+   * The job's Promise settled (the queue calls next or error): it no longer
+   * holds its slot, and is no longer counted in flight. Before the queue
+   * gives the slot back, and before the subscriber hears.
+   */
+  #jobSettled(): void {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#holder?.end();
+    this.#holder = undefined;
+    this.#intake.settled();
   }
 
   readonly #start = (): Promise<unknown[]> => this.#run();

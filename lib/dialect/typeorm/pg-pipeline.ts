@@ -152,12 +152,11 @@ export function pipelineStatements(client: PgClient): void {
         return state.held.hold(this, sql, values, callback);
       }
       // A failing first statement is reported as itself; BEGIN's own error (a lost connection) wins.
-      const sent = [...state.pending.splice(0).map((begin) => send(begin)), send(sql, values)];
-      return (state.tail = Promise.allSettled(sent).then((results) => {
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed) throw failed.reason;
-        return (results[results.length - 1] as PromiseFulfilledResult<unknown>).value;
-      }));
+      const opening = state.pending;
+      state.pending = [];
+      let begun = send(opening[0]);
+      for (let i = 1; i < opening.length; i++) begun = firstFailure(begun, send(opening[i]));
+      return (state.tail = firstFailure(begun, send(sql, values)));
     }
     if (!quiet(client)) return state.held.hold(this, sql, values, callback);
     if (text === BEGIN && c.getTransactionStatus?.() === 'I') {
@@ -196,6 +195,23 @@ export function stopPipelining(client: PgClient): void {
 export function dropPendingBegin(client: PgClient): void {
   const state = (client as Deferring)[STATE];
   if (state && state.inflight === 0) state.pending = [];
+}
+
+/**
+ * `second`'s outcome once both have settled, unless `first` failed: then
+ * `first`'s error (as `Promise.allSettled` of both and the first failure,
+ * with fewer Promises: this is every transaction's first statement).
+ */
+function firstFailure(first: Promise<unknown>, second: Promise<unknown>): Promise<unknown> {
+  return first.then(
+    () => second,
+    (err: unknown) => {
+      const rethrow = (): never => {
+        throw err;
+      };
+      return second.then(rethrow, rethrow);
+    },
+  );
 }
 
 /** What pg resolves a statement without rows with. */

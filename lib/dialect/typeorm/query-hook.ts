@@ -10,6 +10,9 @@ const HOOKED = Symbol('sasync.queryHook');
 /** The runner's own query(), kept by {@link hookQuery} for {@link unhookQuery}. */
 const ORIGINAL = Symbol('sasync.queryOriginal');
 
+/** query() as called with TypeORM's three arguments, whatever its declared overloads. */
+type Untyped = (this: QueryRunner, sql: string, parameters?: unknown[], structured?: boolean) => Promise<unknown>;
+
 type Hookable = QueryRunner & { [HOOKED]?: true; [ORIGINAL]?: QueryRunner['query'] };
 
 /**
@@ -30,14 +33,16 @@ export function hookQuery(runner: QueryRunner, before: BeforeQuery): void {
   const query = runner.query;
   // An own query() to put back; none when it is the prototype's.
   if (Object.prototype.hasOwnProperty.call(runner, 'query')) hookable[ORIGINAL] = query;
-  runner.query = function hookedQuery(this: QueryRunner, ...args: Parameters<QueryRunner['query']>) {
+  // Three named arguments (TypeORM's query(sql, parameters, useStructuredResult)): no rest array per statement.
+  runner.query = function hookedQuery(this: QueryRunner, sql: string, given?: unknown[], structured?: boolean) {
+    let parameters: unknown[] | undefined;
     try {
-      const parameters = before(args[0], args[1]);
-      if (args[1] !== undefined || parameters !== undefined) args[1] = parameters;
+      parameters = before(sql, given);
     } catch (err) {
       return Promise.reject(err);
     }
-    return query.apply(this, args);
+    // (A missing argument and an undefined one are the same to TypeORM's query().)
+    return (query as Untyped).call(this, sql, parameters, structured);
   } as QueryRunner['query'];
 }
 
