@@ -133,16 +133,17 @@ describe.each(allTargets)('hostile and broken change logs [$name]', (t) => {
     const resynced = nextChange(dict.changes$, (c) => c.type === 'resync');
     const a2 = nextChange(dict.changes$, (c) => c.key === 'a' && c.value === 'A2');
     const b2 = nextChange(dict.changes$, (c) => c.key === 'b' && c.value === 'B2');
+    // Written directly, with no log entry, just before the log goes: only a resync can tell the reader. (Written
+    // after the TRUNCATE, a reader woken in between, by a late notice, resynced before it and never saw it.)
+    await raw.query(`UPDATE ${ITEMS_TABLE.name} SET value = ? WHERE group_id = ? AND name = 'a'`, [
+      devalueSerializer.encode('A2'),
+      group,
+    ]);
     if (raw.dialect === 'postgres') await raw.query(`TRUNCATE ${T}`);
     else {
       await raw.query(`DELETE FROM ${T}`);
       await raw.query(`DELETE FROM sqlite_sequence WHERE name = ?`, [T]);
     }
-    // Written directly meanwhile: only a resync can tell the reader.
-    await raw.query(`UPDATE ${ITEMS_TABLE.name} SET value = ? WHERE group_id = ? AND name = 'a'`, [
-      devalueSerializer.encode('A2'),
-      group,
-    ]);
     // Another store's write wakes the reader, which finds the log emptied.
     const other = new PersistentDict<string, string>(group, target);
     try {

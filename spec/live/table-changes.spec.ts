@@ -2,6 +2,7 @@ import { asyncScheduler, lastValueFrom } from 'rxjs';
 import { storeAccess } from '../../lib/broker/store-access';
 import { changeLogOf } from '../../lib/changes/change-log';
 import { changeListenerCount } from '../../lib/dialect/sqlite/update-hook';
+import { READ_SPACING_MS } from '../../lib/live/sqlite-capture';
 import { watchTables, watcherStats } from '../../lib/live/table-changes';
 import { within } from '../support/streams';
 import { allTargets } from '../support/targets';
@@ -173,6 +174,7 @@ describe.each(allTargets)('watchTables [$name]', (t) => {
     try {
       await w.positioned;
       const before = (await watcherStats(broker))!.reads;
+      const started = performance.now();
       const n = 1000;
       const sql = broker.insertSql(broker.a);
       await Promise.all(Array.from({ length: n }, (_, i) => lastValueFrom(broker.query(sql, [`v${i}`]))));
@@ -186,8 +188,14 @@ describe.each(allTargets)('watchTables [$name]', (t) => {
       expect(counts.at(-1)).toBe(n);
       const reads = (await watcherStats(broker))!.reads - before;
       console.log(`[${t.name}] 1,000 commits: ${rec.reports.length} reports, ${reads} reads`);
-      // Far fewer reads than commits: at most one per READ_SPACING_MS on sqlite while they keep coming.
-      expect(reads).toBeLessThan(200);
+      // Far fewer reads than commits. On sqlite a read begins at most once per READ_SPACING_MS while commits keep
+      // coming, and once more when they stop (the wait ends on quiet): the bound is twice that rate over the
+      // burst's own time (on a loaded machine 1,000 commits take longer, and allow more reads; 65 were seen in
+      // 1.1 s, 243 in a full run beside 50 suites).
+      expect(reads).toBeLessThan(n / 2);
+      if (t.dialect !== 'postgres') {
+        expect(reads).toBeLessThanOrEqual(2 * Math.ceil((performance.now() - started) / READ_SPACING_MS) + 10);
+      }
     } finally {
       w.stop();
     }
