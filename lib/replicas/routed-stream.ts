@@ -22,8 +22,10 @@ export interface RoutedStreamSpec {
   readonly sql: string;
   readonly parameters: readonly unknown[] | undefined;
   readonly options: StreamOptions | undefined;
-  /** Where this subscription reads (undefined: the primary). */
-  /** Its wait for a replica ends when `cancel` aborts (the stream's signal, unsubscribe, or its end). */
+  /**
+   * Where this subscription reads (undefined: the primary). Its wait for a
+   * replica ends when `cancel` aborts (the stream's signal, unsubscribe, or its end).
+   */
   choose(cancel: CancelToken): Member | undefined | Promise<Member | undefined>;
   /** Whether opening failed on the replica for a reason that sends it to the primary. */
   fallsBack(member: Member, err: unknown): 'lost' | 'refused' | undefined;

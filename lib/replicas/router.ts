@@ -230,6 +230,9 @@ export class ReplicaRouter {
     cancel?: CancelToken,
   ): Member | undefined | Promise<Member | undefined> {
     if (currentContext(this.#primary)) return undefined;
+    // `route: 'primary'` is the primary, even inside read-only work on a replica: the stores' and the change
+    // log's reads say it, and a replica's snapshot behind the log's position would hide changes from them.
+    if (options.route === 'primary') return undefined;
     for (const member of this.#members) if (currentContext(member.node.db)) return member;
     return this.#chooseOutside(options, read, cancel);
   }
@@ -323,7 +326,7 @@ export class ReplicaRouter {
           ),
         );
       };
-      const joined = this.#inTransaction();
+      const joined = options.route !== 'primary' && this.#inTransaction();
       const wait = new CancelToken();
       let chosen: Member | undefined | Promise<Member | undefined>;
       try {
@@ -336,9 +339,13 @@ export class ReplicaRouter {
         run(chosen);
         return subscription;
       }
-      // Unsubscribed, its timeout or its signal: the wait ends there.
-      subscription.add(() => wait.abort(UNSUBSCRIBED));
+      // Unsubscribed, its timeout or its signal: the wait ends there, and the timeout's timer and the
+      // signal's listener go with it (the wait itself may settle only later).
       const unwatch = watchWait(options, method, wait, (error) => subscriber.error(error));
+      subscription.add(() => {
+        wait.abort(UNSUBSCRIBED);
+        unwatch();
+      });
       chosen.then(
         (member) => {
           unwatch();

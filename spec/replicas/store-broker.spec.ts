@@ -68,5 +68,40 @@ const json = {
         await dict.shutdown();
       }
     });
+
+    it("reads a store's rows on the primary from inside read-only work on the replica", async () => {
+      const broker = new AccessBroker(pair.target());
+      const dict = new PersistentDict<string, number>('inside', pair.target(), json);
+      try {
+        await dict.set('a', 1);
+        await broker.waitUntilRunning();
+        const [{ lsn }] = (await pair.primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')) as [
+          { lsn: string },
+        ];
+        await until(
+          async () =>
+            (
+              await pair.replica.query<{ ok: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [lsn])
+            )[0]!.ok,
+          'the replica has replayed everything',
+        );
+        await pair.replica.query('SELECT pg_wal_replay_pause()');
+        // Another process's commit, which the paused replica has not replayed.
+        await pair.primary.query("INSERT INTO sasync_items (group_id, name, value) VALUES ('inside', 'c', '3')");
+        const seen = await broker.transact(
+          async (tx) => {
+            const [where] = (await tx.query(WHERE)) as { replica: boolean }[];
+            return { replica: where!.replica, c: await dict.get('c') };
+          },
+          { readOnly: true },
+        );
+        // The work ran on the replica; the store's read, in its async context, still went to the primary.
+        expect(seen).toEqual({ replica: true, c: 3 });
+      } finally {
+        await pair.replica.query('SELECT pg_wal_replay_resume()');
+        await dict.shutdown();
+        await broker.shutdown();
+      }
+    });
   },
 );

@@ -77,6 +77,20 @@ function outcome(promise: PromiseLike<unknown>): { readonly value: unknown } {
       expect(events).toEqual([]);
     });
 
+    it("drops a waiting read's timeout timer and signal listener as soon as it is unsubscribed", async () => {
+      const controller = new AbortController();
+      const listening = jest.spyOn(controller.signal, 'removeEventListener');
+      const waiting = broker.query(WHERE, [], { timeout: 60_000, signal: controller.signal }).subscribe();
+      await until(() => waitingReads() === 1, 'the read waits for the replica');
+      // Its timeout's timer, and the replica choice's own (maxReplicaWait).
+      expect(time.pending()).toBe(2);
+      waiting.unsubscribe();
+      // At once, not when the wait settles (a wait for a commit's position does not end on a cancel).
+      expect(time.pending()).toBe(0);
+      expect(listening).toHaveBeenCalled();
+      await until(() => waitingReads() === 0, 'the wait ended');
+    });
+
     it('ends the wait of a stream for the replica when its signal aborts, or its iteration is left', async () => {
       const controller = new AbortController();
       const aborted = outcome(broker.stream(WHERE, [], { signal: controller.signal }).consume(() => undefined));
