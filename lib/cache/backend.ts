@@ -33,6 +33,12 @@ export interface CacheBackend {
    */
   get(key: string): CacheEntry | undefined | Promise<CacheEntry | undefined>;
   /**
+   * The entry of `key` if it is at hand in memory, else undefined: never a
+   * read elsewhere. Optional: `CacheRegion.peek` uses it, and without
+   * it `get` (whose asynchronous answer then counts as not at hand).
+   */
+  peek?(key: string): CacheEntry | undefined;
+  /**
    * Stores `entry`; resolves when it is stored. Must throw (or reject with)
    * a SerializationError for a value it cannot keep, having stored nothing.
    */

@@ -154,16 +154,19 @@ export class CacheRegion<V = unknown> {
    * ```
    *
    * Undefined also for a stale value (getOrCreate serves it and starts the
-   * one creator) and whenever the backend answers asynchronously (a value
-   * not in memory, a user backend whose `get` returns a Promise).
+   * one creator) and for a value not in memory: it never reads the database
+   * (it asks the backend's `peek`; a backend without one is asked `get`, and
+   * an asynchronous answer counts as not at hand).
    * @throws TypeError for an empty key; RangeError for a timing out of range.
    */
   peek(key: string, options?: CacheTiming): V | undefined {
     const timing = this.#timingOf(options);
-    const found = this.#backend.get(this.#mangled(key));
+    const mangled = this.#mangled(key);
+    const backend = this.#backend;
+    const found = backend.peek ? backend.peek(mangled) : backend.get(mangled);
     if (found === undefined || isPromise(found)) {
-      // A Promise nobody waits for: its rejection must not go unhandled.
-      if (found !== undefined) found.catch(() => undefined);
+      // A read nobody waits for (a backend without peek): its failure must not go unhandled.
+      if (found !== undefined) found.then(undefined, () => undefined);
       return undefined;
     }
     return isFresh(found.createdAt, timing) ? (found.value as V) : undefined;

@@ -12,6 +12,11 @@ export class MemoryBackend implements CacheBackend {
     return this.#entries.get(key);
   }
 
+  /** The same as get: everything is in memory. */
+  peek(key: string): CacheEntry | undefined {
+    return this.#entries.get(key);
+  }
+
   set(key: string, entry: CacheEntry): void {
     this.#entries.set(key, entry);
   }

@@ -81,6 +81,11 @@ export class PersistentBackend implements CacheBackend {
     return this.#memory.get(key) ?? this.#read(key);
   }
 
+  /** The entry this process holds in memory, if any: no read from the database. */
+  peek(key: string): CacheEntry | undefined {
+    return this.#memory.get(key);
+  }
+
   async getFresh(key: string): Promise<CacheEntry | undefined> {
     const found = await this.#items.load(key);
     return this.#remember(key, found instanceof Missing ? undefined : found);

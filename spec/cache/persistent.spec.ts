@@ -100,8 +100,9 @@ describe.each(allTargets)('a region on a PersistentBackend [$name]', (t) => {
   it(`peek() answers a memory hit synchronously, and undefined for a value only in the database or stale [${t.name}]`, async () => {
     await open().set('k', { n: 1 });
     const reader = open();
-    // Only in the database: peek cannot answer without a read, and does not wait for one.
+    // Only in the database: peek cannot answer without a read, and starts none.
     expect(reader.peek('k')).toBeUndefined();
+    expect((reader.backend as PersistentBackend).peek('k')).toBeUndefined();
     expect(await reader.get('k')).toEqual({ n: 1 });
     expect(reader.peek('k')).toEqual({ n: 1 });
     await time.current.advance(1500);

@@ -195,16 +195,36 @@ describe('CacheRegion on memory', () => {
     });
     const slow = asyncBackend((key) => Promise.resolve(memory.get(key)));
     const failing = asyncBackend(() => Promise.reject(new Error('backend down')));
+    // A thenable with no catch (a user backend's own promise type).
+    const thenable = asyncBackend(
+      () => ({ then: (_: unknown, reject: (e: unknown) => void) => reject(new Error('down')) }) as never,
+    );
     const unhandled = jest.fn();
     process.on('unhandledRejection', unhandled);
     try {
       expect(new CacheRegion<string>({ backend: slow }).peek('k')).toBeUndefined();
       expect(new CacheRegion<string>({ backend: failing }).peek('k')).toBeUndefined();
+      expect(new CacheRegion<string>({ backend: thenable }).peek('k')).toBeUndefined();
       await settle();
       expect(unhandled).not.toHaveBeenCalled();
     } finally {
       process.off('unhandledRejection', unhandled);
     }
+  });
+
+  it("peek() asks a backend's peek, never its get: a value not in memory is not read", () => {
+    const get = jest.fn(() => Promise.resolve({ value: 'v', createdAt: 0 }));
+    const backend: CacheBackend = {
+      get,
+      peek: (key) => (key === 'here' ? { value: 'h', createdAt: 0 } : undefined),
+      set: () => undefined,
+      delete: () => undefined,
+      clear: () => undefined,
+    };
+    const region = new CacheRegion<string>({ backend });
+    expect(region.peek('here')).toBe('h');
+    expect(region.peek('elsewhere')).toBeUndefined();
+    expect(get).not.toHaveBeenCalled();
   });
 
   it('mangles keys before the backend sees them', async () => {
