@@ -140,8 +140,10 @@ export function listening(bus: ChangeBus): Promise<void> {
 
 /**
  * Resolves once `bus` has delivered a notice about `group` on `table`'s
- * channel (to this listener, and so to the stores listening beside it):
- * call it before the write that announces, await it after.
+ * channel (to this listener, and so to the stores listening beside it), or a
+ * resync (its connection dropped and came back: notices may have been lost,
+ * and every store listening re-reads all it holds, which is what a notice
+ * would have started): call it before the write that announces, await it after.
  */
 export function nextNotice(bus: ChangeBus, group: string, table: string = ITEMS_TABLE.name): Promise<void> {
   const heard = within(
@@ -159,7 +161,10 @@ export function nextNotice(bus: ChangeBus, group: string, table: string = ITEMS_
           stop();
           resolve();
         },
-        resync: () => undefined,
+        resync: () => {
+          stop();
+          resolve();
+        },
       });
     }),
     `a notice about ${group}`,
