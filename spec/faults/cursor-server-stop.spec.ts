@@ -244,6 +244,26 @@ const HOLDER = 'sasync-spec-lock-holder';
   });
 
   it.each(LOSSES)(
+    'the whole result was read (its ReadyForQuery came), then the connection ends (%s): the stream still ends with every row [postgres]',
+    async (loss) => {
+      const batches = fixture.broker
+        .stream<{ pid: number }>('SELECT g, pg_backend_pid() AS pid FROM generate_series(1, 50) AS g', [], {
+          batchSize: 100,
+        })
+        .batches()
+        [Symbol.asyncIterator]();
+      const first = await batches.next();
+      expect(first.value).toHaveLength(50);
+      await lose(loss, (first.value as { pid: number }[])[0]!.pid);
+      // Nothing is left to ask the server: the end of the stream is not a failure.
+      const { value, error } = await settled(batches.next(), 'the end of the stream');
+      expect(error).toBeUndefined();
+      expect(value).toEqual({ done: true, value: undefined });
+      await servesAgain();
+    },
+  );
+
+  it.each(LOSSES)(
     "the consumer stops between reads: the portal's Close sent, the connection ends before its ReadyForQuery (%s) [postgres]",
     async (loss) => {
       const batches = fixture.broker

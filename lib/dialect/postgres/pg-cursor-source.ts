@@ -44,13 +44,19 @@ export function pgCursorSource<T>(
   const cursor = client.query(new PgCursor(sql, parameters));
   let failed: unknown;
   let closed: Promise<void> | undefined;
+  // The server said the result is whole (its ReadyForQuery came): what is left
+  // needs no server, so a connection lost after that fails nothing.
+  let finished = false;
   return {
     async read(n) {
+      if (finished) return [];
       // The connection died between reads: closing the portal would wait forever.
       failed ??= connection.broken();
       if (failed !== undefined) throw failed;
       try {
-        return (await untilBroken(cursor.read(n), connection)) as T[];
+        const rows = (await untilBroken(cursor.read(n), connection)) as T[];
+        finished = isDone(cursor);
+        return rows;
       } catch (err) {
         failed ??= err;
         throw err;
@@ -60,7 +66,7 @@ export function pgCursorSource<T>(
       closed ??= (async () => {
         try {
           failed ??= connection.broken();
-          if (failed === undefined) await untilBroken(cursor.close(), connection);
+          if (failed === undefined && !finished) await untilBroken(cursor.close(), connection);
         } catch (err) {
           failed = err;
         }
@@ -69,6 +75,11 @@ export function pgCursorSource<T>(
       return closed;
     },
   };
+}
+
+/** Whether pg-cursor has its result's ReadyForQuery: its state is then 'done' (pg-cursor 2.x). */
+function isDone(cursor: unknown): boolean {
+  return (cursor as { state?: unknown }).state === 'done';
 }
 
 /**
