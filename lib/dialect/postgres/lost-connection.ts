@@ -25,6 +25,18 @@ const LOST_CODES = new Set([
   'ENETUNREACH',
 ]);
 
+/**
+ * pg's answer, with no code, to a query sent on a client whose connection
+ * already failed or was closed ("Client has encountered a connection error
+ * and is not queryable", "Client was closed and is not queryable").
+ */
+const NOT_QUERYABLE = /and is not queryable$/;
+
+/** Whether `error` says by itself that its connection is gone. */
+function saysLost(error: unknown): boolean {
+  return LOST_CODES.has(driverErrorCode(error) ?? '') || (error instanceof Error && NOT_QUERYABLE.test(error.message));
+}
+
 /** Why each client died: the server's FATAL, else the first error it emitted. */
 const lossOf = new WeakMap<object, unknown>();
 /** The client that emitted an error (a stream fails with what its client emitted). */
@@ -79,7 +91,7 @@ function recordLoss(client: PgClient, ended: () => void): () => void {
 /** Whether `error` (or the runner's state) means a lost connection: see DialectConnections.lostConnection. */
 export function lostConnection(runner: QueryRunner | undefined, error: unknown): LostConnection | undefined {
   const client = runnerClient(runner);
-  const own = LOST_CODES.has(driverErrorCode(error) ?? '') ? error : undefined;
+  const own = saysLost(error) ? error : undefined;
   if (runner === undefined || client === undefined) {
     // An error a client emitted as it died: why it died (a FATAL has the code).
     const emitter = typeof error === 'object' && error !== null ? emitterOf.get(error) : undefined;
