@@ -8,7 +8,7 @@ import { ConnectionLostError, TransactionError } from '../../lib';
 import { expectPoolWhole } from '../support/brokers';
 import { useClusterBroker } from '../support/cluster-broker';
 import { PG_BIN, pgClusterAvailable, processState, type PgCluster } from '../support/pg-cluster';
-import { until } from '../support/streams';
+import { until, within } from '../support/streams';
 
 /** How the connection under the stream goes: the server stops (fast, immediate) or its backend is terminated. */
 type Loss = 'fast' | 'immediate' | 'terminate';
@@ -145,23 +145,16 @@ const HOLDER = 'sasync-spec-lock-holder';
     await until(() => processState(pid) === 'T', 'the backend is stopped');
   }
 
-  /** What `promise` settled with, or a failure naming what hung once `ms` have passed. */
-  async function settled<T>(promise: Promise<T>, what: string, ms = 15_000): Promise<{ value?: T; error?: unknown }> {
-    let timer: NodeJS.Timeout | undefined;
-    const hung = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-    });
-    try {
-      return await Promise.race([
-        promise.then(
-          (value) => ({ value }),
-          (error: unknown) => ({ error }),
-        ),
-        hung,
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+  /** What `promise` settled with (its value or its error), or a failure naming what hung (within()'s bound). */
+  function settled<T>(promise: Promise<T>, what: string): Promise<{ value?: T; error?: unknown }> {
+    return within(
+      promise.then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+      what,
+      15_000,
+    );
   }
 
   function expectLost(error: unknown): void {

@@ -10,6 +10,18 @@ const json = {
   serializer: { encode: (v: unknown) => JSON.stringify(v), decode: (t: string) => JSON.parse(t) as unknown },
 };
 
+/** Resolves once the replica has replayed everything the primary has written so far. */
+async function replayedAll(pair: ReplicaPair): Promise<void> {
+  const [{ lsn }] = (await pair.primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')) as [
+    { lsn: string },
+  ];
+  await until(
+    async () =>
+      (await pair.replica.query<{ ok: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [lsn]))[0]!.ok,
+    'the replica has replayed everything',
+  );
+}
+
 (pgClusterAvailable ? describe : describe.skip)(
   'replicated target: what the stores take from a broker [postgres]',
   () => {
@@ -45,16 +57,7 @@ const json = {
         await dict.set('a', 1);
         // The replica has replayed all the primary has (this process's commits among it): a read routed by the
         // store's broker would go to it without waiting.
-        const [{ lsn }] = (await pair.primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')) as [
-          { lsn: string },
-        ];
-        await until(
-          async () =>
-            (
-              await pair.replica.query<{ ok: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [lsn])
-            )[0]!.ok,
-          'the replica has replayed everything',
-        );
+        await replayedAll(pair);
         await pair.replica.query('SELECT pg_wal_replay_pause()');
         // Another process's commit: nothing in this process knows its position.
         await pair.primary.query("INSERT INTO sasync_items (group_id, name, value) VALUES ('outside', 'b', '2')");
@@ -75,16 +78,7 @@ const json = {
       try {
         await dict.set('a', 1);
         await broker.waitUntilRunning();
-        const [{ lsn }] = (await pair.primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')) as [
-          { lsn: string },
-        ];
-        await until(
-          async () =>
-            (
-              await pair.replica.query<{ ok: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [lsn])
-            )[0]!.ok,
-          'the replica has replayed everything',
-        );
+        await replayedAll(pair);
         await pair.replica.query('SELECT pg_wal_replay_pause()');
         // Another process's commit, which the paused replica has not replayed.
         await pair.primary.query("INSERT INTO sasync_items (group_id, name, value) VALUES ('inside', 'c', '3')");
