@@ -12,7 +12,7 @@ import { openKnex } from './peers/knex';
 import { openKysely } from './peers/kysely';
 import { openPipelined } from './peers/pipelined';
 import { openPostgresJsSubject } from './peers/postgresjs';
-import { openSasync } from './sasync-subject';
+import { openSasync, openSasyncCommitWith } from './sasync-subject';
 import type { OpenSubject, Subject, SubjectName, SubjectSpec } from './subject';
 import { measure, type Measure } from './timing';
 import { postgresWorkload, sqliteWorkload, type DbKind } from './workload';
@@ -31,6 +31,7 @@ const OPENERS: Record<DbKind, Partial<Record<SubjectName, OpenSubject>>> = {
   sqlite: { sasync: openSasync, typeorm: openTypeorm, raw: openRawSqlite },
   postgres: {
     sasync: openSasync,
+    commitWith: openSasyncCommitWith,
     typeorm: openTypeorm,
     raw: openRawPostgres,
     pipelined: openPipelined,

@@ -5,16 +5,18 @@ import type { DbKind, Workload } from './workload';
 export const SUBJECTS = ['sasync', 'typeorm', 'raw'] as const;
 
 /**
- * With `--peers` (postgres only): pg 8.23's pipeline mode, and the query
- * builders and driver people choose instead of TypeORM (bench/peers/).
+ * With `--peers` (postgres only): sasync with its last statement sent with
+ * COMMIT (commitWith()), pg 8.23's pipeline mode, and the query builders
+ * and driver people choose instead of TypeORM (bench/peers/).
  */
-export const PEERS = ['pipelined', 'kysely', 'knex', 'postgresjs'] as const;
+export const PEERS = ['commitWith', 'pipelined', 'kysely', 'knex', 'postgresjs'] as const;
 
 export type SubjectName = (typeof SUBJECTS)[number] | (typeof PEERS)[number];
 
 /** How the tables name each subject. */
 export const SUBJECT_LABELS: Record<SubjectName, string> = {
   sasync: 'sasync',
+  commitWith: 'sasync commitWith',
   typeorm: 'TypeORM',
   raw: 'raw pg',
   pipelined: 'pg pipelined',

@@ -34,6 +34,8 @@ export interface TransactionErrorContext extends SasyncErrorOptions {
   readonly attempts?: number;
   /** It may have committed: its connection was lost while COMMIT was on the way. */
   readonly outcomeUnknown?: boolean;
+  /** It committed (commitWith()) before its work failed. */
+  readonly committed?: boolean;
 }
 
 /**
@@ -62,6 +64,11 @@ export class TransactionError extends SasyncError {
    * cancelled at that moment fails with a CancelledError that says the same.
    */
   readonly outcomeUnknown: boolean;
+  /**
+   * True when it had committed, its writes kept, before its work failed: the
+   * work went on after `commitWith()` and threw. Never re-run.
+   */
+  readonly committed: boolean;
 
   constructor(message: string, context: TransactionErrorContext = {}) {
     super(message, context);
@@ -75,6 +82,7 @@ export class TransactionError extends SasyncError {
     this.detail = driver.detail;
     this.outcomeUnknown =
       context.outcomeUnknown ?? (context.cause instanceof ConnectionLostError && context.cause.duringCommit);
+    this.committed = context.committed ?? false;
   }
 }
 

@@ -8,6 +8,7 @@ export type { BrokerOptions, TransactionMethod, WorkResult } from './broker/acce
 export { transact } from './broker/transact-decorator';
 export type { TransactOptions } from './transaction/options';
 export { Awaitable } from './transaction/awaitable';
+export { commitWith } from './transaction/commit-with';
 export type {
   CancelledEvent,
   CommittedEvent,

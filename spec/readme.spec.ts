@@ -43,6 +43,7 @@ const EXPECTED: [string, RegExp][] = [
   ],
   ["notes.add('first'), await notes.add('second')", /^1 2\n\[ 'first', 'second' \]\n2 2\n\[ 2 \]\nTransactionError$/],
   ['counter.three()', /^3\n\[ \{ n: 1 \} \]/],
+  ["'commit with the last statement'", /^\{ id: 1, body: 'commit with the last statement' \}$/],
   [
     "broker.prepare<{ name: string }>('person_by_id'",
     /\[ 1, 2, 3, 4, 5 \]\n3\n\[ \{ name: 'person 1' \}, \{ name: 'person 2' \} \]\nperson 4/,

@@ -23,4 +23,11 @@ export interface DialectTransactions {
    * @throws DatabaseError (sqlite) or TransactionError (postgres) saying so, and what to do.
    */
   verifyWritable(runner: QueryRunner): void | Promise<void>;
+  /**
+   * Whether a statement sent on `runner` with values marked by
+   * markCommitBehind() takes COMMIT along in the same round trip (postgres,
+   * on a connection that pipelines, with no TypeORM subscriber that acts
+   * before a commit). Otherwise COMMIT goes after the statement's answer.
+   */
+  commitsWithLastStatement(runner: QueryRunner): boolean;
 }

@@ -3,6 +3,7 @@ import { TransactionError } from '../errors';
 import type { Dialect } from '../dialect';
 import { gateOf, runnerView } from '../dialect/typeorm/runner-view';
 import { hookQuery, isHooked } from '../dialect/typeorm/query-hook';
+import { commitsBehind, markCommitBehind } from '../dialect/commit-behind';
 import type { SharedDatabase } from '../broker/registry';
 import { ScopeVar } from './async-scope';
 import type { SlotHolder } from './slot';
@@ -16,6 +17,13 @@ export class TransactionContext {
   #open = true;
   #savepoints: Promise<unknown> = Promise.resolve();
   #openSavepoints = 0;
+  #joined = 0;
+
+  /**
+   * How this transaction commits, for commitWith() (run-transaction.ts sets
+   * it on a whole transaction; a savepoint has none).
+   */
+  committer?: Committer;
 
   /**
    * The work's EntityManager, its own: bound to a view of the runner that
@@ -44,6 +52,7 @@ export class TransactionContext {
       usable: () => this.open,
     });
     this.manager = view.manager;
+    byManager.set(this.manager, this);
   }
 
   /** Still running: neither it nor the transaction it is part of has ended. */
@@ -54,6 +63,31 @@ export class TransactionContext {
   /** Savepoints started in this transaction that have not finished. */
   get openSavepoints(): number {
     return this.#openSavepoints;
+  }
+
+  /** Nested transactions running joined to this one (see run-joined.ts). */
+  get joinedRunning(): number {
+    return this.#joined;
+  }
+
+  /** Runs `fn`, a nested transaction's work joined to this one, counted in {@link joinedRunning} until it settles. */
+  async joined<T>(fn: () => Promise<T>): Promise<T> {
+    this.#joined++;
+    try {
+      return await fn();
+    } finally {
+      this.#joined--;
+    }
+  }
+
+  /**
+   * Runs `fn` in the caller's async context without this transaction in it
+   * (its parent's instead): for sasync's own COMMIT started from inside the
+   * work (commitWith()), which the guard must not refuse as a statement of
+   * work whose transaction has ended.
+   */
+  runOutside<T>(fn: () => Promise<T>): Promise<T> {
+    return storage.run(this.parent as TransactionContext, fn);
   }
 
   /** Refuses any further query from work that ran in this context. */
@@ -83,6 +117,28 @@ export class TransactionContext {
 }
 
 const storage = new ScopeVar<TransactionContext>('sasync.transaction');
+
+/** Each running transaction's (or savepoint's) own manager, to the transaction. */
+const byManager = new WeakMap<EntityManager, TransactionContext>();
+
+/** The transaction whose work was given `manager`, if it is one of sasync's. */
+export function transactionOf(manager: unknown): TransactionContext | undefined {
+  return typeof manager === 'object' && manager !== null ? byManager.get(manager as EntityManager) : undefined;
+}
+
+/**
+ * How a whole transaction commits, for commitWith(): `arm` before its last
+ * statement goes out with COMMIT behind it (from then on a lost connection or
+ * a cancellation leaves the outcome unknown), `commit` the same COMMIT step
+ * the transaction runs after its work (once: the work's own call and the one
+ * after it share it), `fail` when that statement failed: the transaction
+ * must not commit, even if the work catches the error and returns.
+ */
+export interface Committer {
+  arm(): void;
+  commit(): Promise<void>;
+  fail(error: unknown): void;
+}
 
 /**
  * The innermost transaction on `db` around the caller, if any. It may have
@@ -141,6 +197,9 @@ export function guardRunner(runner: QueryRunner, dialect: Dialect): void {
     if (typeof sql !== 'string') return parameters;
     // Without parameters too: SQL with placeholders and no values would bind NULLs.
     const bound = dialect.bindParameters(parameters ?? [], sql);
-    return parameters === undefined ? undefined : bound;
+    if (parameters === undefined) return undefined;
+    // commitWith()'s mark goes on with the values sent (see commit-behind.ts).
+    if (bound !== parameters && commitsBehind(parameters)) markCommitBehind(bound);
+    return bound;
   });
 }

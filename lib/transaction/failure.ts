@@ -92,3 +92,15 @@ export function savepointStillOpen(spec: TransactionSpec): TransactionError {
     { method: spec.method, dialect: spec.db.dialect.name },
   );
 }
+
+/**
+ * Work that failed after commitWith() had committed its transaction: what it
+ * wrote was kept (`committed`), and it is never re-run.
+ */
+export function failedAfterCommit(spec: TransactionSpec, err: unknown, attempts: number): TransactionError {
+  return new TransactionError(
+    `${label(spec)} committed (commitWith), but its work failed after that: ${reasonText(err)}. ` +
+      'What it wrote was kept; do nothing after commitWith() but return its result',
+    { cause: err, method: spec.method, dialect: spec.db.dialect.name, attempts, committed: true },
+  );
+}

@@ -12,7 +12,7 @@ import type { TransactionSpec } from './transaction-spec';
 export async function runJoined(spec: TransactionSpec, outer: TransactionContext): Promise<unknown[]> {
   try {
     // Awaited inside the try: work that throws synchronously fails like work that rejects.
-    return await collect(spec.work(outer.manager));
+    return await outer.joined(() => collect(spec.work(outer.manager)));
   } catch (err) {
     throw failed(spec, err, 1);
   }

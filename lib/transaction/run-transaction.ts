@@ -3,7 +3,14 @@ import type { CancelledError } from '../errors';
 import { abandon, rollback } from './cleanup';
 import { collect } from './collect';
 import { guardRunner, TransactionContext } from './context';
-import { cancelled, cancelledDuringCommit, connectionLost, failed, savepointStillOpen } from './failure';
+import {
+  cancelled,
+  cancelledDuringCommit,
+  connectionLost,
+  failed,
+  failedAfterCommit,
+  savepointStillOpen,
+} from './failure';
 import { backoff, pause, retryable } from './retry';
 import { callAsHolder } from './slot';
 import type { TransactionSpec } from './transaction-spec';
@@ -54,6 +61,8 @@ export async function runTransaction(given: TransactionSpec, token: CancelToken)
       try {
         return await runOnce(each, token, state);
       } catch (err) {
+        // Committed from inside the work (commitWith()), which failed after: kept, never re-run.
+        if (state.done) throw failedAfterCommit(spec, err, attempt);
         if (token.aborted) throw reported ?? cancelledIn(spec, token, state);
         if (attempt < attempts && !emitted && retryable(spec, err)) {
           spec.retries?.retried(attempt, err);
@@ -101,25 +110,21 @@ async function runOnce(spec: TransactionSpec, token: CancelToken, state: Attempt
       await untilAborted(runner.startTransaction(db.dialect.isolation(spec.options.isolation)), token);
     // Cancelled while waiting for the connection or BEGIN: the work never starts.
     if (token.aborted) throw token.reason;
+    // The COMMIT step, once: after the work, or from inside it (commitWith()), which the step after shares.
+    let commit: Promise<void> | undefined;
+    const commitOnce = (): Promise<void> => (commit ??= commitAttempt(spec, ctx, token, state));
+    if (!spec.autocommit) {
+      ctx.committer = {
+        arm: () => void (state.committing = true),
+        commit: commitOnce,
+        fail: (error) => void (commit ??= Promise.reject(error as Error)).catch(() => undefined),
+      };
+    }
     const values = await untilAborted(
       ctx.run(() => collect(spec.work(ctx.manager), spec.emit, token), spec.holder),
       token,
     );
-    if (ctx.openSavepoints > 0) throw savepointStillOpen(spec);
-    ctx.close();
-    // Not acknowledged if it would be lost (a sqlite file deleted or replaced meanwhile): rolled back instead.
-    const verified = db.dialect.verifyWritable(runner);
-    if (verified) await untilAborted(verified, token);
-    // A connection that died meanwhile: say so, and that COMMIT was never sent (so it may be re-run).
-    const gone = db.dialect.lostConnection?.(runner, undefined);
-    if (gone) throw gone.error;
-    // Cancelled (and told so) while it checked: COMMIT must not go out now.
-    if (token.aborted) throw token.reason;
-    if (!spec.autocommit) {
-      state.committing = true;
-      await committed(runner.commitTransaction(), token, state);
-    }
-    state.done = true;
+    await commitOnce();
     return values;
   } catch (err) {
     ctx.close();
@@ -139,6 +144,34 @@ async function runOnce(spec: TransactionSpec, token: CancelToken, state: Attempt
     db.running.delete(token);
     await runner.release();
   }
+}
+
+/**
+ * After the work: checks that what it wrote would be kept, then COMMIT (none
+ * in autocommit), marking the attempt done once it returned.
+ */
+async function commitAttempt(
+  spec: TransactionSpec,
+  ctx: TransactionContext,
+  token: CancelToken,
+  state: AttemptState,
+): Promise<void> {
+  const { db, runner } = ctx;
+  if (ctx.openSavepoints > 0) throw savepointStillOpen(spec);
+  ctx.close();
+  // Not acknowledged if it would be lost (a sqlite file deleted or replaced meanwhile): rolled back instead.
+  const verified = db.dialect.verifyWritable(runner);
+  if (verified) await untilAborted(verified, token);
+  // A connection that died meanwhile: say so, and that COMMIT was never sent (so it may be re-run).
+  const gone = db.dialect.lostConnection?.(runner, undefined);
+  if (gone) throw gone.error;
+  // Cancelled (and told so) while it checked: COMMIT must not go out now.
+  if (token.aborted) throw token.reason;
+  if (!spec.autocommit) {
+    state.committing = true;
+    await committed(runner.commitTransaction(), token, state);
+  }
+  state.done = true;
 }
 
 /**

@@ -3,6 +3,7 @@ import { TransactionError } from '../../errors';
 import type { DialectTransactions } from '../dialect';
 import { driverErrorCode } from '../driver-error';
 import { transactionStatus } from '../typeorm/pg-client';
+import { pipelines } from '../typeorm/pg-pipeline';
 import { isStalePlan } from '../typeorm/pg-prepare';
 import { runnerClient } from '../typeorm/postgres-driver';
 
@@ -21,6 +22,14 @@ export const postgresTransactions: DialectTransactions = {
   // But work that caught a failed statement and went on has a transaction the
   // server already aborted: postgres would answer COMMIT with ROLLBACK, and the
   // caller would be told its writes were committed when none were.
+  // A subscriber's beforeTransactionCommit runs before COMMIT, and may send statements of its own: with one,
+  // COMMIT waits for the statement's answer as usual.
+  commitsWithLastStatement(runner: QueryRunner): boolean {
+    const client = runnerClient(runner);
+    if (!client || !pipelines(client)) return false;
+    return !runner.connection.subscribers.some((s) => typeof s.beforeTransactionCommit === 'function');
+  },
+
   verifyWritable(runner: QueryRunner): Promise<void> | void {
     const client = runnerClient(runner);
     if (!client) return;

@@ -13,6 +13,9 @@ export const sqliteTransactions: DialectTransactions = {
 
   isRetryable: (error) => RETRYABLE.has(driverErrorCode(error) ?? ''),
 
+  // No round trip to spare: COMMIT goes after the last statement's answer.
+  commitsWithLastStatement: () => false,
+
   verifyWritable(runner: QueryRunner): void {
     const identity = identityOf(runner.connection);
     if (identity) checkIdentity(identity);

@@ -1,3 +1,4 @@
+import { commitsBehind } from '../commit-behind';
 import { isDead, type PgClient } from './pg-client';
 import { HeldCalls, plain, quiet, type Query } from './pg-one-at-a-time';
 
@@ -27,6 +28,12 @@ interface BeginState {
    * stream), sent at the client's next ReadyForQuery.
    */
   held: HeldCalls;
+  /**
+   * The COMMIT sent right behind a statement commitWith() marked, not asked
+   * for yet: TypeORM's own COMMIT for this transaction gets its answer
+   * instead of sending a second one (see commit-behind.ts).
+   */
+  commit?: Promise<unknown>;
 }
 
 /** The SQL TypeORM's startTransaction() sends, and what may follow it before the work's first statement. */
@@ -123,12 +130,21 @@ export function pipelineStatements(client: PgClient): void {
       state.held.flush();
     };
     sent.then(answered, answered);
+    // The transaction's last statement (commitWith()): COMMIT goes right behind it, in the same round trip.
+    if (commitsBehind(values)) state.commit = committedBehind(sent, send('COMMIT'));
     return sent;
   };
 
   const pipeliningQuery = function (this: PgClient, sql: unknown, values?: unknown, callback?: unknown): unknown {
     // A dead client: pg fails the call at once (nothing is queued, nothing waits for an answer).
     if (isDead(client)) return query.call(this, sql, values, callback);
+    if (state.commit && typeof sql === 'string' && values === undefined && ENDS.has(sql)) {
+      // The transaction's COMMIT went out already: its answer, not a second COMMIT. (A ROLLBACK goes
+      // out: the transaction ended with that COMMIT, and postgres only warns.)
+      const commit = state.commit;
+      state.commit = undefined;
+      if (sql === 'COMMIT') return commit;
+    }
     const isPlain = plain(sql, values, callback);
     if (state.held.size > 0) return state.held.hold(this, sql, values, callback);
     if (state.inflight > 0) {
@@ -194,7 +210,41 @@ export function stopPipelining(client: PgClient): void {
  */
 export function dropPendingBegin(client: PgClient): void {
   const state = (client as Deferring)[STATE];
-  if (state && state.inflight === 0) state.pending = [];
+  if (state && state.inflight === 0) {
+    state.pending = [];
+    state.commit = undefined;
+  }
+}
+
+/** Whether `client` pipelines (see {@link pipelineStatements}): a statement marked by commitWith() takes COMMIT along. */
+export function pipelines(client: PgClient): boolean {
+  return (client as Deferring)[STATE] !== undefined;
+}
+
+/**
+ * The answer TypeORM's COMMIT gets for a COMMIT sent behind `statement`:
+ * settled once both are answered; an error when postgres answered that
+ * COMMIT with ROLLBACK (the statement, or one before it, failed and aborted
+ * the transaction), so that a work that caught the failure is not told its
+ * transaction committed.
+ */
+function committedBehind(statement: Promise<unknown>, commit: Promise<unknown>): Promise<unknown> {
+  const answer = statement.then(
+    () => commit,
+    () => commit,
+  ).then((result) => {
+    if ((result as { command?: unknown } | undefined)?.command === 'COMMIT') return result;
+    throw Object.assign(
+      new Error(
+        'COMMIT was answered with ROLLBACK: a statement of the transaction failed, so postgres rolled it back ' +
+          'and nothing it wrote was kept',
+      ),
+      { code: '25P02' },
+    );
+  });
+  // Not asked for when the transaction fails before its COMMIT: no unhandled rejection.
+  answer.catch(() => undefined);
+  return answer;
 }
 
 /**
