@@ -45,7 +45,7 @@ function plan(
   };
 }
 
-/** The postgres subjects: with `--peers`, pg pipelined, Kysely, Knex and postgres.js too. */
+/** The postgres subjects: with `--peers`, sasync with commitWith(), pg pipelined, Kysely, Knex and postgres.js too. */
 const postgresSubjects = (options: BenchOptions): SubjectName[] =>
   options.peers ? [...SUBJECTS, ...PEERS] : [...SUBJECTS];
 
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     sqlite: sqliteVersion(),
     postgres: pg ? (pg.ok ? `${pg.version} at ${redact(read.pgUrl)}` : 'UNREACHABLE') : 'not run',
     parts: [...parts].join(', ') + (read.quick ? ' (--quick: counts too small to compare)' : ''),
-    ...(read.peers ? { peers: 'pg pipelined, Kysely, Knex, postgres.js (postgres only)' } : {}),
+    ...(read.peers ? { peers: 'sasync commitWith, pg pipelined, Kysely, Knex, postgres.js (postgres only)' } : {}),
     ...(read.latencyMs > 0 ? { 'latency proxy': `+${read.latencyMs} ms each way on every postgres connection` } : {}),
   });
   const { options, proxy } = pg?.ok ? await withLatency(read) : { options: read, proxy: undefined };

@@ -27,7 +27,7 @@ const USAGE =
   '  sqlite, postgres: transactions; streams, prepare, stores: on sqlite and on postgres (if it answers)\n' +
   "  statalysis: the demo's 200,000-line import, sasync against TypeORM directly (lib/ through tsx)\n" +
   '  --lib: measure a compiled build (npm run build first) instead of lib/ through tsx\n' +
-  '  --peers: also pg pipelined, Kysely, Knex and postgres.js, postgres only (default parts: postgres,streams)\n' +
+  '  --peers: also sasync with commitWith(), pg pipelined, Kysely, Knex and postgres.js, postgres only (default parts: postgres,streams)\n' +
   '  --latency=1: every postgres connection through a proxy adding 1 ms each way (bench/latency-proxy.ts)\n' +
   `  postgres: SASYNC_PG_URL (default ${DEFAULT_PG_URL})`;
 

@@ -41,6 +41,7 @@ describe('the public surface', () => {
        "array",
        "cacheOn",
        "cached",
+       "commitWith",
        "devalueSerializer",
        "json",
        "jsonKeyMaker",

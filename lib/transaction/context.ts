@@ -3,6 +3,7 @@ import { TransactionError } from '../errors';
 import type { Dialect } from '../dialect';
 import { gateOf, runnerView } from '../dialect/typeorm/runner-view';
 import { hookQuery, isHooked } from '../dialect/typeorm/query-hook';
+import { directQuery } from '../dialect/typeorm/direct-query';
 import { commitsBehind, markCommitBehind } from '../dialect/commit-behind';
 import type { SharedDatabase } from '../broker/registry';
 import { ScopeVar } from './async-scope';
@@ -188,18 +189,22 @@ export function assertOpen(runner: QueryRunner): void {
 export function guardRunner(runner: QueryRunner, dialect: Dialect): void {
   // Asked first: no closure per transaction for a runner already guarded.
   if (isHooked(runner)) return;
-  hookQuery(runner, (sql, parameters) => {
-    for (let c = storage.get(); c; c = c.parent) {
-      if (c.runner !== runner) continue;
-      if (!c.open) throw endedError(typeof sql === 'string' ? sql : undefined);
-      break;
-    }
-    if (typeof sql !== 'string') return parameters;
-    // Without parameters too: SQL with placeholders and no values would bind NULLs.
-    const bound = dialect.bindParameters(parameters ?? [], sql);
-    if (parameters === undefined) return undefined;
-    // commitWith()'s mark goes on with the values sent (see commit-behind.ts).
-    if (bound !== parameters && commitsBehind(parameters)) markCommitBehind(bound);
-    return bound;
-  });
+  hookQuery(
+    runner,
+    (sql, parameters) => {
+      for (let c = storage.get(); c; c = c.parent) {
+        if (c.runner !== runner) continue;
+        if (!c.open) throw endedError(typeof sql === 'string' ? sql : undefined);
+        break;
+      }
+      if (typeof sql !== 'string') return parameters;
+      // Without parameters too: SQL with placeholders and no values would bind NULLs.
+      const bound = dialect.bindParameters(parameters ?? [], sql);
+      if (parameters === undefined) return undefined;
+      // commitWith()'s mark goes on with the values sent (see commit-behind.ts).
+      if (bound !== parameters && commitsBehind(parameters)) markCommitBehind(bound);
+      return bound;
+    },
+    directQuery(runner, dialect.name),
+  );
 }

@@ -44,6 +44,9 @@ const N = 150;
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {
       await until(() => written >= N / 4, 'a quarter written', 30_000);
+      // Both listening (the writer's may still be connecting on a busy machine: it failed once in a full run).
+      const listeners = async () => (await cluster.backends(LISTENER_APPLICATION_NAME)).length === 2;
+      await until(listeners, "the reader's and the writer's listeners connected", 30_000);
       // This cluster's listeners (the reader's and the writer's): the shared server is not touched.
       expect(await cluster.terminate(LISTENER_APPLICATION_NAME)).toBe(2);
       await until(() => written >= N / 2, 'half written', 30_000);

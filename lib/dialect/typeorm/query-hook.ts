@@ -1,4 +1,5 @@
 import type { QueryRunner } from 'typeorm';
+import type { DirectQuery } from './direct-query';
 
 /**
  * What runs before a runner's statement: it throws to refuse the statement,
@@ -16,7 +17,9 @@ type Untyped = (this: QueryRunner, sql: string, parameters?: unknown[], structur
 type Hookable = QueryRunner & { [HOOKED]?: true; [ORIGINAL]?: QueryRunner['query'] };
 
 /**
- * Puts `before` in front of every `runner.query()` call, once per runner.
+ * Puts `before` in front of every `runner.query()` call, once per runner;
+ * with `direct`, a call that does not ask for TypeORM's structured result
+ * goes through it instead of TypeORM's query() where it can.
  * Every TypeORM path to the connection (EntityManager, repositories, query
  * builders, `tx.query`) goes through `QueryRunner.query`, so it is the one
  * place where every statement of a transaction passes.
@@ -26,7 +29,7 @@ type Hookable = QueryRunner & { [HOOKED]?: true; [ORIGINAL]?: QueryRunner['query
  * routing its calls through `query` would bypass the hook: the bound-values
  * and kept-manager specs would catch it.
  */
-export function hookQuery(runner: QueryRunner, before: BeforeQuery): void {
+export function hookQuery(runner: QueryRunner, before: BeforeQuery, direct?: DirectQuery): void {
   if (isHooked(runner)) return;
   const hookable = runner as Hookable;
   hookable[HOOKED] = true;
@@ -40,6 +43,11 @@ export function hookQuery(runner: QueryRunner, before: BeforeQuery): void {
       parameters = before(sql, given);
     } catch (err) {
       return Promise.reject(err);
+    }
+    // Straight to the driver where nothing watches TypeORM's statements (see direct-query.ts).
+    if (direct && !structured) {
+      const sent = direct(sql, parameters);
+      if (sent) return sent;
     }
     // (A missing argument and an undefined one are the same to TypeORM's query().)
     return (query as Untyped).call(this, sql, parameters, structured);

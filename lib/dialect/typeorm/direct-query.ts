@@ -1,0 +1,103 @@
+import type sqlite3 from 'sqlite3';
+import { QueryFailedError, type DataSource, type QueryRunner } from 'typeorm';
+import type { PgClient } from './pg-client';
+import { sqliteConnection } from './sqlite-driver';
+
+/**
+ * A runner's statement sent straight to its driver connection, with the
+ * same result TypeORM's `query()` gives, or undefined when this call must go
+ * through TypeORM (see {@link directQuery}).
+ */
+export type DirectQuery = (sql: string, parameters: unknown[] | undefined) => Promise<unknown> | undefined;
+
+/** Whether anything watches a DataSource's statements, and the logger (and its logQuery) that was answered for. */
+const watched = new WeakMap<
+  DataSource,
+  { readonly logger: unknown; readonly logQuery: unknown; readonly watched: boolean }
+>();
+
+/**
+ * Whether TypeORM's per-statement work matters on `ds`: a logger that may
+ * log statements (`logging` on, a Logger object, which TypeORM calls
+ * whatever `logging` says, or a logger, or its logQuery, set on the
+ * DataSource since), slow-
+ * statement logging (`maxQueryExecutionTime`), sqlite's `busyErrorRetry`,
+ * or a subscriber with `beforeQuery` or `afterQuery`. Asked per statement:
+ * one lookup, the answer kept until the DataSource's logger changes.
+ */
+function isWatched(ds: DataSource): boolean {
+  const known = watched.get(ds);
+  const { logger } = ds;
+  if (known?.logger === logger && known.logQuery === logger.logQuery) return known.watched;
+  const options = ds.options as DataSource['options'] & { busyErrorRetry?: number };
+  const answer =
+    known !== undefined ||
+    Boolean(options.logging) ||
+    (options.logger !== undefined && typeof options.logger !== 'string') ||
+    Boolean(options.maxQueryExecutionTime) ||
+    Boolean(options.busyErrorRetry) ||
+    ds.subscribers.some((s) => typeof s.beforeQuery === 'function' || typeof s.afterQuery === 'function');
+  watched.set(ds, { logger, logQuery: logger.logQuery, watched: answer });
+  return answer;
+}
+
+/**
+ * What TypeORM's `query()` does around each statement (0.3.12 to 0.3.31:
+ * await its connection, log, broadcast BeforeQuery and AfterQuery, time it,
+ * build a QueryResult, wait for the broadcast) costs about ten Promises a
+ * statement, on a DataSource where nothing logs or subscribes. This sends
+ * the statement to the runner's driver connection itself and gives the same
+ * result: postgres, the rows (`[rows, rowCount]` for UPDATE and DELETE);
+ * sqlite, the rows, or the last inserted id for an INSERT; a failure as
+ * TypeORM's QueryFailedError around the driver's error. A call goes through
+ * TypeORM's own query() (the function returns undefined) when anything
+ * watches the DataSource's statements, and when the runner is released or
+ * not connected yet (its errors and its connecting are TypeORM's).
+ *
+ * TypeORM internals: the postgres runner's `databaseConnection` (sqlite's
+ * driver's, see sqliteConnection) and the result shapes
+ * of PostgresQueryRunner.query and SqliteQueryRunner.query (the same from
+ * 0.3.12 to 0.3.31). Breaks if TypeORM changes them: tx.query's results
+ * would differ from TypeORM's (spec/dialect/direct-query.spec.ts compares them).
+ */
+export function directQuery(runner: QueryRunner, dialect: 'sqlite' | 'postgres'): DirectQuery {
+  const ds = runner.connection;
+  if (dialect === 'postgres') {
+    return (sql, parameters) => {
+      const client = runner.isReleased || isWatched(ds)
+        ? undefined
+        : (runner as unknown as { databaseConnection?: PgClient }).databaseConnection;
+      if (!client) return undefined;
+      return (client.query(sql, parameters) as Promise<PgResult | undefined>).then(pgRaw, (err: unknown) => {
+        throw new QueryFailedError(sql, parameters, err as Error);
+      });
+    };
+  }
+  return (sql, parameters) => {
+    // TypeORM's sqlite runners share the driver's one connection.
+    const db = runner.isReleased || !ds.isInitialized || isWatched(ds) ? undefined : sqliteConnection(ds);
+    if (!db) return undefined;
+    return new Promise((resolve, reject) => {
+      const insert = sql.startsWith('INSERT ');
+      const handler = function (this: sqlite3.RunResult, err: Error | null, rows?: unknown[]) {
+        if (err) reject(new QueryFailedError(sql, parameters, err));
+        else resolve(insert ? this.lastID : rows);
+      };
+      if (insert || sql.startsWith('DELETE ') || sql.startsWith('UPDATE ')) db.run(sql, parameters, handler);
+      else db.all(sql, parameters, handler);
+    });
+  };
+}
+
+/** What pg resolves a statement with (an array of these for SQL of several statements). */
+interface PgResult {
+  command?: string;
+  rows?: unknown[];
+  rowCount?: number | null;
+}
+
+/** PostgresQueryRunner.query's raw result of a pg result. */
+function pgRaw(raw: PgResult | undefined): unknown {
+  if (!raw) return raw;
+  return raw.command === 'DELETE' || raw.command === 'UPDATE' ? [raw.rows, raw.rowCount] : raw.rows;
+}
