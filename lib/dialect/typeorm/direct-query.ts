@@ -51,8 +51,9 @@ function isWatched(ds: DataSource): boolean {
  * sqlite, the rows, or the last inserted id for an INSERT; a failure as
  * TypeORM's QueryFailedError around the driver's error. A call goes through
  * TypeORM's own query() (the function returns undefined) when anything
- * watches the DataSource's statements, and when the runner is released or
- * not connected yet (its errors and its connecting are TypeORM's).
+ * watches the DataSource's statements, and when the runner is released (the
+ * error is TypeORM's); a postgres runner not connected yet connects first
+ * with TypeORM's own connect(), as its query() does.
  *
  * TypeORM internals: the postgres runner's `databaseConnection` (sqlite's
  * driver's, see sqliteConnection) and the result shapes
@@ -63,14 +64,16 @@ function isWatched(ds: DataSource): boolean {
 export function directQuery(runner: QueryRunner, dialect: 'sqlite' | 'postgres'): DirectQuery {
   const ds = runner.connection;
   if (dialect === 'postgres') {
-    return (sql, parameters) => {
-      const client = runner.isReleased || isWatched(ds)
-        ? undefined
-        : (runner as unknown as { databaseConnection?: PgClient }).databaseConnection;
-      if (!client) return undefined;
-      return (client.query(sql, parameters) as Promise<PgResult | undefined>).then(pgRaw, (err: unknown) => {
+    const send = (client: PgClient, sql: string, parameters: unknown[] | undefined) =>
+      (client.query(sql, parameters) as Promise<PgResult | undefined>).then(pgRaw, (err: unknown) => {
         throw new QueryFailedError(sql, parameters, err as Error);
       });
+    return (sql, parameters) => {
+      if (runner.isReleased || isWatched(ds)) return undefined;
+      const client = (runner as unknown as { databaseConnection?: PgClient }).databaseConnection;
+      if (client) return send(client, sql, parameters);
+      // Not connected yet (a transaction's BEGIN): TypeORM's connect(), as its query() would.
+      return (runner.connect() as Promise<PgClient>).then((connected) => send(connected, sql, parameters));
     };
   }
   return (sql, parameters) => {

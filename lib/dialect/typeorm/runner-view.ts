@@ -60,7 +60,9 @@ export function gateOf(runner: QueryRunner): RunnerGate | undefined {
  * each outside caller) be told apart.
  *
  * TypeORM internals: the view is a Proxy over a live runner, and keeps the
- * `manager` TypeORM's EntityManager constructor sets on its runner. It relies on TypeORM routing every database call of a
+ * `manager` TypeORM's EntityManager constructor sets on its runner; the
+ * manager's `query` calls the view's own (what EntityManager.query and
+ * DataSource.query end in). It relies on TypeORM routing every database call of a
  * runner through the methods in GATED, and on its EntityManager running
  * everything on its `queryRunner`. Breaks if a TypeORM release reaches the
  * connection another way: that call would bypass the gate
@@ -99,5 +101,11 @@ export function runnerView(ds: DataSource, runner: QueryRunner, gate: RunnerGate
     },
   });
   manager = ds.createEntityManager(view);
+  // tx.query(): TypeORM's EntityManager.query and DataSource.query are two async functions (four
+  // Promises a statement) around the view's query(); called on the view at once instead, once
+  // DataSource.query's one check (a released runner: its own error) has passed.
+  const throughDataSource = manager.query.bind(manager);
+  manager.query = ((sql: string, parameters?: unknown[]) =>
+    view.isReleased ? throughDataSource(sql, parameters) : view.query(sql, parameters)) as EntityManager['query'];
   return view;
 }
