@@ -1,4 +1,5 @@
 import { untilAborted, type CancelToken } from '../cancel';
+import { commitTransaction, startTransaction } from '../dialect/typeorm/transaction-calls';
 import type { CancelledError } from '../errors';
 import { abandon, rollback } from './cleanup';
 import { collect } from './collect';
@@ -107,7 +108,7 @@ async function runOnce(spec: TransactionSpec, token: CancelToken, state: Attempt
     }
     // Waiting for a connection or for BEGIN ends with a cancellation: the server may not answer.
     if (!spec.autocommit)
-      await untilAborted(runner.startTransaction(db.dialect.isolation(spec.options.isolation)), token);
+      await untilAborted(startTransaction(runner, db.dialect.name, db.dialect.isolation(spec.options.isolation)), token);
     // Cancelled while waiting for the connection or BEGIN: the work never starts.
     if (token.aborted) throw token.reason;
     // The COMMIT step, once: after the work, or from inside it (commitWith()), which the step after shares.
@@ -169,7 +170,7 @@ async function commitAttempt(
   if (token.aborted) throw token.reason;
   if (!spec.autocommit) {
     state.committing = true;
-    await committed(runner.commitTransaction(), token, state);
+    await committed(commitTransaction(runner), token, state);
   }
   state.done = true;
 }
