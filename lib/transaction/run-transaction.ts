@@ -108,7 +108,10 @@ async function runOnce(spec: TransactionSpec, token: CancelToken, state: Attempt
     }
     // Waiting for a connection or for BEGIN ends with a cancellation: the server may not answer.
     if (!spec.autocommit)
-      await untilAborted(startTransaction(runner, db.dialect.name, db.dialect.isolation(spec.options.isolation)), token);
+      await untilAborted(
+        startTransaction(runner, db.dialect.name, db.dialect.isolation(spec.options.isolation)),
+        token,
+      );
     // Cancelled while waiting for the connection or BEGIN: the work never starts.
     if (token.aborted) throw token.reason;
     // The COMMIT step, once: after the work, or from inside it (commitWith()), which the step after shares.

@@ -29,7 +29,12 @@ describe.each(allTargets)('tx.query straight to the driver [$name]', (t: TestTar
           const spy = jest.spyOn(Object.getPrototypeOf(runner), 'connect');
           const caught = (err: unknown) => {
             const e = err as QueryFailedError & { driverError?: { code?: unknown } };
-            return { error: e instanceof QueryFailedError, query: e.query, parameters: e.parameters, code: e.driverError?.code };
+            return {
+              error: e instanceof QueryFailedError,
+              query: e.query,
+              parameters: e.parameters,
+              code: e.driverError?.code,
+            };
           };
           try {
             const got: unknown[] = [];

@@ -1,5 +1,10 @@
 import { lastValueFrom } from 'rxjs';
-import { EventSubscriber, type DataSourceOptions, type EntitySubscriberInterface, type TransactionCommitEvent } from 'typeorm';
+import {
+  EventSubscriber,
+  type DataSourceOptions,
+  type EntitySubscriberInterface,
+  type TransactionCommitEvent,
+} from 'typeorm';
 import { CancelledError, commitWith, resolveTarget, TransactionError } from '../../lib';
 import { postgresAddress, startLatencyProxy, throughProxy, type LatencyProxy } from '../../bench/latency-proxy';
 import { expectPoolWhole, ItemsBroker, withItems } from '../support/brokers';
@@ -76,7 +81,9 @@ describe.each(allTargets)('commitWith [$name]', (t) => {
         ),
       );
       await expect(more).rejects.toMatchObject({ committed: true, attempts: 1 });
-      await expect(more).rejects.toThrow(/committed \(commitWith\), but its work failed after that: this transaction has already ended/);
+      await expect(more).rejects.toThrow(
+        /committed \(commitWith\), but its work failed after that: this transaction has already ended/,
+      );
       const thrown = lastValueFrom(
         b.transact(async (tx) => {
           await commitWith(tx, insert(b), ['committed-2']);
@@ -104,16 +111,15 @@ describe.each(allTargets)('commitWith [$name]', (t) => {
       let attempts = 0;
       // A statement that fails as a serialization failure (postgres) or as busy (sqlite) on the first attempt only.
       const conflict =
-        t.dialect === 'postgres'
-          ? "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$"
-          : undefined;
+        t.dialect === 'postgres' ? "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$" : undefined;
       const got = await lastValueFrom(
         b.transact(
           async (tx) => {
             attempts++;
             await tx.query(insert(b), [`try-${attempts}`]);
             if (attempts === 1 && conflict) return commitWith(tx, conflict);
-            if (attempts === 1) throw Object.assign(new Error('SQLITE_BUSY: database is locked'), { code: 'SQLITE_BUSY' });
+            if (attempts === 1)
+              throw Object.assign(new Error('SQLITE_BUSY: database is locked'), { code: 'SQLITE_BUSY' });
             return commitWith<unknown>(tx, byName(b), [`try-${attempts}`]);
           },
           { retry: 2 },
@@ -128,9 +134,9 @@ describe.each(allTargets)('commitWith [$name]', (t) => {
     withItems(t, async (b) => {
       await expect(commitWith({}, 'SELECT 1')).rejects.toThrow(/takes the manager a transaction’s work was given/);
       await expect(commitWith(b.dataSource.manager, 'SELECT 1')).rejects.toThrow(TypeError);
-      await expect(
-        lastValueFrom(b.transact((tx) => commitWith(tx, 42 as unknown as string))),
-      ).rejects.toThrow(/takes the statement as a string/);
+      await expect(lastValueFrom(b.transact((tx) => commitWith(tx, 42 as unknown as string)))).rejects.toThrow(
+        /takes the statement as a string/,
+      );
       await expect(
         lastValueFrom(b.transact((tx) => commitWith(tx, insert(b), 'x' as unknown as unknown[]))),
       ).rejects.toThrow(/parameters as an array/);
@@ -252,7 +258,9 @@ describePg('commitWith sends COMMIT with the last statement [postgres]', () => {
           );
         const withIt = await roundTripsOf(small(true));
         const without = await roundTripsOf(small(false));
-        const one = await roundTripsOf((i) => lastValueFrom(b.transact((tx) => commitWith(tx, b.insertSql(), [`one-${i}`]))));
+        const one = await roundTripsOf((i) =>
+          lastValueFrom(b.transact((tx) => commitWith(tx, b.insertSql(), [`one-${i}`]))),
+        );
         expect({ withIt, without, one }).toEqual({ withIt: 2, without: 3, one: 1 });
         expect((await b.names()).length).toBe(18);
       },
@@ -274,7 +282,11 @@ describePg('commitWith sends COMMIT with the last statement [postgres]', () => {
           ),
         );
         // BEGIN + INSERT, INSERT, the subscriber's SELECT, COMMIT.
-        expect({ trips, log: log.length, subscribers: b.dataSource.subscribers.length }).toEqual({ trips: 4, log: 6, subscribers: 1 });
+        expect({ trips, log: log.length, subscribers: b.dataSource.subscribers.length }).toEqual({
+          trips: 4,
+          log: 6,
+          subscribers: 1,
+        });
         expect(log.length).toBe(6);
         expect((await b.names()).length).toBe(12);
       },

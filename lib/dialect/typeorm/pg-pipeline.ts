@@ -229,19 +229,21 @@ export function pipelines(client: PgClient): boolean {
  * transaction committed.
  */
 function committedBehind(statement: Promise<unknown>, commit: Promise<unknown>): Promise<unknown> {
-  const answer = statement.then(
-    () => commit,
-    () => commit,
-  ).then((result) => {
-    if ((result as { command?: unknown } | undefined)?.command === 'COMMIT') return result;
-    throw Object.assign(
-      new Error(
-        'COMMIT was answered with ROLLBACK: a statement of the transaction failed, so postgres rolled it back ' +
-          'and nothing it wrote was kept',
-      ),
-      { code: '25P02' },
-    );
-  });
+  const answer = statement
+    .then(
+      () => commit,
+      () => commit,
+    )
+    .then((result) => {
+      if ((result as { command?: unknown } | undefined)?.command === 'COMMIT') return result;
+      throw Object.assign(
+        new Error(
+          'COMMIT was answered with ROLLBACK: a statement of the transaction failed, so postgres rolled it back ' +
+            'and nothing it wrote was kept',
+        ),
+        { code: '25P02' },
+      );
+    });
   // Not asked for when the transaction fails before its COMMIT: no unhandled rejection.
   answer.catch(() => undefined);
   return answer;
