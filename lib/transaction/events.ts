@@ -109,7 +109,9 @@ export interface CommittedEvent extends OutcomeEvent {
 /**
  * It failed and was rolled back (or, never started, failed while waiting:
  * a failed start-up). The error is the one its subscriber gets; a
- * `ConnectionLostError` with `duringCommit` says the outcome is unknown.
+ * `ConnectionLostError` with `duringCommit` says the outcome is unknown,
+ * and a `TransactionError` with `committed` says it had committed
+ * (`commitWith()`) before its work failed: nothing was rolled back.
  */
 export interface RolledBackEvent extends OutcomeEvent {
   /** The discriminant. */

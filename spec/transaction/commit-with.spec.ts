@@ -91,8 +91,24 @@ describe.each(allTargets)('commitWith [$name]', (t) => {
         }),
       );
       await expect(thrown).rejects.toMatchObject({ committed: true, message: expect.stringMatching(/boom/) });
+      // events$ tells it by the error: rolledBack's error says it committed.
+      const outcomes: unknown[] = [];
+      const watching = b.events$.subscribe((e) => {
+        if (e.type === 'rolledBack' || e.type === 'committed')
+          outcomes.push(e.type === 'rolledBack' ? e.error : e.type);
+      });
+      await expect(
+        lastValueFrom(
+          b.transact(async (tx) => {
+            await commitWith(tx, insert(b), ['committed-ev']);
+            throw new Error('after');
+          }),
+        ),
+      ).rejects.toMatchObject({ committed: true });
+      watching.unsubscribe();
+      expect(outcomes).toEqual([expect.objectContaining({ committed: true })]);
       expect(runs).toBe(1);
-      expect(await b.names()).toEqual(['committed-1', 'committed-2']);
+      expect(await b.names()).toEqual(['committed-1', 'committed-2', 'committed-ev']);
       // A second commitWith in the same transaction is a statement after the first.
       await expect(
         lastValueFrom(
@@ -102,7 +118,7 @@ describe.each(allTargets)('commitWith [$name]', (t) => {
           }),
         ),
       ).rejects.toMatchObject({ committed: true });
-      expect(await b.names()).toEqual(['committed-1', 'committed-2', 'committed-3']);
+      expect(await b.names()).toEqual(['committed-1', 'committed-2', 'committed-ev', 'committed-3']);
       expectPoolWhole(b);
     }));
 
