@@ -1,5 +1,11 @@
 import { lastValueFrom } from 'rxjs';
-import { QueryFailedError, type DataSourceOptions, type EntityManager } from 'typeorm';
+import {
+  QueryFailedError,
+  type DataSourceOptions,
+  type EntityManager,
+  type EntitySubscriberInterface,
+  type Logger,
+} from 'typeorm';
 import { AccessBroker, resolveTarget } from '../../lib';
 import { allTargets, ph, uniqueName, type TestTarget } from '../support/targets';
 
@@ -76,5 +82,39 @@ describe.each(allTargets)('tx.query straight to the driver [$name]', (t: TestTar
     const plain = (r: unknown[]) => JSON.parse(JSON.stringify(r).replace(/direct_\d+_[a-z0-9]+/g, 'T')) as unknown;
     expect(plain(direct.results)).toEqual(plain(typeorm.results));
     expect(direct.results.at(-1)).toMatchObject({ error: true, parameters: ['a!'] });
+  });
+
+  it('goes through TypeORM again once a subscriber that watches statements is added, or the logger replaced', async () => {
+    const b = new AccessBroker(t.target());
+    await b.waitUntilRunning();
+    try {
+      /** Whether a statement of a transaction went through TypeORM's query() (which asks for its connection). */
+      const throughTypeorm = () =>
+        lastValueFrom(
+          b.transact(async (tx) => {
+            const spy = jest.spyOn(Object.getPrototypeOf(tx.queryRunner!), 'connect');
+            try {
+              await tx.query('SELECT 1');
+              return spy.mock.calls.length > 0;
+            } finally {
+              spy.mockRestore();
+            }
+          }),
+        );
+      expect(await throughTypeorm()).toBe(false);
+      const watcher: EntitySubscriberInterface = { afterQuery: () => undefined };
+      b.dataSource.subscribers.push(watcher);
+      expect(await throughTypeorm()).toBe(true);
+      b.dataSource.subscribers.pop();
+      expect(await throughTypeorm()).toBe(false);
+      const logger = b.dataSource.logger;
+      b.dataSource.logger = Object.assign(Object.create(logger) as Logger, { logQuery: () => undefined });
+      expect(await throughTypeorm()).toBe(true);
+      b.dataSource.logger = logger;
+      // A logger once replaced keeps every statement on TypeORM's path.
+      expect(await throughTypeorm()).toBe(true);
+    } finally {
+      await b.shutdown();
+    }
   });
 });

@@ -109,6 +109,21 @@ describe.each(allTargets)('BEGIN and COMMIT without TypeORM’s broadcasts [$nam
     }
   });
 
+  it('hears a subscriber added to the DataSource after its first transactions', async () => {
+    const b = new AccessBroker(t.target());
+    await b.waitUntilRunning();
+    try {
+      heard.length = 0;
+      await lastValueFrom(b.transact((tx) => tx.query('SELECT 1')));
+      expect(heard).toEqual([]);
+      b.dataSource.subscribers.push(new TransactionEars());
+      await lastValueFrom(b.transact((tx) => tx.query('SELECT 1')));
+      expect(heard).toEqual(['started', 'committing']);
+    } finally {
+      await b.shutdown();
+    }
+  });
+
   it('goes through TypeORM when a subscriber hears of transactions: its events still come', async () => {
     heard.length = 0;
     const options = { ...resolveTarget(t.target()).options, subscribers: [TransactionEars] } as DataSourceOptions;

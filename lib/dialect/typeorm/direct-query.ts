@@ -10,10 +10,17 @@ import { sqliteConnection } from './sqlite-driver';
  */
 export type DirectQuery = (sql: string, parameters: unknown[] | undefined) => Promise<unknown> | undefined;
 
-/** Whether anything watches a DataSource's statements, and the logger (and its logQuery) that was answered for. */
+/** Whether anything watches a DataSource's statements, and the logger (its logQuery) and subscriber count that was answered for. */
 const watched = new WeakMap<
   DataSource,
-  { readonly logger: unknown; readonly logQuery: unknown; readonly watched: boolean }
+  {
+    readonly logger: unknown;
+    readonly logQuery: unknown;
+    readonly subscribers: number;
+    /** A logger, or its logQuery, was set since the first statement: watched for good. */
+    readonly replaced: boolean;
+    readonly watched: boolean;
+  }
 >();
 
 /**
@@ -22,22 +29,26 @@ const watched = new WeakMap<
  * whatever `logging` says, or a logger, or its logQuery, set on the
  * DataSource since), slow-
  * statement logging (`maxQueryExecutionTime`), sqlite's `busyErrorRetry`,
- * or a subscriber with `beforeQuery` or `afterQuery`. Asked per statement:
- * one lookup, the answer kept until the DataSource's logger changes.
+ * or a subscriber with `beforeQuery` or `afterQuery` (one added since
+ * included). Asked per statement: one lookup, the answer kept until the
+ * DataSource's logger or its number of subscribers changes.
  */
 function isWatched(ds: DataSource): boolean {
   const known = watched.get(ds);
   const { logger } = ds;
-  if (known?.logger === logger && known.logQuery === logger.logQuery) return known.watched;
+  if (known?.logger === logger && known.logQuery === logger.logQuery && known.subscribers === ds.subscribers.length)
+    return known.watched;
   const options = ds.options as DataSource['options'] & { busyErrorRetry?: number };
+  const replaced =
+    known !== undefined && (known.replaced || known.logger !== logger || known.logQuery !== logger.logQuery);
   const answer =
-    known !== undefined ||
+    replaced ||
     Boolean(options.logging) ||
     (options.logger !== undefined && typeof options.logger !== 'string') ||
     Boolean(options.maxQueryExecutionTime) ||
     Boolean(options.busyErrorRetry) ||
     ds.subscribers.some((s) => typeof s.beforeQuery === 'function' || typeof s.afterQuery === 'function');
-  watched.set(ds, { logger, logQuery: logger.logQuery, watched: answer });
+  watched.set(ds, { logger, logQuery: logger.logQuery, subscribers: ds.subscribers.length, replaced, watched: answer });
   return answer;
 }
 

@@ -7,22 +7,21 @@ interface Bookkeeping {
   transactionDepth: number;
 }
 
-/** Whether a subscriber of a DataSource hears of transactions starting or committing (fixed once it is initialized). */
-const heard = new WeakMap<DataSource, boolean>();
+/** Whether a subscriber of a DataSource hears of transactions starting or committing, for its number of subscribers. */
+const heard = new WeakMap<DataSource, { readonly subscribers: number; readonly heard: boolean }>();
 
 function transactionsHeard(ds: DataSource): boolean {
-  let known = heard.get(ds);
-  if (known === undefined) {
-    known = ds.subscribers.some(
-      (s) =>
-        typeof s.beforeTransactionStart === 'function' ||
-        typeof s.afterTransactionStart === 'function' ||
-        typeof s.beforeTransactionCommit === 'function' ||
-        typeof s.afterTransactionCommit === 'function',
-    );
-    heard.set(ds, known);
-  }
-  return known;
+  const known = heard.get(ds);
+  if (known?.subscribers === ds.subscribers.length) return known.heard;
+  const answer = ds.subscribers.some(
+    (s) =>
+      typeof s.beforeTransactionStart === 'function' ||
+      typeof s.afterTransactionStart === 'function' ||
+      typeof s.beforeTransactionCommit === 'function' ||
+      typeof s.afterTransactionCommit === 'function',
+  );
+  heard.set(ds, { subscribers: ds.subscribers.length, heard: answer });
+  return answer;
 }
 
 /**
