@@ -2,6 +2,7 @@ import { asyncScheduler, filter, firstValueFrom, lastValueFrom, type Observable 
 import { AccessBroker, type Change, type DatabaseTarget } from '../../lib';
 import { storeAccess } from '../../lib/broker/store-access';
 import type { BusState, ChangeBus } from '../../lib/dialect';
+import { CHANGES_TABLE } from '../../lib/changes/log-table';
 import { ARRAY_TABLE, ITEMS_TABLE, type StoreTable } from '../../lib/stores/tables';
 import { within } from './streams';
 import { ph, uniqueName } from './targets';
@@ -176,9 +177,12 @@ export function nextNotice(bus: ChangeBus, group: string, table: string = ITEMS_
 /**
  * Resolves once every notice committed on `table`'s channel before the call
  * has been delivered on each of `buses` (so the stores listening there have
- * started what it asks): a sentinel sent now is delivered after them.
+ * started what it asks): a sentinel sent now is delivered after them. The
+ * default is the change log's channel, which the stores listen on (a
+ * channel nobody listens on yet would be LISTENed to only after the
+ * sentinel may have gone out, and it would be lost).
  */
-export async function noticesDelivered(raw: RawSql, buses: readonly ChangeBus[], table = ITEMS_TABLE.name) {
+export async function noticesDelivered(raw: RawSql, buses: readonly ChangeBus[], table = CHANGES_TABLE.name) {
   const sentinel = uniqueName('sentinel');
   const payload = JSON.stringify({ g: sentinel, o: 'spec' });
   const heard = buses.map((bus) => nextNotice(bus, sentinel, table));
