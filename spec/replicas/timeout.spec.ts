@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { AccessBroker, CancelledError, TimeoutError, type TransactionEvent } from '../../lib';
 import { waitingReads } from '../../lib/replicas/replica-choice';
 import { pgClusterAvailable } from '../support/pg-cluster';
@@ -105,12 +106,18 @@ function outcome(promise: PromiseLike<unknown>): { readonly value: unknown } {
 
     it('counts the wait in the timeout of the run that follows it (here on the primary, after maxReplicaWait)', async () => {
       const short = new AccessBroker(pair.target({ maxReplicaWait: 80, maxReplicaLag: 600_000 }));
+      const holder = new Client({ connectionString: pair.primary.url });
       try {
         await short.waitUntilRunning();
         short.events$.subscribe((e) => events.push(e));
         await short.query('INSERT INTO t VALUES (2)');
         events.length = 0;
-        const read = outcome(short.query('SELECT pg_sleep(30), pg_is_in_recovery()', [], { timeout: 100 }));
+        // A read that cannot finish on the primary: it waits for the table, which this session holds
+        // locked in a transaction (rolled back in finally), until its timeout cancels it.
+        await holder.connect();
+        await holder.query('BEGIN');
+        await holder.query('LOCK TABLE t IN ACCESS EXCLUSIVE MODE');
+        const read = outcome(short.query('SELECT count(*), pg_is_in_recovery() FROM t', [], { timeout: 100 }));
         await until(() => waitingReads() === 1, 'the read waits for the replica');
         // The wait gives up at 80 ms: the read runs on the primary, with 20 ms of its timeout left.
         await time.advance(80);
@@ -129,6 +136,7 @@ function outcome(promise: PromiseLike<unknown>): { readonly value: unknown } {
         // Its statement is interrupted and rolled back (real time): the grace period's timer goes then.
         await until(() => time.pending() === 0, 'the rollback is done');
       } finally {
+        await holder.end();
         await short.shutdown();
       }
     });

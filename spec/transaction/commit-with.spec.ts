@@ -7,7 +7,10 @@ import {
 } from 'typeorm';
 import { CancelledError, commitWith, resolveTarget, TransactionError } from '../../lib';
 import { postgresAddress, startLatencyProxy, throughProxy, type LatencyProxy } from '../../bench/latency-proxy';
-import { expectPoolWhole, ItemsBroker, withItems } from '../support/brokers';
+import { Client } from 'pg';
+import { expectPoolWhole, ItemsBroker, latch, withItems } from '../support/brokers';
+import { statementRunning } from '../support/running-statement';
+import { installVirtualClock } from '../support/virtual-clock';
 import { allTargets, PG_URL, pgAvailable, ph, postgres, type TestTarget } from '../support/targets';
 
 /** commitWith(): the transaction's last statement, with COMMIT right behind it. */
@@ -192,34 +195,42 @@ describe.each(allTargets)('commitWith [$name]', (t) => {
 
   it('is bounded by timeout: a last statement that hangs is cancelled and nothing is kept', () =>
     withItems(t, async (b) => {
-      // A statement that waits on a lock held by another transaction here (sqlite: the writer lock of a second broker
-      // is not needed: a postgres advisory lock shows the same; on sqlite the statement itself cannot hang, so the
-      // wait is the work's, before its last statement).
-      if (t.dialect === 'postgres') {
+      // postgres: the last statement waits for an advisory lock another session holds; sqlite (whose
+      // statements cannot be made to wait here) the work waits before it. Either ends only by the
+      // timeout, moved on a virtual clock once the wait has begun.
+      const time = installVirtualClock();
+      const holder = t.dialect === 'postgres' ? new Client({ connectionString: PG_URL }) : undefined;
+      try {
+        const lock = 7_012_002;
+        await holder?.connect();
+        await holder?.query('SELECT pg_advisory_lock($1)', [lock]);
+        const waiting = latch();
         const hang = lastValueFrom(
           b.transact(
             async (tx) => {
               await tx.query(insert(b), ['hung']);
-              return commitWith(tx, 'SELECT pg_sleep(30)');
+              if (t.dialect !== 'postgres') {
+                waiting.resolve();
+                return new Promise<never>(() => undefined);
+              }
+              const sql = 'SELECT pg_advisory_xact_lock($1)';
+              const running = statementRunning(tx, 'postgres', sql);
+              const last = commitWith(tx, sql, [lock]);
+              void running.then(waiting.resolve);
+              return last;
             },
             { timeout: 300 },
           ),
         );
+        hang.catch(() => undefined);
+        await waiting.promise;
+        await time.advance(300);
         await expect(hang).rejects.toThrow(CancelledError);
-      } else {
-        const hang = lastValueFrom(
-          b.transact(
-            async (tx) => {
-              await tx.query(insert(b), ['hung']);
-              await new Promise<void>(() => undefined);
-              return commitWith(tx, insert(b), ['never']);
-            },
-            { timeout: 300 },
-          ),
-        );
-        await expect(hang).rejects.toThrow(CancelledError);
+        await b.drain();
+      } finally {
+        time.uninstall();
+        await holder?.end();
       }
-      await b.drain();
       expect(await b.names()).toEqual([]);
       await lastValueFrom(b.transact((tx) => commitWith(tx, insert(b), ['after'])));
       expect(await b.names()).toEqual(['after']);
