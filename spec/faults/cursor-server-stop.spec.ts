@@ -157,6 +157,41 @@ const HOLDER = 'sasync-spec-lock-holder';
     );
   }
 
+  /**
+   * A stream of `rows` rows in batches of 100 whose row 101 waits for the lock
+   * {@link holdLock} took: the first batch read, the second asked for (its
+   * read in flight, the backend waiting on the lock). In an object: an async
+   * function returning the read itself would wait for it.
+   */
+  async function secondReadOnLock(rows: number): Promise<{ second: Promise<IteratorResult<unknown>> }> {
+    await holdLock();
+    const batches = fixture.broker
+      .stream<{ g: number }>(
+        'SELECT g, CASE WHEN g = 101 THEN pg_advisory_xact_lock_shared($1::bigint) END AS l ' +
+          `FROM generate_series(1, ${rows}) AS g`,
+        [LOCK],
+        { batchSize: 100 },
+      )
+      .batches()
+      [Symbol.asyncIterator]();
+    expect((await batches.next()).value).toHaveLength(100);
+    return { second: batches.next() };
+  }
+
+  /** A stream of `rows` rows (each with its backend's pid) in batches of 100, its first batch read. */
+  async function firstBatchOf(
+    rows: number,
+  ): Promise<{ batches: AsyncIterator<{ pid: number }[]>; first: { pid: number }[]; pid: number }> {
+    const batches = fixture.broker
+      .stream<{ pid: number }>(`SELECT g, pg_backend_pid() AS pid FROM generate_series(1, ${rows}) AS g`, [], {
+        batchSize: 100,
+      })
+      .batches()
+      [Symbol.asyncIterator]();
+    const first = (await batches.next()).value as { pid: number }[];
+    return { batches, first, pid: first[0]!.pid };
+  }
+
   function expectLost(error: unknown): void {
     expect(error).toBeInstanceOf(TransactionError);
     expect((error as TransactionError).cause).toBeInstanceOf(ConnectionLostError);
@@ -182,19 +217,8 @@ const HOLDER = 'sasync-spec-lock-holder';
   it.each(LOSSES)(
     'its last rows and CommandComplete arrived, then the connection ends before ReadyForQuery (%s) [postgres]',
     async (loss) => {
-      await holdLock();
       // Rows 1-100 in the first read; the second takes the lock at row 101, and ends the result at 150.
-      const batches = fixture.broker
-        .stream<{ g: number }>(
-          'SELECT g, CASE WHEN g = 101 THEN pg_advisory_xact_lock_shared($1::bigint) END AS l ' +
-            'FROM generate_series(1, 150) AS g',
-          [LOCK],
-          { batchSize: 100 },
-        )
-        .batches()
-        [Symbol.asyncIterator]();
-      expect((await batches.next()).value).toHaveLength(100);
-      const second = batches.next();
+      const { second } = await secondReadOnLock(150);
       loseAfterCommandComplete(fixture.cluster, loss, await waitingBackend());
       const { error } = await settled(second, 'the read');
       expectLost(error);
@@ -203,18 +227,7 @@ const HOLDER = 'sasync-spec-lock-holder';
   );
 
   it.each(LOSSES)('a read in flight on the server (%s) [postgres]', async (loss) => {
-    await holdLock();
-    const batches = fixture.broker
-      .stream<{ g: number }>(
-        'SELECT g, CASE WHEN g = 101 THEN pg_advisory_xact_lock_shared($1::bigint) END AS l ' +
-          'FROM generate_series(1, 1000) AS g',
-        [LOCK],
-        { batchSize: 100 },
-      )
-      .batches()
-      [Symbol.asyncIterator]();
-    expect((await batches.next()).value).toHaveLength(100);
-    const second = batches.next();
+    const { second } = await secondReadOnLock(1000);
     await lose(loss, await waitingBackend());
     const { error } = await settled(second, 'the read');
     expectLost(error);
@@ -222,15 +235,9 @@ const HOLDER = 'sasync-spec-lock-holder';
   });
 
   it.each(LOSSES)('between two reads (%s) [postgres]', async (loss) => {
-    const batches = fixture.broker
-      .stream<{ pid: number }>('SELECT g, pg_backend_pid() AS pid FROM generate_series(1, 1000) AS g', [], {
-        batchSize: 100,
-      })
-      .batches()
-      [Symbol.asyncIterator]();
-    const first = await batches.next();
-    expect(first.value).toHaveLength(100);
-    await lose(loss, (first.value as { pid: number }[])[0]!.pid);
+    const { batches, first, pid } = await firstBatchOf(1000);
+    expect(first).toHaveLength(100);
+    await lose(loss, pid);
     const { error } = await settled(batches.next(), 'the read');
     expectLost(error);
     await servesAgain();
@@ -239,15 +246,9 @@ const HOLDER = 'sasync-spec-lock-holder';
   it.each(LOSSES)(
     'the whole result was read (its ReadyForQuery came), then the connection ends (%s): the stream still ends with every row [postgres]',
     async (loss) => {
-      const batches = fixture.broker
-        .stream<{ pid: number }>('SELECT g, pg_backend_pid() AS pid FROM generate_series(1, 50) AS g', [], {
-          batchSize: 100,
-        })
-        .batches()
-        [Symbol.asyncIterator]();
-      const first = await batches.next();
-      expect(first.value).toHaveLength(50);
-      await lose(loss, (first.value as { pid: number }[])[0]!.pid);
+      const { batches, first, pid } = await firstBatchOf(50);
+      expect(first).toHaveLength(50);
+      await lose(loss, pid);
       // Nothing is left to ask the server: the end of the stream is not a failure.
       const { value, error } = await settled(batches.next(), 'the end of the stream');
       expect(error).toBeUndefined();
@@ -259,14 +260,7 @@ const HOLDER = 'sasync-spec-lock-holder';
   it.each(LOSSES)(
     "the consumer stops between reads: the portal's Close sent, the connection ends before its ReadyForQuery (%s) [postgres]",
     async (loss) => {
-      const batches = fixture.broker
-        .stream<{ pid: number }>('SELECT g, pg_backend_pid() AS pid FROM generate_series(1, 1000) AS g', [], {
-          batchSize: 100,
-        })
-        .batches()
-        [Symbol.asyncIterator]();
-      const first = await batches.next();
-      const pid = (first.value as { pid: number }[])[0]!.pid;
+      const { batches, pid } = await firstBatchOf(1000);
       await freezeBackend(pid);
       try {
         const stopped = batches.return!();
