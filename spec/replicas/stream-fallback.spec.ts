@@ -66,37 +66,46 @@ async function busy(server: ReplicaPair['replica']): Promise<{ pid: number; stat
     );
   }
 
-  it('reads every row once, from the primary, when the replica goes away between opening the cursor and its first read', async () => {
-    await replicaBack();
+  /** Runs `fn` while another session on the replica holds the GATE lock, released after. */
+  async function whileGated<T>(fn: () => Promise<T>): Promise<T> {
     const holder = new Client({ connectionString: pair.replica.url, application_name: 'stream-fallback-gate' });
     await holder.connect();
     try {
       await holder.query('SELECT pg_advisory_lock($1)', [GATE]);
-      const rows = lastValueFrom(broker.stream<Row>(GATED(1000), [], { batchSize: 100 }).pipe(toArray()));
-      rows.catch(() => undefined);
-      // The cursor is open on the replica, and its first read waits for the lock.
-      let waiting: { pid: number }[] = [];
-      await until(async () => {
-        waiting = (await busy(pair.replica)).filter((s) => s.state === 'active' && s.wait === 'Lock');
-        return waiting.length === 1;
-      }, "the stream's first read waits on the replica");
-      expect(await pair.replica.terminate(waiting[0]!.pid)).toBe(1);
-      const read = await within(rows, 'the stream');
-      expect(read.map((r) => r.id)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
-      expect(read.every((r) => !r.replica)).toBe(true);
+      return await fn();
     } finally {
       await holder.end();
     }
+  }
+
+  /** Once the stream's first read waits for the GATE lock on the replica, terminates its backend. */
+  async function terminateWaitingRead(): Promise<void> {
+    let waiting: { pid: number }[] = [];
+    await until(async () => {
+      waiting = (await busy(pair.replica)).filter((s) => s.state === 'active' && s.wait === 'Lock');
+      return waiting.length === 1;
+    }, "the stream's first read waits on the replica");
+    expect(await pair.replica.terminate(waiting[0]!.pid)).toBe(1);
+  }
+
+  it('reads every row once, from the primary, when the replica goes away between opening the cursor and its first read', async () => {
+    await replicaBack();
+    await whileGated(async () => {
+      const rows = lastValueFrom(broker.stream<Row>(GATED(1000), [], { batchSize: 100 }).pipe(toArray()));
+      rows.catch(() => undefined);
+      // The cursor is open on the replica, and its first read waits for the lock.
+      await terminateWaitingRead();
+      const read = await within(rows, 'the stream');
+      expect(read.map((r) => r.id)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+      expect(read.every((r) => !r.replica)).toBe(true);
+    });
     await until(async () => (await busy(pair.replica)).length === 0, 'nothing of the broker is busy on the replica');
     await until(async () => (await busy(pair.primary)).length === 0, 'nothing of the broker is busy on the primary');
   });
 
   it('hydrates every entity once, from the primary, when the replica goes away before the first read', async () => {
     await replicaBack();
-    const holder = new Client({ connectionString: pair.replica.url, application_name: 'stream-fallback-gate' });
-    await holder.connect();
-    try {
-      await holder.query('SELECT pg_advisory_lock($1)', [GATE]);
+    await whileGated(async () => {
       const qb = broker.dataSource
         .getRepository(FallbackNote)
         .createQueryBuilder('n')
@@ -104,19 +113,12 @@ async function busy(server: ReplicaPair['replica']): Promise<{ pid: number; stat
         .orderBy('n.id');
       const notes = lastValueFrom(broker.stream(qb, { entities: true, batchSize: 64 }).pipe(toArray()));
       notes.catch(() => undefined);
-      let waiting: { pid: number }[] = [];
-      await until(async () => {
-        waiting = (await busy(pair.replica)).filter((s) => s.state === 'active' && s.wait === 'Lock');
-        return waiting.length === 1;
-      }, "the stream's first read waits on the replica");
-      expect(await pair.replica.terminate(waiting[0]!.pid)).toBe(1);
+      await terminateWaitingRead();
       const read = await within(notes, 'the stream');
       expect(read.every((n) => n instanceof FallbackNote)).toBe(true);
       expect(read.map((n) => n.id)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
       expect(read[499]!.body).toBe('n500');
-    } finally {
-      await holder.end();
-    }
+    });
     await until(async () => (await busy(pair.replica)).length === 0, 'nothing of the broker is busy on the replica');
   });
 
