@@ -4,11 +4,11 @@ import {
   EventSubscriber,
   type DataSourceOptions,
   type EntitySubscriberInterface,
-  type Logger,
   type QueryRunner,
 } from 'typeorm';
 import { AccessBroker, resolveTarget, type IsolationLevel } from '../../lib';
 import { commitTransaction, startTransaction } from '../../lib/dialect/typeorm/transaction-calls';
+import { loggedOptions, queryLog } from '../support/brokers';
 import { allTargets, type TestTarget } from '../support/targets';
 
 /** What the subscriber below heard, in order. */
@@ -31,19 +31,11 @@ class TransactionEars implements EntitySubscriberInterface {
  */
 describe.each(allTargets)('BEGIN and COMMIT without TypeORM’s broadcasts [$name]', (t: TestTarget) => {
   /** A DataSource of its own that records every statement it sends. */
-  async function recording(more: Partial<DataSourceOptions> = {}): Promise<{ ds: DataSource; sent: string[] }> {
-    const sent: string[] = [];
-    const logger: Logger = {
-      logQuery: (sql) => void sent.push(sql),
-      logQueryError: () => undefined,
-      logQuerySlow: () => undefined,
-      logSchemaBuild: () => undefined,
-      logMigration: () => undefined,
-      log: () => undefined,
-    };
-    const ds = new DataSource({ ...resolveTarget(t.target()).options, logger, ...more } as DataSourceOptions);
+  async function recording(): Promise<{ ds: DataSource; sent: string[] }> {
+    const log = queryLog();
+    const ds = new DataSource(loggedOptions(t.target() as string, log));
     await ds.initialize();
-    return { ds, sent };
+    return { ds, sent: log.queries };
   }
 
   const levels: (IsolationLevel | undefined)[] =
