@@ -1,6 +1,6 @@
 import { markCommitBehind } from '../dialect/commit-behind';
 import { TransactionError } from '../errors';
-import { endedError, transactionOf } from './context';
+import { endedError, endedManager, transactionOf } from './context';
 
 /**
  * Runs a transaction's last statement and commits it: on postgres COMMIT
@@ -37,7 +37,8 @@ import { endedError, transactionOf } from './context';
  * @param tx the manager the transaction's work was given (in a
  *   `@transact` method, `this.tx`).
  * @param sql one statement.
- * @throws TypeError if `tx` is not a running transaction's manager, or `sql` is not a string.
+ * @throws TypeError if `tx` is not the manager of a transaction whose work
+ *   is calling, or `sql` is not a string.
  * @throws TransactionError in a `{ savepoint: true }` part or a joined
  *   nested transaction (commitWith ends the whole transaction: only its
  *   own work may), while a nested part is running, and once the transaction
@@ -47,8 +48,9 @@ import { endedError, transactionOf } from './context';
 export async function commitWith<T = any>(tx: unknown, sql: string, parameters?: readonly unknown[]): Promise<T> {
   const ctx = transactionOf(tx);
   if (!ctx) {
+    if (endedManager(tx)) throw endedError(typeof sql === 'string' ? sql : undefined);
     throw new TypeError(
-      'commitWith(tx, sql, parameters) takes the manager a transaction’s work was given: ' +
+      'commitWith(tx, sql, parameters) takes the manager a transaction’s work was given, called from that work: ' +
         'broker.transact(async (tx) => … commitWith(tx, …)), or this.tx in a @transact method',
     );
   }
@@ -86,6 +88,6 @@ export async function commitWith<T = any>(tx: unknown, sql: string, parameters?:
     throw err;
   }
   // sasync's own COMMIT, outside the work's transaction (which the guard now refuses).
-  await ctx.runOutside(committer.commit);
+  await ctx.runOutside(() => committer.commit());
   return result;
 }

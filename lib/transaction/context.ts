@@ -53,7 +53,6 @@ export class TransactionContext {
       usable: () => this.open,
     });
     this.manager = view.manager;
-    byManager.set(this.manager, this);
   }
 
   /** Still running: neither it nor the transaction it is part of has ended. */
@@ -119,12 +118,21 @@ export class TransactionContext {
 
 const storage = new ScopeVar<TransactionContext>('sasync.transaction');
 
-/** Each running transaction's (or savepoint's) own manager, to the transaction. */
-const byManager = new WeakMap<EntityManager, TransactionContext>();
-
-/** The transaction whose work was given `manager`, if it is one of sasync's. */
+/**
+ * The transaction (or savepoint) around the caller whose work was given
+ * `manager`: found in the async context, so only while that work runs and
+ * from inside it.
+ */
 export function transactionOf(manager: unknown): TransactionContext | undefined {
-  return typeof manager === 'object' && manager !== null ? byManager.get(manager as EntityManager) : undefined;
+  for (let c = storage.get(); c; c = c.parent) if (c.manager === manager) return c;
+  return undefined;
+}
+
+/** Whether `manager` is a manager sasync gave a transaction's work whose transaction has ended. */
+export function endedManager(manager: unknown): boolean {
+  const runner = (manager as { queryRunner?: QueryRunner } | null)?.queryRunner;
+  const gate = runner && gateOf(runner);
+  return gate?.usable?.() === false;
 }
 
 /**

@@ -3,7 +3,7 @@ import { commitTransaction, startTransaction } from '../dialect/typeorm/transact
 import type { CancelledError } from '../errors';
 import { abandon, rollback } from './cleanup';
 import { collect } from './collect';
-import { guardRunner, TransactionContext } from './context';
+import { guardRunner, TransactionContext, type Committer } from './context';
 import {
   cancelled,
   cancelledDuringCommit,
@@ -115,20 +115,13 @@ async function runOnce(spec: TransactionSpec, token: CancelToken, state: Attempt
     // Cancelled while waiting for the connection or BEGIN: the work never starts.
     if (token.aborted) throw token.reason;
     // The COMMIT step, once: after the work, or from inside it (commitWith()), which the step after shares.
-    let commit: Promise<void> | undefined;
-    const commitOnce = (): Promise<void> => (commit ??= commitAttempt(spec, ctx, token, state));
-    if (!spec.autocommit) {
-      ctx.committer = {
-        arm: () => void (state.committing = true),
-        commit: commitOnce,
-        fail: (error) => void (commit ??= Promise.reject(error as Error)).catch(() => undefined),
-      };
-    }
+    const step = new CommitStep(spec, ctx, token, state);
+    if (!spec.autocommit) ctx.committer = step;
     const values = await untilAborted(
       ctx.run(() => collect(spec.work(ctx.manager), spec.emit, token), spec.holder),
       token,
     );
-    await commitOnce();
+    await step.commit();
     return values;
   } catch (err) {
     ctx.close();
@@ -151,31 +144,54 @@ async function runOnce(spec: TransactionSpec, token: CancelToken, state: Attempt
 }
 
 /**
- * After the work: checks that what it wrote would be kept, then COMMIT (none
- * in autocommit), marking the attempt done once it returned.
+ * An attempt's COMMIT step, run once: after the work, or from inside it
+ * (commitWith(), through the transaction's `committer`), the step after the
+ * work then sharing its outcome.
  */
-async function commitAttempt(
-  spec: TransactionSpec,
-  ctx: TransactionContext,
-  token: CancelToken,
-  state: AttemptState,
-): Promise<void> {
-  const { db, runner } = ctx;
-  if (ctx.openSavepoints > 0) throw savepointStillOpen(spec);
-  ctx.close();
-  // Not acknowledged if it would be lost (a sqlite file deleted or replaced meanwhile): rolled back instead.
-  const verified = db.dialect.verifyWritable(runner);
-  if (verified) await untilAborted(verified, token);
-  // A connection that died meanwhile: say so, and that COMMIT was never sent (so it may be re-run).
-  const gone = db.dialect.lostConnection?.(runner, undefined);
-  if (gone) throw gone.error;
-  // Cancelled (and told so) while it checked: COMMIT must not go out now.
-  if (token.aborted) throw token.reason;
-  if (!spec.autocommit) {
-    state.committing = true;
-    await committed(commitTransaction(runner), token, state);
+class CommitStep implements Committer {
+  #done: Promise<void> | undefined;
+
+  constructor(
+    private readonly spec: TransactionSpec,
+    private readonly ctx: TransactionContext,
+    private readonly token: CancelToken,
+    private readonly state: AttemptState,
+  ) {}
+
+  /** COMMIT is about to go out behind the last statement: a loss or cancellation from now leaves the outcome unknown. */
+  arm(): void {
+    this.state.committing = true;
   }
-  state.done = true;
+
+  /** The last statement failed: the step fails with its error, whatever the work does next. */
+  fail(error: unknown): void {
+    (this.#done ??= Promise.reject(error as Error)).catch(() => undefined);
+  }
+
+  commit(): Promise<void> {
+    return (this.#done ??= this.#run());
+  }
+
+  /** Checks that what the work wrote would be kept, then COMMIT (none in autocommit), marking the attempt done. */
+  async #run(): Promise<void> {
+    const { spec, ctx, token, state } = this;
+    const { db, runner } = ctx;
+    if (ctx.openSavepoints > 0) throw savepointStillOpen(spec);
+    ctx.close();
+    // Not acknowledged if it would be lost (a sqlite file deleted or replaced meanwhile): rolled back instead.
+    const verified = db.dialect.verifyWritable(runner);
+    if (verified) await untilAborted(verified, token);
+    // A connection that died meanwhile: say so, and that COMMIT was never sent (so it may be re-run).
+    const gone = db.dialect.lostConnection?.(runner, undefined);
+    if (gone) throw gone.error;
+    // Cancelled (and told so) while it checked: COMMIT must not go out now.
+    if (token.aborted) throw token.reason;
+    if (!spec.autocommit) {
+      state.committing = true;
+      await committed(commitTransaction(runner), token, state);
+    }
+    state.done = true;
+  }
 }
 
 /**
