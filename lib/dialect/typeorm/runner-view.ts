@@ -104,8 +104,9 @@ export function runnerView(ds: DataSource, runner: QueryRunner, gate: RunnerGate
   // tx.query(): TypeORM's EntityManager.query and DataSource.query are two async functions (four
   // Promises a statement) around the view's query(); called on the view at once instead, once
   // DataSource.query's one check (a released runner: its own error) has passed.
-  const throughDataSource = manager.query.bind(manager);
-  manager.query = ((sql: string, parameters?: unknown[]) =>
-    view.isReleased ? throughDataSource(sql, parameters) : view.query(sql, parameters)) as EntityManager['query'];
+  const throughDataSource = manager.query;
+  manager.query = function (this: EntityManager, sql: string, parameters?: unknown[]) {
+    return view.isReleased ? throughDataSource.call(this, sql, parameters) : view.query(sql, parameters);
+  } as EntityManager['query'];
   return view;
 }
