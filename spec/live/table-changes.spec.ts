@@ -77,7 +77,10 @@ describe.each(allTargets)('watchTables [$name]', (t) => {
           }),
         ),
       ).rejects.toThrow();
-      // A savepoint rolled back, inside a transaction that commits a write to b.
+      // A savepoint rolled back, inside a transaction that commits a write to b. Waited for from before
+      // that commit: next() takes reports from now on, and the report may come before the commit's caller
+      // hears of it.
+      const heard = rec.next(broker.b);
       await lastValueFrom(
         broker.transact(async (tx) => {
           await expect(
@@ -94,7 +97,6 @@ describe.each(allTargets)('watchTables [$name]', (t) => {
           await tx.query(broker.insertSql(broker.b), ['kept']);
         }),
       );
-      const heard = rec.next(broker.b);
       await heard;
       // The later commit (to b) was reported; a never was, before it or with it.
       expect(await broker.count(broker.a)).toBe(0);
