@@ -1,7 +1,7 @@
 import { lastValueFrom, toArray } from 'rxjs';
 import { AccessBroker } from '../../lib';
 import { pgClusterAvailable } from '../support/pg-cluster';
-import { until } from '../support/streams';
+import { until, within } from '../support/streams';
 import { installVirtualClock } from '../support/virtual-clock';
 import { createReplicaPair, WHERE, type ReplicaPair } from './replica-set';
 
@@ -110,9 +110,21 @@ const READERS = 6;
       replicas: [pair.replica.url],
     });
     await Promise.all([writer.waitUntilRunning(), reader.waitUntilRunning()]);
+    // Each read bounded in real time, so that one that hangs is named instead of a bare Jest timeout.
     const where = async (b: AccessBroker) =>
-      (await b.query<{ replica: boolean }>(WHERE))[0]!.replica ? 'replica' : 'primary';
+      (await within(b.query<{ replica: boolean }>(WHERE), `a read of the ${b === writer ? 'writer' : 'reader'}`))[0]!
+        .replica
+        ? 'replica'
+        : 'primary';
     const time = installVirtualClock();
+    // A read of the writer may wait for the replica to replay its commit: a poll takes real time, the
+    // pause between polls virtual time, which moves on only while the read waits.
+    const writerReads = async () => {
+      let reading = true;
+      const read = where(writer).finally(() => (reading = false));
+      while (reading) await time.advance(1);
+      return read;
+    };
     try {
       expect(await where(reader)).toBe('replica');
       await pair.replica.query('SELECT pg_wal_replay_pause()');
@@ -122,18 +134,17 @@ const READERS = 6;
       // (it needs nothing replayed) sees: it reads on the primary too.
       let out = false;
       for (let i = 0; i < 20 && !out; i++) {
-        let reading = true;
-        const read = where(writer).finally(() => (reading = false));
-        // Time moves on only while the read waits (a poll takes real time, the pause between polls virtual).
-        while (reading) await time.advance(1);
-        expect(await read).toBe('primary');
+        expect(await writerReads()).toBe('primary');
         out = (await where(reader)) === 'primary';
       }
       expect(out).toBe(true);
-      await pair.replica.query('SELECT pg_wal_replay_resume()');
+      // After its backoff a check takes it back (it is in recovery and answers), replay paused or not.
       await time.advance(5000);
       await until(async () => (await where(reader)) === 'replica', 'the replica is back in the rotation');
-      await until(async () => (await where(writer)) === 'replica', "the writer's reads go to the replica again");
+      // Back in the rotation but behind the writer's commit: the writer's reads poll it until it has
+      // replayed that, and then read there.
+      await pair.replica.query('SELECT pg_wal_replay_resume()');
+      await until(async () => (await writerReads()) === 'replica', "the writer's reads go to the replica again");
     } finally {
       time.uninstall();
       await pair.replica.query('SELECT pg_wal_replay_resume()');
