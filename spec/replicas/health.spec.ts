@@ -112,8 +112,12 @@ const READERS = 6;
     await Promise.all([writer.waitUntilRunning(), reader.waitUntilRunning()]);
     // Each read bounded in real time, so that one that hangs is named instead of a bare Jest timeout.
     const where = async (b: AccessBroker) =>
-      (await within(b.query<{ replica: boolean }>(WHERE), `a read of the ${b === writer ? 'writer' : 'reader'}`))[0]!
-        .replica
+      (
+        await within(
+          lastValueFrom(b.query<{ replica: boolean }>(WHERE)),
+          `a read of the ${b === writer ? 'writer' : 'reader'}`,
+        )
+      )[0]!.replica
         ? 'replica'
         : 'primary';
     const time = installVirtualClock();
