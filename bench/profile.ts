@@ -15,7 +15,8 @@ import { openRawPostgres } from './baselines/raw-postgres';
 import { openRawSqlite } from './baselines/raw-sqlite';
 import { openTypeorm } from './baselines/typeorm-direct';
 import { DEFAULT_PG_URL } from './options';
-import { openSasync } from './sasync-subject';
+import { openPipelined } from './peers/pipelined';
+import { openSasync, openSasyncCommitWith } from './sasync-subject';
 import { LIB_ENV, sasyncLibLabel } from './sasync-lib';
 import type { OpenSubject } from './subject';
 import { measure } from './timing';
@@ -38,8 +39,14 @@ interface CpuProfile {
 }
 
 const OPENERS: Record<string, Record<string, OpenSubject>> = {
-  postgres: { sasync: openSasync, typeorm: openTypeorm, raw: openRawPostgres },
-  sqlite: { sasync: openSasync, typeorm: openTypeorm, raw: openRawSqlite },
+  postgres: {
+    sasync: openSasync,
+    commitWith: openSasyncCommitWith,
+    typeorm: openTypeorm,
+    raw: openRawPostgres,
+    pipelined: openPipelined,
+  },
+  sqlite: { sasync: openSasync, commitWith: openSasyncCommitWith, typeorm: openTypeorm, raw: openRawSqlite },
 };
 
 async function main(): Promise<void> {

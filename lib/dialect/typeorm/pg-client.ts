@@ -19,7 +19,7 @@ export interface PgClient {
   connection?: {
     on(event: string, fn: (message: { severity?: string }) => void): void;
     off(event: string, fn: () => void): void;
-    stream?: { destroy(): void };
+    stream?: { destroy(): void; cork?(): void; uncork?(): void };
   };
   /** The status of the last ReadyForQuery: 'I' idle, 'T' in a transaction, 'E' in a failed one. */
   getTransactionStatus?(): string | null;

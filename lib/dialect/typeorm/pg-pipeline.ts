@@ -34,6 +34,8 @@ interface BeginState {
    * instead of sending a second one (see commit-behind.ts).
    */
   commit?: Promise<unknown>;
+  /** The socket holds its writes until the current turn's microtasks (see `send`). */
+  corked: boolean;
 }
 
 /** The SQL TypeORM's startTransaction() sends, and what may follow it before the work's first statement. */
@@ -97,6 +99,7 @@ export function pipelineStatements(client: PgClient): void {
   const state: BeginState = {
     pending: [],
     inflight: 0,
+    corked: false,
     // Each held call is made again as a new one: pipelined, sent, or held again.
     held: new HeldCalls(
       client,
@@ -111,6 +114,7 @@ export function pipelineStatements(client: PgClient): void {
   /** Sends a plain statement at once, behind those on the wire, in pipeline mode until all are answered. */
   const send = (sql: unknown, values?: unknown): Promise<unknown> => {
     c.pipeline = true;
+    corkThisTurn();
     state.inflight++;
     let sent: Promise<unknown>;
     try {
@@ -133,6 +137,24 @@ export function pipelineStatements(client: PgClient): void {
     // The transaction's last statement (commitWith()): COMMIT goes right behind it, in the same round trip.
     if (commitsBehind(values)) state.commit = committedBehind(sent, send('COMMIT'));
     return sent;
+  };
+
+  /**
+   * Statements sent in one turn (BEGIN and the first statement, a statement
+   * and the COMMIT behind it, statements sent together) leave in one write:
+   * pg writes each as it is sent, a system call each (and a wake-up of the
+   * server's backend). The socket is corked until the microtasks of this
+   * turn run, before any I/O: nothing waits on it.
+   */
+  const corkThisTurn = () => {
+    const stream = client.connection?.stream;
+    if (state.corked || !stream?.cork || !stream.uncork) return;
+    state.corked = true;
+    stream.cork();
+    queueMicrotask(() => {
+      state.corked = false;
+      stream.uncork!();
+    });
   };
 
   const pipeliningQuery = function (this: PgClient, sql: unknown, values?: unknown, callback?: unknown): unknown {
