@@ -91,6 +91,7 @@ export class SharedDatabase {
       const options = this.dialect.dataSourceOptions(target.options);
       this.#options = { ...options, logging: options.logging ?? false } as DataSourceOptions;
       this.#dataSource = newDataSource(this.#options);
+      owned.set(this.#dataSource, this);
     }
     this.scheduler = new PriorityScheduler(this.dialect.transactionSlots(this.#dataSource));
     this.streams = new StreamBudget(this, this.dialect.streamSlots(this.#dataSource), this.scheduler);
@@ -159,7 +160,7 @@ export class SharedDatabase {
     await this.#previous?.catch(() => undefined);
     // sasync's own DataSource whose initialize() failed is not tried again: a
     // new one is. An app's is the app's: TypeORM 0.3 lets initialize() run again.
-    if (this.#attempts++ > 0 && !this.#adopted) this.#dataSource = newDataSource(this.#options);
+    if (this.#attempts++ > 0 && !this.#adopted) owned.set((this.#dataSource = newDataSource(this.#options)), this);
     const ds = this.#dataSource;
     // An app's DataSource may be initialized already (by its owner): used as it is.
     if (!ds.isInitialized) {
@@ -317,8 +318,18 @@ const registry = new Map<ResolvedTarget['key'], SharedDatabase>();
 /** The closes under way of SharedDatabases on an app's DataSource, by DataSource. */
 const leaving = new Map<ResolvedTarget['key'], Promise<void>>();
 
-/** The shared database for a target, opened if no broker has it open. */
+/** The SharedDatabase that made each of sasync's own DataSources. */
+const owned = new WeakMap<DataSource, SharedDatabase>();
+
+/**
+ * The shared database for a target, opened if no broker has it open. A
+ * target that is another broker's DataSource (`broker.dataSource`, sasync's
+ * own) is that broker's shared database: one queue and one set of
+ * connections, open until the last broker on it shuts down.
+ */
 export function acquireDatabase(target: ResolvedTarget): SharedDatabase {
+  const owner = target.dataSource && owned.get(target.dataSource);
+  if (owner && registry.get(owner.key) === owner && owner.dataSource === target.dataSource) return owner.addRef();
   let db = registry.get(target.key);
   if (!db) {
     db = new SharedDatabase(target.key, target);

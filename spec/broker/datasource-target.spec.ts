@@ -204,6 +204,42 @@ describe.each(allTargets)('an existing DataSource as the target [$name]', (t) =>
     await ds.destroy();
   });
 
+  it("another broker's DataSource: the same database, queue and connections, open until the last broker on it shuts down", async () => {
+    const table = uniqueName('shared');
+    const first = new AccessBroker(t.target());
+    await lastValueFrom(first.query(`CREATE TABLE ${table} (v integer)`));
+    const second = new AccessBroker(first.dataSource);
+    await second.waitUntilRunning();
+    expect(second.dataSource).toBe(first.dataSource);
+    // A transaction of each, the first held open while the second is submitted: each commits its row.
+    const held = latch();
+    const started = latch();
+    const one = lastValueFrom(
+      first.transact(async (tx) => {
+        await tx.query(`INSERT INTO ${table} (v) VALUES (${ph(t.dialect, 1)})`, [1]);
+        started.resolve();
+        await held.promise;
+      }),
+    );
+    await started.promise;
+    const two = lastValueFrom(
+      second.transact((tx) => tx.query(`INSERT INTO ${table} (v) VALUES (${ph(t.dialect, 1)})`, [2])),
+    );
+    held.resolve();
+    await Promise.all([one, two]);
+    expect(second.connectionStats()).toEqual(first.connectionStats());
+    // The first broker shuts down: the DataSource stays open for the second, which goes on.
+    await first.shutdown();
+    expect(second.dataSource.isInitialized).toBe(true);
+    const rows = (await lastValueFrom(second.query(`SELECT v FROM ${table} ORDER BY v`))) as { v: number }[];
+    expect(rows.map((r) => Number(r.v))).toEqual([1, 2]);
+    await lastValueFrom(second.query(`DROP TABLE ${table}`));
+    // The last one closes it: it was sasync's own.
+    const ds = second.dataSource;
+    await second.shutdown();
+    expect(ds.isInitialized).toBe(false);
+  });
+
   it('a URL target and a DataSource on the same database are two: each its own DataSource and queue', async () => {
     const ds = appDataSource(t);
     const onDs = new AccessBroker(ds);
