@@ -7,8 +7,14 @@ import { CHANGES_TABLE } from '../changes/log-table';
 import type { ReaderHost } from '../changes/reader';
 import { DEFAULT_RETENTION } from '../changes/retention';
 import type { ChangeBus } from '../dialect';
-import type { TableRef } from '../dialect/dialect-live';
-import { installPgCapture } from '../dialect/postgres/table-capture';
+import type { LiveQueryRunner, TableRef } from '../dialect/dialect-live';
+import {
+  checkPgCapture,
+  installPgCapture,
+  type PgCaptured,
+  type PgCaptureLog,
+} from '../dialect/postgres/table-capture';
+import { clock, type TimerHandle } from '../clock';
 import { BrokerClosedError, LiveQueryError } from '../errors';
 import { storeChannel } from '../stores/channel';
 import type { Statement } from '../stores/statement';
@@ -17,10 +23,19 @@ import type { Capture, CaptureSink, CaptureStats } from './capture';
 /** The `kind` of the entries capture triggers append: no store table has it. */
 export const TABLE_KIND = '#table';
 
-/** One captured table: the registrations of its groups with the change log reader. */
+/**
+ * How often a captured table's partition tree is looked at again (one read
+ * of the catalog): a partition created or attached since, or a parent the
+ * table was attached to, gets the capture then, and the table is reported
+ * changed (within this long, whatever was written into it meanwhile).
+ */
+export const TREE_CHECK_MS = 5000;
+
+/** One captured table: the registrations of its groups with the change log reader, by group. */
 interface PgTable {
   stopped: boolean;
-  readonly stops: (() => void)[];
+  readonly groups: Map<string, () => void>;
+  timer?: TimerHandle;
 }
 
 /**
@@ -48,28 +63,56 @@ export class PostgresCapture implements Capture {
   }
 
   async start(key: string, table: TableRef): Promise<void> {
-    const state: PgTable = { stopped: false, stops: [] };
+    const state: PgTable = { stopped: false, groups: new Map() };
     this.#tables.set(key, state);
     const broker = this.#needBroker();
     const log = this.#logOf(broker);
     await broker.table(CHANGES_TABLE.name, CHANGES_TABLE.columns, CHANGES_TABLE.options);
-    const captured = await lastValueFrom(
-      broker.transact(
-        (tx) =>
-          installPgCapture((sql, parameters) => tx.query(sql, [...parameters]), table, {
-            table: CHANGES_TABLE.name,
-            channel: log.channel,
-            kind: TABLE_KIND,
-          }),
-        { name: 'live: capture table changes', retry: 3 },
-      ),
-    );
+    const captured = await this.#install(broker, table, log);
     if ('unwatchable' in captured) {
       throw new LiveQueryError('unwatchable-table', '', `cannot watch ${captured.unwatchable}`);
     }
     if (state.stopped) return;
+    await this.#listen(key, state, log, captured.groups);
+    this.#checkLater(key, table, state, log);
+  }
+
+  stop(key: string): void {
+    const state = this.#tables.get(key);
+    if (!state) return;
+    this.#tables.delete(key);
+    state.stopped = true;
+    if (state.timer !== undefined) clock.clearTimeout(state.timer);
+    for (const stop of state.groups.values()) stop();
+    state.groups.clear();
+  }
+
+  close(): void {
+    for (const key of [...this.#tables.keys()]) this.stop(key);
+  }
+
+  /** Installs the capture on `table`'s partition tree, in a transaction of its own. */
+  #install(broker: LiveBroker, table: TableRef, log: ChangeLog): Promise<PgCaptured> {
+    return lastValueFrom(
+      broker.transact(
+        (tx) => installPgCapture((sql, parameters) => tx.query(sql, [...parameters]), table, this.#where(log)),
+        {
+          name: 'live: capture table changes',
+          retry: 3,
+        },
+      ),
+    );
+  }
+
+  #where(log: ChangeLog): PgCaptureLog {
+    return { table: CHANGES_TABLE.name, channel: log.channel, kind: TABLE_KIND };
+  }
+
+  /** Listens to `groups` it does not listen to yet; resolves once the reader has a position for each. */
+  async #listen(key: string, state: PgTable, log: ChangeLog, groups: readonly string[]): Promise<void> {
     const positioned: Promise<void>[] = [];
-    for (const group of captured.groups) {
+    for (const group of groups) {
+      if (state.groups.has(group)) continue;
       const listener: LogListener = {
         kind: TABLE_KIND,
         groupId: group,
@@ -79,22 +122,61 @@ export class PostgresCapture implements Capture {
         resync: () => !state.stopped && this.#sink.resync([key]),
       };
       const listening = log.listen(listener, this.#host());
-      state.stops.push(listening.stop);
+      state.groups.set(group, listening.stop);
       positioned.push(listening.positioned);
     }
     await Promise.all(positioned);
   }
 
-  stop(key: string): void {
-    const state = this.#tables.get(key);
-    if (!state) return;
-    this.#tables.delete(key);
-    state.stopped = true;
-    for (const stop of state.stops.splice(0)) stop();
+  /** Looks at the table's partition tree again after {@link TREE_CHECK_MS}, and so on until it stops. */
+  #checkLater(key: string, table: TableRef, state: PgTable, log: ChangeLog): void {
+    if (state.stopped) return;
+    state.timer = clock.setTimeout(
+      () => {
+        state.timer = undefined;
+        void this.#check(key, table, state, log).finally(() => this.#checkLater(key, table, state, log));
+      },
+      TREE_CHECK_MS,
+      { unref: true },
+    );
   }
 
-  close(): void {
-    for (const key of [...this.#tables.keys()]) this.stop(key);
+  /**
+   * A partition created, attached or detached since the capture was
+   * installed (or the table attached to a parent, or a trigger dropped):
+   * the capture goes on the tables of the tree that lack it, the groups
+   * follow the tree, and the
+   * table is reported changed (an attach or a detach changes its rows, and
+   * writes straight into a new partition were not logged). A check that
+   * fails (a lost connection, the table dropped: the live query's re-run
+   * says so) is made again at the next one.
+   */
+  async #check(key: string, table: TableRef, state: PgTable, log: ChangeLog): Promise<void> {
+    const broker = this.#sink.broker();
+    if (!broker || state.stopped) return;
+    try {
+      const read: LiveQueryRunner = async (sql, parameters) =>
+        (await lastValueFrom(
+          broker.query(sql, [...parameters], { name: 'live: check the partition tree', route: 'primary' }),
+          { defaultValue: [] },
+        )) as Record<string, unknown>[];
+      const seen = await checkPgCapture(read, table, this.#where(log));
+      if ('unwatchable' in seen || state.stopped) return;
+      const same = seen.groups.length === state.groups.size && seen.groups.every((g) => state.groups.has(g));
+      if (same && seen.complete) return;
+      const captured = await this.#install(broker, table, log);
+      if ('unwatchable' in captured || state.stopped) return;
+      const now = new Set(captured.groups);
+      for (const [group, stop] of state.groups) {
+        if (now.has(group)) continue;
+        stop();
+        state.groups.delete(group);
+      }
+      await this.#listen(key, state, log, captured.groups);
+      if (!state.stopped) this.#sink.changed([key]);
+    } catch {
+      // Looked at again at the next check.
+    }
   }
 
   stats(): CaptureStats {

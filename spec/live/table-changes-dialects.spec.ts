@@ -2,7 +2,9 @@ import { lastValueFrom } from 'rxjs';
 import { sqliteConnection } from '../../lib/dialect/typeorm/sqlite-driver';
 import { changeListenerCount } from '../../lib/dialect/sqlite/update-hook';
 import { watchTables, watcherStats } from '../../lib/live/table-changes';
-import { within } from '../support/streams';
+import { TREE_CHECK_MS } from '../../lib/live/postgres-capture';
+import { until, within } from '../support/streams';
+import { installVirtualClock, type VirtualClock } from '../support/virtual-clock';
 import { fileAndPg, pgAvailable, postgres, sqliteFile, sqliteMemory, uniqueName } from '../support/targets';
 import { Recorder } from './table-recorder';
 import { childWriter, outsideWriter } from './table-writers';
@@ -48,6 +50,110 @@ describe.each(pgOnly)('watchTables on postgres [$name]', (t) => {
       w1.stop();
       w2.stop();
     }
+  });
+
+  describe('the partition tree changing while it is watched', () => {
+    let time: VirtualClock;
+    beforeEach(() => {
+      time = installVirtualClock();
+    });
+    afterEach(() => time.uninstall());
+    const q = (sql: string) => lastValueFrom(broker.query(sql));
+
+    it('a partition created later: reported at the next look at the tree, then each write straight into it as it commits', async () => {
+      const rec = new Recorder();
+      const w = watchTables(broker, [{ name: parent }], rec.listener);
+      try {
+        await w.positioned;
+        await q(`CREATE TABLE ${parent}_3 PARTITION OF ${parent} FOR VALUES FROM (20) TO (30)`);
+        // Written straight into the new partition before it has the capture: not logged, so the look
+        // at the tree that finds the partition reports the table.
+        await q(`INSERT INTO ${parent}_3 (k, v) VALUES (21, 'before the look')`);
+        const found = rec.next(parent, 'a report once the new partition is found');
+        await time.advance(TREE_CHECK_MS);
+        await found;
+        // From then on the new partition logs its own writes.
+        const direct = rec.next(parent, 'a report of a write straight into the new partition');
+        await q(`INSERT INTO ${parent}_3 (k, v) VALUES (22, 'after')`);
+        await direct;
+        const truncated = rec.next(parent, 'a report of the new partition truncated');
+        await q(`TRUNCATE ${parent}_3`);
+        await truncated;
+      } finally {
+        w.stop();
+      }
+    });
+
+    it('a table attached with its rows, then detached: each reported at the next look at the tree', async () => {
+      const rec = new Recorder();
+      const w = watchTables(broker, [{ name: parent }], rec.listener);
+      try {
+        await w.positioned;
+        await q(`CREATE TABLE ${parent}_4 (k int, v text)`);
+        await q(`INSERT INTO ${parent}_4 (k, v) VALUES (31, 'brought in')`);
+        await q(`ALTER TABLE ${parent} ATTACH PARTITION ${parent}_4 FOR VALUES FROM (30) TO (40)`);
+        const attached = rec.next(parent, 'a report of the attach');
+        await time.advance(TREE_CHECK_MS);
+        await attached;
+        await q(`ALTER TABLE ${parent} DETACH PARTITION ${parent}_4`);
+        const detached = rec.next(parent, 'a report of the detach');
+        await time.advance(TREE_CHECK_MS);
+        await detached;
+        // Detached, it is no longer the parent's: a write to it is not the parent's change. A write
+        // through the parent after it is (the report waited for comes from it, not from the detached one).
+        await q(`INSERT INTO ${parent}_4 (k, v) VALUES (99, 'not the parent''s')`);
+        const through = rec.next(parent, 'a report of a write through the parent');
+        const before = rec.reports.length;
+        await q(`INSERT INTO ${parent} (k, v) VALUES (1, 'through the parent')`);
+        await through;
+        expect(rec.reports.length).toBe(before + 1);
+      } finally {
+        w.stop();
+        await q(`DROP TABLE IF EXISTS ${parent}_4`);
+      }
+    });
+
+    it('a watched table attached to a parent later: writes through the parent are reported after the next look', async () => {
+      const alone = uniqueName('la');
+      await q(`CREATE TABLE ${alone} (k int, v text)`);
+      const rec = new Recorder();
+      const w = watchTables(broker, [{ name: alone }], rec.listener);
+      try {
+        await w.positioned;
+        await q(`ALTER TABLE ${parent} ATTACH PARTITION ${alone} FOR VALUES FROM (40) TO (50)`);
+        const attached = rec.next(alone, 'a report of the attach');
+        await time.advance(TREE_CHECK_MS);
+        await attached;
+        const through = rec.next(alone, 'a report of a write through the new parent');
+        await q(`INSERT INTO ${parent} (k, v) VALUES (41, 'through the parent')`);
+        await through;
+      } finally {
+        w.stop();
+        await q(`DROP TABLE IF EXISTS ${alone}`);
+      }
+    });
+
+    it('an unchanged tree: the look finds nothing to report, and no timer is left once the watch stops', async () => {
+      const rec = new Recorder();
+      const w = watchTables(broker, [{ name: parent }], rec.listener);
+      await w.positioned;
+      const looks: number[] = [];
+      const sub = broker.events$.subscribe((e) => {
+        if (e.type === 'committed' && e.method === 'live: check the partition tree') looks.push(e.id);
+      });
+      const timers = time.pending();
+      await time.advance(TREE_CHECK_MS);
+      // The look has read the catalog, and set the timer of the next one once it was done.
+      await until(() => looks.length > 0 && time.pending() === timers, 'the look at the tree');
+      sub.unsubscribe();
+      // It reported nothing: a write after it is the first report.
+      const heard = rec.next(parent);
+      await q(`INSERT INTO ${parent} (k, v) VALUES (2, 'x')`);
+      await heard;
+      expect(rec.reports).toEqual([{ changed: [parent] }]);
+      w.stop();
+      expect(time.pending()).toBe(0);
+    });
   });
 
   it('started inside a transaction that then rolls back, its triggers are not rolled back with it', async () => {

@@ -21,6 +21,16 @@ export interface PgCaptureLog {
 /** What {@link installPgCapture} found: the log groups whose entries say the table changed, or why it cannot be watched. */
 export type PgCaptured = { readonly groups: readonly string[] } | { readonly unwatchable: string };
 
+/** A table's partition tree as {@link pgCaptureTree} finds it: each table in it, and whether it has the trigger. */
+type PgTree =
+  | {
+      readonly schema: string;
+      readonly log: string;
+      readonly trigger: string;
+      readonly relatives: readonly { readonly oid: string; readonly group: string; readonly has: boolean }[];
+    }
+  | { readonly unwatchable: string };
+
 /**
  * Makes a statement-level trigger report every committed write to `table`
  * in the change log, run by the caller in a transaction of its own:
@@ -33,8 +43,8 @@ export type PgCaptured = { readonly groups: readonly string[] } | { readonly unw
  * fire its partitions' when a partition is written directly: the trigger
  * goes on every table of the partition tree above and below it too, and
  * each is a group whose entries mean the table may have changed. (A
- * partition attached later has none until the table is captured again,
- * after its last watcher stopped.)
+ * partition created or attached later has none: the watcher looks at the
+ * tree again from time to time, see {@link checkPgCapture}.)
  *
  * The function appends one entry per transaction per table (a
  * transaction-local setting remembers the tables logged; a savepoint rolled
@@ -56,6 +66,46 @@ export async function installPgCapture(
   log: PgCaptureLog,
 ): Promise<PgCaptured> {
   await query('SELECT pg_advisory_xact_lock($1::bigint)', [DDL_LOCK_KEY]);
+  const tree = await pgCaptureTree(query, table, log);
+  if ('unwatchable' in tree) return tree;
+  const { relatives, schema, trigger } = tree;
+  if (relatives.some((r) => !r.has)) {
+    await ensureFunction(query, schema, tree.log, log.kind);
+    for (const r of relatives) {
+      if (r.has) continue;
+      // Names and the channel quoted by postgres itself (format's %I, %L; regclass text).
+      const [ddl] = await query(
+        "SELECT format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s " +
+          "FOR EACH STATEMENT EXECUTE FUNCTION %I.%I(%L)', $1::text, $2::oid::regclass, $3::text, $4::text, $5::text) AS sql",
+        [trigger, r.oid, schema, CAPTURE_FUNCTION, log.channel],
+      );
+      await query(String(ddl!.sql), []);
+    }
+  }
+  return { groups: relatives.map((r) => r.group) };
+}
+
+/**
+ * Looks at `table`'s partition tree again, without a lock or a write: its
+ * groups now, and whether every table in it has the trigger. A partition
+ * created or attached since the capture was installed (or a parent the
+ * table was attached to) has none, and one detached leaves the tree: the
+ * watcher installs the capture again and re-reads the table (an attach or
+ * a detach changes what the table holds, and writes straight into a new
+ * partition were not logged).
+ */
+export async function checkPgCapture(
+  query: LiveQueryRunner,
+  table: TableRef,
+  log: PgCaptureLog,
+): Promise<{ readonly groups: readonly string[]; readonly complete: boolean } | { readonly unwatchable: string }> {
+  const tree = await pgCaptureTree(query, table, log);
+  if ('unwatchable' in tree) return tree;
+  return { groups: tree.relatives.map((r) => r.group), complete: tree.relatives.every((r) => r.has) };
+}
+
+/** Where the change log is, and `table`'s partition tree (itself, its ancestors and descendants), or why it cannot be watched. */
+async function pgCaptureTree(query: LiveQueryRunner, table: TableRef, log: PgCaptureLog): Promise<PgTree> {
   const [where] = await query(
     'SELECT n.nspname AS schema, quote_ident(n.nspname) || $2 || quote_ident(c.relname) AS log FROM pg_class c ' +
       'JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(quote_ident($1))',
@@ -85,20 +135,12 @@ export async function installPgCapture(
       "WHERE r.relkind IN ('r', 'p') ORDER BY 1",
     [target.oid, trigger, '.'],
   );
-  if (relatives.some((r) => !r.has)) {
-    await ensureFunction(query, schema, String(where.log), log.kind);
-    for (const r of relatives) {
-      if (r.has) continue;
-      // Names and the channel quoted by postgres itself (format's %I, %L; regclass text).
-      const [ddl] = await query(
-        "SELECT format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s " +
-          "FOR EACH STATEMENT EXECUTE FUNCTION %I.%I(%L)', $1::text, $2::oid::regclass, $3::text, $4::text, $5::text) AS sql",
-        [trigger, r.oid, schema, CAPTURE_FUNCTION, log.channel],
-      );
-      await query(String(ddl!.sql), []);
-    }
-  }
-  return { groups: relatives.map((r) => String(r.grp)) };
+  return {
+    schema,
+    log: String(where.log),
+    trigger,
+    relatives: relatives.map((r) => ({ oid: String(r.oid), group: String(r.grp), has: Boolean(r.has) })),
+  };
 }
 
 /** The trigger's name: one per change log schema, so that DataSources on other schemas each have theirs. */
