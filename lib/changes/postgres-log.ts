@@ -24,7 +24,21 @@ interface TableRow {
   readonly newest: string | null;
 }
 
-type Row = Partial<LogRow> & TableRow & { snap: string };
+type Row = Partial<LogRow> & TableRow & { snap: string; kept: boolean };
+
+/**
+ * Whether the entry the position saw newest is still in the log, or a
+ * retention mark after it says why not (retention appends one in the
+ * transaction that prunes): false when someone deleted entries by hand
+ * (`DELETE FROM sasync_changes`), which took entries the reader had not
+ * read with them. Two index probes, evaluated once per read. (Entries
+ * deleted by hand after the position while its newest stays cannot be told
+ * from the gaps a sequence leaves: not noticed.)
+ */
+const KEPT =
+  `CASE WHEN $6::bigint IS NULL THEN true ELSE ` +
+  `EXISTS (SELECT 1 FROM ${T} WHERE id = $6::bigint AND coalesce(xid, 0) = $7::bigint) ` +
+  `OR EXISTS (SELECT 1 FROM ${T} WHERE id > $6::bigint AND op = 'pruned') END AS kept`;
 
 /** A position's fields naming the log table as `row` saw it. */
 function tableOf(row: TableRow): Pick<Position, 'file' | 'table' | 'newest'> {
@@ -46,6 +60,13 @@ async function rewritten(read: ReadRows, position: Position, now: TableRow): Pro
     parameters: [id, xid],
   });
   return found.length > 0;
+}
+
+/** The id and xid of the entry `position` saw newest, as parameters ($6, $7 of a read); nulls without one. */
+function newest(position: Position): [string | null, string | null] {
+  if (position.newest === undefined) return [null, null];
+  const [xid, id] = position.newest.split(':');
+  return [id ?? null, xid ?? null];
 }
 
 /**
@@ -107,20 +128,24 @@ export const postgresLog: LogDialect = {
     const [startXid, startId] = position.xid >= xmin ? [position.xid, position.id] : [xmin, 0n];
     const rows = await read<Row>({
       sql:
-        `SELECT s.snap::text AS snap, ${TABLE}, c.id::text AS id, c.xid::text AS xid, c.kind, c.grp, c.name, c.op, c.origin ` +
+        `SELECT s.snap::text AS snap, ${TABLE}, ${KEPT}, c.id::text AS id, c.xid::text AS xid, c.kind, c.grp, c.name, c.op, c.origin ` +
         `FROM (SELECT coalesce($2::text::pg_snapshot, pg_current_snapshot()) AS snap) s LEFT JOIN LATERAL (` +
         `SELECT * FROM ${T} WHERE xid >= $3::bigint AND (xid, id) > ($3::bigint, $4::bigint) ` +
         `AND NOT pg_visible_in_snapshot(xid::text::xid8, $1::text::pg_snapshot) ` +
         `AND pg_visible_in_snapshot(xid::text::xid8, s.snap) ` +
         `ORDER BY xid, id LIMIT $5` +
         `) c ON true`,
-      parameters: [from, position.upto ?? null, startXid.toString(), startId.toString(), limit],
+      parameters: [from, position.upto ?? null, startXid.toString(), startId.toString(), limit, ...newest(position)],
     });
     const first = rows[0]!;
     const upto = first.snap;
     const table = tableOf(first);
     if (position.file !== undefined && first.file !== position.file && !(await rewritten(read, position, first))) {
       // Emptied or made again since the position: what was in it is lost (the stores resync).
+      return { entries: [], next: { xid: 0n, id: 0n, snapshot: upto, ...table }, more: false, lost: true };
+    }
+    if (!first.kept) {
+      // Entries deleted by hand, unread ones maybe among them: lost too.
       return { entries: [], next: { xid: 0n, id: 0n, snapshot: upto, ...table }, more: false, lost: true };
     }
     const entries = rows.filter((r) => r.id !== null && r.id !== undefined).map((r) => readChange(r as LogRow));

@@ -92,11 +92,13 @@ describe.each(fileAndPg.filter((t) => t.dialect === 'postgres'))('the log rewrit
 });
 
 /**
- * sqlite: someone ran `DELETE FROM sasync_changes` (the sequence kept):
- * entries the reader had not read are gone with no retention mark saying
- * so. The ids after its position no longer follow on: a 'log-lost' resync.
+ * Someone ran `DELETE FROM sasync_changes`: entries the reader had not read
+ * are gone with no retention mark saying so. sqlite (the sequence kept): the
+ * ids after its position no longer follow on. postgres: the entry its
+ * position saw newest is gone, and no retention mark came after it. A
+ * 'log-lost' resync.
  */
-describe.each(allTargets.filter((t) => t.dialect === 'sqlite'))('log rows deleted by someone [$name]', (t) => {
+describe.each(allTargets)('log rows deleted by someone [$name]', (t) => {
   it(`unread entries deleted without a mark: a 'log-lost' resync, the change found [${t.name}]`, async () => {
     const { target, drop } = await ownLog(t);
     const group = uniqueName('g');
@@ -107,7 +109,8 @@ describe.each(allTargets.filter((t) => t.dialect === 'sqlite'))('log rows delete
       await writer.update({ a: 'A', b: 'B' });
       await reader.loadAll();
       await within(reader[remoteSettled](), 'the reader settles');
-      const p = (n: number) => ph('sqlite', n);
+      const p = (n: number) => ph(t.dialect, n);
+      const xid = t.dialect === 'postgres' ? 'pg_current_xact_id()::text::bigint' : 'NULL';
       // One transaction: a change and its entry, then every entry deleted. The reader never sees the entry.
       await lastValueFrom(
         raw.broker.transact(async (tx) => {
@@ -116,7 +119,7 @@ describe.each(allTargets.filter((t) => t.dialect === 'sqlite'))('log rows delete
             group,
           ]);
           await tx.query(
-            `INSERT INTO ${T} (xid, kind, grp, name, op, origin, at) VALUES (NULL, ${p(1)}, ${p(2)}, 'a', 'set', NULL, 0)`,
+            `INSERT INTO ${T} (xid, kind, grp, name, op, origin, at) VALUES (${xid}, ${p(1)}, ${p(2)}, 'a', 'set', NULL, 0)`,
             [ITEMS_TABLE.name, group],
           );
           await tx.query(`DELETE FROM ${T}`);
@@ -126,7 +129,8 @@ describe.each(allTargets.filter((t) => t.dialect === 'sqlite'))('log rows delete
       const resynced = nextChange(reader.changes$, (c) => c.type === 'resync');
       const a2 = nextChange(reader.changes$, (c) => c.key === 'a' && c.value === 'A2');
       const b2 = nextChange(reader.changes$, (c) => c.key === 'b' && c.value === 'B2');
-      // A later write wakes the reader: its entry's id does not follow the position's.
+      // A later write wakes the reader: its entry's id does not follow the position's (sqlite), the
+      // position's newest entry is gone (postgres).
       await writer.set('b', 'B2');
       expect(await within(resynced, 'the resync')).toMatchObject({ reason: 'log-lost', origin: 'remote' });
       await within(a2, 'the change whose entry was deleted');
