@@ -100,7 +100,8 @@ export class AccessBroker implements AsyncDisposable {
    * @throws DatabaseError for a malformed target, none at all, a DataSource
    *   of a type sasync does not support, or one whose options it cannot
    *   work with (a postgres pool under 2 connections, a schema not on the
-   *   search_path); MigrationError for `migrationsRun: true` on a DataSource
+   *   search_path), or another broker's DataSource once every broker on it
+   *   has shut down; MigrationError for `migrationsRun: true` on a DataSource
    *   sasync initializes (use `{ migrate: true }`).
    */
   constructor(target?: DatabaseTarget, options: BrokerOptions = {}) {

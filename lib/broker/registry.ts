@@ -326,10 +326,23 @@ const owned = new WeakMap<DataSource, SharedDatabase>();
  * target that is another broker's DataSource (`broker.dataSource`, sasync's
  * own) is that broker's shared database: one queue and one set of
  * connections, open until the last broker on it shuts down.
+ * @throws DatabaseError for one of sasync's own DataSources that is closed
+ *   or being closed (every broker on it shut down), or that it gave up after
+ *   a failed opening: it is not the app's to hand on.
  */
 export function acquireDatabase(target: ResolvedTarget): SharedDatabase {
   const owner = target.dataSource && owned.get(target.dataSource);
-  if (owner && registry.get(owner.key) === owner && owner.dataSource === target.dataSource) return owner.addRef();
+  if (owner) {
+    if (registry.get(owner.key) === owner && owner.dataSource === target.dataSource) return owner.addRef();
+    throw new DatabaseError(
+      `${owner.label}: this DataSource is one sasync made for a broker, and ` +
+        (owner.dataSource === target.dataSource
+          ? 'every broker on it has shut down, so it is closed'
+          : 'sasync gave it up after it failed to open') +
+        '. Make the broker from the same target as the first one (its URL or options): it opens a new DataSource',
+      { target: owner.label },
+    );
+  }
   let db = registry.get(target.key);
   if (!db) {
     db = new SharedDatabase(target.key, target);

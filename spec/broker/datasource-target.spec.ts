@@ -238,6 +238,12 @@ describe.each(allTargets)('an existing DataSource as the target [$name]', (t) =>
     const ds = second.dataSource;
     await second.shutdown();
     expect(ds.isInitialized).toBe(false);
+    // Closed, it is no app's DataSource to open again: refused at once, saying what to do.
+    expect(() => new AccessBroker(ds)).toThrow(DatabaseError);
+    expect(() => new AccessBroker(ds)).toThrow(
+      /every broker on it has shut down.*Make the broker from the same target/,
+    );
+    expect(ds.isInitialized).toBe(false);
   });
 
   it('a URL target and a DataSource on the same database are two: each its own DataSource and queue', async () => {
