@@ -19,6 +19,8 @@ export interface CaptureSink {
 export interface CaptureStats {
   /** Tables captured now. */
   readonly tables: number;
+  /** postgres: the change log groups listened to for them (each table of their partition trees); sqlite: the tables. */
+  readonly groups: number;
   /** Reads of what changed (log reads on postgres, version reads on sqlite) since the watcher began. */
   readonly reads: number;
   /** Whether anything listens or polls now (the change log reader, sqlite's 'change' listener or its poll timer). */

@@ -30,12 +30,22 @@ export const TABLE_KIND = '#table';
  * changed (within this long, whatever was written into it meanwhile).
  */
 export const TREE_CHECK_MS = 5000;
+/** A look that failed is made again after twice the pause before it, up to this. */
+export const MAX_TREE_CHECK_MS = 60_000;
+/**
+ * How long a look may wait to install the capture on a changed tree: a
+ * trigger waits for the writes under way on its table, and holds new ones
+ * back while it waits.
+ */
+export const TREE_INSTALL_TIMEOUT_MS = 10_000;
 
 /** One captured table: the registrations of its groups with the change log reader, by group. */
 interface PgTable {
   stopped: boolean;
   readonly groups: Map<string, () => void>;
   timer?: TimerHandle;
+  /** The pause before the next look: TREE_CHECK_MS, doubled after each look that failed. */
+  pause: number;
 }
 
 /**
@@ -63,7 +73,7 @@ export class PostgresCapture implements Capture {
   }
 
   async start(key: string, table: TableRef): Promise<void> {
-    const state: PgTable = { stopped: false, groups: new Map() };
+    const state: PgTable = { stopped: false, groups: new Map(), pause: TREE_CHECK_MS };
     this.#tables.set(key, state);
     const broker = this.#needBroker();
     const log = this.#logOf(broker);
@@ -91,15 +101,12 @@ export class PostgresCapture implements Capture {
     for (const key of [...this.#tables.keys()]) this.stop(key);
   }
 
-  /** Installs the capture on `table`'s partition tree, in a transaction of its own. */
-  #install(broker: LiveBroker, table: TableRef, log: ChangeLog): Promise<PgCaptured> {
+  /** Installs the capture on `table`'s partition tree, in a transaction of its own (bounded by `timeout` ms, if given). */
+  #install(broker: LiveBroker, table: TableRef, log: ChangeLog, timeout?: number): Promise<PgCaptured> {
     return lastValueFrom(
       broker.transact(
         (tx) => installPgCapture((sql, parameters) => tx.query(sql, [...parameters]), table, this.#where(log)),
-        {
-          name: 'live: capture table changes',
-          retry: 3,
-        },
+        { name: 'live: capture table changes', retry: 3, ...(timeout === undefined ? {} : { timeout }) },
       ),
     );
   }
@@ -128,15 +135,22 @@ export class PostgresCapture implements Capture {
     await Promise.all(positioned);
   }
 
-  /** Looks at the table's partition tree again after {@link TREE_CHECK_MS}, and so on until it stops. */
+  /**
+   * Looks at the table's partition tree again after {@link TREE_CHECK_MS}
+   * (after a look that failed, twice the pause before, up to
+   * {@link MAX_TREE_CHECK_MS}), and so on until it stops.
+   */
   #checkLater(key: string, table: TableRef, state: PgTable, log: ChangeLog): void {
     if (state.stopped) return;
     state.timer = clock.setTimeout(
       () => {
         state.timer = undefined;
-        void this.#check(key, table, state, log).finally(() => this.#checkLater(key, table, state, log));
+        void this.#check(key, table, state, log).then((looked) => {
+          state.pause = looked ? TREE_CHECK_MS : Math.min(MAX_TREE_CHECK_MS, state.pause * 2);
+          this.#checkLater(key, table, state, log);
+        });
       },
-      TREE_CHECK_MS,
+      state.pause,
       { unref: true },
     );
   }
@@ -145,15 +159,19 @@ export class PostgresCapture implements Capture {
    * A partition created, attached or detached since the capture was
    * installed (or the table attached to a parent, or a trigger dropped):
    * the capture goes on the tables of the tree that lack it, the groups
-   * follow the tree, and the
-   * table is reported changed (an attach or a detach changes its rows, and
-   * writes straight into a new partition were not logged). A check that
-   * fails (a lost connection, the table dropped: the live query's re-run
-   * says so) is made again at the next one.
+   * follow the tree, and the table is reported changed (an attach or a
+   * detach changes its rows, and writes straight into a new partition were
+   * not logged). Whether the look was made: one that fails (a lost
+   * connection, no broker watching any more, the table dropped: the live
+   * query's re-run says so) is made again after a longer pause; a capture
+   * that cannot be installed on the changed tree (a role not allowed to
+   * make triggers on a new partition) resyncs the table each time, so that
+   * the live query re-reads it instead of missing its writes.
    */
-  async #check(key: string, table: TableRef, state: PgTable, log: ChangeLog): Promise<void> {
+  async #check(key: string, table: TableRef, state: PgTable, log: ChangeLog): Promise<boolean> {
     const broker = this.#sink.broker();
-    if (!broker || state.stopped) return;
+    if (!broker || state.stopped) return false;
+    let changed = false;
     try {
       const read: LiveQueryRunner = async (sql, parameters) =>
         (await lastValueFrom(
@@ -161,11 +179,14 @@ export class PostgresCapture implements Capture {
           { defaultValue: [] },
         )) as Record<string, unknown>[];
       const seen = await checkPgCapture(read, table, this.#where(log));
-      if ('unwatchable' in seen || state.stopped) return;
+      if ('unwatchable' in seen) return false;
+      if (state.stopped) return true;
       const same = seen.groups.length === state.groups.size && seen.groups.every((g) => state.groups.has(g));
-      if (same && seen.complete) return;
-      const captured = await this.#install(broker, table, log);
-      if ('unwatchable' in captured || state.stopped) return;
+      if (same && seen.complete) return true;
+      changed = true;
+      const captured = await this.#install(broker, table, log, TREE_INSTALL_TIMEOUT_MS);
+      if ('unwatchable' in captured) return false;
+      if (state.stopped) return true;
       const now = new Set(captured.groups);
       for (const [group, stop] of state.groups) {
         if (now.has(group)) continue;
@@ -174,14 +195,19 @@ export class PostgresCapture implements Capture {
       }
       await this.#listen(key, state, log, captured.groups);
       if (!state.stopped) this.#sink.changed([key]);
+      return true;
     } catch {
-      // Looked at again at the next check.
+      if (changed && !state.stopped) this.#sink.resync([key]);
+      return false;
     }
   }
 
   stats(): CaptureStats {
+    let groups = 0;
+    for (const state of this.#tables.values()) groups += state.groups.size;
     return {
       tables: this.#tables.size,
+      groups,
       reads: this.#log?.reader.reads ?? 0,
       active: (this.#log?.reader.listening ?? 0) > 0,
     };

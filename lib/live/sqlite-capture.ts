@@ -133,6 +133,7 @@ export class SqliteCapture implements Capture {
   stats(): CaptureStats {
     return {
       tables: this.#names.size,
+      groups: this.#names.size,
       reads: this.#reads,
       active: this.#off !== undefined || this.#retry !== undefined,
     };

@@ -1,11 +1,12 @@
+import { Client } from 'pg';
 import { lastValueFrom } from 'rxjs';
 import { sqliteConnection } from '../../lib/dialect/typeorm/sqlite-driver';
 import { changeListenerCount } from '../../lib/dialect/sqlite/update-hook';
 import { watchTables, watcherStats } from '../../lib/live/table-changes';
-import { TREE_CHECK_MS } from '../../lib/live/postgres-capture';
+import { TREE_CHECK_MS, TREE_INSTALL_TIMEOUT_MS } from '../../lib/live/postgres-capture';
 import { until, within } from '../support/streams';
 import { installVirtualClock, type VirtualClock } from '../support/virtual-clock';
-import { fileAndPg, pgAvailable, postgres, sqliteFile, sqliteMemory, uniqueName } from '../support/targets';
+import { fileAndPg, PG_URL, pgAvailable, postgres, sqliteFile, sqliteMemory, uniqueName } from '../support/targets';
 import { Recorder } from './table-recorder';
 import { childWriter, outsideWriter } from './table-writers';
 import { TablesBroker } from './tables-broker';
@@ -84,29 +85,30 @@ describe.each(pgOnly)('watchTables on postgres [$name]', (t) => {
       }
     });
 
-    it('a table attached with its rows, then detached: each reported at the next look at the tree', async () => {
+    it('a table attached with its rows, then detached: each reported at the next look at the tree, which the listening follows', async () => {
       const rec = new Recorder();
       const w = watchTables(broker, [{ name: parent }], rec.listener);
+      const groups = async () => (await watcherStats(broker))!.groups;
       try {
         await w.positioned;
+        // The parent and its two partitions.
+        expect(await groups()).toBe(3);
         await q(`CREATE TABLE ${parent}_4 (k int, v text)`);
         await q(`INSERT INTO ${parent}_4 (k, v) VALUES (31, 'brought in')`);
         await q(`ALTER TABLE ${parent} ATTACH PARTITION ${parent}_4 FOR VALUES FROM (30) TO (40)`);
         const attached = rec.next(parent, 'a report of the attach');
         await time.advance(TREE_CHECK_MS);
         await attached;
+        expect(await groups()).toBe(4);
         await q(`ALTER TABLE ${parent} DETACH PARTITION ${parent}_4`);
         const detached = rec.next(parent, 'a report of the detach');
         await time.advance(TREE_CHECK_MS);
         await detached;
-        // Detached, it is no longer the parent's: a write to it is not the parent's change. A write
-        // through the parent after it is (the report waited for comes from it, not from the detached one).
-        await q(`INSERT INTO ${parent}_4 (k, v) VALUES (99, 'not the parent''s')`);
+        // Detached, it is no longer listened to: its writes are not the parent's changes.
+        expect(await groups()).toBe(3);
         const through = rec.next(parent, 'a report of a write through the parent');
-        const before = rec.reports.length;
         await q(`INSERT INTO ${parent} (k, v) VALUES (1, 'through the parent')`);
         await through;
-        expect(rec.reports.length).toBe(before + 1);
       } finally {
         w.stop();
         await q(`DROP TABLE IF EXISTS ${parent}_4`);
@@ -130,6 +132,55 @@ describe.each(pgOnly)('watchTables on postgres [$name]', (t) => {
       } finally {
         w.stop();
         await q(`DROP TABLE IF EXISTS ${alone}`);
+      }
+    });
+
+    it('a new partition the capture cannot be installed on in time: the table resyncs, and the capture goes on at a later look', async () => {
+      const rec = new Recorder();
+      const w = watchTables(broker, [{ name: parent }], rec.listener);
+      // The writer holds a transaction open; the observer reads pg_stat_activity afresh in each of its own.
+      const [writer, observer] = [new Client({ connectionString: PG_URL }), new Client({ connectionString: PG_URL })];
+      await Promise.all([writer.connect(), observer.connect()]);
+      try {
+        await w.positioned;
+        await q(`CREATE TABLE ${parent}_5 PARTITION OF ${parent} FOR VALUES FROM (50) TO (60)`);
+        // A write under way on the new partition: its trigger waits for it.
+        await writer.query('BEGIN');
+        await writer.query(`INSERT INTO ${parent}_5 (k, v) VALUES (51, 'held')`);
+        const resynced = rec.next(parent, 'a resync once the install gave up');
+        await time.advance(TREE_CHECK_MS);
+        await until(
+          async () =>
+            (
+              await observer.query(
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE TRIGGER %' AND query LIKE $1",
+                [`%${parent}_5%`],
+              )
+            ).rows.length > 0,
+          'the trigger waiting for the write',
+        );
+        await time.advance(TREE_INSTALL_TIMEOUT_MS);
+        expect(await resynced).toEqual({ resync: true });
+        await writer.query('COMMIT');
+        // The next look comes after twice the pause: none at the usual one.
+        const looks: number[] = [];
+        const sub = broker.events$.subscribe((e) => {
+          if (e.type === 'queued' && e.method === 'live: check the partition tree') looks.push(e.id);
+        });
+        const installed = rec.next(parent, 'a report once the capture is installed');
+        await time.advance(TREE_CHECK_MS);
+        expect(looks).toEqual([]);
+        await time.advance(TREE_CHECK_MS);
+        expect(await installed).toEqual({ changed: [parent] });
+        sub.unsubscribe();
+        expect(looks.length).toBeGreaterThan(0);
+        expect((await watcherStats(broker))!.groups).toBe(4);
+        const direct = rec.next(parent, 'a write straight into the partition');
+        await q(`INSERT INTO ${parent}_5 (k, v) VALUES (52, 'after')`);
+        await direct;
+      } finally {
+        w.stop();
+        await Promise.all([writer.end(), observer.end()]);
       }
     });
 
