@@ -30,10 +30,13 @@ type Row = Partial<LogRow> & TableRow & { snap: string; kept: boolean };
  * Whether the entry the position saw newest is still in the log, or a
  * retention mark after it says why not (retention appends one in the
  * transaction that prunes): false when someone deleted entries by hand
- * (`DELETE FROM sasync_changes`), which took entries the reader had not
- * read with them. Two index probes, evaluated once per read. (Entries
- * deleted by hand after the position while its newest stays cannot be told
- * from the gaps a sequence leaves: not noticed.)
+ * (`DELETE FROM sasync_changes`), which may have taken entries the reader
+ * had not read with them (a needless resync when it took only read ones,
+ * never a missed one). Evaluated once per read: one index probe while the
+ * entry is there; once it is gone, a scan of the entries after it for a
+ * mark (once per loss). (Entries deleted by hand after the position while
+ * its newest stays cannot be told from the gaps a sequence leaves: not
+ * noticed.)
  */
 const KEPT =
   `CASE WHEN $6::bigint IS NULL THEN true ELSE ` +
