@@ -11,13 +11,9 @@ import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { openRawPostgres } from './baselines/raw-postgres';
-import { openRawSqlite } from './baselines/raw-sqlite';
-import { openTypeorm } from './baselines/typeorm-direct';
 import { DEFAULT_PG_URL } from './options';
-import { openPipelined } from './peers/pipelined';
-import { openSasync, openSasyncCommitWith } from './sasync-subject';
 import { LIB_ENV, sasyncLibLabel } from './sasync-lib';
+import { OPENERS } from './openers';
 import type { OpenSubject } from './subject';
 import { measure } from './timing';
 import { postgresWorkload, sqliteWorkload, tableName } from './workload';
@@ -38,17 +34,6 @@ interface CpuProfile {
   readonly timeDeltas: readonly number[];
 }
 
-const OPENERS: Record<string, Record<string, OpenSubject>> = {
-  postgres: {
-    sasync: openSasync,
-    commitWith: openSasyncCommitWith,
-    typeorm: openTypeorm,
-    raw: openRawPostgres,
-    pipelined: openPipelined,
-  },
-  sqlite: { sasync: openSasync, commitWith: openSasyncCommitWith, typeorm: openTypeorm, raw: openRawSqlite },
-};
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -65,7 +50,7 @@ async function main(): Promise<void> {
   });
   if (values.lib !== undefined) process.env[LIB_ENV] = values.lib;
   const db = values.db;
-  const open = OPENERS[db]?.[values.subject];
+  const open = (OPENERS as Record<string, Record<string, OpenSubject | undefined> | undefined>)[db]?.[values.subject];
   if (!open) throw new Error(`no subject ${values.subject} on ${db}`);
   const inFlight = Number(values['in-flight']);
   const count = Number(values.count);

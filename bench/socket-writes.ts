@@ -9,19 +9,17 @@
  */
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { openRawPostgres } from './baselines/raw-postgres';
+import { OPENERS } from './openers';
 import { DEFAULT_PG_URL } from './options';
-import { openPipelined } from './peers/pipelined';
 import { LIB_ENV } from './sasync-lib';
-import { openSasync, openSasyncCommitWith } from './sasync-subject';
 import type { OpenSubject } from './subject';
 import { postgresWorkload, tableName } from './workload';
 
 const SUBJECTS: Record<string, OpenSubject> = {
-  sasync: openSasync,
-  'sasync commitWith': openSasyncCommitWith,
-  'pg pipelined': openPipelined,
-  'raw pg': openRawPostgres,
+  sasync: OPENERS.postgres.sasync!,
+  'sasync commitWith': OPENERS.postgres.commitWith!,
+  'pg pipelined': OPENERS.postgres.pipelined!,
+  'raw pg': OPENERS.postgres.raw!,
 };
 const COUNT = 4000;
 

@@ -5,17 +5,10 @@
  * the arguments for every call) for every sqlite3 connection in the process,
  * and sasync's AsyncLocalStorage installs promise hooks.
  */
-import { openRawPostgres } from './baselines/raw-postgres';
-import { openRawSqlite } from './baselines/raw-sqlite';
-import { openTypeorm } from './baselines/typeorm-direct';
-import { openKnex } from './peers/knex';
-import { openKysely } from './peers/kysely';
-import { openPipelined } from './peers/pipelined';
-import { openPostgresJsSubject } from './peers/postgresjs';
-import { openSasync, openSasyncCommitWith } from './sasync-subject';
-import type { OpenSubject, Subject, SubjectName, SubjectSpec } from './subject';
+import { OPENERS } from './openers';
+import type { Subject, SubjectSpec } from './subject';
 import { measure, type Measure } from './timing';
-import { postgresWorkload, sqliteWorkload, type DbKind } from './workload';
+import { postgresWorkload, sqliteWorkload } from './workload';
 
 export type Request =
   | { readonly id: number; readonly op: 'open'; readonly spec: SubjectSpec }
@@ -25,21 +18,6 @@ export type Request =
 export type Reply = { readonly id: number } & (
   { readonly ok: true; readonly value?: unknown } | { readonly ok: false; readonly error: string }
 );
-
-/** The peers (bench/peers/) run on postgres only. */
-const OPENERS: Record<DbKind, Partial<Record<SubjectName, OpenSubject>>> = {
-  sqlite: { sasync: openSasync, typeorm: openTypeorm, raw: openRawSqlite },
-  postgres: {
-    sasync: openSasync,
-    commitWith: openSasyncCommitWith,
-    typeorm: openTypeorm,
-    raw: openRawPostgres,
-    pipelined: openPipelined,
-    kysely: openKysely,
-    knex: openKnex,
-    postgresjs: openPostgresJsSubject,
-  },
-};
 
 let subject: Subject | undefined;
 
