@@ -46,6 +46,8 @@ interface PgTable {
   timer?: TimerHandle;
   /** The pause before the next look: TREE_CHECK_MS, doubled after each look that failed. */
   pause: number;
+  /** The capture's trigger name, once installed. */
+  trigger?: string;
 }
 
 /**
@@ -83,6 +85,7 @@ export class PostgresCapture implements Capture {
       throw new LiveQueryError('unwatchable-table', '', `cannot watch ${captured.unwatchable}`);
     }
     if (state.stopped) return;
+    state.trigger = captured.trigger;
     await this.#listen(key, state, log, captured.groups);
     this.#checkLater(key, table, state, log);
   }
@@ -170,16 +173,14 @@ export class PostgresCapture implements Capture {
    */
   async #check(key: string, table: TableRef, state: PgTable, log: ChangeLog): Promise<boolean> {
     const broker = this.#sink.broker();
-    if (!broker || state.stopped) return false;
+    if (!broker || state.stopped || state.trigger === undefined) return false;
     let changed = false;
     try {
-      const read: LiveQueryRunner = async (sql, parameters) =>
-        (await lastValueFrom(
-          broker.query(sql, [...parameters], { name: 'live: check the partition tree', route: 'primary' }),
-          { defaultValue: [] },
-        )) as Record<string, unknown>[];
-      const seen = await checkPgCapture(read, table, this.#where(log));
-      if ('unwatchable' in seen) return false;
+      const read: LiveQueryRunner = (sql, parameters) =>
+        this.#read({ sql, parameters: [...parameters] }, 'live: check the partition tree');
+      const seen = await checkPgCapture(read, table, state.trigger);
+      // The table is gone: the live query's re-run says so.
+      if (!seen) return false;
       if (state.stopped) return true;
       const same = seen.groups.length === state.groups.size && seen.groups.every((g) => state.groups.has(g));
       if (same && seen.complete) return true;
@@ -187,6 +188,7 @@ export class PostgresCapture implements Capture {
       const captured = await this.#install(broker, table, log, TREE_INSTALL_TIMEOUT_MS);
       if ('unwatchable' in captured) return false;
       if (state.stopped) return true;
+      state.trigger = captured.trigger;
       const now = new Set(captured.groups);
       for (const [group, stop] of state.groups) {
         if (now.has(group)) continue;
@@ -237,12 +239,12 @@ export class PostgresCapture implements Capture {
     };
   }
 
-  async #read<T>(statement: Statement): Promise<T[]> {
+  /** A read on the primary, through a broker still watching. */
+  async #read<T>(statement: Statement, name = 'live: read the change log'): Promise<T[]> {
     const broker = this.#needBroker();
-    const rows = await lastValueFrom(
-      broker.query(statement.sql, statement.parameters, { name: 'live: read the change log', route: 'primary' }),
-      { defaultValue: [] },
-    );
+    const rows = await lastValueFrom(broker.query(statement.sql, statement.parameters, { name, route: 'primary' }), {
+      defaultValue: [],
+    });
     return rows as T[];
   }
 

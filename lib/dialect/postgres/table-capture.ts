@@ -18,18 +18,30 @@ export interface PgCaptureLog {
   readonly kind: string;
 }
 
-/** What {@link installPgCapture} found: the log groups whose entries say the table changed, or why it cannot be watched. */
-export type PgCaptured = { readonly groups: readonly string[] } | { readonly unwatchable: string };
+/**
+ * What {@link installPgCapture} found: the log groups whose entries say the
+ * table changed and the trigger's name, or why it cannot be watched.
+ */
+export type PgCaptured =
+  { readonly groups: readonly string[]; readonly trigger: string } | { readonly unwatchable: string };
 
-/** A table's partition tree as {@link pgCaptureTree} finds it: each table in it, and whether it has the trigger. */
-type PgTree =
-  | {
-      readonly schema: string;
-      readonly log: string;
-      readonly trigger: string;
-      readonly relatives: readonly { readonly oid: string; readonly group: string; readonly has: boolean }[];
-    }
-  | { readonly unwatchable: string };
+/** The table a capture is for, named by $1 (its name) and $2 (its schema, or null), $3 being '.'. */
+const TARGET =
+  'to_regclass(CASE WHEN $2::text IS NULL THEN quote_ident($1) ELSE quote_ident($2) || $3 || quote_ident($1) END)';
+
+/**
+ * The tables of TARGET's partition tree (itself, its ancestors and
+ * descendants), each with its group and whether it has the trigger named $4;
+ * none when TARGET names no table.
+ */
+const RELATIVES =
+  `WITH t AS (SELECT ${TARGET} AS oid) ` +
+  'SELECT r.oid::text AS oid, quote_ident(n.nspname) || $3 || quote_ident(r.relname) AS grp, ' +
+  'EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = r.oid AND g.tgname = $4) AS has ' +
+  'FROM (SELECT oid AS relid FROM t UNION SELECT a.relid FROM t, pg_partition_ancestors(t.oid) a ' +
+  'UNION SELECT d.relid FROM t, pg_partition_tree(t.oid) d) x ' +
+  'JOIN pg_class r ON r.oid = x.relid JOIN pg_namespace n ON n.oid = r.relnamespace ' +
+  "WHERE r.relkind IN ('r', 'p') ORDER BY 1";
 
 /**
  * Makes a statement-level trigger report every committed write to `table`
@@ -66,11 +78,26 @@ export async function installPgCapture(
   log: PgCaptureLog,
 ): Promise<PgCaptured> {
   await query('SELECT pg_advisory_xact_lock($1::bigint)', [DDL_LOCK_KEY]);
-  const tree = await pgCaptureTree(query, table, log);
-  if ('unwatchable' in tree) return tree;
-  const { relatives, schema, trigger } = tree;
+  const [where] = await query(
+    'SELECT n.nspname AS schema, quote_ident(n.nspname) || $2 || quote_ident(c.relname) AS log FROM pg_class c ' +
+      'JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(quote_ident($1))',
+    [log.table, '.'],
+  );
+  if (!where) throw new Error(`the change log table ${log.table} is missing: make it first`);
+  const schema = String(where.schema);
+  const named = [table.name, table.schema ?? null, '.'];
+  const [target] = await query(`SELECT c.relkind::text AS kind FROM pg_class c WHERE c.oid = ${TARGET}`, named);
+  const name = table.schema === undefined ? table.name : `${table.schema}.${table.name}`;
+  if (!target) return { unwatchable: `there is no table ${JSON.stringify(name)}` };
+  if (target.kind !== 'r' && target.kind !== 'p') {
+    return {
+      unwatchable: `${JSON.stringify(name)} is not a table (pg_class.relkind ${String(target.kind)}): its writes fire no trigger`,
+    };
+  }
+  const trigger = triggerName(schema);
+  const relatives = await query(RELATIVES, [...named, trigger]);
   if (relatives.some((r) => !r.has)) {
-    await ensureFunction(query, schema, tree.log, log.kind);
+    await ensureFunction(query, schema, String(where.log), log.kind);
     for (const r of relatives) {
       if (r.has) continue;
       // Names and the channel quoted by postgres itself (format's %I, %L; regclass text).
@@ -82,65 +109,27 @@ export async function installPgCapture(
       await query(String(ddl!.sql), []);
     }
   }
-  return { groups: relatives.map((r) => r.group) };
+  return { groups: relatives.map((r) => String(r.grp)), trigger };
 }
 
 /**
- * Looks at `table`'s partition tree again, without a lock or a write: its
- * groups now, and whether every table in it has the trigger. A partition
- * created or attached since the capture was installed (or a parent the
- * table was attached to) has none, and one detached leaves the tree: the
- * watcher installs the capture again and re-reads the table (an attach or
- * a detach changes what the table holds, and writes straight into a new
- * partition were not logged).
+ * Looks at `table`'s partition tree again, in one read, without a lock or a
+ * write: its groups now, and whether every table in it has the capture's
+ * `trigger` (undefined when the table is gone). A partition created or
+ * attached since the capture was installed (or a parent the table was
+ * attached to) has none, and one detached leaves the tree: the watcher
+ * installs the capture again and re-reads the table (an attach or a detach
+ * changes what the table holds, and writes straight into a new partition
+ * were not logged).
  */
 export async function checkPgCapture(
   query: LiveQueryRunner,
   table: TableRef,
-  log: PgCaptureLog,
-): Promise<{ readonly groups: readonly string[]; readonly complete: boolean } | { readonly unwatchable: string }> {
-  const tree = await pgCaptureTree(query, table, log);
-  if ('unwatchable' in tree) return tree;
-  return { groups: tree.relatives.map((r) => r.group), complete: tree.relatives.every((r) => r.has) };
-}
-
-/** Where the change log is, and `table`'s partition tree (itself, its ancestors and descendants), or why it cannot be watched. */
-async function pgCaptureTree(query: LiveQueryRunner, table: TableRef, log: PgCaptureLog): Promise<PgTree> {
-  const [where] = await query(
-    'SELECT n.nspname AS schema, quote_ident(n.nspname) || $2 || quote_ident(c.relname) AS log FROM pg_class c ' +
-      'JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(quote_ident($1))',
-    [log.table, '.'],
-  );
-  if (!where) throw new Error(`the change log table ${log.table} is missing: make it first`);
-  const schema = String(where.schema);
-  const [target] = await query(
-    'SELECT c.oid::text AS oid, c.relkind::text AS kind, $1::text AS name FROM pg_class c ' +
-      'WHERE c.oid = to_regclass(CASE WHEN $2::text IS NULL THEN quote_ident($1) ELSE quote_ident($2) || $3 || quote_ident($1) END)',
-    [table.name, table.schema ?? null, '.'],
-  );
-  const name = table.schema === undefined ? table.name : `${table.schema}.${table.name}`;
-  if (!target) return { unwatchable: `there is no table ${JSON.stringify(name)}` };
-  if (target.kind !== 'r' && target.kind !== 'p') {
-    return {
-      unwatchable: `${JSON.stringify(name)} is not a table (pg_class.relkind ${String(target.kind)}): its writes fire no trigger`,
-    };
-  }
-  const trigger = triggerName(schema);
-  const relatives = await query(
-    'SELECT r.oid::text AS oid, quote_ident(n.nspname) || $3 || quote_ident(r.relname) AS grp, ' +
-      'EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = r.oid AND t.tgname = $2) AS has ' +
-      'FROM (SELECT $1::oid AS relid UNION SELECT relid FROM pg_partition_ancestors($1::oid::regclass) ' +
-      'UNION SELECT relid FROM pg_partition_tree($1::oid::regclass)) x ' +
-      'JOIN pg_class r ON r.oid = x.relid JOIN pg_namespace n ON n.oid = r.relnamespace ' +
-      "WHERE r.relkind IN ('r', 'p') ORDER BY 1",
-    [target.oid, trigger, '.'],
-  );
-  return {
-    schema,
-    log: String(where.log),
-    trigger,
-    relatives: relatives.map((r) => ({ oid: String(r.oid), group: String(r.grp), has: Boolean(r.has) })),
-  };
+  trigger: string,
+): Promise<{ readonly groups: readonly string[]; readonly complete: boolean } | undefined> {
+  const relatives = await query(RELATIVES, [table.name, table.schema ?? null, '.', trigger]);
+  if (relatives.length === 0) return undefined;
+  return { groups: relatives.map((r) => String(r.grp)), complete: relatives.every((r) => Boolean(r.has)) };
 }
 
 /** The trigger's name: one per change log schema, so that DataSources on other schemas each have theirs. */
