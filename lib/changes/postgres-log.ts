@@ -1,5 +1,5 @@
 import { array } from '../dialect/array-parameter';
-import type { LogDialect, LogRow, ReadRows } from './log-dialect';
+import type { LogDialect, LogRow } from './log-dialect';
 import { readChange } from './log-dialect';
 import { CHANGES_TABLE } from './log-table';
 import { covers, finishedUpTo, parseSnapshot, visibleIn } from './pg-snapshot';
@@ -10,7 +10,7 @@ const T = CHANGES_TABLE.name;
  * The log table's file, its oid and its newest entry: a new file after
  * TRUNCATE, VACUUM FULL or CLUSTER; a new oid when the table was made again;
  * the newest entry still there after a new file when the table was only
- * rewritten, rows kept (see rewritten).
+ * rewritten, rows kept (see SEEN).
  */
 const TABLE =
   `pg_relation_filenode('${T}'::regclass)::text AS file, '${T}'::regclass::oid::text AS tbl, ` +
@@ -24,45 +24,32 @@ interface TableRow {
   readonly newest: string | null;
 }
 
-type Row = Partial<LogRow> & TableRow & { snap: string; kept: boolean };
+/** What became of the entry a position saw newest (see SEEN); null for a position that saw none. */
+type Seen = 'kept' | 'pruned' | 'gone' | null;
+
+type Row = Partial<LogRow> & TableRow & { snap: string; seen: Seen };
 
 /**
- * Whether the entry the position saw newest is still in the log, or a
- * retention mark after it says why not (retention appends one in the
- * transaction that prunes): false when someone deleted entries by hand
- * (`DELETE FROM sasync_changes`), which may have taken entries the reader
- * had not read with them (a needless resync when it took only read ones,
- * never a missed one). Evaluated once per read: one index probe while the
+ * What became of the entry the position saw newest, read by the read's own
+ * statement: 'kept' (still there), 'pruned' (gone, and a retention mark
+ * after it says so: retention appends one in the transaction that prunes)
+ * or 'gone' (deleted by hand, `DELETE FROM sasync_changes`, which may have
+ * taken entries the reader had not read with it: a needless resync when it
+ * took only read ones, never a missed one). With a new file, 'kept' tells
+ * a rewrite (VACUUM FULL, CLUSTER) from TRUNCATE. One index probe while the
  * entry is there; once it is gone, a scan of the entries after it for a
  * mark (once per loss). (Entries deleted by hand after the position while
  * its newest stays cannot be told from the gaps a sequence leaves: not
  * noticed.)
  */
-const KEPT =
-  `CASE WHEN $6::bigint IS NULL THEN true ELSE ` +
-  `EXISTS (SELECT 1 FROM ${T} WHERE id = $6::bigint AND coalesce(xid, 0) = $7::bigint) ` +
-  `OR EXISTS (SELECT 1 FROM ${T} WHERE id > $6::bigint AND op = 'pruned') END AS kept`;
+const SEEN =
+  `CASE WHEN $6::bigint IS NULL THEN NULL ` +
+  `WHEN EXISTS (SELECT 1 FROM ${T} WHERE id = $6::bigint AND coalesce(xid, 0) = $7::bigint) THEN 'kept' ` +
+  `WHEN EXISTS (SELECT 1 FROM ${T} WHERE id > $6::bigint AND op = 'pruned') THEN 'pruned' ELSE 'gone' END AS seen`;
 
 /** A position's fields naming the log table as `row` saw it. */
 function tableOf(row: TableRow): Pick<Position, 'file' | 'table' | 'newest'> {
   return { file: row.file, table: row.tbl, ...(row.newest === null ? {} : { newest: row.newest }) };
-}
-
-/**
- * The log has a new file since `position` but is the same table with the
- * same rows (VACUUM FULL, CLUSTER): its newest entry then is still there.
- * After TRUNCATE it is gone (and after a DROP the oid differs): what was in
- * the log is lost. An entry pruned since then reads as lost too: a needless
- * resync, never a missed one.
- */
-async function rewritten(read: ReadRows, position: Position, now: TableRow): Promise<boolean> {
-  if (position.table !== now.tbl || position.newest === undefined) return false;
-  const [xid, id] = position.newest.split(':');
-  const found = await read<{ one: number }>({
-    sql: `SELECT 1 AS one FROM ${T} WHERE id = $1::bigint AND coalesce(xid, 0) = $2::bigint`,
-    parameters: [id, xid],
-  });
-  return found.length > 0;
 }
 
 /** The id and xid of the entry `position` saw newest, as parameters ($6, $7 of a read); nulls without one. */
@@ -131,7 +118,7 @@ export const postgresLog: LogDialect = {
     const [startXid, startId] = position.xid >= xmin ? [position.xid, position.id] : [xmin, 0n];
     const rows = await read<Row>({
       sql:
-        `SELECT s.snap::text AS snap, ${TABLE}, ${KEPT}, c.id::text AS id, c.xid::text AS xid, c.kind, c.grp, c.name, c.op, c.origin ` +
+        `SELECT s.snap::text AS snap, ${TABLE}, ${SEEN}, c.id::text AS id, c.xid::text AS xid, c.kind, c.grp, c.name, c.op, c.origin ` +
         `FROM (SELECT coalesce($2::text::pg_snapshot, pg_current_snapshot()) AS snap) s LEFT JOIN LATERAL (` +
         `SELECT * FROM ${T} WHERE xid >= $3::bigint AND (xid, id) > ($3::bigint, $4::bigint) ` +
         `AND NOT pg_visible_in_snapshot(xid::text::xid8, $1::text::pg_snapshot) ` +
@@ -143,12 +130,12 @@ export const postgresLog: LogDialect = {
     const first = rows[0]!;
     const upto = first.snap;
     const table = tableOf(first);
-    if (position.file !== undefined && first.file !== position.file && !(await rewritten(read, position, first))) {
-      // Emptied or made again since the position: what was in it is lost (the stores resync).
-      return { entries: [], next: { xid: 0n, id: 0n, snapshot: upto, ...table }, more: false, lost: true };
-    }
-    if (!first.kept) {
-      // Entries deleted by hand, unread ones maybe among them: lost too.
+    // A new file that is not the same table with its newest entry still there (VACUUM FULL, CLUSTER):
+    // emptied (TRUNCATE) or made again since the position. Or entries deleted by hand. What was in
+    // the log may be lost (the stores resync). (An entry pruned before a rewrite reads as lost too.)
+    const rewritten = position.table === first.tbl && first.seen === 'kept';
+    const moved = position.file !== undefined && first.file !== position.file && !rewritten;
+    if (moved || first.seen === 'gone') {
       return { entries: [], next: { xid: 0n, id: 0n, snapshot: upto, ...table }, more: false, lost: true };
     }
     const entries = rows.filter((r) => r.id !== null && r.id !== undefined).map((r) => readChange(r as LogRow));
