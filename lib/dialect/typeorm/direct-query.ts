@@ -2,6 +2,7 @@ import type sqlite3 from 'sqlite3';
 import { QueryFailedError, type DataSource, type QueryRunner } from 'typeorm';
 import type { PgClient } from './pg-client';
 import { sqliteConnection } from './sqlite-driver';
+import { anySubscriber } from './subscribers';
 
 /**
  * A runner's statement sent straight to its driver connection, with the
@@ -10,46 +11,43 @@ import { sqliteConnection } from './sqlite-driver';
  */
 export type DirectQuery = (sql: string, parameters: unknown[] | undefined) => Promise<unknown> | undefined;
 
-/** Whether anything watches a DataSource's statements, and the logger (its logQuery) and subscriber count that was answered for. */
-const watched = new WeakMap<
+/** The logger (and its logQuery) last seen on each DataSource, and whether it may log statements. */
+const loggers = new WeakMap<
   DataSource,
-  {
-    readonly logger: unknown;
-    readonly logQuery: unknown;
-    readonly subscribers: number;
-    /** A logger, or its logQuery, was set since the first statement: watched for good. */
-    readonly replaced: boolean;
-    readonly watched: boolean;
-  }
+  { readonly logger: unknown; readonly logQuery: unknown; readonly logs: boolean }
 >();
+
+/** Whether a subscriber of a DataSource hears of its statements. */
+const statementsHeard = anySubscriber((s) => typeof s.beforeQuery === 'function' || typeof s.afterQuery === 'function');
 
 /**
  * Whether TypeORM's per-statement work matters on `ds`: a logger that may
  * log statements (`logging` on, a Logger object, which TypeORM calls
  * whatever `logging` says, or a logger, or its logQuery, set on the
- * DataSource since), slow-
- * statement logging (`maxQueryExecutionTime`), sqlite's `busyErrorRetry`,
- * or a subscriber with `beforeQuery` or `afterQuery` (one added since
- * included). Asked per statement: one lookup, the answer kept until the
- * DataSource's logger or its number of subscribers changes.
+ * DataSource since the first statement: for good), slow-statement logging
+ * (`maxQueryExecutionTime`), sqlite's `busyErrorRetry`, or a subscriber
+ * with `beforeQuery` or `afterQuery` (one added since included). Asked per
+ * statement: two lookups, the answers kept until the DataSource's logger or
+ * its number of subscribers changes.
  */
 function isWatched(ds: DataSource): boolean {
-  const known = watched.get(ds);
+  return loggerLogs(ds) || statementsHeard(ds);
+}
+
+function loggerLogs(ds: DataSource): boolean {
   const { logger } = ds;
-  if (known?.logger === logger && known.logQuery === logger.logQuery && known.subscribers === ds.subscribers.length)
-    return known.watched;
+  const known = loggers.get(ds);
+  if (known?.logger === logger && known.logQuery === logger.logQuery) return known.logs;
   const options = ds.options as DataSource['options'] & { busyErrorRetry?: number };
-  const replaced =
-    known !== undefined && (known.replaced || known.logger !== logger || known.logQuery !== logger.logQuery);
-  const answer =
-    replaced ||
+  // Replaced since it was first seen: watched for good.
+  const logs =
+    known !== undefined ||
     Boolean(options.logging) ||
     (options.logger !== undefined && typeof options.logger !== 'string') ||
     Boolean(options.maxQueryExecutionTime) ||
-    Boolean(options.busyErrorRetry) ||
-    ds.subscribers.some((s) => typeof s.beforeQuery === 'function' || typeof s.afterQuery === 'function');
-  watched.set(ds, { logger, logQuery: logger.logQuery, subscribers: ds.subscribers.length, replaced, watched: answer });
-  return answer;
+    Boolean(options.busyErrorRetry);
+  loggers.set(ds, { logger, logQuery: logger.logQuery, logs });
+  return logs;
 }
 
 /**

@@ -1,5 +1,6 @@
-import type { DataSource, QueryRunner } from 'typeorm';
+import type { QueryRunner } from 'typeorm';
 import type { IsolationLevel } from '../dialect-transactions';
+import { anySubscriber } from './subscribers';
 
 /** TypeORM's runner bookkeeping of its transaction (read-only in its typings). */
 interface Bookkeeping {
@@ -7,22 +8,14 @@ interface Bookkeeping {
   transactionDepth: number;
 }
 
-/** Whether a subscriber of a DataSource hears of transactions starting or committing, for its number of subscribers. */
-const heard = new WeakMap<DataSource, { readonly subscribers: number; readonly heard: boolean }>();
-
-function transactionsHeard(ds: DataSource): boolean {
-  const known = heard.get(ds);
-  if (known?.subscribers === ds.subscribers.length) return known.heard;
-  const answer = ds.subscribers.some(
-    (s) =>
-      typeof s.beforeTransactionStart === 'function' ||
-      typeof s.afterTransactionStart === 'function' ||
-      typeof s.beforeTransactionCommit === 'function' ||
-      typeof s.afterTransactionCommit === 'function',
-  );
-  heard.set(ds, { subscribers: ds.subscribers.length, heard: answer });
-  return answer;
-}
+/** Whether a subscriber of a DataSource hears of transactions starting or committing. */
+const transactionsHeard = anySubscriber(
+  (s) =>
+    typeof s.beforeTransactionStart === 'function' ||
+    typeof s.afterTransactionStart === 'function' ||
+    typeof s.beforeTransactionCommit === 'function' ||
+    typeof s.afterTransactionCommit === 'function',
+);
 
 /**
  * A whole transaction's BEGIN on `runner`: what TypeORM's
