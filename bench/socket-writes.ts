@@ -7,9 +7,9 @@
  * flight, each subject in this process in turn (the count does not depend on
  * timing). Postgres at SASYNC_PG_URL.
  */
-import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { OPENERS } from './openers';
+import { countSocketWrites } from './socket-write-count';
 import { DEFAULT_PG_URL } from './options';
 import { LIB_ENV } from './sasync-lib';
 import type { OpenSubject } from './subject';
@@ -23,29 +23,11 @@ const SUBJECTS: Record<string, OpenSubject> = {
 };
 const COUNT = 4000;
 
-type Writes = net.Socket & { _writev(chunks: unknown[], cb: (err?: Error | null) => void): void };
-
-/** Counts every socket's writes from now on (the subjects' sockets are the only ones that write). */
-function countWrites(): { readonly count: () => number; reset(): void } {
-  const proto = net.Socket.prototype as Writes;
-  const original = { write: proto._write, writev: proto._writev };
-  let n = 0;
-  proto._write = function (this: net.Socket, ...args: Parameters<net.Socket['_write']>) {
-    n++;
-    return original.write.apply(this, args);
-  };
-  proto._writev = function (this: net.Socket, ...args: Parameters<Writes['_writev']>) {
-    n++;
-    return original.writev.apply(this, args);
-  };
-  return { count: () => n, reset: () => void (n = 0) };
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { lib: { type: 'string' } } });
   if (values.lib !== undefined) process.env[LIB_ENV] = values.lib;
   const target = process.env.SASYNC_PG_URL ?? DEFAULT_PG_URL;
-  const writes = countWrites();
+  const writes = countSocketWrites();
   const rows: { subject: string; 'in flight': number; 'writes/tx': string }[] = [];
   for (const [name, open] of Object.entries(SUBJECTS)) {
     for (const inFlight of [1, 8]) {

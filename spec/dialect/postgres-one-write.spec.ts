@@ -1,6 +1,6 @@
-import net from 'node:net';
 import { lastValueFrom } from 'rxjs';
 import { AccessBroker, commitWith, TransactionError } from '../../lib';
+import { countSocketWrites } from '../../bench/socket-write-count';
 import { PG_URL, pgAvailable, uniqueName } from '../support/targets';
 
 const describePg = pgAvailable ? describe : describe.skip;
@@ -9,33 +9,18 @@ const describePg = pgAvailable ? describe : describe.skip;
 const PORT = Number(new URL(PG_URL).port || 5432);
 
 /**
- * Counts the writes sockets to the server hand to the system while `run`
- * runs: a socket's `_write` (one chunk) or `_writev` (the chunks held while
- * it was corked), a system call each.
+ * The writes sockets to the server hand to the system while `run('counted')`
+ * runs, after `run('warm')` has warmed the connection up (its statements
+ * prepared), and what the counted run gave.
  */
-async function writesOf(run: () => Promise<unknown>): Promise<{ writes: number; result: unknown }> {
-  const proto = net.Socket.prototype as net.Socket & {
-    _writev(chunks: unknown[], cb: (err?: Error | null) => void): void;
-  };
-  let writes = 0;
-  const count = function (this: net.Socket) {
-    if (this.remotePort === PORT) writes++;
-  };
-  const original = { write: proto._write, writev: proto._writev };
-  proto._write = function (this: net.Socket, ...args: Parameters<net.Socket['_write']>) {
-    count.call(this);
-    return original.write.apply(this, args);
-  };
-  proto._writev = function (this: net.Socket, ...args: Parameters<typeof proto._writev>) {
-    count.call(this);
-    return original.writev.apply(this, args);
-  };
+async function writesOf(run: (tag: string) => Promise<unknown>): Promise<{ writes: number; result: unknown }> {
+  await run('warm');
+  const writes = countSocketWrites((socket) => socket.remotePort === PORT);
   try {
-    const result = await run();
-    return { writes, result };
+    const result = await run('counted');
+    return { writes: writes.count(), result };
   } finally {
-    proto._write = original.write;
-    proto._writev = original.writev;
+    writes.restore();
   }
 }
 
@@ -60,42 +45,38 @@ describePg('statements sent in one turn leave in one write [postgres]', () => {
 
   it('BEGIN and the first statement: one write, then one for COMMIT', async () => {
     const v = uniqueName('first');
-    // Once to warm the connection up (its statement prepared), then counted.
-    await lastValueFrom(b.transact((tx) => tx.query(insert, [`${v}-warm`])));
-    const { writes } = await writesOf(() => lastValueFrom(b.transact((tx) => tx.query(insert, [v]))));
+    const { writes } = await writesOf((tag) => lastValueFrom(b.transact((tx) => tx.query(insert, [`${v}-${tag}`]))));
     expect(writes).toBe(2);
-    expect(await stored(v)).toBe(1);
+    expect(await stored(`${v}-counted`)).toBe(1);
   });
 
   it('a statement and the COMMIT commitWith() sends behind it: one write', async () => {
     const v = uniqueName('last');
-    const small = (x: string) =>
+    const { writes, result } = await writesOf((tag) =>
       lastValueFrom(
         b.transact(async (tx) => {
-          const [row] = (await tx.query(insert, [x])) as { id: number }[];
+          const [row] = (await tx.query(insert, [`${v}-${tag}`])) as { id: number }[];
           return commitWith(tx, select, [row!.id]);
         }),
-      );
-    await small(`${v}-warm`);
-    const { writes, result } = await writesOf(() => small(v));
+      ),
+    );
     // BEGIN + INSERT, SELECT + COMMIT.
     expect(writes).toBe(2);
-    expect(result).toEqual([{ v }]);
-    expect(await stored(v)).toBe(1);
+    expect(result).toEqual([{ v: `${v}-counted` }]);
+    expect(await stored(`${v}-counted`)).toBe(1);
   });
 
   it('statements the work sends together: one write, each with its own answer, in order', async () => {
     const v = uniqueName('together');
-    const work = (x: string) =>
+    const { writes, result } = await writesOf((tag) =>
       lastValueFrom(
         b.transact(async (tx) => {
-          await tx.query(insert, [`${x}-a`]);
-          const rows = await Promise.all(['b', 'c', 'd'].map((y) => tx.query(insert, [`${x}-${y}`])));
+          await tx.query(insert, [`${v}-${tag}-a`]);
+          const rows = await Promise.all(['b', 'c', 'd'].map((y) => tx.query(insert, [`${v}-${tag}-${y}`])));
           return rows.map((r) => (r as { id: number }[])[0]!.id);
         }),
-      );
-    await work(`${v}-warm`);
-    const { writes, result } = await writesOf(() => work(v));
+      ),
+    );
     // BEGIN + a, then b, c and d, then COMMIT.
     expect(writes).toBe(3);
     const ids = result as number[];
