@@ -1,3 +1,5 @@
+import { RepeatedSql } from '../repeated-sql';
+
 /**
  * The first part of every statement name this process gives: `sasync_` and
  * 6 random base36 characters, so that two processes behind a pooler that
@@ -21,10 +23,8 @@ let clients = 0;
  * collide with a new one.
  */
 export class StatementCache {
-  /** SQL → its statement name, least recently used first. */
-  readonly #named = new Map<string, string>();
-  /** SQL seen once, not prepared yet (bounded: cleared when it grows past 4 × limit). */
-  readonly #seen = new Set<string>();
+  /** SQL → its statement name. */
+  readonly #named: RepeatedSql<string>;
   /** Names given up whose DEALLOCATE has not been sent yet. */
   readonly #stale: string[] = [];
   #next = 0;
@@ -32,39 +32,25 @@ export class StatementCache {
   readonly #client = ++clients;
 
   /** @param limit the most statements kept prepared on the connection. */
-  constructor(readonly limit = 100) {}
+  constructor(readonly limit = 100) {
+    this.#named = new RepeatedSql(limit);
+  }
 
   /** The name to send `sql` under: undefined the first time it is seen. */
   nameFor(sql: string): string | undefined {
     const name = this.#named.get(sql);
-    if (name !== undefined) {
-      // Most recently used last.
-      this.#named.delete(sql);
-      this.#named.set(sql, name);
-      return name;
-    }
-    if (!this.#seen.has(sql)) {
-      if (this.#seen.size >= this.limit * 4) this.#seen.clear();
-      this.#seen.add(sql);
-      return undefined;
-    }
-    this.#seen.delete(sql);
-    if (this.#named.size >= this.limit) {
-      const [oldest, oldName] = this.#named.entries().next().value as [string, string];
-      this.#named.delete(oldest);
-      this.#stale.push(oldName);
-    }
+    if (name !== undefined) return name;
+    if (!this.#named.repeats(sql)) return undefined;
     const fresh = `${STATEMENT_PREFIX}_${this.#client}_${++this.#next}`;
-    this.#named.set(sql, fresh);
+    const given = this.#named.keep(sql, fresh);
+    if (given !== undefined) this.#stale.push(given);
     return fresh;
   }
 
   /** Gives up `sql`'s statement (the server refused it): its name is to be deallocated. */
   forget(sql: string, deallocate: boolean): void {
-    const name = this.#named.get(sql);
-    if (name === undefined) return;
-    this.#named.delete(sql);
-    if (deallocate) this.#stale.push(name);
+    const name = this.#named.delete(sql);
+    if (name !== undefined && deallocate) this.#stale.push(name);
   }
 
   /** Gives back a name whose DEALLOCATE failed: it is sent again with the next statement. */

@@ -2,6 +2,7 @@ import type sqlite3 from 'sqlite3';
 import type { DataSource, DataSourceOptions } from 'typeorm';
 import { loadDriver } from '../load-driver';
 import { busyFirst } from './busy-first';
+import { keepingStatements } from './keeping-driver';
 
 let quiet: typeof sqlite3 | undefined;
 
@@ -25,7 +26,8 @@ export const DEFAULT_BUSY_TIMEOUT = 5000;
  * node-sqlite3 into verbose mode, which captures and formats a stack trace on
  * every call: a third of sasync's CPU time per transaction. Given a driver
  * whose verbose() does nothing, it stays quiet (unless something else in the
- * process turns verbose mode on for everyone). File databases run in WAL
+ * process turns verbose mode on for everyone). Its connections keep the
+ * SQL they run repeatedly prepared (keeping-driver.ts). File databases run in WAL
  * mode, so that a stream's reader connection and the writer never block each
  * other, with a busy timeout for other processes.
  * @throws DatabaseError when no driver is given and sqlite3 is not installed.
@@ -33,7 +35,7 @@ export const DEFAULT_BUSY_TIMEOUT = 5000;
 export function sqliteOptions(options: DataSourceOptions): DataSourceOptions {
   if (options.type !== 'sqlite') return options;
   const file = !isMemoryFile(options.database);
-  const driver = (options.driver as typeof sqlite3 | undefined) ?? quietSqlite3();
+  const driver = keepingStatements((options.driver as typeof sqlite3 | undefined) ?? quietSqlite3());
   if (!file) return { ...options, driver };
   const busyTimeout = options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT;
   return {

@@ -6,6 +6,7 @@ import { insertSql } from '../sql';
 import { sqliteConnection } from '../typeorm/sqlite-driver';
 import { bindSqlite } from './bind';
 import { placeholder } from './placeholders';
+import { afterEarlierCalls } from './statement-cache';
 
 /** Prepared statements, per sqlite connection. */
 const statements = new WeakMap<sqlite3.Database, Map<string, Promise<sqlite3.Statement>>>();
@@ -37,11 +38,12 @@ export const sqliteStatements: DialectStatements = {
       prepared.catch(() => forget.delete(statement.id));
     }
     const stmt = await prepared;
-    return new Promise((resolve, reject) =>
-      stmt.all(values, (err: Error | null, rows: unknown[]) =>
-        err ? reject(statementError(err, statement.sql, parameters)) : resolve(rows),
-      ),
-    );
+    return new Promise((resolve, reject) => {
+      const callback = (err: Error | null, rows?: unknown[]) =>
+        err ? reject(statementError(err, statement.sql, parameters)) : resolve(rows ?? []);
+      // In its place after the calls made on the connection before it (see afterEarlierCalls).
+      afterEarlierCalls(db, callback, () => stmt.all(values, callback));
+    });
   },
 
   async releasePrepared(ds: DataSource): Promise<void> {

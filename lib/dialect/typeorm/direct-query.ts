@@ -1,6 +1,7 @@
 import type sqlite3 from 'sqlite3';
 import { QueryFailedError, type DataSource, type QueryRunner } from 'typeorm';
 import type { PgClient } from './pg-client';
+import { sendSqlite } from '../sqlite/keeping-driver';
 import { sqliteConnection } from './sqlite-driver';
 import { anySubscriber } from './subscribers';
 
@@ -95,8 +96,14 @@ export function directQuery(runner: QueryRunner, dialect: 'sqlite' | 'postgres')
         if (err) reject(new QueryFailedError(sql, parameters, err));
         else resolve(insert ? this.lastID : rows);
       };
-      if (insert || sql.startsWith('DELETE ') || sql.startsWith('UPDATE ')) db.run(sql, parameters, handler);
-      else db.all(sql, parameters, handler);
+      // Kept prepared where it repeats, on sasync's own connections (see keeping-driver.ts).
+      sendSqlite(
+        db,
+        sql,
+        parameters,
+        insert || sql.startsWith('DELETE ') || sql.startsWith('UPDATE ') ? 'run' : 'all',
+        handler,
+      );
     });
   };
 }
