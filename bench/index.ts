@@ -12,9 +12,9 @@ import { benchStatalysis } from './statalysis';
 import { benchStores } from './stores';
 import { benchStreamParts } from './streams';
 import { printPeers } from './peers/report';
-import { PEERS, SUBJECTS, type SubjectName } from './subject';
+import { PEERS, SQLITE_EXTRAS, SUBJECTS, type SubjectName } from './subject';
 import { benchTransactions, type TxPlan, type TxResult } from './transactions';
-import { tableName, type DbKind } from './workload';
+import { SQLITE_SYNC, tableName, type DbKind } from './workload';
 
 const IN_FLIGHT = [1, 8];
 const SCHEDULER_TASKS = 100_000;
@@ -49,15 +49,26 @@ function plan(
 const postgresSubjects = (options: BenchOptions): SubjectName[] =>
   options.peers ? [...SUBJECTS, ...PEERS] : [...SUBJECTS];
 
+/**
+ * sqlite, once with `synchronous = FULL` (every COMMIT waits for the WAL's
+ * fsync) and once with NORMAL (no fsync at COMMIT: bound by CPU), set
+ * explicitly on every subject; node-sqlite3 with its Statements kept runs
+ * beside the others.
+ */
 async function sqliteRows(options: BenchOptions): Promise<TxResult[]> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sasync-bench-'));
-  try {
-    // One file per subject, in WAL mode (what a 'sqlite:/path/x.db' target sets).
-    const targetFor = (subject: SubjectName) => `sqlite:${path.join(dir, `${subject}.db`)}`;
-    return await benchTransactions(plan(options, 'sqlite', targetFor, 2000, SUBJECTS), progress);
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
+  const rows: TxResult[] = [];
+  for (const synchronous of SQLITE_SYNC) {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sasync-bench-'));
+    try {
+      // One file per subject, in WAL mode (what a 'sqlite:/path/x.db' target sets).
+      const targetFor = (subject: SubjectName) => `sqlite:${path.join(dir, `${subject}.db`)}`;
+      const base = plan(options, 'sqlite', targetFor, 2000, [...SUBJECTS, ...SQLITE_EXTRAS]);
+      rows.push(...(await benchTransactions({ ...base, synchronous }, progress)));
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   }
+  return rows;
 }
 
 async function postgresRows(options: BenchOptions, proxy: LatencyProxy | undefined): Promise<TxResult[]> {

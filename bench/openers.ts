@@ -1,5 +1,5 @@
 import { openRawPostgres } from './baselines/raw-postgres';
-import { openRawSqlite } from './baselines/raw-sqlite';
+import { openRawSqlite, openRawSqlitePrepared } from './baselines/raw-sqlite';
 import { openTypeorm } from './baselines/typeorm-direct';
 import { openKnex } from './peers/knex';
 import { openKysely } from './peers/kysely';
@@ -11,7 +11,13 @@ import type { DbKind } from './workload';
 
 /** How each transaction subject opens, per database. The peers (bench/peers/) run on postgres only. */
 export const OPENERS: Record<DbKind, Partial<Record<SubjectName, OpenSubject>>> = {
-  sqlite: { sasync: openSasync, commitWith: openSasyncCommitWith, typeorm: openTypeorm, raw: openRawSqlite },
+  sqlite: {
+    sasync: openSasync,
+    commitWith: openSasyncCommitWith,
+    typeorm: openTypeorm,
+    raw: openRawSqlite,
+    rawPrepared: openRawSqlitePrepared,
+  },
   postgres: {
     sasync: openSasync,
     commitWith: openSasyncCommitWith,

@@ -39,12 +39,13 @@ export function printTransactions(results: readonly TxResult[], rounds: number):
       const vsTypeorm = medianRatio(r, 'sasync', 'typeorm');
       const spread = Math.max(...SUBJECTS.map((s) => spreadPercent(samplesOf(r, s).map((x) => x.opsPerSecond))));
       return {
-        database: r.kind,
+        database: r.database,
         'in flight': r.inFlight,
         ...Object.fromEntries(SUBJECTS.map((s) => [`${s} tx/s`, int(medianOps(r, s))])),
         'sasync/typeorm': ratio(vsTypeorm),
         'best/best': ratio(bestRatio(r, 'sasync', 'typeorm')),
         'sasync/raw': ratio(medianRatio(r, 'sasync', 'raw')),
+        ...(r.samples.rawPrepared ? { 'sasync/raw prepared': ratio(medianRatio(r, 'sasync', 'rawPrepared')) } : {}),
         [`>= ${TYPEORM_RATIO_TARGET}`]: met(vsTypeorm >= TYPEORM_RATIO_TARGET),
         'max spread': `±${spread.toFixed(1)}%`,
       };
@@ -57,11 +58,12 @@ export function printCpu(results: readonly TxResult[]): void {
   console.log("\nClient CPU per transaction (µs, user + system of the subject's own process; median)");
   console.table(
     results.map((r) => ({
-      database: r.kind,
+      database: r.database,
       'in flight': r.inFlight,
       ...Object.fromEntries(SUBJECTS.map((s) => [`${s} µs`, int(medianCpu(r, s))])),
       'sasync - typeorm': int(medianCpu(r, 'sasync') - medianCpu(r, 'typeorm')),
       'sasync - raw': int(medianCpu(r, 'sasync') - medianCpu(r, 'raw')),
+      ...(r.samples.rawPrepared ? { 'raw prepared µs': int(medianCpu(r, 'rawPrepared')) } : {}),
     })),
   );
 }
@@ -72,7 +74,7 @@ export function printRounds(results: readonly TxResult[]): void {
   console.table(
     results.flatMap((r) =>
       r.subjects.map((s) => ({
-        database: r.kind,
+        database: r.database,
         'in flight': r.inFlight,
         subject: s,
         ...Object.fromEntries(samplesOf(r, s).map((x, i) => [`round ${i + 1}`, int(x.opsPerSecond)])),

@@ -13,6 +13,7 @@ async function open({ target, workload: w, table }: Parameters<OpenSubject>[0], 
   const { AccessBroker, commitWith } = sasyncLib();
   const broker = new AccessBroker(target, { name: 'BenchBroker' });
   await broker.waitUntilRunning();
+  for (const sql of w.setup) await lastValueFrom(broker.query(sql));
   await lastValueFrom(broker.query(w.createTable(table)));
   const insert = w.insert(table);
   const select = w.select(table);

@@ -8,7 +8,7 @@
 import { OPENERS } from './openers';
 import type { Subject, SubjectSpec } from './subject';
 import { measure, type Measure } from './timing';
-import { postgresWorkload, sqliteWorkload } from './workload';
+import { postgresWorkload, sqliteWorkloadWith } from './workload';
 
 export type Request =
   | { readonly id: number; readonly op: 'open'; readonly spec: SubjectSpec }
@@ -24,8 +24,8 @@ let subject: Subject | undefined;
 async function handle(request: Request): Promise<unknown> {
   switch (request.op) {
     case 'open': {
-      const { name, kind, target, table } = request.spec;
-      const workload = kind === 'sqlite' ? sqliteWorkload : postgresWorkload;
+      const { name, kind, target, table, synchronous } = request.spec;
+      const workload = kind === 'sqlite' ? sqliteWorkloadWith(synchronous ?? 'FULL') : postgresWorkload;
       const open = OPENERS[kind][name];
       if (!open) throw new Error(`${name} does not run on ${kind}`);
       subject = await open({ target, workload, table });

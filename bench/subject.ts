@@ -1,5 +1,5 @@
 import type { RunOne } from './timing';
-import type { DbKind, Workload } from './workload';
+import type { DbKind, SqliteSync, Workload } from './workload';
 
 /** The implementations compared, in the order the tables show them. */
 export const SUBJECTS = ['sasync', 'typeorm', 'raw'] as const;
@@ -11,7 +11,14 @@ export const SUBJECTS = ['sasync', 'typeorm', 'raw'] as const;
  */
 export const PEERS = ['commitWith', 'pipelined', 'kysely', 'knex', 'postgresjs'] as const;
 
-export type SubjectName = (typeof SUBJECTS)[number] | (typeof PEERS)[number];
+/**
+ * On sqlite, beside the others: node-sqlite3 with the SQL prepared once and
+ * the Statements kept (what sasync's connections do by themselves), so that
+ * the tables show how much of sasync's lead over the raw driver is that.
+ */
+export const SQLITE_EXTRAS = ['rawPrepared'] as const;
+
+export type SubjectName = (typeof SUBJECTS)[number] | (typeof PEERS)[number] | (typeof SQLITE_EXTRAS)[number];
 
 /** How the tables name each subject. */
 export const SUBJECT_LABELS: Record<SubjectName, string> = {
@@ -19,6 +26,7 @@ export const SUBJECT_LABELS: Record<SubjectName, string> = {
   commitWith: 'sasync commitWith',
   typeorm: 'TypeORM',
   raw: 'raw pg',
+  rawPrepared: 'raw node-sqlite3, prepared',
   pipelined: 'pg pipelined',
   kysely: 'Kysely',
   knex: 'Knex',
@@ -41,6 +49,8 @@ export interface SubjectSpec {
   /** sasync's target; the baselines use the DataSourceOptions sasync resolves it to. */
   readonly target: string;
   readonly table: string;
+  /** sqlite's `synchronous` for this run (FULL when not given). */
+  readonly synchronous?: SqliteSync;
 }
 
 /** Opens a subject on `target`, running `workload` on a fresh `table`. */

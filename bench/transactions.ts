@@ -2,11 +2,13 @@ import { median } from './stats';
 import type { SubjectName } from './subject';
 import { spawnSubject, type RemoteSubject } from './subject-process';
 import type { Sample } from './timing';
-import { tableName, type DbKind } from './workload';
+import { tableName, type DbKind, type SqliteSync } from './workload';
 
 /** How one database is benchmarked. */
 export interface TxPlan {
   readonly kind: DbKind;
+  /** sqlite's `synchronous` on every subject (FULL when not given). */
+  readonly synchronous?: SqliteSync;
   /** sasync's target for a subject (sqlite: one file per subject). */
   readonly targetFor: (subject: SubjectName) => string;
   /** Transactions each subject runs once when opened (JIT, caches, pool), and again before each timed run. */
@@ -24,6 +26,8 @@ export interface TxPlan {
 /** Results of one (database, in-flight) row: a sample per round, per subject. */
 export interface TxResult {
   readonly kind: DbKind;
+  /** How the tables name the database: the kind, and sqlite's `synchronous`. */
+  readonly database: string;
   readonly inFlight: number;
   readonly subjects: readonly SubjectName[];
   readonly samples: Partial<Record<SubjectName, Sample[]>>;
@@ -48,12 +52,21 @@ export async function benchTransactions(plan: TxPlan, progress: (line: string) =
   const subjects: RemoteSubject[] = [];
   try {
     for (const name of plan.subjects) {
-      const subject = await spawnSubject({ name, kind, target: plan.targetFor(name), table: tableName(name) });
+      const { synchronous } = plan;
+      const subject = await spawnSubject({
+        name,
+        kind,
+        target: plan.targetFor(name),
+        table: tableName(name),
+        synchronous,
+      });
       subjects.push(subject);
       for (const inFlight of plan.inFlight) await subject.measure({ warmup: 0, count: plan.firstWarmup, inFlight });
     }
+    const database = plan.synchronous ? `${kind}, synchronous = ${plan.synchronous}` : kind;
     const results: TxResult[] = plan.inFlight.map((inFlight) => ({
       kind,
+      database,
       inFlight,
       subjects: plan.subjects,
       samples: Object.fromEntries(plan.subjects.map((s) => [s, []])),
@@ -70,7 +83,9 @@ export async function benchTransactions(plan: TxPlan, progress: (line: string) =
             result.roundTrips[subject.name]!.push((plan.roundTrips!() - before) / (warmup + count));
         }
         const line = order.map((s) => `${s.name} ${Math.round(samplesOf(result, s.name).at(-1)!.opsPerSecond)}`);
-        progress(`  ${kind} round ${round + 1}/${plan.rounds}, ${result.inFlight} in flight: ${line.join(', ')} tx/s`);
+        progress(
+          `  ${database} round ${round + 1}/${plan.rounds}, ${result.inFlight} in flight: ${line.join(', ')} tx/s`,
+        );
       }
     }
     return results;

@@ -8,6 +8,8 @@ export type DbKind = 'sqlite' | 'postgres';
  */
 export interface Workload {
   readonly kind: DbKind;
+  /** Statements each subject runs on its connection once it is open, before anything else (sqlite: `synchronous`). */
+  readonly setup: readonly string[];
   readonly createTable: (table: string) => string;
   readonly dropTable: (table: string) => string;
   /** On postgres with `RETURNING id`; on sqlite the driver's `lastID` gives the id. */
@@ -17,8 +19,23 @@ export interface Workload {
   readonly typeormInsertedId: (result: unknown) => number;
 }
 
+/**
+ * sqlite's `synchronous`, set explicitly on every subject: FULL waits for
+ * the WAL's fsync at every COMMIT (durable), NORMAL (what SQLite advises
+ * with WAL) does not, so the transaction is bound by CPU, not by the disk.
+ */
+export const SQLITE_SYNC = ['FULL', 'NORMAL'] as const;
+export type SqliteSync = (typeof SQLITE_SYNC)[number];
+
+/** The sqlite workload with `synchronous` set to `sync` on every subject. */
+export const sqliteWorkloadWith = (sync: SqliteSync): Workload => ({
+  ...sqliteWorkload,
+  setup: [`PRAGMA synchronous = ${sync}`],
+});
+
 export const sqliteWorkload: Workload = {
   kind: 'sqlite',
+  setup: ['PRAGMA synchronous = FULL'],
   createTable: (t) =>
     `CREATE TABLE "${t}" (id INTEGER PRIMARY KEY AUTOINCREMENT, name VARCHAR(40) NOT NULL, n INTEGER NOT NULL)`,
   dropTable: (t) => `DROP TABLE IF EXISTS "${t}"`,
@@ -31,6 +48,7 @@ export const sqliteWorkload: Workload = {
 
 export const postgresWorkload: Workload = {
   kind: 'postgres',
+  setup: [],
   createTable: (t) => `CREATE TABLE "${t}" (id SERIAL PRIMARY KEY, name VARCHAR(40) NOT NULL, n INTEGER NOT NULL)`,
   dropTable: (t) => `DROP TABLE IF EXISTS "${t}"`,
   insert: (t) => `INSERT INTO "${t}" (name, n) VALUES ($1, $2) RETURNING id`,

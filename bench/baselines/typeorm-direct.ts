@@ -17,6 +17,7 @@ import { serializer } from './serialize';
 export const openTypeorm: OpenSubject = async ({ target, workload: w, table }) => {
   const dataSource = new DataSource({ ...resolveTarget(target).options, logging: false });
   await dataSource.initialize();
+  for (const sql of w.setup) await dataSource.query(sql);
   await dataSource.query(w.createTable(table));
   const insert = w.insert(table);
   const select = w.select(table);
