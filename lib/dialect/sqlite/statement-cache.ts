@@ -23,6 +23,8 @@ export const SQLITE_STATEMENT_LIMIT = 100;
 /** A kept statement; `gone` once given up (finalized): a call still waiting for it goes unprepared. */
 interface Kept {
   readonly statement: sqlite3.Statement;
+  /** Its SQL names no parameter: it may run without values. */
+  readonly bare: boolean;
   gone: boolean;
 }
 
@@ -75,16 +77,18 @@ export class SqliteStatementCache {
   /** Sends `sql` as `db.run` (call `run`) or `db.all` would, with `callback`, kept prepared where it repeats. */
   send(sql: string, parameters: unknown[] | undefined, call: SqliteCall, callback: SqliteCallback): void {
     const values = parameters ?? [];
-    if (this.#closed || !keepable(sql, values, call)) return sendUnprepared(this.db, sql, parameters, call, callback);
+    // Kept, it was keepable: only values may be missing now.
     const kept = this.#kept.get(sql);
-    if (kept) {
+    if (kept && (values.length > 0 || kept.bare)) {
       afterEarlierCalls(this.db, callback, () => {
         if (kept.gone) sendUnprepared(this.db, sql, parameters, call, callback);
         else runOn(kept.statement, values, call, callback);
       });
       return;
     }
-    if (!this.#kept.repeats(sql)) return sendUnprepared(this.db, sql, parameters, call, callback);
+    if (kept || this.#closed || !keepable(sql, values, call) || !this.#kept.repeats(sql)) {
+      return sendUnprepared(this.db, sql, parameters, call, callback);
+    }
     this.#prepare(sql, values, call, callback);
   }
 
@@ -113,6 +117,7 @@ export class SqliteStatementCache {
         if (this.#kept.get(sql) === kept) this.#kept.delete(sql);
         callback.call(kept.statement as sqlite3.RunResult, err);
       }),
+      bare: !PARAMETER.test(sql),
       gone: false,
     };
     const given = this.#kept.keep(sql, kept);
