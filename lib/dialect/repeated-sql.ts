@@ -53,9 +53,13 @@ export class RepeatedSql<V> {
     return given;
   }
 
-  /** Gives up `sql`'s value (it went stale or failed), returning it. */
-  delete(sql: string): V | undefined {
+  /**
+   * Gives up `sql`'s value (it went stale or failed), returning it; with
+   * `only`, only if that is the value kept (not one kept since).
+   */
+  delete(sql: string, only?: V): V | undefined {
     const value = this.#kept.get(sql);
+    if (only !== undefined && value !== only) return undefined;
     this.#kept.delete(sql);
     return value;
   }

@@ -1,4 +1,5 @@
 import type sqlite3 from 'sqlite3';
+import { loadDriver } from '../load-driver';
 import {
   SqliteStatementCache,
   sendUnprepared,
@@ -24,11 +25,11 @@ export function keepingStatements(driver: typeof sqlite3): typeof sqlite3 {
   const known = wrapped.get(driver);
   if (known) return known;
   const Statement = driver.Statement as unknown as StatementClass;
+  const keeps = sendsAsNodeSqlite3(driver);
   class Database extends driver.Database {
     constructor(...args: ConstructorParameters<typeof driver.Database>) {
       super(...args);
-      // A driver without wait() (not node-sqlite3's) keeps nothing.
-      if (typeof this.wait === 'function') caches.set(this, new SqliteStatementCache(this, Statement));
+      if (keeps) caches.set(this, new SqliteStatementCache(this, Statement));
     }
 
     override close(callback?: (err: Error | null) => void): void {
@@ -48,6 +49,28 @@ export function keepingStatements(driver: typeof sqlite3): typeof sqlite3 {
   }) as typeof sqlite3;
   wrapped.set(driver, keeping);
   return keeping;
+}
+
+/**
+ * Whether `driver` sends statements as node-sqlite3 itself does: its
+ * run() and all() are node-sqlite3's (a driver that overrides them, to log
+ * or retry, would be bypassed by kept statements), and it has wait() and
+ * Statement. Any other driver keeps nothing.
+ */
+function sendsAsNodeSqlite3(driver: typeof sqlite3): boolean {
+  let own: typeof sqlite3;
+  try {
+    own = loadDriver('sqlite3');
+  } catch {
+    return false;
+  }
+  const [mine, theirs] = [driver.Database.prototype, own.Database.prototype];
+  return (
+    mine.run === theirs.run &&
+    mine.all === theirs.all &&
+    typeof mine.wait === 'function' &&
+    typeof driver.Statement === 'function'
+  );
 }
 
 /**

@@ -23,6 +23,8 @@ export const SQLITE_STATEMENT_LIMIT = 100;
 /** A kept statement; `gone` once given up (finalized): a call still waiting for it goes unprepared. */
 interface Kept {
   readonly statement: sqlite3.Statement;
+  /** How it is run: the same SQL sent the other way goes unprepared. */
+  readonly call: SqliteCall;
   /** Its SQL names no parameter: it may run without values. */
   readonly bare: boolean;
   gone: boolean;
@@ -40,6 +42,8 @@ const PARAMETER = /[?:@$]/;
 const NEVER_KEPT = /^(?:\s|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*(?:pragma|explain)\b/i;
 /** A statement with RETURNING is not finished after the one step run() takes. */
 const RETURNING = /returning/i;
+/** The (deprecated) PRAGMA that makes INSERT, UPDATE and DELETE return a row: run() would leave them unfinished too. */
+const COUNT_CHANGES = /count_changes/i;
 
 /**
  * The statements one node-sqlite3 connection keeps prepared: SQL it ran a
@@ -55,47 +59,64 @@ const RETURNING = /returning/i;
  * sasync's connections are in); so a kept statement runs from
  * `db.wait()`, which calls back once everything made before it has
  * finished (at once when nothing is in flight), and everything made after
- * it waits for it in turn.
+ * it waits for it in turn. A statement is finalized from `db.wait()` too:
+ * finalizing takes the connection's mutex, which a running statement holds
+ * (the event loop would wait for it).
  *
  * Kept only where a kept statement behaves as a fresh one: not a PRAGMA or
- * an EXPLAIN (see NEVER_KEPT); not `run` of SQL with RETURNING (one step leaves it unfinished, holding
- * its lock until reset); not SQL without values that may name a parameter
- * (node-sqlite3 binds nothing then, so the last call's values would stay).
- * Everything else goes as `db.run` / `db.all` would send it, with the same
- * callback and errors. {@link close} finalizes every kept statement: a
- * connection with statements not finalized cannot close.
+ * an EXPLAIN (see NEVER_KEPT); not `run` of SQL with RETURNING (one step
+ * leaves it unfinished, holding its lock until reset), nor any `run` once a
+ * `count_changes` PRAGMA went through here; not SQL without values that
+ * may name a parameter (node-sqlite3 binds nothing then, so the last
+ * call's values would stay). A kept statement that fails is given up (a
+ * failed COMMIT may stay unfinished until reset). Everything else goes as
+ * `db.run` / `db.all` would send it, with the same callback and errors.
+ * {@link close} finalizes every kept statement: a connection with
+ * statements not finalized cannot close.
  */
 export class SqliteStatementCache {
-  readonly #kept = new RepeatedSql<Kept>(SQLITE_STATEMENT_LIMIT);
+  readonly #kept: RepeatedSql<Kept>;
   #closed = false;
+  /** Whether `run` statements may be kept: not after a count_changes PRAGMA. */
+  #runsKept = true;
 
+  /** @param limit the most statements kept (specs use a small one). */
   constructor(
     private readonly db: sqlite3.Database,
     private readonly Statement: StatementClass,
-  ) {}
+    limit = SQLITE_STATEMENT_LIMIT,
+  ) {
+    this.#kept = new RepeatedSql<Kept>(limit);
+  }
 
   /** Sends `sql` as `db.run` (call `run`) or `db.all` would, with `callback`, kept prepared where it repeats. */
   send(sql: string, parameters: unknown[] | undefined, call: SqliteCall, callback: SqliteCallback): void {
     const values = parameters ?? [];
-    // Kept, it was keepable: only values may be missing now.
+    // Kept, it was keepable: only values may be missing now, or runs no longer kept.
     const kept = this.#kept.get(sql);
-    if (kept && (values.length > 0 || kept.bare)) {
+    if (kept && kept.call === call && (values.length > 0 || kept.bare) && (call === 'all' || this.#runsKept)) {
       afterEarlierCalls(this.db, callback, () => {
         if (kept.gone) sendUnprepared(this.db, sql, parameters, call, callback);
-        else runOn(kept.statement, values, call, callback);
+        else this.#run(sql, kept, values, callback);
       });
       return;
     }
-    if (kept || this.#closed || !keepable(sql, values, call) || !this.#kept.repeats(sql)) {
+    if (kept || this.#closed || !this.#keepable(sql, values, call) || !this.#kept.repeats(sql)) {
       return sendUnprepared(this.db, sql, parameters, call, callback);
     }
     this.#prepare(sql, values, call, callback);
   }
 
-  /** Finalizes every kept statement (after what each runs now) and keeps none from here on. */
+  /**
+   * Keeps no statement from here on, and finalizes every kept one once
+   * what runs on the connection now has finished (ahead of a close() made
+   * after this).
+   */
   close(): void {
     this.#closed = true;
-    for (const kept of this.#kept.takeAll()) giveUp(kept);
+    const all = this.#kept.takeAll();
+    for (const kept of all) kept.gone = true;
+    if (all.length > 0) this.#afterCalls(() => all.forEach((kept) => kept.statement.finalize()));
   }
 
   /** How many statements are kept. */
@@ -107,22 +128,58 @@ export class SqliteStatementCache {
    * Prepares `sql` (queued on the connection in order, as db.all's own
    * prepare would be) and runs it as soon as it is prepared. A failed
    * prepare reports its error to `callback` (node-sqlite3 then drops the
-   * queued run without a call) and keeps nothing.
+   * queued run without a call, and has finalized the statement) and keeps
+   * nothing.
    */
   #prepare(sql: string, values: unknown[], call: SqliteCall, callback: SqliteCallback): void {
     const kept: Kept = {
       statement: new this.Statement(this.db, sql, (err) => {
         if (!err) return;
         kept.gone = true;
-        if (this.#kept.get(sql) === kept) this.#kept.delete(sql);
+        this.#kept.delete(sql, kept);
         callback.call(kept.statement as sqlite3.RunResult, err);
       }),
+      call,
       bare: !PARAMETER.test(sql),
       gone: false,
     };
     const given = this.#kept.keep(sql, kept);
-    if (given) giveUp(given);
-    runOn(kept.statement, values, call, callback);
+    if (given) this.#giveUp(given);
+    this.#run(sql, kept, values, callback);
+  }
+
+  /** Runs a kept statement; one that fails is given up (finalized, prepared afresh if it repeats). */
+  #run(sql: string, kept: Kept, values: unknown[], callback: SqliteCallback): void {
+    const answered: SqliteCallback = (err, rows) => {
+      if (err && !kept.gone) {
+        this.#kept.delete(sql, kept);
+        this.#giveUp(kept);
+      }
+      callback.call(kept.statement as sqlite3.RunResult, err, rows);
+    };
+    if (kept.call === 'run') kept.statement.run(values, answered);
+    else kept.statement.all(values, answered);
+  }
+
+  #giveUp(kept: Kept): void {
+    kept.gone = true;
+    this.#afterCalls(() => kept.statement.finalize());
+  }
+
+  /** Calls `fn` once nothing runs on the connection (never, if it is closed). */
+  #afterCalls(fn: () => void): void {
+    (this.db.wait as (cb: (err: Error | null) => void) => sqlite3.Database)((err) => {
+      if (!err) fn();
+    });
+  }
+
+  #keepable(sql: string, values: unknown[], call: SqliteCall): boolean {
+    if (values.length === 0 && PARAMETER.test(sql)) return false;
+    if (NEVER_KEPT.test(sql)) {
+      if (COUNT_CHANGES.test(sql)) this.#runsKept = false;
+      return false;
+    }
+    return call === 'all' || (this.#runsKept && !RETURNING.test(sql));
   }
 }
 
@@ -153,21 +210,4 @@ export function afterEarlierCalls(db: sqlite3.Database, callback: SqliteCallback
       callback.call(undefined as unknown as sqlite3.RunResult, thrown as Error);
     }
   });
-}
-
-function runOn(statement: sqlite3.Statement, values: unknown[], call: SqliteCall, callback: SqliteCallback): void {
-  if (call === 'run') statement.run(values, callback);
-  else statement.all(values, callback);
-}
-
-function giveUp(kept: Kept): void {
-  kept.gone = true;
-  // Queued behind the statement's own calls if it is running.
-  kept.statement.finalize();
-}
-
-function keepable(sql: string, values: unknown[], call: SqliteCall): boolean {
-  if (values.length === 0 && PARAMETER.test(sql)) return false;
-  if (NEVER_KEPT.test(sql)) return false;
-  return call === 'all' || !RETURNING.test(sql);
 }

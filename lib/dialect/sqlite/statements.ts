@@ -8,8 +8,17 @@ import { bindSqlite } from './bind';
 import { placeholder } from './placeholders';
 import { afterEarlierCalls } from './statement-cache';
 
+/**
+ * A prepare()d statement on one connection: the Statement, prepared in the
+ * connection's order, and its prepare's error once it has failed.
+ */
+interface Prepared {
+  readonly statement: sqlite3.Statement;
+  failed?: Error;
+}
+
 /** Prepared statements, per sqlite connection. */
-const statements = new WeakMap<sqlite3.Database, Map<string, Promise<sqlite3.Statement>>>();
+const statements = new WeakMap<sqlite3.Database, Map<string, Prepared>>();
 
 export const sqliteStatements: DialectStatements = {
   async insertRow(runner, table, row, key) {
@@ -18,31 +27,42 @@ export const sqliteStatements: DialectStatements = {
     return key ? (rows[0]?.[key] ?? null) : null;
   },
 
-  async runPrepared(runner: QueryRunner, statement: PreparedStatement, parameters: unknown[]): Promise<unknown[]> {
-    const values = bindSqlite(parameters, statement.sql);
+  runPrepared(runner: QueryRunner, statement: PreparedStatement, parameters: unknown[]): Promise<unknown[]> {
+    let values: unknown[];
+    try {
+      values = bindSqlite(parameters, statement.sql);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const db = sqliteConnection(runner.connection);
-    if (!db) throw new Error('the DataSource is not initialized');
+    if (!db) return Promise.reject(new Error('the DataSource is not initialized'));
     let cache = statements.get(db);
     if (!cache) statements.set(db, (cache = new Map()));
     let prepared = cache.get(statement.id);
     if (!prepared) {
-      // With a callback: without one, node-sqlite3 reports a syntax error as
-      // an 'error' event and the broken statement never answers again.
-      prepared = new Promise<sqlite3.Statement>((resolve, reject) => {
-        const stmt: sqlite3.Statement = db.prepare(statement.sql, (err: Error | null) =>
-          err ? reject(statementError(err, statement.sql, parameters)) : resolve(stmt),
-        );
-      });
-      cache.set(statement.id, prepared);
-      const forget = cache;
-      prepared.catch(() => forget.delete(statement.id));
+      const made: Prepared = {
+        // With a callback: without one, node-sqlite3 reports a syntax error as
+        // an 'error' event and the broken statement never answers again.
+        statement: db.prepare(statement.sql, (err: Error | null) => {
+          if (!err) return;
+          made.failed = err;
+          if (cache.get(statement.id) === made) cache.delete(statement.id);
+        }),
+      };
+      cache.set(statement.id, (prepared = made));
     }
-    const stmt = await prepared;
+    const { statement: stmt } = prepared;
+    const failed = () => prepared.failed;
+    // Made here, before anything after this call: it runs in its place
+    // among the connection's calls (see afterEarlierCalls), once prepared.
     return new Promise((resolve, reject) => {
       const callback = (err: Error | null, rows?: unknown[]) =>
         err ? reject(statementError(err, statement.sql, parameters)) : resolve(rows ?? []);
-      // In its place after the calls made on the connection before it (see afterEarlierCalls).
-      afterEarlierCalls(db, callback, () => stmt.all(values, callback));
+      afterEarlierCalls(db, callback, () => {
+        const error = failed();
+        if (error) callback(error);
+        else stmt.all(values, callback);
+      });
     });
   },
 
@@ -50,8 +70,14 @@ export const sqliteStatements: DialectStatements = {
     if (!ds.isInitialized) return;
     const db = sqliteConnection(ds);
     const cache = db && statements.get(db);
-    if (db) statements.delete(db);
-    const prepared = await Promise.all([...(cache?.values() ?? [])].map((p) => p.catch(() => undefined)));
-    await Promise.all(prepared.map((s) => s && new Promise<void>((r) => s.finalize(() => r()))));
+    if (!db || !cache) return;
+    statements.delete(db);
+    // Once nothing runs: finalizing takes the connection's mutex, which a running statement holds.
+    await new Promise<void>((resolve) =>
+      (db.wait as (cb: (err: Error | null) => void) => sqlite3.Database)(() => {
+        for (const { statement, failed } of cache.values()) if (!failed) statement.finalize();
+        resolve();
+      }),
+    );
   },
 };

@@ -91,6 +91,45 @@ describe.each([sqliteMemory, sqliteFile])('statements kept prepared on sqlite [$
     expect(counts).toBe(1);
   });
 
+  it("keeps a prepare()d statement's place before a statement made after it", async () => {
+    const byValue = broker.prepare<{ n: number }>('by_value_first', `SELECT count(*) AS n FROM ${table} WHERE v = ?`);
+    await lastValueFrom(byValue.query(['y']));
+    const counts = await tx(async (m) => {
+      const counted = lastValueFrom(byValue.query(['y']));
+      const insert = m.query(`INSERT INTO ${table} (v) VALUES (?) /* ${uniqueName('fresh')} */`, ['y']);
+      await insert;
+      return (await counted)[0]!.n;
+    });
+    expect(counts).toBe(0);
+  });
+
+  it('gives up a kept statement that fails, and keeps it again when it repeats', async () => {
+    const insert = `INSERT INTO ${table} (id, v) VALUES (?, ?)`;
+    for (let id = 1; id <= 2; id++) await tx((m) => m.query(insert, [id, 'a']));
+    const before = kept();
+    const error = await tx((m) => m.query(insert, [1, 'again'])).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransactionError);
+    expect((error as Error).message).toMatch(/UNIQUE constraint failed/);
+    expect(kept()).toBe(before - 1);
+    for (let id = 3; id <= 4; id++) await tx((m) => m.query(insert, [id, 'b']));
+    expect(kept()).toBe(before);
+    expect(await lastValueFrom(broker.query(`SELECT count(*) AS n FROM ${table}`))).toEqual([{ n: 4 }]);
+  });
+
+  it('keeps no INSERT, UPDATE or DELETE once count_changes makes them return a row', async () => {
+    await lastValueFrom(broker.query('PRAGMA count_changes = 1'));
+    for (let i = 0; i < 3; i++) {
+      await tx(async (m) => {
+        await m.query(`INSERT INTO ${table} (v) VALUES (?)`, [`c${i}`]);
+        await m.query(`UPDATE ${table} SET v = v || ? WHERE v = ?`, ['!', `c${i}`]);
+      });
+    }
+    // A run() left at its row would hold the table: DROP TABLE fails with SQLITE_LOCKED then.
+    await lastValueFrom(broker.query(`DROP TABLE ${table}`));
+    await lastValueFrom(broker.query('PRAGMA count_changes = 0'));
+    await lastValueFrom(broker.query(`CREATE TABLE ${table} (id INTEGER PRIMARY KEY, v text NOT NULL)`));
+  });
+
   it('follows schema changes: a new column, a table dropped and made again', async () => {
     const select = `SELECT * FROM ${table} WHERE id = ?`;
     await lastValueFrom(broker.query(`INSERT INTO ${table} (v) VALUES ('a')`));
