@@ -216,6 +216,30 @@ describe.each([sqliteMemory, sqliteFile])('statements kept prepared on sqlite [$
 });
 
 describe('statements kept prepared on sqlite [sqlite-file]', () => {
+  it("follows another connection's schema change (another process's, say)", async () => {
+    const broker = new AccessBroker(sqliteFile.target());
+    const file = (broker.dataSource.options as { database: string }).database;
+    const other = new sqlite3.Database(file);
+    const exec = (sql: string) =>
+      new Promise<void>((resolve, reject) => other.exec(sql, (err) => (err ? reject(err) : resolve())));
+    try {
+      await broker.waitUntilRunning();
+      const table = uniqueName('other');
+      await lastValueFrom(broker.query(`CREATE TABLE ${table} (id INTEGER PRIMARY KEY, v text)`));
+      await lastValueFrom(broker.query(`INSERT INTO ${table} (v) VALUES ('a')`));
+      const select = `SELECT * FROM ${table} WHERE id = ?`;
+      for (let i = 0; i < 3; i++) expect(await lastValueFrom(broker.query(select, [1]))).toEqual([{ id: 1, v: 'a' }]);
+      await exec(`PRAGMA busy_timeout = 5000; ALTER TABLE ${table} ADD COLUMN w integer DEFAULT 2`);
+      expect(await lastValueFrom(broker.query(select, [1]))).toEqual([{ id: 1, v: 'a', w: 2 }]);
+      await exec(`DROP TABLE ${table}`);
+      const error = await lastValueFrom(broker.query(select, [1])).catch((e: unknown) => e);
+      expect((error as Error).message).toMatch(/no such table/);
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+      await broker.shutdown();
+    }
+  });
+
   it('holds no lock after INSERT … RETURNING, which is never kept for run()', async () => {
     const broker = new AccessBroker(sqliteFile.target());
     const file = (broker.dataSource.options as { database: string }).database;
