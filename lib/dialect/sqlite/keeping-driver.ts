@@ -1,12 +1,6 @@
 import type sqlite3 from 'sqlite3';
 import { loadDriver } from '../load-driver';
-import {
-  SqliteStatementCache,
-  sendUnprepared,
-  type SqliteCall,
-  type SqliteCallback,
-  type StatementClass,
-} from './statement-cache';
+import { SqliteStatementCache, sendUnprepared, type SqliteSend, type StatementClass } from './statement-cache';
 
 /** The statement cache of each connection a {@link keepingStatements} driver opened. */
 const caches = new WeakMap<sqlite3.Database, SqliteStatementCache>();
@@ -73,21 +67,12 @@ function sendsAsNodeSqlite3(driver: typeof sqlite3): boolean {
   );
 }
 
-/**
- * Sends `sql` on `db` as `db.run` (call `run`) or `db.all` would, through
- * its statement cache if it has one.
- */
-export function sendSqlite(
-  db: sqlite3.Database,
-  sql: string,
-  parameters: unknown[] | undefined,
-  call: SqliteCall,
-  callback: SqliteCallback,
-): void {
+/** Sends `sql` on `db` as `db.run` or `db.all` would, through its statement cache if it has one. */
+export const sendSqlite: SqliteSend = (db, sql, parameters, call, callback) => {
   const cache = caches.get(db);
   if (cache) cache.send(sql, parameters, call, callback);
   else sendUnprepared(db, sql, parameters, call, callback);
-}
+};
 
 /** How many statements `db` keeps prepared (for specs). */
 export function keptStatements(db: sqlite3.Database): number {

@@ -168,7 +168,7 @@ export class SqliteStatementCache {
 
   /** Calls `fn` once nothing runs on the connection (never, if it is closed). */
   #afterCalls(fn: () => void): void {
-    (this.db.wait as (cb: (err: Error | null) => void) => sqlite3.Database)((err) => {
+    whenIdle(this.db, (err) => {
       if (!err) fn();
     });
   }
@@ -183,16 +183,28 @@ export class SqliteStatementCache {
   }
 }
 
-/** `db.run` or `db.all`, as node-sqlite3 sends them: prepared, run and finalized. */
-export function sendUnprepared(
+/** Sends `sql` on `db` as `db.run` (call `run`) or `db.all` would, with `callback`. */
+export type SqliteSend = (
   db: sqlite3.Database,
   sql: string,
   parameters: unknown[] | undefined,
   call: SqliteCall,
   callback: SqliteCallback,
-): void {
+) => void;
+
+/** `db.run` or `db.all`, as node-sqlite3 sends them: prepared, run and finalized. */
+export const sendUnprepared: SqliteSend = (db, sql, parameters, call, callback) => {
   if (call === 'run') db.run(sql, parameters, callback);
   else db.all(sql, parameters, callback as (this: sqlite3.Statement, err: Error | null, rows: unknown[]) => void);
+};
+
+/**
+ * Calls `fn` once every call made on `db` before has finished (at once,
+ * synchronously, if none is in flight), with the error of a closed
+ * connection; calls made after wait for what `fn` starts (`db.wait()`).
+ */
+export function whenIdle(db: sqlite3.Database, fn: (err: Error | null) => void): void {
+  (db.wait as (cb: (err: Error | null) => void) => sqlite3.Database)(fn);
 }
 
 /**
@@ -202,7 +214,7 @@ export function sendUnprepared(
  * closed connection, or of `next` throwing.
  */
 export function afterEarlierCalls(db: sqlite3.Database, callback: SqliteCallback, next: () => void): void {
-  (db.wait as (cb: (err: Error | null) => void) => sqlite3.Database)((err) => {
+  whenIdle(db, (err) => {
     if (err) return callback.call(undefined as unknown as sqlite3.RunResult, err);
     try {
       next();

@@ -6,7 +6,7 @@ import { insertSql } from '../sql';
 import { sqliteConnection } from '../typeorm/sqlite-driver';
 import { bindSqlite } from './bind';
 import { placeholder } from './placeholders';
-import { afterEarlierCalls } from './statement-cache';
+import { afterEarlierCalls, whenIdle } from './statement-cache';
 
 /**
  * A prepare()d statement on one connection: the Statement, prepared in the
@@ -74,7 +74,7 @@ export const sqliteStatements: DialectStatements = {
     statements.delete(db);
     // Once nothing runs: finalizing takes the connection's mutex, which a running statement holds.
     await new Promise<void>((resolve) =>
-      (db.wait as (cb: (err: Error | null) => void) => sqlite3.Database)(() => {
+      whenIdle(db, () => {
         for (const { statement, failed } of cache.values()) if (!failed) statement.finalize();
         resolve();
       }),
