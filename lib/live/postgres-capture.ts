@@ -9,6 +9,7 @@ import { DEFAULT_RETENTION } from '../changes/retention';
 import type { ChangeBus } from '../dialect';
 import type { LiveQueryRunner, TableRef } from '../dialect/dialect-live';
 import {
+  captureWasLocked,
   checkPgCapture,
   installPgCapture,
   type PgCaptured,
@@ -19,6 +20,7 @@ import { BrokerClosedError, LiveQueryError } from '../errors';
 import { storeChannel } from '../stores/channel';
 import type { Statement } from '../stores/statement';
 import type { Capture, CaptureSink, CaptureStats } from './capture';
+import { installPatiently } from './patient-install';
 
 /** The `kind` of the entries capture triggers append: no store table has it. */
 export const TABLE_KIND = '#table';
@@ -33,9 +35,9 @@ export const TREE_CHECK_MS = 5000;
 /** A look that failed is made again after twice the pause before it, up to this. */
 export const MAX_TREE_CHECK_MS = 60_000;
 /**
- * How long a look may wait to install the capture on a changed tree: a
- * trigger waits for the writes under way on its table, and holds new ones
- * back while it waits.
+ * How long a look may take to install the capture on a changed tree (each
+ * lock wait in it is bounded by CAPTURE_LOCK_WAIT_MS: a trigger waits for
+ * the writes under way on its table, and holds new ones back while it waits).
  */
 export const TREE_INSTALL_TIMEOUT_MS = 10_000;
 
@@ -48,6 +50,8 @@ interface PgTable {
   pause: number;
   /** The capture's trigger name, once installed. */
   trigger?: string;
+  /** Set while the first install pauses between tries: ends the pause (the watch stopped). */
+  wake?: () => void;
 }
 
 /**
@@ -80,11 +84,17 @@ export class PostgresCapture implements Capture {
     const broker = this.#needBroker();
     const log = this.#logOf(broker);
     await broker.table(CHANGES_TABLE.name, CHANGES_TABLE.columns, CHANGES_TABLE.options);
-    const captured = await this.#install(broker, table, log);
+    const name = JSON.stringify(table.schema === undefined ? table.name : `${table.schema}.${table.name}`);
+    const captured = await installPatiently(
+      (timeout) => this.#install(broker, table, log, timeout),
+      captureWasLocked,
+      state,
+      `table ${name}`,
+    );
+    if (captured === undefined || state.stopped) return;
     if ('unwatchable' in captured) {
       throw new LiveQueryError('unwatchable-table', '', `cannot watch ${captured.unwatchable}`);
     }
-    if (state.stopped) return;
     state.trigger = captured.trigger;
     await this.#listen(key, state, log, captured.groups);
     this.#checkLater(key, table, state, log);
@@ -96,6 +106,7 @@ export class PostgresCapture implements Capture {
     this.#tables.delete(key);
     state.stopped = true;
     if (state.timer !== undefined) clock.clearTimeout(state.timer);
+    state.wake?.();
     for (const stop of state.groups.values()) stop();
     state.groups.clear();
   }
@@ -104,12 +115,12 @@ export class PostgresCapture implements Capture {
     for (const key of [...this.#tables.keys()]) this.stop(key);
   }
 
-  /** Installs the capture on `table`'s partition tree, in a transaction of its own (bounded by `timeout` ms, if given). */
-  #install(broker: LiveBroker, table: TableRef, log: ChangeLog, timeout?: number): Promise<PgCaptured> {
+  /** Installs the capture on `table`'s partition tree, in a transaction of its own bounded by `timeout` ms. */
+  #install(broker: LiveBroker, table: TableRef, log: ChangeLog, timeout: number): Promise<PgCaptured> {
     return lastValueFrom(
       broker.transact(
         (tx) => installPgCapture((sql, parameters) => tx.query(sql, [...parameters]), table, this.#where(log)),
-        { name: 'live: capture table changes', retry: 3, ...(timeout === undefined ? {} : { timeout }) },
+        { name: 'live: capture table changes', retry: 3, timeout },
       ),
     );
   }

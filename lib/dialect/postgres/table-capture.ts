@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { LiveQueryRunner, TableRef } from '../dialect-live';
+import { driverErrorCode } from '../driver-error';
 import { DDL_LOCK_KEY } from './ddl';
 
 /** The trigger function every captured table's trigger calls, in the change log's schema. */
@@ -7,6 +8,22 @@ export const CAPTURE_FUNCTION = 'sasync_live_capture';
 
 /** The transaction-local setting that keeps a transaction to one log entry per captured table. */
 const LOGGED = 'sasync.live_logged';
+
+/**
+ * How long one try at installing the capture waits for a lock
+ * (`lock_timeout`): sasync's DDL lock, then each trigger's table. A CREATE
+ * TRIGGER waits for the writes under way on its table, and every write that
+ * comes after it waits behind it in the table's lock queue: a try gives up
+ * after this (SQLSTATE 55P03, see {@link captureWasLocked}) rather than hold
+ * the table's writers back for as long as some transaction stays open, and
+ * the caller tries again after a pause.
+ */
+export const CAPTURE_LOCK_WAIT_MS = 1000;
+
+/** Whether an install failed because a lock it needed was held for longer than {@link CAPTURE_LOCK_WAIT_MS}. */
+export function captureWasLocked(error: unknown): boolean {
+  return driverErrorCode(error) === '55P03';
+}
 
 /** Where a captured table's changes go: the change log table (as readers find it) and its wake-up channel. */
 export interface PgCaptureLog {
@@ -71,12 +88,28 @@ const RELATIVES =
  * What a trigger costs a write: one PL/pgSQL call per statement (a
  * setting read and compared), and per transaction and table one log row
  * and one NOTIFY. Triggers stay when nobody watches any more.
+ *
+ * Every lock wait of the install is bounded by {@link CAPTURE_LOCK_WAIT_MS}
+ * (lock_timeout, set for the transaction and put back at the end): past
+ * it the statement fails with 55P03, the transaction is left aborted, and
+ * the caller rolls back and may try again.
  */
 export async function installPgCapture(
   query: LiveQueryRunner,
   table: TableRef,
   log: PgCaptureLog,
 ): Promise<PgCaptured> {
+  const [setting] = await query(
+    "SELECT current_setting('lock_timeout') AS previous, set_config('lock_timeout', $1, true)",
+    [`${CAPTURE_LOCK_WAIT_MS}ms`],
+  );
+  const captured = await capture(query, table, log);
+  await query("SELECT set_config('lock_timeout', $1, true)", [String(setting!.previous)]);
+  return captured;
+}
+
+/** installPgCapture's work, under its lock_timeout. */
+async function capture(query: LiveQueryRunner, table: TableRef, log: PgCaptureLog): Promise<PgCaptured> {
   await query('SELECT pg_advisory_xact_lock($1::bigint)', [DDL_LOCK_KEY]);
   const [where] = await query(
     'SELECT n.nspname AS schema, quote_ident(n.nspname) || $2 || quote_ident(c.relname) AS log FROM pg_class c ' +

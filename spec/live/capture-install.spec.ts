@@ -1,0 +1,228 @@
+import { Client } from 'pg';
+import { filter, firstValueFrom } from 'rxjs';
+import sqlite3 from 'sqlite3';
+import { TimeoutError } from '../../lib';
+import { CAPTURE_LOCK_WAIT_MS } from '../../lib/dialect/postgres/table-capture';
+import { CAPTURE_INSTALL_TIMEOUT_MS } from '../../lib/live/patient-install';
+import { watchTables } from '../../lib/live/table-changes';
+import { until, within } from '../support/streams';
+import { installVirtualClock } from '../support/virtual-clock';
+import { fileAndPg, PG_URL, type TestTarget } from '../support/targets';
+import { captureTriggers, triggerWaiting } from './support/pg-triggers';
+import { Recorder } from './table-recorder';
+import { TablesBroker } from './tables-broker';
+
+/** Another connection that writes a row into `table` in a transaction it keeps open until `end()`. */
+interface Holder {
+  hold(table: string): Promise<void>;
+  end(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function pgHolder(): Promise<Holder> {
+  const client = new Client({ connectionString: PG_URL });
+  await client.connect();
+  return {
+    async hold(table) {
+      await client.query('BEGIN');
+      await client.query(`INSERT INTO ${table} (v) VALUES ('held')`);
+    },
+    end: async () => void (await client.query('COMMIT')),
+    close: () => client.end(),
+  };
+}
+
+function sqliteHolder(target: string): Holder {
+  const db = new sqlite3.Database(target.slice('sqlite:'.length));
+  const run = (sql: string) =>
+    new Promise<void>((resolve, reject) => db.run(sql, (err) => (err ? reject(err) : resolve())));
+  return {
+    async hold(table) {
+      await run('BEGIN IMMEDIATE');
+      await run(`INSERT INTO ${table} (v) VALUES ('held')`);
+    },
+    end: () => run('COMMIT'),
+    close: () => new Promise<void>((resolve, reject) => db.close((err) => (err ? reject(err) : resolve()))),
+  };
+}
+
+const holderFor = (t: TestTarget, target: string) => (t.dialect === 'postgres' ? pgHolder() : sqliteHolder(target));
+
+describe.each(fileAndPg)('the first capture install, with a write under way on the table [$name]', (t) => {
+  let broker: TablesBroker;
+  let target: string;
+  let holder: Holder;
+
+  beforeEach(async () => {
+    target = t.target();
+    broker = new TablesBroker(target);
+    await broker.waitUntilRunning();
+    holder = await holderFor(t, target);
+  });
+
+  afterEach(async () => {
+    await holder.close();
+    await broker.drop();
+    await broker.shutdown();
+  });
+
+  it('waits for the write, is positioned once it ends, and reports the writes after', async () => {
+    await holder.hold(broker.a);
+    const started = firstValueFrom(broker.events$.pipe(filter((e) => e.type === 'started')));
+    const rec = new Recorder();
+    const w = watchTables(broker, [{ name: broker.a }], rec.listener);
+    let positioned = false;
+    void w.positioned.then(() => (positioned = true));
+    try {
+      await within(started, 'the watch starting its work');
+      expect(positioned).toBe(false);
+      await holder.end();
+      await within(w.positioned, 'positioned once the write ended', 30_000);
+      const heard = rec.next(broker.a);
+      await broker.insert(broker.a, 'after');
+      expect(await heard).toEqual({ changed: [broker.a] });
+    } finally {
+      w.stop();
+    }
+  });
+});
+
+describe.each(fileAndPg.filter((t) => t.dialect === 'postgres'))(
+  'the first capture install on postgres, with a write under way on the table [$name]',
+  (t) => {
+    let broker: TablesBroker;
+    let holder: Holder;
+    let other: Client;
+
+    beforeEach(async () => {
+      broker = new TablesBroker(t.target());
+      await broker.waitUntilRunning();
+      holder = await pgHolder();
+      other = new Client({ connectionString: PG_URL });
+      await other.connect();
+    });
+
+    afterEach(async () => {
+      await Promise.all([holder.close(), other.end()]);
+      await broker.drop();
+      await broker.shutdown();
+    });
+
+    const triggers = (table: string) => captureTriggers(other, table);
+
+    it(`does not hold the table's other writers back while it waits (each try gives way after ${CAPTURE_LOCK_WAIT_MS} ms)`, async () => {
+      await holder.hold(broker.a);
+      const rec = new Recorder();
+      const w = watchTables(broker, [{ name: broker.a }], rec.listener);
+      let positioned = false;
+      void w.positioned.then(() => (positioned = true));
+      try {
+        await until(() => triggerWaiting(other, broker.a), 'the trigger waiting for the write');
+        // Behind a CREATE TRIGGER that waited as long as the write stays open, these would wait as long.
+        for (const v of ['one', 'two', 'three']) {
+          await within(
+            other.query(`INSERT INTO ${broker.a} (v) VALUES ($1)`, [v]),
+            `a write (${v}) while the install waits`,
+          );
+        }
+        expect(positioned).toBe(false);
+        expect(await triggers(broker.a)).toBe(0);
+        await holder.end();
+        await within(w.positioned, 'positioned once the write ended', 30_000);
+        expect(await triggers(broker.a)).toBe(1);
+        const heard = rec.next(broker.a);
+        await broker.insert(broker.a, 'after');
+        expect(await heard).toEqual({ changed: [broker.a] });
+      } finally {
+        w.stop();
+      }
+    });
+
+    it(`gives up with TimeoutError after ${CAPTURE_INSTALL_TIMEOUT_MS} ms, leaving no trigger and no timer; the table can be watched once the write ends`, async () => {
+      await holder.hold(broker.a);
+      const time = installVirtualClock();
+      const rec = new Recorder();
+      const w = watchTables(broker, [{ name: broker.a }], rec.listener);
+      try {
+        await within(
+          firstValueFrom(
+            broker.events$.pipe(filter((e) => e.type === 'started' && e.method === 'live: capture table changes')),
+          ),
+          'the first try',
+        );
+        await time.advance(CAPTURE_INSTALL_TIMEOUT_MS);
+        const error = await within(
+          w.positioned.then(
+            () => undefined,
+            (e: unknown) => e,
+          ),
+          'the watch giving up',
+        );
+        expect(error).toBeInstanceOf(TimeoutError);
+        expect((error as TimeoutError).timeout).toBe(CAPTURE_INSTALL_TIMEOUT_MS);
+        expect((error as Error).message).toContain(`could not install the change capture on table "${broker.a}"`);
+        expect((error as Error).message).toContain('Find the holder');
+        w.stop();
+        // The last try was cancelled: its rollback's grace timer goes once the rollback is done.
+        await until(() => time.pending() === 0, 'no timer left');
+      } finally {
+        w.stop();
+        time.uninstall();
+      }
+      expect(await triggers(broker.a)).toBe(0);
+      expect(rec.reports).toEqual([]);
+      await holder.end();
+      const again = watchTables(broker, [{ name: broker.a }], rec.listener);
+      try {
+        await within(again.positioned, 'a second watch, positioned', 30_000);
+        const heard = rec.next(broker.a);
+        await broker.insert(broker.a, 'after');
+        expect(await heard).toEqual({ changed: [broker.a] });
+      } finally {
+        again.stop();
+      }
+    });
+
+    it('live() on such a table errors with that TimeoutError, and the broker goes on serving', async () => {
+      await holder.hold(broker.a);
+      const time = installVirtualClock();
+      try {
+        const firstTry = firstValueFrom(
+          broker.events$.pipe(filter((e) => e.type === 'started' && e.method === 'live: capture table changes')),
+        );
+        const result = firstValueFrom(broker.live(`SELECT id, v FROM ${broker.a}`)).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        await within(firstTry, 'the first try');
+        await time.advance(CAPTURE_INSTALL_TIMEOUT_MS);
+        expect(await within(result, 'the live query erroring')).toBeInstanceOf(TimeoutError);
+        await until(() => time.pending() === 0, 'no timer left');
+      } finally {
+        time.uninstall();
+      }
+      await holder.end();
+      await broker.insert(broker.a, 'after');
+      expect(await broker.count(broker.a)).toBe(2);
+    });
+
+    it('a watch stopped while its install waits leaves no timer, and its install gives up', async () => {
+      await holder.hold(broker.a);
+      const time = installVirtualClock();
+      try {
+        // The first try gives way (rolled back), then its pause waits on the virtual clock.
+        const gaveWay = firstValueFrom(
+          broker.events$.pipe(filter((e) => e.type === 'rolledBack' && e.method === 'live: capture table changes')),
+        );
+        const w = watchTables(broker, [{ name: broker.a }], new Recorder().listener);
+        await within(gaveWay, 'the first try giving way');
+        w.stop();
+        await w.positioned;
+        expect(time.pending()).toBe(0);
+      } finally {
+        time.uninstall();
+      }
+      expect(await triggers(broker.a)).toBe(0);
+    });
+  },
+);
