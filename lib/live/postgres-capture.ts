@@ -10,26 +10,30 @@ import type { ChangeBus } from '../dialect';
 import type { LiveQueryRunner, TableRef } from '../dialect/dialect-live';
 import {
   captureWasLocked,
-  checkPgCapture,
+  checkPgCaptures,
   installPgCapture,
   type PgCaptured,
   type PgCaptureLog,
+  type PgTree,
 } from '../dialect/postgres/table-capture';
-import { clock, type TimerHandle } from '../clock';
 import { BrokerClosedError, LiveQueryError } from '../errors';
 import { storeChannel } from '../stores/channel';
 import type { Statement } from '../stores/statement';
 import type { Capture, CaptureSink, CaptureStats } from './capture';
+import { LookSchedule } from './look-schedule';
 import { installPatiently } from './patient-install';
 
 /** The `kind` of the entries capture triggers append: no store table has it. */
 export const TABLE_KIND = '#table';
 
 /**
- * How often a captured table's partition tree is looked at again (one read
- * of the catalog): a partition created or attached since, or a parent the
- * table was attached to, gets the capture then, and the table is reported
- * changed (within this long, whatever was written into it meanwhile).
+ * How often a captured table's partition tree is looked at again: a
+ * partition created or attached since, or a parent the table was attached
+ * to, gets the capture then, and the table is reported changed (within
+ * this long, whatever was written into it meanwhile). One read of the
+ * catalog looks at every watched table due within half of this: tables
+ * looked at together stay in step, so that many watched tables cost one
+ * small read per period, not one each.
  */
 export const TREE_CHECK_MS = 5000;
 /** A look that failed is made again after twice the pause before it, up to this. */
@@ -43,9 +47,9 @@ export const TREE_INSTALL_TIMEOUT_MS = 10_000;
 
 /** One captured table: the registrations of its groups with the change log reader, by group. */
 interface PgTable {
+  readonly table: TableRef;
   stopped: boolean;
   readonly groups: Map<string, () => void>;
-  timer?: TimerHandle;
   /** The pause before the next look: TREE_CHECK_MS, doubled after each look that failed. */
   pause: number;
   /** The capture's trigger name, once installed. */
@@ -71,6 +75,7 @@ export class PostgresCapture implements Capture {
   readonly #sink: CaptureSink;
   readonly #tables = new Map<string, PgTable>();
   readonly #origin = randomUUID();
+  readonly #looks = new LookSchedule<string>((keys) => this.#lookAt(keys), TREE_CHECK_MS / 2);
   #log: ChangeLog | undefined;
 
   constructor(bus: ChangeBus, sink: CaptureSink) {
@@ -79,7 +84,7 @@ export class PostgresCapture implements Capture {
   }
 
   async start(key: string, table: TableRef): Promise<void> {
-    const state: PgTable = { stopped: false, groups: new Map(), pause: TREE_CHECK_MS };
+    const state: PgTable = { table, stopped: false, groups: new Map(), pause: TREE_CHECK_MS };
     this.#tables.set(key, state);
     const broker = this.#needBroker();
     const log = this.#logOf(broker);
@@ -97,7 +102,7 @@ export class PostgresCapture implements Capture {
     }
     state.trigger = captured.trigger;
     await this.#listen(key, state, log, captured.groups);
-    this.#checkLater(key, table, state, log);
+    if (!state.stopped) this.#looks.at(key, state.pause);
   }
 
   stop(key: string): void {
@@ -105,7 +110,7 @@ export class PostgresCapture implements Capture {
     if (!state) return;
     this.#tables.delete(key);
     state.stopped = true;
-    if (state.timer !== undefined) clock.clearTimeout(state.timer);
+    this.#looks.drop(key);
     state.wake?.();
     for (const stop of state.groups.values()) stop();
     state.groups.clear();
@@ -150,53 +155,62 @@ export class PostgresCapture implements Capture {
   }
 
   /**
-   * Looks at the table's partition tree again after {@link TREE_CHECK_MS}
-   * (after a look that failed, twice the pause before, up to
-   * {@link MAX_TREE_CHECK_MS}), and so on until it stops.
+   * Looks at the partition trees of the tables `keys` (those still
+   * watched), in one read, and follows each one that changed; then
+   * schedules each table's next look: after {@link TREE_CHECK_MS}, or after a
+   * look that failed (the read or the table's install), twice the pause
+   * before, up to {@link MAX_TREE_CHECK_MS}.
    */
-  #checkLater(key: string, table: TableRef, state: PgTable, log: ChangeLog): void {
-    if (state.stopped) return;
-    state.timer = clock.setTimeout(
-      () => {
-        state.timer = undefined;
-        void this.#check(key, table, state, log).then((looked) => {
-          state.pause = looked ? TREE_CHECK_MS : Math.min(MAX_TREE_CHECK_MS, state.pause * 2);
-          this.#checkLater(key, table, state, log);
-        });
-      },
-      state.pause,
-      { unref: true },
-    );
+  async #lookAt(keys: readonly string[]): Promise<void> {
+    const watched = keys.flatMap((key) => {
+      const state = this.#tables.get(key);
+      return state && !state.stopped && state.trigger !== undefined ? [{ key, state, trigger: state.trigger }] : [];
+    });
+    // One read per trigger name (one per change log schema: in practice one for them all).
+    for (const trigger of new Set(watched.map((w) => w.trigger))) {
+      const these = watched.filter((w) => w.trigger === trigger);
+      let trees: readonly (PgTree | undefined)[] | undefined;
+      try {
+        const read: LiveQueryRunner = (sql, parameters) =>
+          this.#read({ sql, parameters: [...parameters] }, 'live: check the partition tree');
+        trees = await checkPgCaptures(
+          read,
+          these.map((w) => w.state.table),
+          trigger,
+        );
+      } catch {
+        // A lost connection, no broker watching any more: each table's look failed.
+      }
+      for (const [i, { key, state }] of these.entries()) {
+        const looked = trees !== undefined && (await this.#follow(key, state, trees[i]));
+        state.pause = looked ? TREE_CHECK_MS : Math.min(MAX_TREE_CHECK_MS, state.pause * 2);
+        if (!state.stopped) this.#looks.at(key, state.pause);
+      }
+    }
   }
 
   /**
-   * A partition created, attached or detached since the capture was
-   * installed (or the table attached to a parent, or a trigger dropped):
-   * the capture goes on the tables of the tree that lack it, the groups
-   * follow the tree, and the table is reported changed (an attach or a
-   * detach changes its rows, and writes straight into a new partition were
-   * not logged). Whether the look was made: one that fails (a lost
-   * connection, no broker watching any more, the table dropped: the live
-   * query's re-run says so) is made again after a longer pause; a capture
-   * that cannot be installed on the changed tree (a role not allowed to
-   * make triggers on a new partition) resyncs the table each time, so that
-   * the live query re-reads it instead of missing its writes.
+   * Follows what a look at a table's tree found (`seen`; undefined: the
+   * table is gone, which the live query's re-run says). A partition
+   * created, attached or detached since the capture was installed (or the
+   * table attached to a parent, or a trigger dropped): the capture goes on
+   * the tables of the tree that lack it, the groups follow the tree, and
+   * the table is reported changed (an attach or a detach changes its rows,
+   * and writes straight into a new partition were not logged). Whether the
+   * look succeeded: a capture that cannot be installed on the changed tree
+   * (a lock held past the install's wait, a role not allowed to make
+   * triggers on a new partition) resyncs the table each time, so that the
+   * live query re-reads it instead of missing its writes.
    */
-  async #check(key: string, table: TableRef, state: PgTable, log: ChangeLog): Promise<boolean> {
+  async #follow(key: string, state: PgTable, seen: PgTree | undefined): Promise<boolean> {
     const broker = this.#sink.broker();
-    if (!broker || state.stopped || state.trigger === undefined) return false;
-    let changed = false;
+    const log = this.#log;
+    if (!seen || !broker || !log) return false;
+    if (state.stopped) return true;
+    const same = seen.groups.length === state.groups.size && seen.groups.every((g) => state.groups.has(g));
+    if (same && seen.complete) return true;
     try {
-      const read: LiveQueryRunner = (sql, parameters) =>
-        this.#read({ sql, parameters: [...parameters] }, 'live: check the partition tree');
-      const seen = await checkPgCapture(read, table, state.trigger);
-      // The table is gone: the live query's re-run says so.
-      if (!seen) return false;
-      if (state.stopped) return true;
-      const same = seen.groups.length === state.groups.size && seen.groups.every((g) => state.groups.has(g));
-      if (same && seen.complete) return true;
-      changed = true;
-      const captured = await this.#install(broker, table, log, TREE_INSTALL_TIMEOUT_MS);
+      const captured = await this.#install(broker, state.table, log, TREE_INSTALL_TIMEOUT_MS);
       if ('unwatchable' in captured) return false;
       if (state.stopped) return true;
       state.trigger = captured.trigger;
@@ -210,7 +224,7 @@ export class PostgresCapture implements Capture {
       if (!state.stopped) this.#sink.changed([key]);
       return true;
     } catch {
-      if (changed && !state.stopped) this.#sink.resync([key]);
+      if (!state.stopped) this.#sink.resync([key]);
       return false;
     }
   }

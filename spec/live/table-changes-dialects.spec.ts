@@ -176,6 +176,42 @@ describe.each(pgOnly)('watchTables on postgres [$name]', (t) => {
       }
     });
 
+    it('several watched tables are looked at in one read per period, in step even when their watches started apart', async () => {
+      const rec = new Recorder();
+      const looks: number[] = [];
+      const sub = broker.events$.subscribe((e) => {
+        if (e.type === 'committed' && e.method === 'live: check the partition tree') looks.push(e.id);
+      });
+      const first = watchTables(broker, [{ name: parent }], rec.listener);
+      await first.positioned;
+      await time.advance(TREE_CHECK_MS / 5);
+      const later = watchTables(broker, [{ name: broker.a }, { name: broker.b }], rec.listener);
+      await later.positioned;
+      const timers = time.pending();
+      try {
+        // The first watch's look is due: it looks at the later watch's tables too.
+        await time.advance(TREE_CHECK_MS - TREE_CHECK_MS / 5);
+        await until(() => looks.length >= 1 && time.pending() === timers, 'the first look');
+        // When the later watch's own look would be due, none starts (its timer would be gone while it ran).
+        await time.advance(TREE_CHECK_MS / 5);
+        await until(() => time.pending() === timers, 'no look under way');
+        expect(looks).toHaveLength(1);
+        for (let period = 2; period <= 3; period++) {
+          await time.advance(TREE_CHECK_MS);
+          // Every look of the period done, and the next one's timer set.
+          await until(() => looks.length >= period && time.pending() === timers, `the looks of period ${period}`);
+          expect(looks).toHaveLength(period);
+        }
+        expect(rec.reports).toEqual([]);
+        expect((await watcherStats(broker))!.tables).toBe(3);
+      } finally {
+        sub.unsubscribe();
+        first.stop();
+        later.stop();
+      }
+      expect(time.pending()).toBe(0);
+    });
+
     it('an unchanged tree: the look finds nothing to report, and no timer is left once the watch stops', async () => {
       const rec = new Recorder();
       const w = watchTables(broker, [{ name: parent }], rec.listener);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { array } from '../array-parameter';
 import type { LiveQueryRunner, TableRef } from '../dialect-live';
 import { driverErrorCode } from '../driver-error';
 import { DDL_LOCK_KEY } from './ddl';
@@ -42,23 +43,52 @@ export interface PgCaptureLog {
 export type PgCaptured =
   { readonly groups: readonly string[]; readonly trigger: string } | { readonly unwatchable: string };
 
-/** The table a capture is for, named by $1 (its name) and $2 (its schema, or null), $3 being '.'. */
-const TARGET =
-  'to_regclass(CASE WHEN $2::text IS NULL THEN quote_ident($1) ELSE quote_ident($2) || $3 || quote_ident($1) END)';
-
 /**
- * The tables of TARGET's partition tree (itself, its ancestors and
- * descendants), each with its group and whether it has the trigger named $4;
- * none when TARGET names no table.
+ * The tables of each given table's partition tree (itself, its ancestors
+ * and descendants), one row per table of a tree with `i` (the given
+ * table's place in $1/$2, from 1), its group and whether it has the
+ * trigger named $4. $1 are the names, $2 the schemas (null: the
+ * search_path's), $3 is '.'. A name that is no table has no row.
  */
 const RELATIVES =
-  `WITH t AS (SELECT ${TARGET} AS oid) ` +
-  'SELECT r.oid::text AS oid, quote_ident(n.nspname) || $3 || quote_ident(r.relname) AS grp, ' +
+  'WITH w AS (SELECT u.i, to_regclass(CASE WHEN u.s IS NULL THEN quote_ident(u.n) ' +
+  'ELSE quote_ident(u.s) || $3 || quote_ident(u.n) END) AS oid ' +
+  'FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(n, s, i)) ' +
+  'SELECT w.i::int AS i, r.oid::text AS oid, quote_ident(n.nspname) || $3 || quote_ident(r.relname) AS grp, ' +
   'EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = r.oid AND g.tgname = $4) AS has ' +
-  'FROM (SELECT oid AS relid FROM t UNION SELECT a.relid FROM t, pg_partition_ancestors(t.oid) a ' +
-  'UNION SELECT d.relid FROM t, pg_partition_tree(t.oid) d) x ' +
+  'FROM w CROSS JOIN LATERAL (SELECT w.oid AS relid UNION SELECT a.relid FROM pg_partition_ancestors(w.oid) a ' +
+  'UNION SELECT d.relid FROM pg_partition_tree(w.oid) d) x ' +
   'JOIN pg_class r ON r.oid = x.relid JOIN pg_namespace n ON n.oid = r.relnamespace ' +
-  "WHERE r.relkind IN ('r', 'p') ORDER BY 1";
+  "WHERE w.oid IS NOT NULL AND r.relkind IN ('r', 'p') ORDER BY 1, 2";
+
+/** One table of a partition tree, as RELATIVES reads it. */
+interface Relative {
+  readonly oid: string;
+  readonly grp: string;
+  readonly has: boolean;
+}
+
+/** RELATIVES for `tables`, by their index in it. */
+async function relativesOf(
+  query: LiveQueryRunner,
+  tables: readonly TableRef[],
+  trigger: string,
+): Promise<Map<number, Relative[]>> {
+  const rows = await query(RELATIVES, [
+    array(tables.map((t) => t.name)),
+    array(tables.map((t) => t.schema ?? null)),
+    '.',
+    trigger,
+  ]);
+  const trees = new Map<number, Relative[]>();
+  for (const r of rows) {
+    const i = Number(r.i) - 1;
+    const tree = trees.get(i) ?? [];
+    tree.push({ oid: String(r.oid), grp: String(r.grp), has: Boolean(r.has) });
+    trees.set(i, tree);
+  }
+  return trees;
+}
 
 /**
  * Makes a statement-level trigger report every committed write to `table`
@@ -118,8 +148,11 @@ async function capture(query: LiveQueryRunner, table: TableRef, log: PgCaptureLo
   );
   if (!where) throw new Error(`the change log table ${log.table} is missing: make it first`);
   const schema = String(where.schema);
-  const named = [table.name, table.schema ?? null, '.'];
-  const [target] = await query(`SELECT c.relkind::text AS kind FROM pg_class c WHERE c.oid = ${TARGET}`, named);
+  const [target] = await query(
+    'SELECT c.relkind::text AS kind FROM pg_class c WHERE c.oid = to_regclass(CASE WHEN $2::text IS NULL ' +
+      'THEN quote_ident($1) ELSE quote_ident($2) || $3 || quote_ident($1) END)',
+    [table.name, table.schema ?? null, '.'],
+  );
   const name = table.schema === undefined ? table.name : `${table.schema}.${table.name}`;
   if (!target) return { unwatchable: `there is no table ${JSON.stringify(name)}` };
   if (target.kind !== 'r' && target.kind !== 'p') {
@@ -128,7 +161,7 @@ async function capture(query: LiveQueryRunner, table: TableRef, log: PgCaptureLo
     };
   }
   const trigger = triggerName(schema);
-  const relatives = await query(RELATIVES, [...named, trigger]);
+  const relatives = (await relativesOf(query, [table], trigger)).get(0) ?? [];
   if (relatives.some((r) => !r.has)) {
     await ensureFunction(query, schema, String(where.log), log.kind);
     for (const r of relatives) {
@@ -145,24 +178,34 @@ async function capture(query: LiveQueryRunner, table: TableRef, log: PgCaptureLo
   return { groups: relatives.map((r) => String(r.grp)), trigger };
 }
 
+/** What a look at a captured table's partition tree found (see {@link checkPgCaptures}). */
+export interface PgTree {
+  /** The groups of its tree now. */
+  readonly groups: readonly string[];
+  /** Whether every table of the tree has the capture's trigger. */
+  readonly complete: boolean;
+}
+
 /**
- * Looks at `table`'s partition tree again, in one read, without a lock or a
- * write: its groups now, and whether every table in it has the capture's
- * `trigger` (undefined when the table is gone). A partition created or
- * attached since the capture was installed (or a parent the table was
- * attached to) has none, and one detached leaves the tree: the watcher
- * installs the capture again and re-reads the table (an attach or a detach
- * changes what the table holds, and writes straight into a new partition
- * were not logged).
+ * Looks at the partition trees of `tables` again, in one read, without a
+ * lock or a write: for each (by its index in `tables`), its groups now and
+ * whether every table in its tree has the capture's `trigger`, or
+ * undefined when the table is gone. A partition created or attached since
+ * the capture was installed (or a parent the table was attached to) has
+ * none, and one detached leaves the tree: the watcher installs the capture
+ * again and re-reads the table (an attach or a detach changes what the
+ * table holds, and writes straight into a new partition were not logged).
  */
-export async function checkPgCapture(
+export async function checkPgCaptures(
   query: LiveQueryRunner,
-  table: TableRef,
+  tables: readonly TableRef[],
   trigger: string,
-): Promise<{ readonly groups: readonly string[]; readonly complete: boolean } | undefined> {
-  const relatives = await query(RELATIVES, [table.name, table.schema ?? null, '.', trigger]);
-  if (relatives.length === 0) return undefined;
-  return { groups: relatives.map((r) => String(r.grp)), complete: relatives.every((r) => Boolean(r.has)) };
+): Promise<(PgTree | undefined)[]> {
+  const trees = await relativesOf(query, tables, trigger);
+  return tables.map((_, i) => {
+    const tree = trees.get(i);
+    return tree && { groups: tree.map((r) => r.grp), complete: tree.every((r) => r.has) };
+  });
 }
 
 /** The trigger's name: one per change log schema, so that DataSources on other schemas each have theirs. */
