@@ -7,6 +7,8 @@ import { TimeoutError } from '../errors';
  * it fails with TimeoutError.
  */
 export const CAPTURE_INSTALL_TIMEOUT_MS = 30_000;
+/** The name the install's transactions run under (events$, errors). */
+export const CAPTURE_METHOD = 'live: capture table changes';
 /** The pause after the first try that found the table locked; each next pause doubles, up to MAX_PAUSE_MS. */
 export const FIRST_PAUSE_MS = 100;
 export const MAX_PAUSE_MS = 2000;
@@ -40,12 +42,9 @@ export async function installPatiently<T>(
 ): Promise<T | undefined> {
   const deadline = clock.now() + CAPTURE_INSTALL_TIMEOUT_MS;
   let last: unknown;
-  for (let pause = FIRST_PAUSE_MS, tries = 0; ; pause = Math.min(MAX_PAUSE_MS, pause * 2)) {
-    const left = deadline - clock.now();
-    if (left <= 0) throw gaveUp(table, tries, last);
-    tries++;
+  for (let pause = FIRST_PAUSE_MS, tries = 1; ; pause = Math.min(MAX_PAUSE_MS, pause * 2), tries++) {
     try {
-      return await attempt(left);
+      return await attempt(deadline - clock.now());
     } catch (error) {
       // The try's own timeout is the time that was left: running out of it is giving up.
       if (error instanceof TimeoutError && clock.now() >= deadline) throw gaveUp(table, tries, error);
@@ -53,7 +52,9 @@ export async function installPatiently<T>(
       last = error;
     }
     if (waiter.stopped) return undefined;
-    await sleep(waiter, Math.min(pause, Math.max(0, deadline - clock.now())));
+    const left = deadline - clock.now();
+    if (left <= pause) throw gaveUp(table, tries, last);
+    await sleep(waiter, pause);
     if (waiter.stopped) return undefined;
   }
 }
@@ -72,11 +73,14 @@ function sleep(waiter: Waiter, ms: number): Promise<void> {
 }
 
 function gaveUp(table: string, tries: number, cause: unknown): TimeoutError {
+  const last = cause instanceof Error ? ` The last try: ${cause.message}` : '';
   return new TimeoutError(
     `could not install the change capture on ${table} within ${CAPTURE_INSTALL_TIMEOUT_MS} ms (${tries} tries): ` +
-      'a transaction kept a lock on it (a write that stays open, or DDL) the whole time. Nothing was installed, ' +
-      "and each try gave up its place in the table's lock queue after a short wait, so its other writers went on. " +
-      'Find the holder (pg_locks joined to pg_stat_activity), end it, and watch the table again',
-    { timeout: CAPTURE_INSTALL_TIMEOUT_MS, cause },
+      'a lock it needs stayed held the whole time: a transaction left open after writing the table, DDL or ' +
+      "autovacuum on it, or sasync's DDL lock held by a migration (or the broker's queue was that busy). " +
+      "Nothing was installed, and each try gave up its place in the table's lock queue after a short wait, " +
+      'so its other writers went on. Find the holder (pg_locks joined to pg_stat_activity), end it, and watch ' +
+      `the table again.${last}`,
+    { timeout: CAPTURE_INSTALL_TIMEOUT_MS, cause, attempts: tries, method: CAPTURE_METHOD },
   );
 }

@@ -21,7 +21,7 @@ import { storeChannel } from '../stores/channel';
 import type { Statement } from '../stores/statement';
 import type { Capture, CaptureSink, CaptureStats } from './capture';
 import { LookSchedule } from './look-schedule';
-import { installPatiently } from './patient-install';
+import { CAPTURE_METHOD, installPatiently } from './patient-install';
 
 /** The `kind` of the entries capture triggers append: no store table has it. */
 export const TABLE_KIND = '#table';
@@ -125,7 +125,7 @@ export class PostgresCapture implements Capture {
     return lastValueFrom(
       broker.transact(
         (tx) => installPgCapture((sql, parameters) => tx.query(sql, [...parameters]), table, this.#where(log)),
-        { name: 'live: capture table changes', retry: 3, timeout },
+        { name: CAPTURE_METHOD, retry: 3, timeout },
       ),
     );
   }
@@ -167,26 +167,36 @@ export class PostgresCapture implements Capture {
       return state && !state.stopped && state.trigger !== undefined ? [{ key, state, trigger: state.trigger }] : [];
     });
     // One read per trigger name (one per change log schema: in practice one for them all).
-    for (const trigger of new Set(watched.map((w) => w.trigger))) {
-      const these = watched.filter((w) => w.trigger === trigger);
-      let trees: readonly (PgTree | undefined)[] | undefined;
-      try {
-        const read: LiveQueryRunner = (sql, parameters) =>
-          this.#read({ sql, parameters: [...parameters] }, 'live: check the partition tree');
-        trees = await checkPgCaptures(
-          read,
-          these.map((w) => w.state.table),
-          trigger,
+    const triggers = new Set(watched.map((w) => w.trigger));
+    await Promise.all(
+      [...triggers].map(async (trigger) => {
+        const these = watched.filter((w) => w.trigger === trigger);
+        let trees: readonly (PgTree | undefined)[] | undefined;
+        try {
+          const read: LiveQueryRunner = (sql, parameters) =>
+            this.#read({ sql, parameters: [...parameters] }, 'live: check the partition tree');
+          trees = await checkPgCaptures(
+            read,
+            these.map((w) => w.state.table),
+            trigger,
+          );
+        } catch {
+          // A lost connection, no broker watching any more: each table's look failed.
+        }
+        // Each table followed on its own: one waiting for its install does not hold the others' back.
+        await Promise.all(
+          these.map(async ({ key, state }, i) => {
+            let looked = false;
+            try {
+              looked = trees !== undefined && (await this.#follow(key, state, trees[i]));
+            } finally {
+              state.pause = looked ? TREE_CHECK_MS : Math.min(MAX_TREE_CHECK_MS, state.pause * 2);
+              if (!state.stopped) this.#looks.at(key, state.pause);
+            }
+          }),
         );
-      } catch {
-        // A lost connection, no broker watching any more: each table's look failed.
-      }
-      for (const [i, { key, state }] of these.entries()) {
-        const looked = trees !== undefined && (await this.#follow(key, state, trees[i]));
-        state.pause = looked ? TREE_CHECK_MS : Math.min(MAX_TREE_CHECK_MS, state.pause * 2);
-        if (!state.stopped) this.#looks.at(key, state.pause);
-      }
-    }
+      }),
+    );
   }
 
   /**

@@ -1,9 +1,12 @@
 import { Client } from 'pg';
-import { filter, firstValueFrom } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom } from 'rxjs';
 import sqlite3 from 'sqlite3';
 import { TimeoutError } from '../../lib';
-import { CAPTURE_LOCK_WAIT_MS } from '../../lib/dialect/postgres/table-capture';
-import { CAPTURE_INSTALL_TIMEOUT_MS } from '../../lib/live/patient-install';
+import { CHANGES_TABLE } from '../../lib/changes/log-table';
+import type { LiveQueryRunner } from '../../lib/dialect/dialect-live';
+import { CAPTURE_LOCK_WAIT_MS, installPgCapture } from '../../lib/dialect/postgres/table-capture';
+import { TABLE_KIND } from '../../lib/live/postgres-capture';
+import { CAPTURE_INSTALL_TIMEOUT_MS, CAPTURE_METHOD } from '../../lib/live/patient-install';
 import { watchTables } from '../../lib/live/table-changes';
 import { until, within } from '../support/streams';
 import { installVirtualClock } from '../support/virtual-clock';
@@ -110,7 +113,41 @@ describe.each(fileAndPg.filter((t) => t.dialect === 'postgres'))(
 
     const triggers = (table: string) => captureTriggers(other, table);
 
-    it(`does not hold the table's other writers back while it waits (each try gives way after ${CAPTURE_LOCK_WAIT_MS} ms)`, async () => {
+    it("each lock wait of the install is bounded past deadlock_timeout, and the caller's lock_timeout is put back", async () => {
+      await broker.table(CHANGES_TABLE.name, CHANGES_TABLE.columns, CHANGES_TABLE.options);
+      const deadlock = ((await other.query('SHOW deadlock_timeout')).rows[0] as { deadlock_timeout: string })
+        .deadlock_timeout;
+      const seen: string[] = [];
+      const after = await lastValueFrom(
+        broker.transact(async (tx) => {
+          await tx.query("SET LOCAL lock_timeout = '7s'");
+          const run: LiveQueryRunner = async (sql, parameters) => {
+            if (sql.startsWith('CREATE TRIGGER')) {
+              const [row] = (await tx.query('SHOW lock_timeout')) as { lock_timeout: string }[];
+              seen.push(row!.lock_timeout);
+            }
+            return tx.query(sql, [...parameters]);
+          };
+          const captured = await installPgCapture(
+            run,
+            { name: broker.a },
+            {
+              table: CHANGES_TABLE.name,
+              channel: 'sasync_spec',
+              kind: TABLE_KIND,
+            },
+          );
+          expect(captured).toHaveProperty('trigger');
+          const [row] = (await tx.query('SHOW lock_timeout')) as { lock_timeout: string }[];
+          return row!.lock_timeout;
+        }),
+      );
+      const ms = (text: string) => (text.endsWith('ms') ? Number(text.slice(0, -2)) : Number(text.slice(0, -1)) * 1000);
+      expect(seen).toEqual([`${Math.max(CAPTURE_LOCK_WAIT_MS, ms(deadlock) + 500)}ms`]);
+      expect(after).toBe('7s');
+    });
+
+    it(`does not hold the table's other writers back while it waits (each try gives way after ${CAPTURE_LOCK_WAIT_MS} ms or a little past deadlock_timeout)`, async () => {
       await holder.hold(broker.a);
       const rec = new Recorder();
       const w = watchTables(broker, [{ name: broker.a }], rec.listener);
@@ -145,9 +182,7 @@ describe.each(fileAndPg.filter((t) => t.dialect === 'postgres'))(
       const w = watchTables(broker, [{ name: broker.a }], rec.listener);
       try {
         await within(
-          firstValueFrom(
-            broker.events$.pipe(filter((e) => e.type === 'started' && e.method === 'live: capture table changes')),
-          ),
+          firstValueFrom(broker.events$.pipe(filter((e) => e.type === 'started' && e.method === CAPTURE_METHOD))),
           'the first try',
         );
         await time.advance(CAPTURE_INSTALL_TIMEOUT_MS);
@@ -160,6 +195,8 @@ describe.each(fileAndPg.filter((t) => t.dialect === 'postgres'))(
         );
         expect(error).toBeInstanceOf(TimeoutError);
         expect((error as TimeoutError).timeout).toBe(CAPTURE_INSTALL_TIMEOUT_MS);
+        expect((error as TimeoutError).method).toBe(CAPTURE_METHOD);
+        expect((error as TimeoutError).attempts).toBeGreaterThanOrEqual(1);
         expect((error as Error).message).toContain(`could not install the change capture on table "${broker.a}"`);
         expect((error as Error).message).toContain('Find the holder');
         w.stop();
@@ -188,7 +225,7 @@ describe.each(fileAndPg.filter((t) => t.dialect === 'postgres'))(
       const time = installVirtualClock();
       try {
         const firstTry = firstValueFrom(
-          broker.events$.pipe(filter((e) => e.type === 'started' && e.method === 'live: capture table changes')),
+          broker.events$.pipe(filter((e) => e.type === 'started' && e.method === CAPTURE_METHOD)),
         );
         const result = firstValueFrom(broker.live(`SELECT id, v FROM ${broker.a}`)).then(
           () => undefined,
@@ -212,12 +249,12 @@ describe.each(fileAndPg.filter((t) => t.dialect === 'postgres'))(
       try {
         // The first try gives way (rolled back), then its pause waits on the virtual clock.
         const gaveWay = firstValueFrom(
-          broker.events$.pipe(filter((e) => e.type === 'rolledBack' && e.method === 'live: capture table changes')),
+          broker.events$.pipe(filter((e) => e.type === 'rolledBack' && e.method === CAPTURE_METHOD)),
         );
         const w = watchTables(broker, [{ name: broker.a }], new Recorder().listener);
         await within(gaveWay, 'the first try giving way');
         w.stop();
-        await w.positioned;
+        await within(w.positioned, 'the stopped watch settling');
         expect(time.pending()).toBe(0);
       } finally {
         time.uninstall();

@@ -4,6 +4,7 @@ import { sqliteConnection } from '../../lib/dialect/typeorm/sqlite-driver';
 import { changeListenerCount } from '../../lib/dialect/sqlite/update-hook';
 import { watchTables, watcherStats } from '../../lib/live/table-changes';
 import { TREE_CHECK_MS } from '../../lib/live/postgres-capture';
+import { CAPTURE_METHOD } from '../../lib/live/patient-install';
 import { until, within } from '../support/streams';
 import { installVirtualClock, type VirtualClock } from '../support/virtual-clock';
 import { fileAndPg, PG_URL, pgAvailable, postgres, sqliteFile, sqliteMemory, uniqueName } from '../support/targets';
@@ -173,6 +174,72 @@ describe.each(pgOnly)('watchTables on postgres [$name]', (t) => {
       } finally {
         w.stop();
         await Promise.all([writer.end(), observer.end()]);
+      }
+    });
+
+    it('a table whose install fails backs off alone: a table looked at with it keeps its pace', async () => {
+      const rec = new Recorder();
+      const w = watchTables(broker, [{ name: parent }, { name: broker.a }], rec.listener);
+      const writer = new Client({ connectionString: PG_URL });
+      await writer.connect();
+      const looks: number[] = [];
+      const installs: number[] = [];
+      const sub = broker.events$.subscribe((e) => {
+        if (e.type === 'committed' && e.method === 'live: check the partition tree') looks.push(e.id);
+        if (e.type === 'started' && e.method === CAPTURE_METHOD) installs.push(e.id);
+      });
+      try {
+        await w.positioned;
+        const timers = time.pending();
+        await q(`CREATE TABLE ${parent}_6 PARTITION OF ${parent} FOR VALUES FROM (60) TO (70)`);
+        await writer.query('BEGIN');
+        await writer.query(`INSERT INTO ${parent}_6 (k, v) VALUES (61, 'held')`);
+        const before = installs.length;
+        const resynced = rec.next(parent, 'a resync once the install gave up');
+        await time.advance(TREE_CHECK_MS);
+        expect(await resynced).toEqual({ resync: true });
+        await until(() => looks.length === 1 && time.pending() === timers, 'the first look done');
+        expect(installs.length).toBeGreaterThan(before);
+        const tried = installs.length;
+        // broker.a is looked at again after the usual pause; the parent, whose install failed, is not.
+        await time.advance(TREE_CHECK_MS);
+        await until(() => looks.length === 2 && time.pending() === timers, 'the second look done');
+        expect(installs.length).toBe(tried);
+        await writer.query('COMMIT');
+        const installed = rec.next(parent, 'a report once the capture is installed');
+        await time.advance(TREE_CHECK_MS);
+        expect(await installed).toEqual({ changed: [parent] });
+        expect(installs.length).toBeGreaterThan(tried);
+        expect(rec.reports.filter((r) => 'changed' in r && r.changed.includes(broker.a))).toEqual([]);
+      } finally {
+        sub.unsubscribe();
+        w.stop();
+        await writer.end();
+      }
+    });
+
+    it('a look takes no lock on the tree: an ALTER holding a partition does not hold it up', async () => {
+      const rec = new Recorder();
+      const w = watchTables(broker, [{ name: parent }], rec.listener);
+      const locker = new Client({ connectionString: PG_URL });
+      await locker.connect();
+      const looks: number[] = [];
+      const sub = broker.events$.subscribe((e) => {
+        if (e.type === 'committed' && e.method === 'live: check the partition tree') looks.push(e.id);
+      });
+      try {
+        await w.positioned;
+        const timers = time.pending();
+        await locker.query('BEGIN');
+        await locker.query(`LOCK TABLE ${parent}_2 IN ACCESS EXCLUSIVE MODE`);
+        await time.advance(TREE_CHECK_MS);
+        await until(() => looks.length === 1 && time.pending() === timers, 'the look, while the lock is held');
+        expect(rec.reports).toEqual([]);
+      } finally {
+        sub.unsubscribe();
+        w.stop();
+        await locker.query('ROLLBACK');
+        await locker.end();
       }
     });
 

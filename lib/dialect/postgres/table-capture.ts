@@ -11,15 +11,21 @@ export const CAPTURE_FUNCTION = 'sasync_live_capture';
 const LOGGED = 'sasync.live_logged';
 
 /**
- * How long one try at installing the capture waits for a lock
+ * How long one try at installing the capture waits for each lock
  * (`lock_timeout`): sasync's DDL lock, then each trigger's table. A CREATE
  * TRIGGER waits for the writes under way on its table, and every write that
  * comes after it waits behind it in the table's lock queue: a try gives up
- * after this (SQLSTATE 55P03, see {@link captureWasLocked}) rather than hold
- * the table's writers back for as long as some transaction stays open, and
- * the caller tries again after a pause.
+ * (SQLSTATE 55P03, see {@link captureWasLocked}) rather than hold the
+ * table's writers back for as long as some transaction stays open, and the
+ * caller tries again later. The wait is this long, or half a second past
+ * the server's `deadlock_timeout` where that is longer: only once a lock
+ * wait reaches deadlock_timeout does postgres cancel an autovacuum that
+ * holds the table, and a wait that gave up at the same moment would never
+ * get past one.
  */
 export const CAPTURE_LOCK_WAIT_MS = 1000;
+/** How far past `deadlock_timeout` a lock wait of the install goes on (see CAPTURE_LOCK_WAIT_MS). */
+const PAST_DEADLOCK_TIMEOUT_MS = 500;
 
 /** Whether an install failed because a lock it needed was held for longer than {@link CAPTURE_LOCK_WAIT_MS}. */
 export function captureWasLocked(error: unknown): boolean {
@@ -48,18 +54,26 @@ export type PgCaptured =
  * and descendants), one row per table of a tree with `i` (the given
  * table's place in $1/$2, from 1), its group and whether it has the
  * trigger named $4. $1 are the names, $2 the schemas (null: the
- * search_path's), $3 is '.'. A name that is no table has no row.
+ * search_path's), $3 is '.'. A name that is no table has no row. Read
+ * from pg_inherits and pg_class alone, so that it takes no lock on the
+ * tables (pg_partition_tree() would take one on every partition, and wait
+ * behind an ALTER or a TRUNCATE of any of them).
  */
 const RELATIVES =
-  'WITH w AS (SELECT u.i, to_regclass(CASE WHEN u.s IS NULL THEN quote_ident(u.n) ' +
+  'WITH RECURSIVE w AS (SELECT u.i, to_regclass(CASE WHEN u.s IS NULL THEN quote_ident(u.n) ' +
   'ELSE quote_ident(u.s) || $3 || quote_ident(u.n) END) AS oid ' +
-  'FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(n, s, i)) ' +
-  'SELECT w.i::int AS i, r.oid::text AS oid, quote_ident(n.nspname) || $3 || quote_ident(r.relname) AS grp, ' +
+  'FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(n, s, i)), ' +
+  'down(i, relid) AS (SELECT w.i, w.oid FROM w WHERE w.oid IS NOT NULL UNION ' +
+  'SELECT d.i, h.inhrelid FROM down d JOIN pg_inherits h ON h.inhparent = d.relid ' +
+  'JOIN pg_class c ON c.oid = h.inhrelid WHERE c.relispartition), ' +
+  'up(i, relid) AS (SELECT w.i, w.oid FROM w WHERE w.oid IS NOT NULL UNION ' +
+  'SELECT u.i, h.inhparent FROM up u JOIN pg_class c ON c.oid = u.relid AND c.relispartition ' +
+  'JOIN pg_inherits h ON h.inhrelid = u.relid), ' +
+  'x AS (SELECT i, relid FROM down UNION SELECT i, relid FROM up) ' +
+  'SELECT x.i::int AS i, r.oid::text AS oid, quote_ident(n.nspname) || $3 || quote_ident(r.relname) AS grp, ' +
   'EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = r.oid AND g.tgname = $4) AS has ' +
-  'FROM w CROSS JOIN LATERAL (SELECT w.oid AS relid UNION SELECT a.relid FROM pg_partition_ancestors(w.oid) a ' +
-  'UNION SELECT d.relid FROM pg_partition_tree(w.oid) d) x ' +
-  'JOIN pg_class r ON r.oid = x.relid JOIN pg_namespace n ON n.oid = r.relnamespace ' +
-  "WHERE w.oid IS NOT NULL AND r.relkind IN ('r', 'p') ORDER BY 1, 2";
+  'FROM x JOIN pg_class r ON r.oid = x.relid JOIN pg_namespace n ON n.oid = r.relnamespace ' +
+  "WHERE r.relkind IN ('r', 'p') ORDER BY 1, 2";
 
 /** One table of a partition tree, as RELATIVES reads it. */
 interface Relative {
@@ -103,7 +117,7 @@ async function relativesOf(
  * goes on every table of the partition tree above and below it too, and
  * each is a group whose entries mean the table may have changed. (A
  * partition created or attached later has none: the watcher looks at the
- * tree again from time to time, see {@link checkPgCapture}.)
+ * tree again from time to time, see {@link checkPgCaptures}.)
  *
  * The function appends one entry per transaction per table (a
  * transaction-local setting remembers the tables logged; a savepoint rolled
@@ -119,10 +133,10 @@ async function relativesOf(
  * setting read and compared), and per transaction and table one log row
  * and one NOTIFY. Triggers stay when nobody watches any more.
  *
- * Every lock wait of the install is bounded by {@link CAPTURE_LOCK_WAIT_MS}
- * (lock_timeout, set for the transaction and put back at the end): past
- * it the statement fails with 55P03, the transaction is left aborted, and
- * the caller rolls back and may try again.
+ * Every lock wait of the install is bounded (lock_timeout, set for the
+ * transaction and put back at the end: see {@link CAPTURE_LOCK_WAIT_MS}):
+ * past it the statement fails with 55P03, the transaction is left aborted,
+ * and the caller rolls back and may try again.
  */
 export async function installPgCapture(
   query: LiveQueryRunner,
@@ -130,8 +144,9 @@ export async function installPgCapture(
   log: PgCaptureLog,
 ): Promise<PgCaptured> {
   const [setting] = await query(
-    "SELECT current_setting('lock_timeout') AS previous, set_config('lock_timeout', $1, true)",
-    [`${CAPTURE_LOCK_WAIT_MS}ms`],
+    "SELECT current_setting('lock_timeout') AS previous, set_config('lock_timeout', greatest($1::int, " +
+      "(extract(epoch FROM current_setting('deadlock_timeout')::interval) * 1000)::int + $2::int)::text || 'ms', true)",
+    [CAPTURE_LOCK_WAIT_MS, PAST_DEADLOCK_TIMEOUT_MS],
   );
   const captured = await capture(query, table, log);
   await query("SELECT set_config('lock_timeout', $1, true)", [String(setting!.previous)]);
