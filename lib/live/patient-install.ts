@@ -25,8 +25,9 @@ export type Try<T> = (timeout: number) => Promise<T>;
 
 /**
  * Runs `attempt` until it succeeds, and again after a pause (100 ms, doubling
- * up to 2 s) each time it fails because a lock it needed was held
- * (`locked`): a table's capture waits for the writes under way on it, one
+ * up to 2 s) each time it fails because a lock it needed was held, or a
+ * table of the tree went away meanwhile (`mayRetry`): a table's capture
+ * waits for the writes under way on it, one
  * short lock wait at a time, so that the writers that come meanwhile are not
  * held back behind it for longer than one wait. Gives up with TimeoutError
  * once {@link CAPTURE_INSTALL_TIMEOUT_MS} has passed (a try is given only the
@@ -36,25 +37,28 @@ export type Try<T> = (timeout: number) => Promise<T>;
  */
 export async function installPatiently<T>(
   attempt: Try<T>,
-  locked: (error: unknown) => boolean,
+  mayRetry: (error: unknown) => boolean,
   waiter: Waiter,
   table: string,
 ): Promise<T | undefined> {
   const deadline = clock.now() + CAPTURE_INSTALL_TIMEOUT_MS;
   let last: unknown;
-  for (let pause = FIRST_PAUSE_MS, tries = 1; ; pause = Math.min(MAX_PAUSE_MS, pause * 2), tries++) {
+  for (let pause = FIRST_PAUSE_MS, tries = 0; ; pause = Math.min(MAX_PAUSE_MS, pause * 2)) {
+    const budget = deadline - clock.now();
+    if (budget <= 0) throw gaveUp(table, tries, last);
+    tries++;
     try {
-      return await attempt(deadline - clock.now());
+      return await attempt(budget);
     } catch (error) {
-      // The try's own timeout is the time that was left: running out of it is giving up.
-      if (error instanceof TimeoutError && clock.now() >= deadline) throw gaveUp(table, tries, error);
-      if (!locked(error)) throw error;
+      // The try's own timeout was the time that was left: running out of it is giving up.
+      if (error instanceof TimeoutError && error.timeout === budget) throw gaveUp(table, tries, error);
+      if (!mayRetry(error)) throw error;
       last = error;
     }
     if (waiter.stopped) return undefined;
     const left = deadline - clock.now();
-    if (left <= pause) throw gaveUp(table, tries, last);
-    await sleep(waiter, pause);
+    if (left <= 0) throw gaveUp(table, tries, last);
+    await sleep(waiter, Math.min(pause, left));
     if (waiter.stopped) return undefined;
   }
 }

@@ -9,7 +9,7 @@ import { DEFAULT_RETENTION } from '../changes/retention';
 import type { ChangeBus } from '../dialect';
 import type { LiveQueryRunner, TableRef } from '../dialect/dialect-live';
 import {
-  captureWasLocked,
+  captureMayRetry,
   checkPgCaptures,
   installPgCapture,
   type PgCaptured,
@@ -40,8 +40,9 @@ export const TREE_CHECK_MS = 5000;
 export const MAX_TREE_CHECK_MS = 60_000;
 /**
  * How long a look may take to install the capture on a changed tree (each
- * lock wait in it is bounded by CAPTURE_LOCK_WAIT_MS: a trigger waits for
- * the writes under way on its table, and holds new ones back while it waits).
+ * lock wait in it is bounded too, see CAPTURE_LOCK_WAIT_MS: a trigger waits
+ * for the writes under way on its table, and holds new ones back while it
+ * waits).
  */
 export const TREE_INSTALL_TIMEOUT_MS = 10_000;
 
@@ -76,6 +77,8 @@ export class PostgresCapture implements Capture {
   readonly #tables = new Map<string, PgTable>();
   readonly #origin = randomUUID();
   readonly #looks = new LookSchedule<string>((keys) => this.#lookAt(keys), TREE_CHECK_MS / 2);
+  /** The looks' installs, one after another (see #oneInstallAtATime). */
+  #installs: Promise<unknown> = Promise.resolve();
   #log: ChangeLog | undefined;
 
   constructor(bus: ChangeBus, sink: CaptureSink) {
@@ -92,7 +95,7 @@ export class PostgresCapture implements Capture {
     const name = JSON.stringify(table.schema === undefined ? table.name : `${table.schema}.${table.name}`);
     const captured = await installPatiently(
       (timeout) => this.#install(broker, table, log, timeout),
-      captureWasLocked,
+      captureMayRetry,
       state,
       `table ${name}`,
     );
@@ -125,7 +128,9 @@ export class PostgresCapture implements Capture {
     return lastValueFrom(
       broker.transact(
         (tx) => installPgCapture((sql, parameters) => tx.query(sql, [...parameters]), table, this.#where(log)),
-        { name: CAPTURE_METHOD, retry: 3, timeout },
+        // READ COMMITTED whatever the server's default: once it holds the DDL lock, an install must see the
+        // triggers that one before it made.
+        { name: CAPTURE_METHOD, retry: 3, timeout, isolation: 'READ COMMITTED' },
       ),
     );
   }
@@ -220,7 +225,9 @@ export class PostgresCapture implements Capture {
     const same = seen.groups.length === state.groups.size && seen.groups.every((g) => state.groups.has(g));
     if (same && seen.complete) return true;
     try {
-      const captured = await this.#install(broker, state.table, log, TREE_INSTALL_TIMEOUT_MS);
+      const captured = await this.#oneInstallAtATime(() =>
+        this.#install(broker, state.table, log, TREE_INSTALL_TIMEOUT_MS),
+      );
       if ('unwatchable' in captured) return false;
       if (state.stopped) return true;
       state.trigger = captured.trigger;
@@ -237,6 +244,18 @@ export class PostgresCapture implements Capture {
       if (!state.stopped) this.#sink.resync([key]);
       return false;
     }
+  }
+
+  /**
+   * Runs the looks' installs one after another: those of tables of one tree
+   * would otherwise wait for each other's DDL lock, and one waiting longer
+   * than an install's lock wait would fail and resync for nothing. (The
+   * reads of a look, and first installs, which try again, are not queued.)
+   */
+  #oneInstallAtATime<T>(install: () => Promise<T>): Promise<T> {
+    const run = this.#installs.then(install, install);
+    this.#installs = run.catch(() => undefined);
+    return run;
   }
 
   stats(): CaptureStats {

@@ -115,36 +115,28 @@ describe.each(fileAndPg.filter((t) => t.dialect === 'postgres'))(
 
     it("each lock wait of the install is bounded past deadlock_timeout, and the caller's lock_timeout is put back", async () => {
       await broker.table(CHANGES_TABLE.name, CHANGES_TABLE.columns, CHANGES_TABLE.options);
-      const deadlock = ((await other.query('SHOW deadlock_timeout')).rows[0] as { deadlock_timeout: string })
-        .deadlock_timeout;
-      const seen: string[] = [];
+      const MS = 'SELECT (extract(epoch FROM current_setting($1)::interval) * 1000)::int AS ms';
+      const deadlock = ((await other.query(MS, ['deadlock_timeout'])).rows[0] as { ms: number }).ms;
+      const seen: number[] = [];
       const after = await lastValueFrom(
         broker.transact(async (tx) => {
           await tx.query("SET LOCAL lock_timeout = '7s'");
+          const lockTimeout = async () => ((await tx.query(MS, ['lock_timeout'])) as { ms: number }[])[0]!.ms;
           const run: LiveQueryRunner = async (sql, parameters) => {
-            if (sql.startsWith('CREATE TRIGGER')) {
-              const [row] = (await tx.query('SHOW lock_timeout')) as { lock_timeout: string }[];
-              seen.push(row!.lock_timeout);
-            }
+            if (sql.startsWith('CREATE TRIGGER')) seen.push(await lockTimeout());
             return tx.query(sql, [...parameters]);
           };
           const captured = await installPgCapture(
             run,
             { name: broker.a },
-            {
-              table: CHANGES_TABLE.name,
-              channel: 'sasync_spec',
-              kind: TABLE_KIND,
-            },
+            { table: CHANGES_TABLE.name, channel: 'sasync_spec', kind: TABLE_KIND },
           );
           expect(captured).toHaveProperty('trigger');
-          const [row] = (await tx.query('SHOW lock_timeout')) as { lock_timeout: string }[];
-          return row!.lock_timeout;
+          return lockTimeout();
         }),
       );
-      const ms = (text: string) => (text.endsWith('ms') ? Number(text.slice(0, -2)) : Number(text.slice(0, -1)) * 1000);
-      expect(seen).toEqual([`${Math.max(CAPTURE_LOCK_WAIT_MS, ms(deadlock) + 500)}ms`]);
-      expect(after).toBe('7s');
+      expect(seen).toEqual([Math.max(CAPTURE_LOCK_WAIT_MS, deadlock + 500)]);
+      expect(after).toBe(7000);
     });
 
     it(`does not hold the table's other writers back while it waits (each try gives way after ${CAPTURE_LOCK_WAIT_MS} ms or a little past deadlock_timeout)`, async () => {

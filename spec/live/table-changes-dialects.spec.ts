@@ -150,7 +150,7 @@ describe.each(pgOnly)('watchTables on postgres [$name]', (t) => {
         await writer.query('BEGIN');
         await writer.query(`INSERT INTO ${parent}_5 (k, v) VALUES (51, 'held')`);
         const resynced = rec.next(parent, 'a resync once the install gave up');
-        // The look's install waits CAPTURE_LOCK_WAIT_MS (real time, on the server) for the write, then gives up.
+        // The look's install waits its lock wait (real time, on the server) for the write, then gives up.
         await time.advance(TREE_CHECK_MS);
         expect(await resynced).toEqual({ resync: true });
         expect(await captureTriggers(observer, `${parent}_5`)).toBe(0);
@@ -245,9 +245,12 @@ describe.each(pgOnly)('watchTables on postgres [$name]', (t) => {
 
     it('several watched tables are looked at in one read per period, in step even when their watches started apart', async () => {
       const rec = new Recorder();
+      const queued: number[] = [];
       const looks: number[] = [];
       const sub = broker.events$.subscribe((e) => {
-        if (e.type === 'committed' && e.method === 'live: check the partition tree') looks.push(e.id);
+        if (e.method !== 'live: check the partition tree') return;
+        if (e.type === 'queued') queued.push(e.id);
+        if (e.type === 'committed') looks.push(e.id);
       });
       const first = watchTables(broker, [{ name: parent }], rec.listener);
       await first.positioned;
@@ -255,18 +258,19 @@ describe.each(pgOnly)('watchTables on postgres [$name]', (t) => {
       const later = watchTables(broker, [{ name: broker.a }, { name: broker.b }], rec.listener);
       await later.positioned;
       const timers = time.pending();
+      // Every look started has ended, and the next one's timer is set.
+      const settled = () => queued.length === looks.length && time.pending() === timers;
       try {
         // The first watch's look is due: it looks at the later watch's tables too.
         await time.advance(TREE_CHECK_MS - TREE_CHECK_MS / 5);
-        await until(() => looks.length >= 1 && time.pending() === timers, 'the first look');
-        // When the later watch's own look would be due, none starts (its timer would be gone while it ran).
+        await until(() => looks.length >= 1 && settled(), 'the first look');
+        // When the later watch's own look would have been due, none starts.
         await time.advance(TREE_CHECK_MS / 5);
-        await until(() => time.pending() === timers, 'no look under way');
+        await until(settled, 'no look under way');
         expect(looks).toHaveLength(1);
         for (let period = 2; period <= 3; period++) {
           await time.advance(TREE_CHECK_MS);
-          // Every look of the period done, and the next one's timer set.
-          await until(() => looks.length >= period && time.pending() === timers, `the looks of period ${period}`);
+          await until(() => looks.length >= period && settled(), `the looks of period ${period}`);
           expect(looks).toHaveLength(period);
         }
         expect(rec.reports).toEqual([]);

@@ -15,7 +15,7 @@ const LOGGED = 'sasync.live_logged';
  * (`lock_timeout`): sasync's DDL lock, then each trigger's table. A CREATE
  * TRIGGER waits for the writes under way on its table, and every write that
  * comes after it waits behind it in the table's lock queue: a try gives up
- * (SQLSTATE 55P03, see {@link captureWasLocked}) rather than hold the
+ * (SQLSTATE 55P03, see {@link captureMayRetry}) rather than hold the
  * table's writers back for as long as some transaction stays open, and the
  * caller tries again later. The wait is this long, or half a second past
  * the server's `deadlock_timeout` where that is longer: only once a lock
@@ -27,9 +27,15 @@ export const CAPTURE_LOCK_WAIT_MS = 1000;
 /** How far past `deadlock_timeout` a lock wait of the install goes on (see CAPTURE_LOCK_WAIT_MS). */
 const PAST_DEADLOCK_TIMEOUT_MS = 500;
 
-/** Whether an install failed because a lock it needed was held for longer than {@link CAPTURE_LOCK_WAIT_MS}. */
-export function captureWasLocked(error: unknown): boolean {
-  return driverErrorCode(error) === '55P03';
+/**
+ * Whether an install that failed may be tried again: a lock it needed was
+ * held past its wait (55P03, see {@link CAPTURE_LOCK_WAIT_MS}), or a table
+ * of the tree was dropped between the install's read of the tree and its
+ * trigger (42P01).
+ */
+export function captureMayRetry(error: unknown): boolean {
+  const code = driverErrorCode(error);
+  return code === '55P03' || code === '42P01';
 }
 
 /** Where a captured table's changes go: the change log table (as readers find it) and its wake-up channel. */
@@ -57,18 +63,28 @@ export type PgCaptured =
  * search_path's), $3 is '.'. A name that is no table has no row. Read
  * from pg_inherits and pg_class alone, so that it takes no lock on the
  * tables (pg_partition_tree() would take one on every partition, and wait
- * behind an ALTER or a TRUNCATE of any of them).
+ * behind an ALTER or a TRUNCATE of any of them). A table of the tree may
+ * then be dropped before the install makes its trigger: see
+ * {@link captureMayRetry}.
  */
+/**
+ * A pg_inherits row `h` that is not a partition being detached
+ * concurrently (postgres 14+ has `inhdetachpending`; read through jsonb so
+ * that the statement runs on 12 and 13 too): pg_partition_tree() and
+ * pg_partition_ancestors() leave those out.
+ */
+const ATTACHED = "NOT coalesce((to_jsonb(h) ->> 'inhdetachpending')::boolean, false)";
+
 const RELATIVES =
   'WITH RECURSIVE w AS (SELECT u.i, to_regclass(CASE WHEN u.s IS NULL THEN quote_ident(u.n) ' +
   'ELSE quote_ident(u.s) || $3 || quote_ident(u.n) END) AS oid ' +
   'FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(n, s, i)), ' +
   'down(i, relid) AS (SELECT w.i, w.oid FROM w WHERE w.oid IS NOT NULL UNION ' +
   'SELECT d.i, h.inhrelid FROM down d JOIN pg_inherits h ON h.inhparent = d.relid ' +
-  'JOIN pg_class c ON c.oid = h.inhrelid WHERE c.relispartition), ' +
+  `JOIN pg_class c ON c.oid = h.inhrelid WHERE c.relispartition AND ${ATTACHED}), ` +
   'up(i, relid) AS (SELECT w.i, w.oid FROM w WHERE w.oid IS NOT NULL UNION ' +
   'SELECT u.i, h.inhparent FROM up u JOIN pg_class c ON c.oid = u.relid AND c.relispartition ' +
-  'JOIN pg_inherits h ON h.inhrelid = u.relid), ' +
+  `JOIN pg_inherits h ON h.inhrelid = u.relid WHERE ${ATTACHED}), ` +
   'x AS (SELECT i, relid FROM down UNION SELECT i, relid FROM up) ' +
   'SELECT x.i::int AS i, r.oid::text AS oid, quote_ident(n.nspname) || $3 || quote_ident(r.relname) AS grp, ' +
   'EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = r.oid AND g.tgname = $4) AS has ' +
@@ -182,12 +198,17 @@ async function capture(query: LiveQueryRunner, table: TableRef, log: PgCaptureLo
     for (const r of relatives) {
       if (r.has) continue;
       // Names and the channel quoted by postgres itself (format's %I, %L; regclass text).
+      // Null when the table was dropped since the tree was read: its regclass would print as a number.
       const [ddl] = await query(
-        "SELECT format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s " +
-          "FOR EACH STATEMENT EXECUTE FUNCTION %I.%I(%L)', $1::text, $2::oid::regclass, $3::text, $4::text, $5::text) AS sql",
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_class WHERE oid = $2::oid) THEN format('CREATE TRIGGER %I " +
+          "AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %I.%I(%L)', " +
+          '$1::text, $2::oid::regclass, $3::text, $4::text, $5::text) END AS sql',
         [trigger, r.oid, schema, CAPTURE_FUNCTION, log.channel],
       );
-      await query(String(ddl!.sql), []);
+      // Dropped: the next look (or try) reads the tree again.
+      if (ddl?.sql == null)
+        throw Object.assign(new Error(`the table ${r.grp} was dropped during the install`), { code: '42P01' });
+      await query(String(ddl.sql), []);
     }
   }
   return { groups: relatives.map((r) => String(r.grp)), trigger };
