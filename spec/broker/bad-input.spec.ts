@@ -5,9 +5,12 @@ import { ItemsBroker } from '../support/brokers';
 import { allTargets } from '../support/targets';
 
 /**
- * Table names in the database, from its catalog, leaving out the tables of
- * other test processes (named `<prefix>_<pid>_<random>`) that share the
- * postgres database and come and go meanwhile.
+ * Table names in the database, from its catalog, leaving out what other
+ * test processes sharing the postgres database make and drop meanwhile:
+ * their own tables (named `<prefix>_<pid>_<random>`, or with a suffix after
+ * it, as a migration spec's `m_<pid>_<random>_notes`), and on postgres
+ * sasync's shared tables (`sasync_changes`, which the change log specs drop
+ * and make again). The row of this broker's own table is checked apart.
  */
 async function tableNames(b: AccessBroker): Promise<string[]> {
   const sql =
@@ -16,7 +19,8 @@ async function tableNames(b: AccessBroker): Promise<string[]> {
       : "SELECT name FROM sqlite_master WHERE type = 'table'";
   const names = (await lastValueFrom(b.query<{ name: string }>(sql))).map((r) => r.name);
   return names.filter((n) => {
-    const owner = /_(\d+)_[a-z0-9]{6}$/.exec(n)?.[1];
+    if (b.dialect === 'postgres' && n.startsWith('sasync_')) return false;
+    const owner = /_(\d+)_[a-z0-9]{1,6}(?:_|$)/.exec(n)?.[1];
     return owner === undefined || Number(owner) === process.pid;
   });
 }
