@@ -174,39 +174,49 @@ export class PostgresCapture implements Capture {
     // One read per trigger name (one per change log schema: in practice one for them all).
     const triggers = new Set(watched.map((w) => w.trigger));
     await Promise.all(
-      [...triggers].map(async (trigger) => {
-        const these = watched.filter((w) => w.trigger === trigger);
-        let trees: readonly (PgTree | undefined)[] | undefined;
+      [...triggers].map((trigger) =>
+        this.#lookAtTrees(
+          trigger,
+          watched.filter((w) => w.trigger === trigger),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Reads the trees of `tables` (whose capture's trigger is `trigger`) in
+   * one statement, then follows each on its own (one waiting for its
+   * install does not hold the others back) and schedules its next look.
+   */
+  async #lookAtTrees(trigger: string, tables: readonly { key: string; state: PgTable }[]): Promise<void> {
+    let trees: readonly (PgTree | undefined)[] | undefined;
+    try {
+      const read: LiveQueryRunner = (sql, parameters) =>
+        this.#read({ sql, parameters: [...parameters] }, 'live: check the partition tree');
+      trees = await checkPgCaptures(
+        read,
+        tables.map((t) => t.state.table),
+        trigger,
+      );
+    } catch {
+      // A lost connection, no broker watching any more: each table's look failed (no tree to follow).
+    }
+    await Promise.all(
+      tables.map(async ({ key, state }, i) => {
+        let looked = false;
         try {
-          const read: LiveQueryRunner = (sql, parameters) =>
-            this.#read({ sql, parameters: [...parameters] }, 'live: check the partition tree');
-          trees = await checkPgCaptures(
-            read,
-            these.map((w) => w.state.table),
-            trigger,
-          );
-        } catch {
-          // A lost connection, no broker watching any more: each table's look failed.
+          looked = await this.#follow(key, state, trees?.[i]);
+        } finally {
+          state.pause = looked ? TREE_CHECK_MS : Math.min(MAX_TREE_CHECK_MS, state.pause * 2);
+          if (!state.stopped) this.#looks.at(key, state.pause);
         }
-        // Each table followed on its own: one waiting for its install does not hold the others' back.
-        await Promise.all(
-          these.map(async ({ key, state }, i) => {
-            let looked = false;
-            try {
-              looked = trees !== undefined && (await this.#follow(key, state, trees[i]));
-            } finally {
-              state.pause = looked ? TREE_CHECK_MS : Math.min(MAX_TREE_CHECK_MS, state.pause * 2);
-              if (!state.stopped) this.#looks.at(key, state.pause);
-            }
-          }),
-        );
       }),
     );
   }
 
   /**
    * Follows what a look at a table's tree found (`seen`; undefined: the
-   * table is gone, which the live query's re-run says). A partition
+   * table is gone, which the live query's re-run says, or the read failed). A partition
    * created, attached or detached since the capture was installed (or the
    * table attached to a parent, or a trigger dropped): the capture goes on
    * the tables of the tree that lack it, the groups follow the tree, and
