@@ -51,6 +51,18 @@ function sqliteHolder(target: string): Holder {
 
 const holderFor = (t: TestTarget, target: string) => (t.dialect === 'postgres' ? pgHolder() : sqliteHolder(target));
 
+/** The first event of `type` of a capture install's transaction on `broker`. */
+const installEvent = (broker: TablesBroker, type: 'started' | 'rolledBack') =>
+  firstValueFrom(broker.events$.pipe(filter((e) => e.type === type && e.method === CAPTURE_METHOD)));
+
+/** Waits for `watch` to be positioned, then for a write into `broker.a` to be reported to `rec`. */
+async function reportsWrites(broker: TablesBroker, watch: { positioned: Promise<void> }, rec: Recorder, what: string) {
+  await within(watch.positioned, what, 30_000);
+  const heard = rec.next(broker.a);
+  await broker.insert(broker.a, 'after');
+  expect(await heard).toEqual({ changed: [broker.a] });
+}
+
 describe.each(fileAndPg)('the first capture install, with a write under way on the table [$name]', (t) => {
   let broker: TablesBroker;
   let target: string;
@@ -80,10 +92,7 @@ describe.each(fileAndPg)('the first capture install, with a write under way on t
       await within(started, 'the watch starting its work');
       expect(positioned).toBe(false);
       await holder.end();
-      await within(w.positioned, 'positioned once the write ended', 30_000);
-      const heard = rec.next(broker.a);
-      await broker.insert(broker.a, 'after');
-      expect(await heard).toEqual({ changed: [broker.a] });
+      await reportsWrites(broker, w, rec, 'positioned once the write ended');
     } finally {
       w.stop();
     }
@@ -157,11 +166,8 @@ describe.each(fileAndPg.filter((t) => t.dialect === 'postgres'))(
         expect(positioned).toBe(false);
         expect(await triggers(broker.a)).toBe(0);
         await holder.end();
-        await within(w.positioned, 'positioned once the write ended', 30_000);
+        await reportsWrites(broker, w, rec, 'positioned once the write ended');
         expect(await triggers(broker.a)).toBe(1);
-        const heard = rec.next(broker.a);
-        await broker.insert(broker.a, 'after');
-        expect(await heard).toEqual({ changed: [broker.a] });
       } finally {
         w.stop();
       }
@@ -173,10 +179,7 @@ describe.each(fileAndPg.filter((t) => t.dialect === 'postgres'))(
       const rec = new Recorder();
       const w = watchTables(broker, [{ name: broker.a }], rec.listener);
       try {
-        await within(
-          firstValueFrom(broker.events$.pipe(filter((e) => e.type === 'started' && e.method === CAPTURE_METHOD))),
-          'the first try',
-        );
+        await within(installEvent(broker, 'started'), 'the first try');
         await time.advance(CAPTURE_INSTALL_TIMEOUT_MS);
         const error = await within(
           w.positioned.then(
@@ -203,10 +206,7 @@ describe.each(fileAndPg.filter((t) => t.dialect === 'postgres'))(
       await holder.end();
       const again = watchTables(broker, [{ name: broker.a }], rec.listener);
       try {
-        await within(again.positioned, 'a second watch, positioned', 30_000);
-        const heard = rec.next(broker.a);
-        await broker.insert(broker.a, 'after');
-        expect(await heard).toEqual({ changed: [broker.a] });
+        await reportsWrites(broker, again, rec, 'a second watch, positioned');
       } finally {
         again.stop();
       }
@@ -216,9 +216,7 @@ describe.each(fileAndPg.filter((t) => t.dialect === 'postgres'))(
       await holder.hold(broker.a);
       const time = installVirtualClock();
       try {
-        const firstTry = firstValueFrom(
-          broker.events$.pipe(filter((e) => e.type === 'started' && e.method === CAPTURE_METHOD)),
-        );
+        const firstTry = installEvent(broker, 'started');
         const result = firstValueFrom(broker.live(`SELECT id, v FROM ${broker.a}`)).then(
           () => undefined,
           (e: unknown) => e,
@@ -240,9 +238,7 @@ describe.each(fileAndPg.filter((t) => t.dialect === 'postgres'))(
       const time = installVirtualClock();
       try {
         // The first try gives way (rolled back), then its pause waits on the virtual clock.
-        const gaveWay = firstValueFrom(
-          broker.events$.pipe(filter((e) => e.type === 'rolledBack' && e.method === CAPTURE_METHOD)),
-        );
+        const gaveWay = installEvent(broker, 'rolledBack');
         const w = watchTables(broker, [{ name: broker.a }], new Recorder().listener);
         await within(gaveWay, 'the first try giving way');
         w.stop();
