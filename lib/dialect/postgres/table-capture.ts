@@ -68,6 +68,15 @@ export type PgCaptured =
  * {@link captureMayRetry}.
  */
 /**
+ * The SQL for the table named by the expressions `name` and `schema` (a
+ * null schema: the search_path's), each part quoted as an identifier, $3
+ * being '.'; null when there is none.
+ */
+function regclassOf(name: string, schema: string): string {
+  return `to_regclass(CASE WHEN ${schema} IS NULL THEN quote_ident(${name}) ELSE quote_ident(${schema}) || $3 || quote_ident(${name}) END)`;
+}
+
+/**
  * A pg_inherits row `h` that is not a partition being detached
  * concurrently (postgres 14+ has `inhdetachpending`; read through jsonb so
  * that the statement runs on 12 and 13 too): pg_partition_tree() and
@@ -76,8 +85,7 @@ export type PgCaptured =
 const ATTACHED = "NOT coalesce((to_jsonb(h) ->> 'inhdetachpending')::boolean, false)";
 
 const RELATIVES =
-  'WITH RECURSIVE w AS (SELECT u.i, to_regclass(CASE WHEN u.s IS NULL THEN quote_ident(u.n) ' +
-  'ELSE quote_ident(u.s) || $3 || quote_ident(u.n) END) AS oid ' +
+  `WITH RECURSIVE w AS (SELECT u.i, ${regclassOf('u.n', 'u.s')} AS oid ` +
   'FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(n, s, i)), ' +
   'down(i, relid) AS (SELECT w.i, w.oid FROM w WHERE w.oid IS NOT NULL UNION ' +
   'SELECT d.i, h.inhrelid FROM down d JOIN pg_inherits h ON h.inhparent = d.relid ' +
@@ -180,8 +188,7 @@ async function capture(query: LiveQueryRunner, table: TableRef, log: PgCaptureLo
   if (!where) throw new Error(`the change log table ${log.table} is missing: make it first`);
   const schema = String(where.schema);
   const [target] = await query(
-    'SELECT c.relkind::text AS kind FROM pg_class c WHERE c.oid = to_regclass(CASE WHEN $2::text IS NULL ' +
-      'THEN quote_ident($1) ELSE quote_ident($2) || $3 || quote_ident($1) END)',
+    `SELECT c.relkind::text AS kind FROM pg_class c WHERE c.oid = ${regclassOf('$1', '$2::text')}`,
     [table.name, table.schema ?? null, '.'],
   );
   const name = table.schema === undefined ? table.name : `${table.schema}.${table.name}`;
